@@ -1,0 +1,20 @@
+import { Command } from "commander";
+
+/** Builds the `observatory` program. Each command lives in its own file under cli/commands/. */
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("observatory")
+    .description("Centralized metrics, logs and ETL on AWS - and the same pipeline on this machine.")
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    console.error(`observatory: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
+}
