@@ -5,8 +5,15 @@
  */
 export const RAW_PREFIX = "raw/";
 export const QUARANTINE_PREFIX = "quarantine/";
-export const EVENTS_PREFIX = "events/";
-export const LOGS_PREFIX = "logs/";
+/** Every queryable table's Parquet lives under `tables/<table>/<partitions>/` (events, quarantine, logs, per-event tables). */
+export const TABLES_PREFIX = "tables/";
+/** Manifests and Map results of ETL runs. */
+export const ETL_PREFIX = "etl/";
+
+export function tablePrefix(table: string): string {
+  if (!/^[a-z][a-z0-9_]*$/.test(table)) throw new Error(`table name must be lowercase snake_case: ${JSON.stringify(table)}`);
+  return `${TABLES_PREFIX}${table}/`;
+}
 
 /** `dt=YYYY-MM-DD/hour=HH/` for a UTC instant. */
 export function hourPartition(at: Date): { dt: string; hour: string; path: string } {
