@@ -1,0 +1,5 @@
+// Public API of the package's Pulumi side. One line per component; each area adds its own.
+export * from "./bundle.js";
+export * from "./iam.js";
+export * from "./transform.js";
+export * from "./lambda-function.js";
