@@ -1,0 +1,173 @@
+/**
+ * The AWS branch of `observatory etl`: `etl start <job|ARN>` without --local, and `etl status <execution ARN>`.
+ * The logic is in etl/aws-client.ts; this file turns it into terminal output. cli/commands/etl.ts
+ * (the command definitions) calls these two functions.
+ */
+import { SFNClient } from "@aws-sdk/client-sfn";
+import cliProgress from "cli-progress";
+import {
+  EtlAwsError,
+  type ExecutionReport,
+  describeExecution,
+  resolveStateMachineArn,
+  startExecution,
+  waitForExecution,
+} from "../../etl/aws-client.js";
+import { type OutputFormat, formatRows } from "../format.js";
+
+export interface EtlAwsStartOptions {
+  input?: string;
+  wait?: boolean;
+  /** Execution name: makes a re-start of the same run idempotent on STANDARD machines. */
+  name?: string;
+  stateMachineArn?: string;
+  format?: OutputFormat;
+}
+
+export interface EtlAwsStatusOptions {
+  format?: OutputFormat;
+}
+
+/** What the functions write to and talk to; the CLI uses the defaults, tests inject their own. */
+export interface EtlAwsIo {
+  client?: SFNClient;
+  env?: Record<string, string | undefined>;
+  out?: (text: string) => void;
+  /** Progress and notes; stderr, so that `--format json` on stdout stays parseable. */
+  err?: NodeJS.WritableStream;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Columns of `etl status` / `etl start --wait`, one row per Map Run (one row when there is none). */
+export const STATUS_COLUMNS = [
+  "execution",
+  "status",
+  "started",
+  "stopped",
+  "duration_s",
+  "map_run",
+  "map_run_status",
+  "items_total",
+  "succeeded",
+  "failed",
+  "timed_out",
+  "aborted",
+  "running",
+  "pending",
+  "results_written",
+  "error",
+  "cause",
+] as const;
+
+function shortName(arn: string): string {
+  return arn.split(":").slice(-2).join(":");
+}
+
+export function statusRows(report: ExecutionReport): Record<string, unknown>[] {
+  const execution = {
+    execution: shortName(report.executionArn),
+    status: report.status,
+    started: report.startDate,
+    stopped: report.stopDate,
+    duration_s: report.durationMs === undefined ? undefined : Math.round(report.durationMs / 100) / 10,
+    error: report.error,
+    cause: report.cause,
+  };
+  if (report.mapRuns.length === 0) return [execution];
+  return report.mapRuns.map((run) => ({
+    ...execution,
+    map_run: run.mapRunArn.split(":mapRun:")[1] ?? run.mapRunArn,
+    map_run_status: run.status,
+    items_total: run.itemCounts.total,
+    succeeded: run.itemCounts.succeeded,
+    failed: run.itemCounts.failed,
+    timed_out: run.itemCounts.timedOut,
+    aborted: run.itemCounts.aborted,
+    running: run.itemCounts.running,
+    pending: run.itemCounts.pending,
+    results_written: run.itemCounts.resultsWritten,
+  }));
+}
+
+function render(report: ExecutionReport, format: OutputFormat): string {
+  if (format === "json") return JSON.stringify(report, null, 2);
+  return formatRows(statusRows(report), format, [...STATUS_COLUMNS]);
+}
+
+function parseInput(input: string | undefined): unknown {
+  if (input === undefined) return {};
+  try {
+    return JSON.parse(input);
+  } catch (error) {
+    throw new EtlAwsError(`--input is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Progress of a waited-for run: a bar on a terminal, a line per change otherwise (CI logs). */
+function progressReporter(stream: NodeJS.WritableStream) {
+  const tty = (stream as NodeJS.WriteStream).isTTY === true;
+  let bar: cliProgress.SingleBar | undefined;
+  let last = "";
+  return {
+    update(report: ExecutionReport) {
+      const { total, succeeded, failed, timedOut, aborted } = report.items;
+      const done = succeeded + failed + timedOut + aborted;
+      const line = `${report.status} items ${done}/${total} (failed ${failed + timedOut + aborted})`;
+      if (tty) {
+        bar ??= new cliProgress.SingleBar(
+          { stream, format: "{status} [{bar}] {value}/{total} items | failed {failed} | {duration_formatted}" },
+          cliProgress.Presets.shades_classic,
+        );
+        if (!bar.isActive) bar.start(total, done, { status: report.status, failed: 0 });
+        bar.setTotal(total);
+        bar.update(done, { status: report.status, failed: failed + timedOut + aborted });
+      } else if (line !== last) {
+        stream.write(`${line}\n`);
+      }
+      last = line;
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+/** Exit status of a finished run: 0 only when it SUCCEEDED. */
+export function exitCodeFor(report: ExecutionReport): number {
+  return report.status === "SUCCEEDED" ? 0 : 1;
+}
+
+/** `etl start <job|ARN>` on AWS. Without --wait prints the execution ARN; with it, the final status. */
+export async function etlStartOnAws(target: string, options: EtlAwsStartOptions, io: EtlAwsIo = {}): Promise<number> {
+  const out = io.out ?? ((text: string) => console.log(text));
+  const err = io.err ?? process.stderr;
+  const client = io.client ?? new SFNClient({});
+  const stateMachineArn = resolveStateMachineArn(target, { stateMachineArn: options.stateMachineArn, env: io.env ?? process.env });
+  const input = parseInput(options.input);
+  const started = await startExecution(client, stateMachineArn, input, options.name);
+  const format = options.format ?? "table";
+  if (!options.wait) {
+    const row = { execution_arn: started.executionArn, started: started.startDate };
+    out(format === "json" ? JSON.stringify(row, null, 2) : formatRows([row], format));
+    return 0;
+  }
+  err.write(`started ${started.executionArn}\n`);
+  const progress = progressReporter(err);
+  try {
+    const final = await waitForExecution(client, started.executionArn, { onProgress: progress.update, sleep: io.sleep });
+    progress.stop();
+    out(render(final, format));
+    return exitCodeFor(final);
+  } finally {
+    progress.stop();
+  }
+}
+
+/** `etl status <execution ARN>`: status, timings and Map Run item counts. */
+export async function etlStatusOnAws(executionArn: string, options: EtlAwsStatusOptions, io: EtlAwsIo = {}): Promise<number> {
+  const out = io.out ?? ((text: string) => console.log(text));
+  const client = io.client ?? new SFNClient({});
+  const report = await describeExecution(client, executionArn);
+  out(render(report, options.format ?? "table"));
+  return 0;
+}
