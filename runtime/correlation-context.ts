@@ -5,6 +5,13 @@ import { AsyncLocalStorage } from "node:async_hooks";
  * Held in AsyncLocalStorage so every log line and every Tracker event of that work can be stamped
  * without passing the ID through every function call.
  */
+/** HTTP header carrying the correlation ID between services (and echoed on API responses). */
+export const CORRELATION_HEADER = "x-correlation-id";
+/** SQS/SNS message attribute carrying the correlation ID (attribute names allow letters, digits, -, _ and .). */
+export const CORRELATION_ATTRIBUTE = "x-correlation-id";
+/** Key of the correlation ID in Step Functions input, EventBridge detail and direct invocation payloads. */
+export const CORRELATION_FIELD = "correlation_id";
+
 export interface CorrelationContext {
   /** The ID shared by every service that handles the same request. */
   correlationId: string;
