@@ -1,0 +1,158 @@
+import { randomUUID } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Context } from "aws-lambda";
+import type { QuarantineRecord, RawEventRecord } from "../../contracts/event-record.js";
+import type { EventSchema } from "../../contracts/event-schema.js";
+import { quarantineObjectKey, rawObjectKey } from "../../contracts/storage-layout.js";
+import { apiKeyMatches } from "./api-keys.js";
+import { type RequestFacts, toQuarantineRecord, toRawRecord } from "./enrich.js";
+import { type CollectorRequest, type GatewayEvent, type GatewayResult, jsonResult, toCollectorRequest } from "./http-event.js";
+import { MAX_CORRELATION_ID_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
+import { parseBody } from "./parse-body.js";
+import { EventValidator } from "./validate.js";
+import { putNdjsonGzip } from "./write-objects.js";
+
+/** Where the collector reports what it did; Powertools' Logger fits, so does a no-op in tests. */
+export interface CollectorLogger {
+  info(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface CollectorOptions {
+  s3: S3Client;
+  bucket: string;
+  /** Accepted `x-api-key` values. */
+  apiKeys: readonly string[];
+  /** Declared event schemas, enforced when an event has one. */
+  schemas?: readonly EventSchema[];
+  /** The pipeline's service and stage, used when an event's context names none. */
+  service?: string | null;
+  stage?: string | null;
+  /** Clock, for tests. */
+  now?: () => Date;
+  logger?: CollectorLogger;
+}
+
+export interface Collector {
+  /** The Lambda entry point: API Gateway HTTP API (payload 2.0) or REST API (v1) proxy events. */
+  handler(event: GatewayEvent, context?: Context): Promise<GatewayResult>;
+  /** The same, over an already normalized request. */
+  handle(request: CollectorRequest): Promise<GatewayResult>;
+}
+
+export interface BatchResponse {
+  accepted: number;
+  rejected: { index: number; event_id: string; errors: string[] }[];
+}
+
+const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
+
+/** Keeps the caller's correlation id when it is sane; otherwise starts a new one. */
+function correlationIdOf(headers: Record<string, string>): string {
+  const given = headers["x-correlation-id"]?.trim();
+  if (given && given.length <= MAX_CORRELATION_ID_LENGTH && PRINTABLE_ASCII.test(given)) return given;
+  return randomUUID();
+}
+
+const silentLogger: CollectorLogger = { info() {}, error() {} };
+
+export function createCollector(options: CollectorOptions): Collector {
+  const validator = new EventValidator(options.schemas ?? []);
+  const now = options.now ?? (() => new Date());
+  const logger = options.logger ?? silentLogger;
+  const { s3, bucket } = options;
+
+  /** Quarantine must not turn bad input into a 5xx: if S3 refuses it, the records go to the log (archived by LogCentralizer). */
+  async function quarantine(facts: RequestFacts, records: QuarantineRecord[]): Promise<void> {
+    try {
+      await putNdjsonGzip(s3, bucket, quarantineObjectKey(facts.receivedAt, facts.requestId), records);
+    } catch (error) {
+      logger.error("quarantine write failed; the rejected items follow in this log line", {
+        error: (error as Error).message,
+        quarantine_records: records,
+      });
+    }
+  }
+
+  async function handleBatch(request: CollectorRequest, facts: RequestFacts, respond: (status: number, body: unknown, headers?: Record<string, string>) => GatewayResult) {
+    const parsed = parseBody(request.headers, request.body);
+    if (!parsed.ok) {
+      const item = { index: null, eventId: null, event: null, reasons: [parsed.error] };
+      await quarantine(facts, [toQuarantineRecord(facts, parsed.status, item, { text: parsed.payload, encoding: parsed.payloadEncoding })]);
+      logger.info("batch refused", { status: parsed.status, error: parsed.error, request_id: facts.requestId });
+      return respond(parsed.status, { error: parsed.error });
+    }
+
+    const receivedAtMs = facts.receivedAt.getTime();
+    const accepted: RawEventRecord[] = [];
+    const rejected: BatchResponse["rejected"] = [];
+    const quarantined: QuarantineRecord[] = [];
+    parsed.events.forEach((raw, index) => {
+      const verdict = validator.check(raw, parsed.sentAt, receivedAtMs, request.body.length);
+      if (verdict.ok) {
+        accepted.push(toRawRecord(verdict.value, facts));
+        return;
+      }
+      rejected.push({ index, event_id: verdict.eventId, errors: verdict.errors });
+      let payload: { text: string; encoding: QuarantineRecord["payload_encoding"] };
+      try {
+        payload = { text: JSON.stringify(raw), encoding: "json" };
+      } catch {
+        // Too deep for JSON.stringify's recursion: keep the whole body, which holds it verbatim.
+        payload = { text: request.body.toString("base64"), encoding: "base64" };
+        verdict.errors.push("payload is the whole request body (the event alone could not be serialized)");
+      }
+      const item = { index, eventId: verdict.eventId, event: verdict.event, reasons: verdict.errors };
+      quarantined.push(toQuarantineRecord(facts, 200, item, payload));
+    });
+
+    // Raw first: if it fails the client retries the whole batch, so nothing may be quarantined yet.
+    if (accepted.length > 0) {
+      try {
+        await putNdjsonGzip(s3, bucket, rawObjectKey(facts.receivedAt, facts.requestId), accepted);
+      } catch (error) {
+        logger.error("raw write failed; answering 503", { error: (error as Error).message, request_id: facts.requestId });
+        return respond(503, { error: "storage is unavailable; retry later" }, { "retry-after": String(RETRY_AFTER_SECONDS) });
+      }
+    }
+    if (quarantined.length > 0) await quarantine(facts, quarantined);
+    logger.info("batch stored", { accepted: accepted.length, rejected: rejected.length, request_id: facts.requestId });
+    const body: BatchResponse = { accepted: accepted.length, rejected };
+    return respond(200, body);
+  }
+
+  async function handle(request: CollectorRequest): Promise<GatewayResult> {
+    const correlationId = correlationIdOf(request.headers);
+    const requestId = request.requestId || randomUUID();
+    const respond = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+      jsonResult(status, body, { "x-correlation-id": correlationId, "x-request-id": requestId, ...headers });
+
+    const route = request.path.replace(/\/+$/, "");
+    if (route.endsWith("/v1/health")) {
+      return request.method === "GET" || request.method === "HEAD"
+        ? respond(200, { status: "ok" })
+        : respond(405, { error: "use GET /v1/health" }, { allow: "GET" });
+    }
+    if (!route.endsWith("/v1/batch")) return respond(404, { error: `no route ${request.method} ${request.path}: POST /v1/batch or GET /v1/health` });
+    if (request.method !== "POST") return respond(405, { error: "use POST /v1/batch" }, { allow: "POST" });
+    // Unauthenticated bodies are not stored: anyone could fill the bucket otherwise.
+    if (!apiKeyMatches(request.headers["x-api-key"], options.apiKeys)) {
+      return respond(401, { error: "missing or invalid x-api-key header" });
+    }
+    const facts: RequestFacts = {
+      receivedAt: now(),
+      requestId,
+      correlationId,
+      userAgent: request.userAgent ?? request.headers["user-agent"] ?? null,
+      ip: request.sourceIp,
+      service: options.service ?? null,
+      stage: options.stage ?? null,
+    };
+    return handleBatch(request, facts, respond);
+  }
+
+  return {
+    handle,
+    handler: (event) => handle(toCollectorRequest(event)),
+  };
+}

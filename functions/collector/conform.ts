@@ -1,0 +1,89 @@
+import { snakeCase } from "change-case";
+import { MAX_NESTING_DEPTH, MAX_PROPERTY_KEY_LENGTH, RESERVED_KEYS } from "./limits.js";
+
+/**
+ * Conform: event names and property keys become lowercase snake_case so that every producer's
+ * `userId`, `UserID` and `user id` meet in one column. Keys are conformed at EVERY depth of
+ * `properties` and `context` (objects inside arrays too): one naming rule for every JSON path a
+ * query may use. Values are never touched.
+ */
+
+/** Conformed names are cached: producers send the same few keys millions of times. */
+const NAME_CACHE_LIMIT = 10_000;
+const nameCache = new Map<string, string>();
+
+/** `Downloaded img` -> `downloaded_img`, `userId` -> `user_id`, `búsqueda` -> `busqueda`; may return "". */
+export function conformName(name: string): string {
+  const cached = nameCache.get(name);
+  if (cached !== undefined) return cached;
+  const conformed = snakeCase(name.normalize("NFKD").replace(/\p{M}/gu, ""))
+    .replace(/[^a-z0-9_]+/g, "_")
+    .replace(/_+/g, "_")
+    .replace(/^_|_$/g, "");
+  if (nameCache.size >= NAME_CACHE_LIMIT) nameCache.clear();
+  nameCache.set(name, conformed);
+  return conformed;
+}
+
+/** True unless the string holds an unpaired UTF-16 surrogate (which is not valid Unicode, nor UTF-8). */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+// With the `u` flag a lone surrogate is its own code point, category Cs; a proper pair is not.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Conforms the keys of a JSON object tree. Every problem is pushed to `errors` with its path. */
+export function conformKeys(value: Record<string, unknown>, path: string, errors: string[]): Record<string, JsonValue> {
+  return conformObject(value, path, 1, errors);
+}
+
+function conformObject(value: Record<string, unknown>, path: string, depth: number, errors: string[]): Record<string, JsonValue> {
+  // A null-prototype object: even a key that slipped through could not reach Object.prototype.
+  const out: Record<string, JsonValue> = Object.create(null);
+  const origin = new Map<string, string>();
+  for (const key of Object.keys(value)) {
+    const where = `${path}.${key}`;
+    if (RESERVED_KEYS.has(key)) {
+      errors.push(`${where}: key ${JSON.stringify(key)} is not allowed (reserved to guard against prototype pollution)`);
+      continue;
+    }
+    if (!isWellFormed(key)) {
+      errors.push(`${path}: a key contains an unpaired UTF-16 surrogate (not valid Unicode)`);
+      continue;
+    }
+    const name = conformName(key);
+    if (name === "") {
+      errors.push(`${where}: key ${JSON.stringify(key)} is empty after conforming to snake_case`);
+      continue;
+    }
+    if (name.length > MAX_PROPERTY_KEY_LENGTH) {
+      errors.push(`${path}: key ${JSON.stringify(name.slice(0, 40))}... is ${name.length} characters; the limit is ${MAX_PROPERTY_KEY_LENGTH}`);
+      continue;
+    }
+    const earlier = origin.get(name);
+    if (earlier !== undefined) {
+      errors.push(`${path}: keys ${JSON.stringify(earlier)} and ${JSON.stringify(key)} both conform to ${JSON.stringify(name)}`);
+      continue;
+    }
+    origin.set(name, key);
+    out[name] = conformValue(value[key], `${path}.${name}`, depth, errors);
+  }
+  return out;
+}
+
+function conformValue(value: unknown, path: string, depth: number, errors: string[]): JsonValue {
+  if (typeof value === "string") {
+    if (!isWellFormed(value)) errors.push(`${path}: string contains an unpaired UTF-16 surrogate (not valid Unicode)`);
+    return value;
+  }
+  if (value === null || typeof value === "number" || typeof value === "boolean") return value;
+  if (depth >= MAX_NESTING_DEPTH) {
+    errors.push(`${path}: nested deeper than ${MAX_NESTING_DEPTH} levels`);
+    return null;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => conformValue(item, `${path}[${i}]`, depth + 1, errors));
+  // JSON.parse yields nothing else; anything else is a programming error upstream.
+  return conformObject(value as Record<string, unknown>, path, depth + 1, errors);
+}

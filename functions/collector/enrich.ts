@@ -1,0 +1,65 @@
+import type { QuarantineRecord, RawEventRecord } from "../../contracts/event-record.js";
+import type { JsonValue } from "./conform.js";
+import type { ValidEvent } from "./validate.js";
+
+/** What the collector knows about the request, added to every event of its batch. */
+export interface RequestFacts {
+  receivedAt: Date;
+  requestId: string;
+  correlationId: string;
+  userAgent: string | null;
+  ip: string | null;
+  /** The pipeline's own service/stage (env), used when the producer's context names none. */
+  service: string | null;
+  stage: string | null;
+}
+
+function contextString(context: Record<string, JsonValue>, key: string): string | null {
+  const value = context[key];
+  return typeof value === "string" && value.length > 0 ? value : null;
+}
+
+/**
+ * The raw-zone line of an accepted event. `service`/`stage` come from the producer's context when it
+ * names them (the app that emitted the event), else from the collector's configuration. The
+ * collector's own observations (user agent, ip, request id) overwrite same-named client context keys:
+ * they are the facts the collector can vouch for.
+ */
+export function toRawRecord(event: ValidEvent, facts: RequestFacts): RawEventRecord {
+  return {
+    event_id: event.eventId,
+    event: event.event,
+    event_time: new Date(event.eventTimeMs).toISOString(),
+    received_at: facts.receivedAt.toISOString(),
+    user_id: event.userId,
+    anonymous_id: event.anonymousId,
+    correlation_id: facts.correlationId,
+    service: contextString(event.context, "service") ?? facts.service,
+    stage: contextString(event.context, "stage") ?? facts.stage,
+    properties: event.properties,
+    context: { ...event.context, user_agent: facts.userAgent, ip: facts.ip, request_id: facts.requestId },
+    schema_version: event.schemaVersion,
+    request_id: facts.requestId,
+  };
+}
+
+/** The quarantine line of one rejected event (index set) or of a whole refused body (index null). */
+export function toQuarantineRecord(
+  facts: RequestFacts,
+  status: number,
+  item: { index: number | null; eventId: string | null; event: string | null; reasons: string[] },
+  payload: { text: string; encoding: QuarantineRecord["payload_encoding"] },
+): QuarantineRecord {
+  return {
+    quarantined_at: facts.receivedAt.toISOString(),
+    request_id: facts.requestId,
+    correlation_id: facts.correlationId,
+    status,
+    index: item.index,
+    event_id: item.eventId,
+    event: item.event,
+    reasons: item.reasons,
+    payload: payload.text,
+    payload_encoding: payload.encoding,
+  };
+}

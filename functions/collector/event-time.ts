@@ -1,0 +1,69 @@
+import { EPOCH_SECONDS_HINT_BELOW, MAX_FUTURE_SKEW_MS, MIN_EVENT_TIME_MS } from "./limits.js";
+
+/**
+ * ISO-8601 date-time with a zone (`Z` or `±HH:MM`). A zone is required: without one, the same text
+ * means a different instant on every machine that parses it.
+ */
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+export type Instant = { ms: number; error?: undefined } | { ms?: undefined; error: string };
+
+/** Reads `timestamp` / `sent_at`: an ISO-8601 string with a zone, or epoch milliseconds. */
+export function parseInstant(value: unknown, field: string): Instant {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return { error: `${field} must be a finite number of epoch milliseconds` };
+    if (Math.abs(value) < EPOCH_SECONDS_HINT_BELOW) {
+      return { error: `${field} ${value} is before 1973 as epoch milliseconds (epoch seconds? multiply by 1000)` };
+    }
+    return { ms: Math.trunc(value) };
+  }
+  if (typeof value !== "string") return { error: `${field} must be an ISO-8601 string or epoch milliseconds, not ${describe(value)}` };
+  const match = ISO_DATE_TIME.exec(value);
+  if (!match) {
+    return { error: `${field} ${JSON.stringify(value.slice(0, 64))} is not ISO-8601 with a zone (e.g. 2026-11-22T15:04:05.123Z)` };
+  }
+  const ms = Date.parse(value.replace(" ", "T"));
+  // Date.parse rolls 2026-02-31 over to March 3rd: read the instant back as wall-clock time in the
+  // text's own zone and require every field to match, so impossible dates are rejected, not guessed.
+  if (Number.isNaN(ms) || !sameWallClock(match, ms)) {
+    return { error: `${field} ${JSON.stringify(value.slice(0, 64))} is not a real date-time` };
+  }
+  return { ms };
+}
+
+function sameWallClock(match: RegExpExecArray, ms: number): boolean {
+  const zone = match[8]!.toUpperCase();
+  const offsetMinutes = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
+  const wall = new Date(ms + offsetMinutes * 60_000);
+  const expected = [match[1], match[2], match[3], match[4], match[5], match[6] ?? "0"].map(Number);
+  const actual = [wall.getUTCFullYear(), wall.getUTCMonth() + 1, wall.getUTCDate(), wall.getUTCHours(), wall.getUTCMinutes(), wall.getUTCSeconds()];
+  return expected.every((v, i) => v === actual[i]);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}
+
+/**
+ * When it happened, in the collector's clock. With `sent_at` the client's clock offset cancels out:
+ * `event_time = received_at - (sent_at - timestamp)`. Without a timestamp the event happened on send.
+ * Returns an error when the result is absurd (before 2000, or more than a day after receipt).
+ */
+export function eventTime(receivedAtMs: number, timestampMs: number | undefined, sentAtMs: number | undefined): Instant {
+  let ms: number;
+  if (timestampMs === undefined) ms = receivedAtMs;
+  else if (sentAtMs === undefined) ms = timestampMs;
+  else ms = receivedAtMs - (sentAtMs - timestampMs);
+  if (ms < MIN_EVENT_TIME_MS) return { error: `event time ${iso(ms)} is before ${iso(MIN_EVENT_TIME_MS)} (a clock that was never set?)` };
+  if (ms > receivedAtMs + MAX_FUTURE_SKEW_MS) {
+    return { error: `event time ${iso(ms)} is more than a day after it was received (${iso(receivedAtMs)})` };
+  }
+  return { ms };
+}
+
+function iso(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
+}

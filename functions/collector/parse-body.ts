@@ -1,0 +1,104 @@
+import { gunzipSync } from "node:zlib";
+import type { QuarantineRecord } from "../../contracts/event-record.js";
+import { MAX_BODY_BYTES, MAX_DECOMPRESSED_BODY_BYTES } from "./limits.js";
+
+/** A body that could be read as a batch: its events (not yet validated) and the batch-level fields. */
+export interface ParsedBatch {
+  ok: true;
+  events: unknown[];
+  /** The batch's `sent_at` as sent (validated later with the events' timestamps). */
+  sentAt: unknown;
+}
+
+/** A body refused as a whole: the status to answer, why, and the original bytes for quarantine. */
+export interface RefusedBody {
+  ok: false;
+  status: 400 | 413 | 415;
+  error: string;
+  payload: string;
+  payloadEncoding: QuarantineRecord["payload_encoding"];
+}
+
+const BATCH_FIELDS = new Set(["batch", "sent_at"]);
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+function refuse(status: RefusedBody["status"], error: string, bytes: Buffer): RefusedBody {
+  // Quarantine keeps the original: text when it is UTF-8, base64 otherwise (e.g. gzip or binary).
+  try {
+    return { ok: false, status, error, payload: strictUtf8.decode(bytes), payloadEncoding: "utf8" };
+  } catch {
+    return { ok: false, status, error, payload: bytes.toString("base64"), payloadEncoding: "base64" };
+  }
+}
+
+/** `application/json`, optionally with `charset=utf-8`; anything else is a 415. */
+export function checkContentType(contentType: string | undefined): string | null {
+  if (!contentType) return "content-type is missing: send application/json";
+  const [mediaType, ...params] = contentType.split(";").map((part) => part.trim().toLowerCase());
+  if (mediaType !== "application/json") return `content-type ${JSON.stringify(contentType)} is not supported: send application/json`;
+  for (const param of params) {
+    const [name, value] = param.split("=").map((s) => s.trim().replace(/^"|"$/g, ""));
+    if (name === "charset" && value !== "utf-8" && value !== "utf8") {
+      return `charset ${JSON.stringify(value)} is not supported: send UTF-8`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Turns request bytes into a batch, or says why not. Order matters: the cheap checks (type, size)
+ * run before any decompression or parsing, and gunzip is capped so a gzip bomb stops at the limit.
+ */
+export function parseBody(headers: Record<string, string>, raw: Buffer): ParsedBatch | RefusedBody {
+  const typeError = checkContentType(headers["content-type"]);
+  if (typeError) return refuse(415, typeError, raw);
+  if (raw.length > MAX_BODY_BYTES) {
+    return refuse(413, `body is ${raw.length} bytes; the limit is ${MAX_BODY_BYTES} bytes (split the batch)`, raw);
+  }
+
+  let bytes = raw;
+  const encoding = (headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  if (encoding === "gzip") {
+    try {
+      bytes = gunzipSync(raw, { maxOutputLength: MAX_DECOMPRESSED_BODY_BYTES });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+        return refuse(413, `body inflates past ${MAX_DECOMPRESSED_BODY_BYTES} bytes after gunzip; the limit applies to the decompressed batch`, raw);
+      }
+      return refuse(400, `content-encoding is gzip but the body is not valid gzip (${(error as Error).message})`, raw);
+    }
+  } else if (encoding !== "identity") {
+    return refuse(415, `content-encoding ${JSON.stringify(encoding)} is not supported: send gzip or none`, raw);
+  }
+
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    const hint = bytes[0] === 0x1f && bytes[1] === 0x8b ? " (it looks like gzip: set content-encoding: gzip)" : "";
+    return refuse(400, `body is not valid UTF-8${hint}`, raw);
+  }
+
+  // JSON.parse is safe against prototype pollution by spec: it defines `__proto__` as an own data
+  // property instead of invoking the setter. Reserved keys are then rejected per event by conform.
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    return refuse(400, `body is not valid JSON: ${(error as Error).message}`, bytes);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return refuse(400, 'body must be a JSON object {"batch": [...]}', bytes);
+  }
+  const fields = Object.keys(body);
+  const unknown = fields.filter((f) => !BATCH_FIELDS.has(f));
+  if (unknown.length > 0) {
+    return refuse(400, `unknown batch field(s) ${unknown.map((f) => JSON.stringify(f)).join(", ")}: a batch has "batch" and optional "sent_at"`, bytes);
+  }
+  const { batch, sent_at: sentAt } = body as { batch?: unknown; sent_at?: unknown };
+  if (!Array.isArray(batch)) {
+    return refuse(400, batch === undefined ? 'body has no "batch" array' : '"batch" must be an array of events', bytes);
+  }
+  if (batch.length === 0) return refuse(400, '"batch" is empty: send at least one event', bytes);
+  return { ok: true, events: batch, sentAt };
+}

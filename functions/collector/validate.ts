@@ -1,0 +1,144 @@
+import { randomUUID } from "node:crypto";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import addFormatsImport, { type FormatsPlugin } from "ajv-formats";
+import type { EventSchema } from "../../contracts/event-schema.js";
+import { conformKeys, conformName, isWellFormed, type JsonValue } from "./conform.js";
+import { eventTime, parseInstant } from "./event-time.js";
+import { MAX_EVENT_BYTES, MAX_EVENT_ID_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_IDENTITY_LENGTH } from "./limits.js";
+
+// ajv-formats is CommonJS: Node's ESM loader hands over module.exports (the plugin), TypeScript
+// expects `.default`; accept both so tsx, esbuild bundles and vitest agree.
+const addFormats = ((addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? addFormatsImport) as FormatsPlugin;
+
+/** An event that passed every check, conformed, with its instant resolved. */
+export interface ValidEvent {
+  eventId: string;
+  event: string;
+  eventTimeMs: number;
+  userId: string | null;
+  anonymousId: string | null;
+  properties: Record<string, JsonValue>;
+  context: Record<string, JsonValue>;
+  schemaVersion: number | null;
+}
+
+export type EventVerdict = { ok: true; value: ValidEvent } | { ok: false; eventId: string; event: string | null; errors: string[] };
+
+/** The shape of one event of a batch (DESIGN.md "Collector HTTP API"); conform and time checks follow. */
+const EVENT_ENVELOPE = {
+  type: "object",
+  properties: {
+    event: { type: "string", minLength: 1, maxLength: MAX_EVENT_NAME_LENGTH * 2 },
+    properties: { type: "object" },
+    context: { type: "object" },
+    user_id: { type: ["string", "number"], minLength: 1, maxLength: MAX_IDENTITY_LENGTH },
+    anonymous_id: { type: ["string", "number"], minLength: 1, maxLength: MAX_IDENTITY_LENGTH },
+    event_id: { type: "string", minLength: 1, maxLength: MAX_EVENT_ID_LENGTH },
+    timestamp: { type: ["string", "number"] },
+    // Per-event send time, for clients that stamp each event; the batch's sent_at otherwise.
+    sent_at: { type: ["string", "number"] },
+  },
+  required: ["event"],
+  additionalProperties: false,
+} as const;
+
+function describeErrors(errors: ErrorObject[] | null | undefined, root: string): string[] {
+  return (errors ?? []).map((e) => {
+    const where = `${root}${e.instancePath.replaceAll("/", ".")}`;
+    if (e.keyword === "additionalProperties") {
+      return `${where || "event"}: unknown field ${JSON.stringify(e.params.additionalProperty)}`;
+    }
+    if (e.keyword === "required") return `${where || "event"}: ${e.params.missingProperty} is required`;
+    return `${where || "event"}: ${e.message}`;
+  });
+}
+
+/**
+ * Validates and conforms events. Schemas are compiled once, when the validator is built (a Lambda
+ * builds it once per cold start), and looked up by conformed event name.
+ */
+export class EventValidator {
+  private readonly envelope: ValidateFunction;
+  private readonly declared = new Map<string, { version: number; validate: ValidateFunction }>();
+
+  constructor(schemas: readonly EventSchema[] = []) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+    addFormats(ajv);
+    this.envelope = ajv.compile(EVENT_ENVELOPE);
+    for (const schema of schemas) {
+      if (conformName(schema.event) !== schema.event) {
+        throw new Error(`declared event ${JSON.stringify(schema.event)} is not snake_case; declare it as ${JSON.stringify(conformName(schema.event))}`);
+      }
+      if (this.declared.has(schema.event)) throw new Error(`event ${JSON.stringify(schema.event)} is declared twice`);
+      this.declared.set(schema.event, { version: schema.version, validate: ajv.compile(schema.schema) });
+    }
+  }
+
+  /**
+   * `raw` is one element of the batch as parsed. `sentAt` is the batch's; `receivedAtMs` the collector's
+   * clock. `bodyBytes` lets small bodies skip the per-event size measure (no event can exceed them).
+   */
+  check(raw: unknown, sentAt: unknown, receivedAtMs: number, bodyBytes: number): EventVerdict {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      const kind = raw === null ? "null" : Array.isArray(raw) ? "an array" : `a ${typeof raw}`;
+      return { ok: false, eventId: randomUUID(), event: null, errors: [`event must be a JSON object, not ${kind}`] };
+    }
+    const input = raw as Record<string, unknown>;
+    const eventId = typeof input.event_id === "string" && input.event_id.length > 0 ? input.event_id : randomUUID();
+    const eventName = typeof input.event === "string" ? input.event : null;
+    const reject = (errors: string[]): EventVerdict => ({ ok: false, eventId, event: eventName, errors });
+
+    if (bodyBytes > MAX_EVENT_BYTES) {
+      let size: number;
+      try {
+        size = Buffer.byteLength(JSON.stringify(input));
+      } catch {
+        return reject(["event is nested too deeply to serialize"]);
+      }
+      if (size > MAX_EVENT_BYTES) return reject([`event is ${size} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`]);
+    }
+    if (!this.envelope(input)) return reject(describeErrors(this.envelope.errors, ""));
+
+    const errors: string[] = [];
+    const identity = (field: "user_id" | "anonymous_id"): string | null => {
+      const value = input[field];
+      if (value === undefined) return null;
+      const text = String(value);
+      if (!isWellFormed(text)) errors.push(`${field} is not valid Unicode`);
+      return text;
+    };
+    const userId = identity("user_id");
+    const anonymousId = identity("anonymous_id");
+    if (userId === null && anonymousId === null) errors.push("user_id or anonymous_id is required");
+
+    const event = conformName(eventName!);
+    if (event === "") errors.push(`event name ${JSON.stringify(eventName)} is empty after conforming to snake_case`);
+    else if (event.length > MAX_EVENT_NAME_LENGTH) errors.push(`event name is ${event.length} characters after conforming; the limit is ${MAX_EVENT_NAME_LENGTH}`);
+    if (!isWellFormed(eventId)) errors.push("event_id is not valid Unicode");
+
+    const properties = conformKeys((input.properties ?? {}) as Record<string, unknown>, "properties", errors);
+    const context = conformKeys((input.context ?? {}) as Record<string, unknown>, "context", errors);
+
+    const timestamp = input.timestamp === undefined ? undefined : parseInstant(input.timestamp, "timestamp");
+    const sentAtValue = input.sent_at ?? sentAt;
+    const sent = sentAtValue === undefined ? undefined : parseInstant(sentAtValue, "sent_at");
+    if (timestamp?.error) errors.push(timestamp.error);
+    if (sent?.error) errors.push(sent.error);
+    let eventTimeMs = receivedAtMs;
+    if (!timestamp?.error && !sent?.error) {
+      const resolved = eventTime(receivedAtMs, timestamp?.ms, sent?.ms);
+      if (resolved.error !== undefined) errors.push(resolved.error);
+      else eventTimeMs = resolved.ms;
+    }
+
+    const declared = event ? this.declared.get(event) : undefined;
+    if (declared && errors.length === 0 && !declared.validate(properties)) {
+      errors.push(...describeErrors(declared.validate.errors, "properties").map((e) => `${e} (schema ${event} v${declared.version})`));
+    }
+    if (errors.length > 0) return reject(errors);
+    return {
+      ok: true,
+      value: { eventId, event, eventTimeMs, userId, anonymousId, properties, context, schemaVersion: declared?.version ?? null },
+    };
+  }
+}

@@ -1,0 +1,30 @@
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+
+const gzipAsync = promisify(gzip);
+
+/** Gzip NDJSON: one JSON document a line, newline-terminated, as the compaction worker reads it. */
+export async function encodeNdjsonGzip(records: readonly unknown[]): Promise<Buffer> {
+  let text = "";
+  for (const record of records) text += `${JSON.stringify(record)}\n`;
+  return gzipAsync(text);
+}
+
+/**
+ * Writes one object with ONE PutObject: S3 makes it visible whole or not at all, so a reader never
+ * sees half a batch, and a failed put leaves nothing behind.
+ */
+export async function putNdjsonGzip(s3: S3Client, bucket: string, key: string, records: readonly unknown[]): Promise<void> {
+  const body = await encodeNdjsonGzip(records);
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      // Deliberately no Content-Encoding: readers must get the gzip bytes, not a transparently inflated body.
+      ContentType: "application/gzip",
+      Metadata: { records: String(records.length) },
+    }),
+  );
+}

@@ -1,0 +1,167 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
+
+/**
+ * A local stand-in for API Gateway HTTP API (payload format 2.0) in front of one Lambda handler:
+ * each HTTP request becomes a real-shaped APIGatewayProxyEventV2 and the handler's result becomes the
+ * response, with API Gateway's own rules (base64 bodies, 500 on a thrown error, 413 past its limit).
+ */
+
+/** API Gateway HTTP API's payload limit; larger requests never reach the function. */
+export const MAX_GATEWAY_PAYLOAD_BYTES = 10 * 1024 * 1024;
+/** The timeout HTTP APIs allow an integration (30 s); reported by getRemainingTimeInMillis. */
+export const INTEGRATION_TIMEOUT_MS = 30_000;
+
+export type HttpLambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
+
+export interface HttpLambda {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+// Content types API Gateway passes as text; anything else (or any content-encoding) arrives base64.
+const TEXT_TYPES = [/^text\//, /^application\/(json|xml|javascript|x-www-form-urlencoded)$/, /\+(json|xml)$/];
+
+function isTextBody(headers: Record<string, string>): boolean {
+  if (headers["content-encoding"] && headers["content-encoding"] !== "identity") return false;
+  const type = (headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  return type === "" || TEXT_TYPES.some((re) => re.test(type));
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_GATEWAY_PAYLOAD_BYTES) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Builds the event API Gateway would send for this request. */
+export function toHttpApiEvent(request: IncomingMessage, body: Buffer, now = new Date()): APIGatewayProxyEventV2 {
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  // rawHeaders keeps repeats; API Gateway joins them with commas and moves cookies to `cookies`.
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i]!.toLowerCase();
+    const value = request.rawHeaders[i + 1]!;
+    if (name === "cookie") cookies.push(...value.split(";").map((c) => c.trim()).filter(Boolean));
+    else headers[name] = name in headers ? `${headers[name]},${value}` : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
+  const text = isTextBody(headers);
+  const method = (request.method ?? "GET").toUpperCase();
+  const sourceIp = (request.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
+  const userAgent = headers["user-agent"] ?? "";
+  const domainName = headers.host ?? "localhost";
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    ...(cookies.length > 0 ? { cookies } : {}),
+    headers,
+    ...(url.search ? { queryStringParameters: query } : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName,
+      domainPrefix: domainName.split(".")[0]!,
+      http: { method, path: url.pathname, protocol: `HTTP/${request.httpVersion}`, sourceIp, userAgent },
+      requestId: randomUUID(),
+      routeKey: "$default",
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: text ? body.toString("utf8") : body.toString("base64") } : {}),
+    isBase64Encoded: body.length > 0 && !text,
+  };
+}
+
+function lambdaContext(functionName: string, requestId: string, startedAt: number): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: "1024",
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: `local/${requestId}`,
+    getRemainingTimeInMillis: () => Math.max(0, INTEGRATION_TIMEOUT_MS - (Date.now() - startedAt)),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function send(response: ServerResponse, status: number, headers: Record<string, string | number | boolean>, body: Buffer): void {
+  response.writeHead(status, { ...headers, "content-length": body.length });
+  response.end(body);
+}
+
+/** Writes a handler result the way API Gateway does (payload 2.0 rules for non-structured results). */
+function writeResult(response: ServerResponse, result: APIGatewayProxyResultV2): void {
+  if (typeof result === "string" || typeof result !== "object" || result === null || !("statusCode" in result)) {
+    // Not a structured response: API Gateway answers 200 with the result as JSON.
+    send(response, 200, { "content-type": "application/json" }, Buffer.from(typeof result === "string" ? result : JSON.stringify(result)));
+    return;
+  }
+  const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}) };
+  if (result.cookies?.length) response.setHeader("set-cookie", result.cookies);
+  const body = result.body ?? "";
+  send(response, result.statusCode ?? 200, headers, result.isBase64Encoded ? Buffer.from(body, "base64") : Buffer.from(body, "utf8"));
+}
+
+/** Serves `handler` over HTTP on 127.0.0.1 (or `host`). Port 0 picks a free port. */
+export async function startHttpLambda(options: {
+  handler: HttpLambdaHandler;
+  port: number;
+  host?: string;
+  functionName?: string;
+  onError?: (error: unknown) => void;
+}): Promise<HttpLambda> {
+  const host = options.host ?? "127.0.0.1";
+  const functionName = options.functionName ?? "local-function";
+  const server = createServer(async (request, response) => {
+    try {
+      const body = await readBody(request);
+      if (body === null) {
+        send(response, 413, { "content-type": "application/json" }, Buffer.from('{"message":"Request Entity Too Large"}'));
+        return;
+      }
+      const event = toHttpApiEvent(request, body);
+      const result = await options.handler(event, lambdaContext(functionName, event.requestContext.requestId, Date.now()));
+      writeResult(response, result);
+    } catch (error) {
+      options.onError?.(error);
+      if (!response.headersSent) send(response, 500, { "content-type": "application/json" }, Buffer.from('{"message":"Internal Server Error"}'));
+      else response.destroy();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,137 @@
+import { join } from "node:path";
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import {
+  LOCAL_API_KEY,
+  LOCAL_BUCKET,
+  LOCAL_COLLECTOR_PORT,
+  LOCAL_DATA_DIR,
+  LOCAL_DYNAMODB_PORT,
+  LOCAL_S3_PORT,
+} from "../contracts/local-stack.js";
+import { DEMO_EVENT_SCHEMAS, type EventSchema } from "../contracts/event-schema.js";
+import { createCollector } from "../functions/collector/collector.js";
+import { type HttpLambda, startHttpLambda } from "./api-gateway.js";
+import { type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb-server.js";
+import { type LocalS3, startLocalS3 } from "./s3-server.js";
+
+/**
+ * The whole pipeline on one machine: s3rver, dynalite and the collector behind a local API Gateway.
+ * The core starts first; then each "extra" (compaction schedule, log consumer, ...) gets the running
+ * core and returns its own handle. Everything is closed in reverse order.
+ */
+
+export interface LocalStackOptions {
+  /** Where S3 objects (`<dataDir>/s3`) and DynamoDB tables (`<dataDir>/dynamodb`) persist. */
+  dataDir?: string;
+  /** Port 0 picks a free port (tests). */
+  s3Port?: number;
+  collectorPort?: number;
+  dynamoPort?: number;
+  apiKey?: string;
+  schemas?: readonly EventSchema[];
+  quiet?: boolean;
+  /** Started after the core, in order; see LocalStackExtra. */
+  extras?: readonly LocalStackExtra[];
+}
+
+/** The running core that extras build on. */
+export interface LocalStackCore {
+  dataDir: string;
+  apiKey: string;
+  bucket: string;
+  s3: LocalS3;
+  dynamodb: LocalDynamoDB;
+  collector: HttpLambda;
+  /** Prints unless the stack is quiet. */
+  log(message: string): void;
+}
+
+/** Something started with the stack (H7's compaction schedule, H5's log consumer, ...). */
+export interface LocalStackExtra {
+  name: string;
+  start(core: LocalStackCore): Promise<LocalStackExtraHandle>;
+}
+
+export interface LocalStackExtraHandle {
+  /** Lines `observatory dev` prints under the endpoints, e.g. "compaction: every 60s". */
+  describe?: string[];
+  close(): Promise<void>;
+}
+
+export interface LocalStack extends LocalStackCore {
+  extras: { name: string; handle: LocalStackExtraHandle }[];
+  close(): Promise<void>;
+}
+
+/** Turns EADDRINUSE into an error that says which server and what to do. */
+async function listening<T>(what: string, port: number, flag: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new Error(`port ${port} is already in use (${what}); stop what holds it or choose another with ${flag}`);
+    }
+    throw error;
+  }
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const dataDir = options.dataDir ?? LOCAL_DATA_DIR;
+  const apiKey = options.apiKey ?? LOCAL_API_KEY;
+  const log = (message: string) => {
+    if (!options.quiet) console.log(message);
+  };
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    // Reverse order: extras first, the collector before the storage it writes to.
+    for (const close of closers.reverse()) await close().catch(() => {});
+  };
+  try {
+    const s3Port = options.s3Port ?? LOCAL_S3_PORT;
+    const s3 = await listening("S3", s3Port, "--s3-port", () =>
+      startLocalS3({ directory: join(dataDir, "s3"), port: s3Port, bucket: LOCAL_BUCKET }),
+    );
+    closers.push(() => s3.close());
+    const dynamoPort = options.dynamoPort ?? LOCAL_DYNAMODB_PORT;
+    const dynamodb = await listening("DynamoDB", dynamoPort, "--dynamodb-port", () =>
+      startLocalDynamoDB({ directory: join(dataDir, "dynamodb"), port: dynamoPort }),
+    );
+    closers.push(() => dynamodb.close());
+
+    const collectorHandler = createCollector({
+      s3: s3.client,
+      bucket: s3.bucket,
+      apiKeys: [apiKey],
+      schemas: options.schemas ?? DEMO_EVENT_SCHEMAS,
+      service: "local",
+      stage: "local",
+      logger: {
+        info: () => {},
+        error: (message, extra) => log(`collector: ${message} ${JSON.stringify(extra ?? {})}`),
+      },
+    }).handler;
+    const collectorPort = options.collectorPort ?? LOCAL_COLLECTOR_PORT;
+    const collector = await listening("collector", collectorPort, "--port", () =>
+      startHttpLambda({
+        port: collectorPort,
+        functionName: "observatory-collector",
+        handler: (event: APIGatewayProxyEventV2, context: Context) => collectorHandler(event, context),
+        onError: (error) => log(`collector crashed: ${(error as Error).stack ?? String(error)}`),
+      }),
+    );
+    closers.push(() => collector.close());
+
+    const core: LocalStackCore = { dataDir, apiKey, bucket: s3.bucket, s3, dynamodb, collector, log };
+    const extras: LocalStack["extras"] = [];
+    for (const extra of options.extras ?? []) {
+      const handle = await extra.start(core);
+      closers.push(() => handle.close());
+      extras.push({ name: extra.name, handle });
+    }
+    let closed: Promise<void> | undefined;
+    return { ...core, extras, close: () => (closed ??= closeAll()) };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
