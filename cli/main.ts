@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerDevCommand } from "./commands/dev.js";
 
 /** Builds the `observatory` program. Each command lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
@@ -7,6 +8,7 @@ export function buildProgram(): Command {
     .description("Centralized metrics, logs and ETL on AWS - and the same pipeline on this machine.")
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
+  registerDevCommand(program);
   return program;
 }
 

@@ -1,0 +1,105 @@
+/**
+ * `observatory dev` (`npm start`): the local stack in the foreground until Ctrl-C.
+ * Extensions (H7's compaction schedule, H5's log consumer) add their options and a LocalStackExtra
+ * through DEV_EXTENSIONS below, so this command keeps one place where the stack is assembled.
+ */
+import { type Command, Option } from "commander";
+import {
+  LOCAL_API_KEY,
+  LOCAL_COLLECTOR_PORT,
+  LOCAL_DATA_DIR,
+  LOCAL_DYNAMODB_PORT,
+  LOCAL_S3_PORT,
+} from "../../contracts/local-stack.js";
+import { type LocalStack, type LocalStackExtra, startLocalStack } from "../../local/stack.js";
+
+/** One optional piece of the local stack, switched on by its own CLI options. */
+export interface DevExtension {
+  options: Option[];
+  /** The extra to start for these parsed options, or undefined when not asked for. */
+  extra(options: Record<string, unknown>): LocalStackExtra | undefined;
+}
+
+/** Append an entry (one import + one line) to add a piece to `observatory dev`. */
+export const DEV_EXTENSIONS: DevExtension[] = [];
+
+export interface DevOptions {
+  dataDir: string;
+  apiKey: string;
+  port: number;
+  s3Port: number;
+  dynamodbPort: number;
+  quiet?: boolean;
+}
+
+function portNumber(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`not a port number: ${value}`);
+  return port;
+}
+
+/** What `observatory dev` prints once everything listens. */
+export function describeStack(stack: LocalStack): string {
+  const lines = [
+    "Observatory local stack is running.",
+    "",
+    `  collector  ${stack.collector.url}/v1/batch   (health: ${stack.collector.url}/v1/health)`,
+    `  S3         ${stack.s3.endpoint}   bucket ${stack.bucket}`,
+    `  DynamoDB   ${stack.dynamodb.endpoint}`,
+    `  API key    ${stack.apiKey}`,
+    `  data       ${stack.dataDir}`,
+    ...stack.extras.flatMap(({ name, handle }) => (handle.describe ?? []).map((line) => `  ${name.padEnd(10)} ${line}`)),
+    "",
+    "Send an event:",
+    `  curl -s -X POST ${stack.collector.url}/v1/batch -H 'content-type: application/json' -H 'x-api-key: ${stack.apiKey}' \\`,
+    `    -d '{"batch":[{"event":"search_made","user_id":"u1","properties":{"query":"cats","n_results":3}}]}'`,
+    "",
+    "Then `observatory demo` for realistic traffic. Ctrl-C stops everything.",
+  ];
+  return lines.join("\n");
+}
+
+/** Starts the stack and resolves when it has been stopped by SIGINT/SIGTERM (or `stop()`). */
+export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []): Promise<void> {
+  const stack = await startLocalStack({
+    dataDir: options.dataDir,
+    apiKey: options.apiKey,
+    collectorPort: options.port,
+    s3Port: options.s3Port,
+    dynamoPort: options.dynamodbPort,
+    quiet: options.quiet,
+    extras,
+  });
+  console.log(describeStack(stack));
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      console.log(`\n${signal}: stopping the local stack...`);
+      stack.close().then(resolve, (error) => {
+        console.error(`observatory dev: error while stopping: ${(error as Error).message}`);
+        resolve();
+      });
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  console.log("stopped.");
+}
+
+export function registerDevCommand(program: Command): void {
+  const command = program
+    .command("dev")
+    .description("run the whole pipeline on this machine: local S3, DynamoDB and the collector (Ctrl-C stops)")
+    .option("--data-dir <dir>", "where S3 objects and DynamoDB tables persist", LOCAL_DATA_DIR)
+    .option("--api-key <key>", "the x-api-key the collector accepts", LOCAL_API_KEY)
+    .option("--port <port>", "collector port (0 = any free port)", portNumber, LOCAL_COLLECTOR_PORT)
+    .option("--s3-port <port>", "S3 port (0 = any free port)", portNumber, LOCAL_S3_PORT)
+    .option("--dynamodb-port <port>", "DynamoDB port (0 = any free port)", portNumber, LOCAL_DYNAMODB_PORT)
+    .option("--quiet", "print only the endpoints");
+  for (const extension of DEV_EXTENSIONS) for (const option of extension.options) command.addOption(option);
+  command.action(async (options: DevOptions & Record<string, unknown>) => {
+    const extras = DEV_EXTENSIONS.map((extension) => extension.extra(options)).filter((e): e is LocalStackExtra => e !== undefined);
+    await runDev(options, extras);
+  });
+}
