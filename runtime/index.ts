@@ -17,3 +17,15 @@ export { withCorrelationInput } from "./correlation-stepfunctions.js";
 export { captureLogLines } from "./log-output.js";
 export { DEFAULT_REDACTED_KEYS } from "./log-redaction.js";
 export { createLogger, Logger, type LoggerOptions, type LogLevelName } from "./logger.js";
+export {
+  type DropReason,
+  type EventMap,
+  type Identity,
+  type Properties,
+  Tracker,
+  TrackerError,
+  type TrackerOptions,
+  type TrackerStats,
+  type TrackOptions,
+} from "./tracker.js";
+export { MAX_BATCH_BYTES, MAX_EVENT_BYTES, TRACKER_DEFAULTS } from "./tracker-options.js";

@@ -1,0 +1,125 @@
+/**
+ * The Tracker's bounded queue: serialized events gather in one open batch per correlation ID (so a batch
+ * can carry its ID in the x-correlation-id header), a batch is sealed when it reaches the count or byte
+ * limit or on flush, and sealed batches wait in FIFO order for a free request slot.
+ *
+ * Drop policy: when the queue is full the NEW event is refused (drop newest). Reasons: events already
+ * queued may be part of a batch about to be sent, so evicting them is not O(1) and not clean; an outage
+ * then shows up as one contiguous gap at its end rather than a thinned-out history; and it is what
+ * OpenTelemetry's BatchSpanProcessor does, so operators know it. Every refusal is counted.
+ */
+import { BATCH_ENVELOPE_BYTES } from "./tracker-options.js";
+
+export interface QueueLimits {
+  flushAt: number;
+  maxBatchBytes: number;
+  maxQueueSize: number;
+  maxQueueBytes: number;
+}
+
+/** A batch no longer accepting events. `done` settles once it is delivered, refused or given up. */
+export interface SealedBatch {
+  /** Correlation ID shared by every event of the batch, or "" when none (or mixed). */
+  readonly correlationId: string;
+  /** Serialized events, in track() order. */
+  readonly events: readonly string[];
+  /** Bytes of the events plus the commas between them (the envelope is added when sent). */
+  readonly bytes: number;
+  readonly done: Promise<void>;
+  readonly finish: () => void;
+}
+
+interface OpenBatch {
+  correlationId: string;
+  events: string[];
+  bytes: number;
+  /** True when, without grouping, events of different correlation IDs share this batch. */
+  mixed: boolean;
+}
+
+/** The one open batch used when batches are not grouped by correlation ID. */
+const UNGROUPED = "\u0000ungrouped";
+
+export class BatchQueue {
+  private readonly open = new Map<string, OpenBatch>();
+  private readonly ready: SealedBatch[] = [];
+  private readyHead = 0;
+  /** Events in open and sealed-but-unsent batches. */
+  queuedEvents = 0;
+  /** Bytes of those events. */
+  queuedBytes = 0;
+
+  constructor(
+    private readonly limits: QueueLimits,
+    private readonly groupByCorrelationId: boolean,
+  ) {}
+
+  /** Adds one serialized event; false (and nothing changes) when the queue is full. O(1). */
+  add(json: string, bytes: number, correlationId: string): boolean {
+    const { limits } = this;
+    if (this.queuedEvents >= limits.maxQueueSize || this.queuedBytes + bytes > limits.maxQueueBytes)
+      return false;
+    const key = this.groupByCorrelationId ? correlationId : UNGROUPED;
+    let batch = this.open.get(key);
+    // +1 for the comma before it; an event that would push the batch past the limit starts the next one.
+    if (batch !== undefined && BATCH_ENVELOPE_BYTES + batch.bytes + 1 + bytes > limits.maxBatchBytes) {
+      this.seal(key, batch);
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = { correlationId, events: [json], bytes, mixed: false };
+      this.open.set(key, batch);
+    } else {
+      batch.events.push(json);
+      batch.bytes += bytes + 1;
+      if (batch.correlationId !== correlationId) batch.mixed = true;
+    }
+    this.queuedEvents++;
+    this.queuedBytes += bytes;
+    if (batch.events.length >= limits.flushAt) this.seal(key, batch);
+    return true;
+  }
+
+  /** Seals every open batch, so that everything queued so far is ready to send. */
+  sealAll(): void {
+    for (const [key, batch] of this.open) this.seal(key, batch);
+  }
+
+  /** The oldest sealed batch, removed from the queue (its events stop counting as queued). */
+  takeReady(): SealedBatch | undefined {
+    if (this.readyHead >= this.ready.length) return undefined;
+    const batch = this.ready[this.readyHead]!;
+    this.ready[this.readyHead++] = undefined as unknown as SealedBatch;
+    if (this.readyHead === this.ready.length) {
+      this.ready.length = 0;
+      this.readyHead = 0;
+    }
+    this.queuedEvents -= batch.events.length;
+    this.queuedBytes -= batch.bytes - (batch.events.length - 1);
+    return batch;
+  }
+
+  /** Sealed batches waiting for a request slot. */
+  pending(): readonly SealedBatch[] {
+    return this.ready.slice(this.readyHead);
+  }
+
+  get readyCount(): number {
+    return this.ready.length - this.readyHead;
+  }
+
+  private seal(key: string, batch: OpenBatch): void {
+    this.open.delete(key);
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    this.ready.push({
+      correlationId: batch.mixed ? "" : batch.correlationId,
+      events: batch.events,
+      bytes: batch.bytes,
+      done,
+      finish,
+    });
+  }
+}
