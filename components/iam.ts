@@ -25,6 +25,14 @@ export const ACTIONS_WITHOUT_RESOURCE_SCOPE: ReadonlySet<string> = new Set([
   "logs:DescribeLogGroups",
   "athena:ListWorkGroups",
   "states:ListStateMachines",
+  // Vended-log delivery of a state machine's role (AWS documents Resource "*" for these).
+  "logs:CreateLogDelivery",
+  "logs:GetLogDelivery",
+  "logs:UpdateLogDelivery",
+  "logs:DeleteLogDelivery",
+  "logs:ListLogDeliveries",
+  "logs:PutResourcePolicy",
+  "logs:DescribeResourcePolicies",
 ]);
 
 /** An action with a wildcard grants more than the code calls; name every action instead. */

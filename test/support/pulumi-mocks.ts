@@ -24,6 +24,12 @@ function arnFor(type: string, name: string): string {
       return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
     case "aws:iam/role:Role":
       return `arn:aws:iam::${ACCOUNT}:role/${name}`;
+    case "aws:sfn/stateMachine:StateMachine":
+      return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
+    case "aws:dynamodb/table:Table":
+      return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
+    case "aws:sns/topic:Topic":
+      return `arn:aws:sns:${REGION}:${ACCOUNT}:${name}`;
     default:
       return `arn:aws:${service}:${REGION}:${ACCOUNT}:${kind.toLowerCase()}/${name}`;
   }
@@ -46,6 +52,7 @@ export async function installMocks(config: Record<string, string> = {}): Promise
         const physical = (inputs.name as string | undefined) ?? (prefix ? `${prefix}abc123` : `${args.name}-abc123`);
         const state: Record<string, unknown> = { ...inputs, arn: arnFor(args.type, physical) };
         if (args.type === "aws:cloudwatch/logGroup:LogGroup") state.name = physical;
+        if (args.type === "aws:sfn/stateMachine:StateMachine" || args.type === "aws:dynamodb/table:Table") state.name = physical;
         if (args.type === "aws:s3/bucket:Bucket") state.bucket = physical;
         if (args.type === "aws:lambda/function:Function") {
           state.name = physical;

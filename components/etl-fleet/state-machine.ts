@@ -1,0 +1,77 @@
+/**
+ * The EtlFleet's state machine definition and role statements, from etl/definition.ts (Pulumi-free)
+ * once the Outputs it points at have resolved. No resource is created here.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type EtlRefs, type IamNeed, buildEtlDefinition, selfIamNeeds } from "../../etl/definition.js";
+import type { ResolvedEtlJobSpec } from "../../etl/job-spec.js";
+import { type PolicyStatement, statement } from "../iam.js";
+
+/** What the definition points at, as the component has them (Outputs). */
+export interface FleetRefs {
+  planner: pulumi.Input<string>;
+  worker: pulumi.Input<string>;
+  finalizer: pulumi.Input<string>;
+  bucketName: pulumi.Input<string>;
+  ledgerTableName: pulumi.Input<string>;
+  ledgerTableArn: pulumi.Input<string>;
+  manifestPrefix: string;
+  resultsPrefix: string;
+}
+
+/**
+ * Log delivery of the state machine to CloudWatch Logs. These CloudWatch Logs actions take no
+ * resource ARN (AWS documents `"Resource": "*"` for Step Functions logging), so none can be named.
+ */
+export const EXECUTION_LOGGING_STATEMENT: PolicyStatement = statement({
+  Sid: "DeliverExecutionLogs",
+  Action: [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+  ],
+  Resource: ["*"],
+});
+
+export function needToStatement(need: IamNeed): PolicyStatement {
+  return statement({ Sid: need.sid, Action: need.actions, Resource: need.resources });
+}
+
+export interface FleetDefinition {
+  /** The ASL as the state machine gets it (JSON text). */
+  definition: pulumi.Output<string>;
+  /** The role statements the definition's states need (Lambda, S3 manifest/results, ledger). */
+  statements: pulumi.Output<PolicyStatement[]>;
+}
+
+export function stateMachineDefinition(spec: ResolvedEtlJobSpec, refs: FleetRefs): FleetDefinition {
+  const built = pulumi
+    .all([refs.planner, refs.worker, refs.finalizer, refs.bucketName, refs.ledgerTableName, refs.ledgerTableArn])
+    .apply(([plannerArn, workerArn, finalizerArn, bucket, ledgerTable, ledgerTableArn]) => {
+      const plain: EtlRefs = {
+        plannerArn,
+        workerArn,
+        finalizerArn,
+        bucket,
+        manifestPrefix: refs.manifestPrefix,
+        resultsPrefix: refs.resultsPrefix,
+        ledgerTable,
+        ledgerTableArn,
+      };
+      return buildEtlDefinition(spec, plain);
+    });
+  return {
+    definition: built.apply((b) => JSON.stringify(b.definition)),
+    statements: built.apply((b) => b.iam.map(needToStatement)),
+  };
+}
+
+/** Statements on the machine itself (a Distributed Map starts, describes and stops its own children). */
+export function selfStatements(stateMachineArn: pulumi.Input<string>): pulumi.Output<PolicyStatement[]> {
+  return pulumi.output(stateMachineArn).apply((arn) => selfIamNeeds(arn).map(needToStatement));
+}
