@@ -1,0 +1,248 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
+import { quarantineObjectKey, rawObjectKey } from "../contracts/storage-layout.js";
+import { type CollectorLogger, collectorFromEnv, createCollector } from "../functions/collector/handler.js";
+import { RETRY_AFTER_SECONDS } from "../functions/collector/limits.js";
+import { type LocalS3, localS3Client, startLocalS3 } from "../local/s3-server.js";
+import { httpApiEvent, readNdjsonObject, readNdjsonObjects, restApiEvent } from "./collector-helpers.js";
+
+const NOW = new Date("2026-11-22T15:30:00.000Z");
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe("collector against local S3", () => {
+  let dir: string;
+  let s3: LocalS3;
+  const collector = () =>
+    createCollector({ s3: s3.client, bucket: s3.bucket, apiKeys: ["other-key", "test-key"], schemas: DEMO_EVENT_SCHEMAS, service: "pipeline", stage: "test", now: () => NOW });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "obs-collector-"));
+    s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
+  });
+  afterAll(async () => {
+    await s3?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("lands an HTTP API (v2) batch conformed, enriched and skew-corrected in one raw object", async () => {
+    const requestId = "req-v2-accepted";
+    // The client's clock runs 1 hour fast: sent_at and timestamp both carry the offset, which cancels out.
+    const body = {
+      sent_at: "2026-11-22T16:30:00.000Z",
+      batch: [
+        { event: "Downloaded img", user_id: 1234, event_id: "e-1", timestamp: "2026-11-22T16:29:50.000Z", properties: { imageId: "1d3x5", imageSize: 1365 }, context: { service: "download-server", library: { name: "x" } } },
+        { event: "search_made", anonymous_id: "anon-7", timestamp: Date.parse("2026-11-22T16:29:58.500Z"), properties: { query: "sunset beach", nResults: 42, filters: { ColorMode: "bw", tagList: [{ TagName: "sea" }] } } },
+        { event: "Búsqueda hecha", user_id: "u-é", properties: { "término": "café ☕", emoji: "📷" } },
+      ],
+    };
+    const result = await collector().handler(httpApiEvent({ body, requestId, headers: { "x-correlation-id": "corr-abc" } }));
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body)).toEqual({ accepted: 3, rejected: [] });
+    expect(result.headers?.["x-correlation-id"]).toBe("corr-abc");
+
+    const lines = await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, requestId));
+    expect(lines).toHaveLength(3);
+    const [download, search, unicode] = lines!;
+    expect(download).toEqual({
+      event_id: "e-1",
+      event: "downloaded_img",
+      event_time: "2026-11-22T15:29:50.000Z",
+      received_at: "2026-11-22T15:30:00.000Z",
+      user_id: "1234",
+      anonymous_id: null,
+      correlation_id: "corr-abc",
+      service: "download-server",
+      stage: "test",
+      properties: { image_id: "1d3x5", image_size: 1365 },
+      context: { service: "download-server", library: { name: "x" }, user_agent: "test-agent/1.0", ip: "203.0.113.7", request_id: requestId },
+      schema_version: 1,
+      request_id: requestId,
+    });
+    expect(search.event_id).toMatch(UUID);
+    expect(search.event_time).toBe("2026-11-22T15:29:58.500Z");
+    expect(search.service).toBe("pipeline");
+    expect(search.properties).toEqual({ query: "sunset beach", n_results: 42, filters: { color_mode: "bw", tag_list: [{ tag_name: "sea" }] } });
+    expect(search.schema_version).toBe(1);
+    expect(unicode.event).toBe("busqueda_hecha");
+    expect(unicode.properties).toEqual({ termino: "café ☕", emoji: "📷" });
+    expect(unicode.schema_version).toBeNull();
+    // Nothing was rejected, so no quarantine object.
+    expect(await readNdjsonObject(s3.client, s3.bucket, quarantineObjectKey(NOW, requestId))).toBeUndefined();
+  });
+
+  it("reads a REST API (v1) event with a base64 gzip body and mixed-case headers", async () => {
+    const requestId = "req-v1-gzip";
+    const body = gzipSync(JSON.stringify({ batch: [{ event: "uploaded_img", user_id: "9", properties: { image_id: "i-9", image_size: 9001 } }] }));
+    const result = await collector().handler(restApiEvent({ body, requestId, headers: { "Content-Encoding": "gzip" } }));
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body)).toEqual({ accepted: 1, rejected: [] });
+    const correlationId = result.headers?.["x-correlation-id"];
+    expect(correlationId).toMatch(UUID);
+    const [line] = (await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, requestId)))!;
+    expect(line).toMatchObject({ event: "uploaded_img", user_id: "9", correlation_id: correlationId, event_time: NOW.toISOString() });
+    expect(line.context).toMatchObject({ ip: "198.51.100.9", user_agent: "rest-agent/2.0", request_id: requestId });
+  });
+
+  it("keeps good events and quarantines bad ones of the same batch, with reasons and the original payload", async () => {
+    const requestId = "req-mixed";
+    const bad = { event: "search_made", user_id: "u1", properties: { query: "dogs", n_results: "many" } };
+    const result = await collector().handler(
+      httpApiEvent({ requestId, body: { batch: [{ event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 3 } }, bad] } }),
+    );
+    const answer = JSON.parse(result.body);
+    expect(result.statusCode).toBe(200);
+    expect(answer.accepted).toBe(1);
+    expect(answer.rejected).toEqual([{ index: 1, event_id: expect.stringMatching(UUID), errors: ["properties.n_results: must be integer (schema search_made v1)"] }]);
+    expect(await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, requestId))).toHaveLength(1);
+    const quarantined = await readNdjsonObject(s3.client, s3.bucket, quarantineObjectKey(NOW, requestId));
+    expect(quarantined).toEqual([
+      {
+        quarantined_at: NOW.toISOString(),
+        request_id: requestId,
+        correlation_id: result.headers?.["x-correlation-id"],
+        status: 200,
+        index: 1,
+        event_id: answer.rejected[0].event_id,
+        event: "search_made",
+        reasons: answer.rejected[0].errors,
+        payload: JSON.stringify(bad),
+        payload_encoding: "json",
+      },
+    ]);
+  });
+
+  it("answers health without a key, and 401 / 404 / 405 without storing anything", async () => {
+    const c = collector();
+    const health = await c.handler(httpApiEvent({ method: "GET", path: "/v1/health", headers: { "x-api-key": "" } }));
+    expect([health.statusCode, JSON.parse(health.body)]).toEqual([200, { status: "ok" }]);
+    expect((await c.handler(restApiEvent({ method: "GET", path: "/v1/health" }))).statusCode).toBe(200);
+
+    const before = (await readNdjsonObjects(s3.client, s3.bucket, "")).length;
+    const wrongKey = await c.handler(httpApiEvent({ requestId: "req-401", headers: { "x-api-key": "test-kez" }, body: { batch: [{ event: "a", user_id: "u" }] } }));
+    expect([wrongKey.statusCode, JSON.parse(wrongKey.body).error]).toEqual([401, "missing or invalid x-api-key header"]);
+    const noKey = await c.handler(httpApiEvent({ headers: { "x-api-key": "" }, body: { batch: [] } }));
+    expect(noKey.statusCode).toBe(401);
+    expect((await c.handler(httpApiEvent({ path: "/v2/other", body: "{}" }))).statusCode).toBe(404);
+    expect((await c.handler(httpApiEvent({ method: "GET" }))).statusCode).toBe(405);
+    expect((await readNdjsonObjects(s3.client, s3.bucket, "")).length).toBe(before);
+  });
+
+  it("routes under a named stage prefix (HTTP API rawPath includes it)", async () => {
+    const result = await collector().handler(httpApiEvent({ path: "/prod/v1/batch", body: { batch: [{ event: "a", user_id: "u" }] } }));
+    expect(result.statusCode).toBe(200);
+  });
+
+  it("never lets __proto__ or constructor keys reach Object.prototype", async () => {
+    const body = '{"batch":[{"event":"x","user_id":"u","properties":{"__proto__":{"polluted":"yes"},"a":{"constructor":{"prototype":{"polluted":"yes"}}}}},{"event":"y","user_id":"u","context":{"__proto__":{"isAdmin":true}}}]}';
+    const result = await collector().handler(httpApiEvent({ body, requestId: "req-proto" }));
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body).accepted).toBe(0);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, "polluted")).toBe(false);
+    const quarantined = await readNdjsonObject(s3.client, s3.bucket, quarantineObjectKey(NOW, "req-proto"));
+    expect(quarantined?.map((q) => q.reasons.join(" "))).toEqual([
+      expect.stringContaining('properties.__proto__: key "__proto__" is not allowed'),
+      expect.stringContaining('context.__proto__: key "__proto__" is not allowed'),
+    ]);
+    expect(quarantined![0].reasons.join(" ")).toContain('key "constructor" is not allowed');
+  });
+
+  it("answers 503 with Retry-After when S3 is down, and leaves nothing in raw", async () => {
+    const down = await startLocalS3({ directory: join(dir, "s3-down"), port: 0 });
+    const { port, endpoint } = down;
+    await down.close();
+    const client = localS3Client(endpoint);
+    // A real connection refusal (the SDK's own retries run too), not a simulated error.
+    const c = createCollector({ s3: client, bucket: down.bucket, apiKeys: ["test-key"], now: () => NOW });
+    const result = await c.handler(httpApiEvent({ requestId: "req-503", body: { batch: [{ event: "a", user_id: "u" }, { event: 5 }] } }));
+    expect(result.statusCode).toBe(503);
+    expect(result.headers?.["retry-after"]).toBe(String(RETRY_AFTER_SECONDS));
+    expect(JSON.parse(result.body).error).toMatch(/storage is unavailable/);
+    client.destroy();
+    // Back up on the same data: no raw object, and no quarantine for a batch the client will resend.
+    const back = await startLocalS3({ directory: join(dir, "s3-down"), port });
+    try {
+      expect(await readNdjsonObjects(back.client, back.bucket, "raw/")).toEqual([]);
+      expect(await readNdjsonObjects(back.client, back.bucket, "quarantine/")).toEqual([]);
+    } finally {
+      await back.close();
+    }
+  });
+
+  it("answers a bad body 400 even when its quarantine write fails, and logs the record instead", async () => {
+    const failing = new S3Client({});
+    failing.send = (async () => {
+      throw Object.assign(new Error("SlowDown"), { name: "SlowDown" });
+    }) as unknown as S3Client["send"];
+    const logged: Record<string, unknown>[] = [];
+    const logger: CollectorLogger = { info() {}, error: (_m, extra) => logged.push(extra ?? {}) };
+    const c = createCollector({ s3: failing, bucket: "b", apiKeys: ["test-key"], now: () => NOW, logger });
+    const result = await c.handler(httpApiEvent({ body: "{not json" }));
+    expect(result.statusCode).toBe(400);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.quarantine_records).toEqual([expect.objectContaining({ payload: "{not json", status: 400 })]);
+  });
+
+  it("keeps accepted events when only the quarantine write fails (200, rejected items logged)", async () => {
+    // Storage refuses quarantine keys only; raw goes to the real local S3.
+    const partial = localS3Client(s3.endpoint);
+    const realSend = partial.send.bind(partial);
+    partial.send = ((command: PutObjectCommand) => {
+      if (command instanceof PutObjectCommand && command.input.Key?.startsWith("quarantine/")) return Promise.reject(new Error("AccessDenied"));
+      return realSend(command);
+    }) as unknown as S3Client["send"];
+    const logged: Record<string, unknown>[] = [];
+    const c = createCollector({ s3: partial, bucket: s3.bucket, apiKeys: ["test-key"], now: () => NOW, logger: { info() {}, error: (_m, e) => logged.push(e ?? {}) } });
+    const result = await c.handler(httpApiEvent({ requestId: "req-partial", body: { batch: [{ event: "a", user_id: "u" }, { event: "b" }] } }));
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body).accepted).toBe(1);
+    expect(await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, "req-partial"))).toHaveLength(1);
+    expect(logged[0]!.quarantine_records).toEqual([expect.objectContaining({ index: 1, reasons: ["user_id or anonymous_id is required"] })]);
+    partial.destroy();
+  });
+});
+
+describe("collector configured from the environment", () => {
+  // The env-built collector logs with Powertools; keep the test output readable.
+  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+  it("reads keys, schemas, service and stage from env", async () => {
+    const env = {
+      OBSERVATORY_BUCKET: "bucket",
+      OBSERVATORY_API_KEYS: "k1, k2",
+      OBSERVATORY_EVENT_SCHEMAS: JSON.stringify(DEMO_EVENT_SCHEMAS),
+      OBSERVATORY_SERVICE: "svc",
+      OBSERVATORY_STAGE: "dev",
+    };
+    const c = await collectorFromEnv(env, { s3: new S3Client({ region: "us-east-1" }) });
+    // k2 is accepted (the body is then refused as JSON, before any storage call matters).
+    const bad = await c.handler(httpApiEvent({ headers: { "x-api-key": "k2", "content-type": "text/plain" }, body: "x" }));
+    expect(bad.statusCode).toBe(415);
+    expect((await c.handler(httpApiEvent({ headers: { "x-api-key": "k3" }, body: "x" }))).statusCode).toBe(401);
+  });
+
+  it("reads API keys from the Secrets Manager secret (JSON array)", async () => {
+    const secrets = mockClient(SecretsManagerClient);
+    secrets.on(GetSecretValueCommand, { SecretId: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keys" }).resolves({ SecretString: '["s-key"]' });
+    const env = { OBSERVATORY_BUCKET: "bucket", OBSERVATORY_API_KEYS_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keys" };
+    const c = await collectorFromEnv(env, { secrets: new SecretsManagerClient({ region: "eu-west-1" }), s3: new S3Client({ region: "us-east-1" }) });
+    expect((await c.handler(httpApiEvent({ headers: { "x-api-key": "s-key", "content-type": "text/plain" }, body: "x" }))).statusCode).toBe(415);
+    expect((await c.handler(httpApiEvent({ headers: { "x-api-key": "test-key" }, body: "x" }))).statusCode).toBe(401);
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: "not json" });
+    await expect(collectorFromEnv(env, { secrets: new SecretsManagerClient({ region: "eu-west-1" }) })).rejects.toThrow(/JSON array of API keys/);
+    secrets.restore();
+  });
+
+  it("fails loudly naming the missing variable", async () => {
+    await expect(collectorFromEnv({})).rejects.toThrow("OBSERVATORY_BUCKET is not set");
+    await expect(collectorFromEnv({ OBSERVATORY_BUCKET: "b" })).rejects.toThrow(/no API key is configured/);
+    await expect(collectorFromEnv({ OBSERVATORY_BUCKET: "b", OBSERVATORY_API_KEYS: "k", OBSERVATORY_EVENT_SCHEMAS: "[{" })).rejects.toThrow(/OBSERVATORY_EVENT_SCHEMAS is not valid JSON/);
+  });
+});
