@@ -44,11 +44,13 @@ const EVENT_ENVELOPE = {
 
 function describeErrors(errors: ErrorObject[] | null | undefined, root: string): string[] {
   return (errors ?? []).map((e) => {
-    const where = `${root}${e.instancePath.replaceAll("/", ".")}`;
+    const path = e.instancePath.replaceAll("/", ".");
+    const where = root ? `${root}${path}` : path.slice(1);
     if (e.keyword === "additionalProperties") {
       return `${where || "event"}: unknown field ${JSON.stringify(e.params.additionalProperty)}`;
     }
     if (e.keyword === "required") return `${where || "event"}: ${e.params.missingProperty} is required`;
+    if (e.keyword === "type") return `${where || "event"}: must be ${String(e.params.type).replaceAll(",", " or ")}`;
     return `${where || "event"}: ${e.message}`;
   });
 }
