@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ETL_PREFIX } from "../contracts/storage-layout.js";
 import { type EtlJobSpec, type ResolvedEtlJobSpec, resolveSpec } from "../etl/job-spec.js";
+import type { EtlJob } from "../etl/jobs.js";
 import { LEDGER_HASH_KEY, LEDGER_RANGE_KEY, LEDGER_TTL_ATTRIBUTE } from "../etl/ledger.js";
 import type { BundleOptions } from "./bundle.js";
 import { functionEntry } from "./bundle.js";
@@ -14,7 +15,7 @@ import { type Transform, transform } from "./transform.js";
 export interface EtlFleetFunction {
   /**
    * A handler entry: a user's TypeScript file (`src/jobs/my-worker.ts`) or one of ours
-   * (`functions/compaction-worker/handler.ts`). Use `EtlFleet.builtin(job)` for a registered job.
+   * (`functions/compaction-worker/handler.ts`). Use `EtlFleet.fromJob(job)` for a registered job.
    */
   entry: string;
   bundle?: BundleOptions;
@@ -141,13 +142,16 @@ export class EtlFleet extends pulumi.ComponentResource {
   readonly stateMachineArn: pulumi.Output<string>;
   readonly ledgerTableName: pulumi.Output<string>;
 
-  /** The three handlers of a job of ours: functions/<job>-planner|worker|finalizer/handler.ts. */
-  static builtin(job: string): Pick<EtlFleetArgs, "planner" | "worker" | "finalizer"> {
-    return {
-      planner: { entry: functionEntry(`${job}-planner`) },
-      worker: { entry: functionEntry(`${job}-worker`) },
-      finalizer: { entry: functionEntry(`${job}-finalizer`) },
-    };
+  /**
+   * Args for a registered job (etl/jobs.ts) whose handlers are ours, functions/<job>-planner|worker|
+   * finalizer/handler.ts: its spec (so the deployed machine is the one `etl start --local` runs) and
+   * its handlers, with what each may read and write given in `access`. Spread it and add the rest:
+   * `new EtlFleet("wordcount", { ...EtlFleet.fromJob(wordcount, access), schedule })`.
+   */
+  static fromJob(job: Pick<EtlJob, "spec">, access: Partial<Record<"planner" | "worker" | "finalizer", Partial<EtlFleetFunction>>> = {}): EtlFleetArgs {
+    const { name, ...spec } = job.spec;
+    const handler = (role: "planner" | "worker" | "finalizer"): EtlFleetFunction => ({ entry: functionEntry(`${name}-${role}`), ...access[role] });
+    return { ...spec, job: name, planner: handler("planner"), worker: handler("worker"), finalizer: handler("finalizer") };
   }
 
   constructor(name: string, args: EtlFleetArgs, opts?: pulumi.ComponentResourceOptions) {

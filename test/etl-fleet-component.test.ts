@@ -69,6 +69,13 @@ const inline = new EtlFleet("small", {
   transform: { ledger: { deletionProtectionEnabled: true }, stateMachine: (args) => void (args.tags = { team: "data" }) },
 });
 const standard = new EtlFleet("long", { job: "long", ...handlers, childExecutionType: "STANDARD", timeouts: { workerSeconds: 900 } });
+// No finalizer of its own: the generic one (functions/etl-finalizer) summarizes the Map's results.
+let finalizerCode: any;
+const noFinalizer = new EtlFleet("nofin", {
+  planner: handlers.planner,
+  worker: handlers.worker,
+  transform: { finalizer: { function: (args) => void (finalizerCode = args.code) } },
+});
 
 let asl: Record<string, any>;
 let machineArn: string;
@@ -287,6 +294,25 @@ describe("EtlFleet alarms and schedule", () => {
 });
 
 describe("EtlFleet arguments", () => {
+  it("deploys the generic finalizer when the job brings none", async () => {
+    const assets = await finalizerCode.assets;
+    const bundle: string = await assets["index.mjs"].text;
+    expect(bundle).toContain("the generic ETL finalizer has no");
+    const def = JSON.parse(await valueOf(noFinalizer.definition));
+    expect(def.States.Finalize.Resource).toBe(`arn:aws:lambda:${REGION}:${ACCOUNT}:function:nofin-finalizer-function-abc123`);
+  });
+
+  it("fromJob takes a registered job's spec and our handlers for it", () => {
+    const args = EtlFleet.fromJob(
+      { spec: { name: "compaction", concurrency: 7, batching: { maxItems: 1 }, toleratedFailurePercentage: 10 } },
+      { worker: { reads: ["raw/"], writes: ["tables/"], memorySize: 3008 } },
+    );
+    expect(args).toMatchObject({ job: "compaction", concurrency: 7, batching: { maxItems: 1 }, toleratedFailurePercentage: 10 });
+    expect(args.planner.entry).toBe(join(import.meta.dirname, "..", "functions", "compaction-planner", "handler.ts"));
+    expect(args.worker).toMatchObject({ entry: join(import.meta.dirname, "..", "functions", "compaction-worker", "handler.ts"), reads: ["raw/"], writes: ["tables/"], memorySize: 3008 });
+    expect(args.finalizer?.entry).toBe(join(import.meta.dirname, "..", "functions", "compaction-finalizer", "handler.ts"));
+  });
+
   it("refuses a spec Step Functions would refuse, saying why", () => {
     expect(() => new EtlFleet("bad", { ...handlers, batching: { maxBytes: 512 * 1024 } })).toThrow(/maxBytes.*256 KiB/);
     expect(() => new EtlFleet("bad2", { ...handlers, timeouts: { workerSeconds: 600 } })).toThrow(/EXPRESS.*STANDARD/);
