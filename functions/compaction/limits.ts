@@ -1,0 +1,32 @@
+/**
+ * Every limit of the compaction job, with its reason. Handlers may override some through their input
+ * (documented in docs/compaction.md); these are the defaults.
+ */
+
+/** Raw bytes (gzip) per worker chunk: ~64 MiB gzip is ~0.5-1 GiB of JSON, which DuckDB reads in well
+ * under a minute and which fits a 3 GiB Lambda with room for the Parquet it writes. */
+export const CHUNK_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Objects per chunk: each is one S3 GET; 1,000 keeps a chunk's downloads to seconds and its manifest
+ * item well under the 256 KiB Step Functions payload limit (a raw key is ~90 bytes). */
+export const CHUNK_MAX_OBJECTS = 1000;
+
+/** An hour's raw prefix is closed (dropped from the consumed-key state) only when it ended this long
+ * before planning: far longer than a collector invocation can take to finish its PutObject (its timeout
+ * is seconds), so no object can still appear under it. */
+export const HOUR_SETTLE_MS = 15 * 60 * 1000;
+
+/** Hours the planner looks back when no state exists yet (first run): the raw zone's lifecycle keeps
+ * raw objects for days; a first run on an old bucket lists at most this far back. */
+export const FIRST_RUN_LOOKBACK_HOURS = 7 * 24;
+
+/** S3 downloads/uploads in flight per worker: enough to hide per-request latency without exhausting
+ * a Lambda's sockets or memory. */
+export const S3_TRANSFER_CONCURRENCY = 16;
+
+/** Partitions the finalizer merges at once: each merge is a DuckDB job that already uses every core. */
+export const MERGE_CONCURRENCY = 2;
+
+/** DuckDB memory ceiling as a share of the function's memory: the rest is Node, the SDK and buffers;
+ * above it DuckDB spills to /tmp instead of being OOM-killed. */
+export const DUCKDB_MEMORY_SHARE = 0.6;

@@ -1,0 +1,218 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { CompactionTable } from "./tables.js";
+import { jsonColumns, QUARANTINE_COMPACTION_TABLE } from "./tables.js";
+import { sqlIdentifier, sqlString, sqlStringList } from "./duckdb.js";
+
+/**
+ * gzip NDJSON (what the collector writes) -> one ZSTD Parquet file per table partition, with DuckDB.
+ * Works on local files only: the worker downloads and uploads with the S3 SDK around it.
+ */
+
+/** Kinds of raw input: accepted events (contracts RawEventRecord) or rejected ones (QuarantineRecord). */
+export type SourceKind = "events" | "quarantine";
+
+interface Source {
+  /** read_json's explicit schema: no sampling, no type guessing, the same result for every chunk. */
+  readColumns: Record<string, string>;
+  /** Cleaned row: SQL expressions over the read columns, named as the tables' columns. */
+  clean: string[];
+  /** Two raw lines that are the same row; the first (by received time, then object key) is kept. */
+  dedupPartition: string;
+  dedupOrder: string;
+  /** Decides the partition; a row without it would have nowhere to go. */
+  timeColumn: string;
+}
+
+const SOURCES: Record<SourceKind, Source> = {
+  events: {
+    readColumns: {
+      event_id: "VARCHAR",
+      event: "VARCHAR",
+      event_time: "VARCHAR",
+      received_at: "VARCHAR",
+      user_id: "VARCHAR",
+      anonymous_id: "VARCHAR",
+      correlation_id: "VARCHAR",
+      service: "VARCHAR",
+      stage: "VARCHAR",
+      // JSON keeps the object's text as sent (key order, unicode): properties stay a JSON string.
+      properties: "JSON",
+      context: "JSON",
+      schema_version: "INTEGER",
+    },
+    clean: [
+      "event_id",
+      "event",
+      // Through TIMESTAMPTZ so an explicit offset (not only `Z`) is honoured; stored as UTC ms.
+      "CAST(CAST(event_time AS TIMESTAMPTZ) AS TIMESTAMP_MS) AS event_time",
+      "CAST(CAST(received_at AS TIMESTAMPTZ) AS TIMESTAMP_MS) AS received_at",
+      "user_id",
+      "anonymous_id",
+      "correlation_id",
+      "service",
+      "stage",
+      "CAST(properties AS VARCHAR) AS properties",
+      "CAST(context AS VARCHAR) AS context",
+      "schema_version",
+    ],
+    dedupPartition: "event_id",
+    dedupOrder: "received_at, filename",
+    timeColumn: "event_time",
+  },
+  quarantine: {
+    readColumns: {
+      quarantined_at: "VARCHAR",
+      request_id: "VARCHAR",
+      correlation_id: "VARCHAR",
+      status: "INTEGER",
+      index: "INTEGER",
+      event_id: "VARCHAR",
+      event: "VARCHAR",
+      reasons: "VARCHAR[]",
+      payload: "VARCHAR",
+      payload_encoding: "VARCHAR",
+    },
+    clean: [
+      "CAST(CAST(quarantined_at AS TIMESTAMPTZ) AS TIMESTAMP_MS) AS quarantined_at",
+      "request_id",
+      "correlation_id",
+      "status",
+      '"index" AS batch_index',
+      "event_id",
+      "event",
+      "reasons",
+      "payload",
+      "payload_encoding",
+    ],
+    dedupPartition: "request_id, coalesce(\"index\", -1)",
+    dedupOrder: "filename",
+    timeColumn: "quarantined_at",
+  },
+};
+
+export interface StagedPartitionFile {
+  table: string;
+  dt: string;
+  hour: string;
+  /** `dt=YYYY-MM-DD/hour=HH/` */
+  partitionPath: string;
+  /** Local Parquet file. */
+  path: string;
+}
+
+export interface ChunkResult {
+  rowsIn: number;
+  /** Lines dropped because an earlier line of the chunk had the same key. */
+  duplicates: number;
+  /** Rows written per table (after dedup). */
+  rowsByTable: Record<string, number>;
+  /** Rows written per table and partition path. */
+  rowsByPartition: Record<string, Record<string, number>>;
+  files: StagedPartitionFile[];
+}
+
+/**
+ * Reads `inputFiles` (gzip NDJSON of one kind), dedups within them, and writes each table's rows as
+ * Hive-partitioned Parquet under `outDirectory/<table>/dt=/hour=/`.
+ */
+export async function compactFiles(
+  connection: DuckDBConnection,
+  options: { kind: SourceKind; inputFiles: string[]; tables: CompactionTable[]; outDirectory: string },
+): Promise<ChunkResult> {
+  const source = SOURCES[options.kind];
+  const tables = options.kind === "quarantine" ? [QUARANTINE_COMPACTION_TABLE] : options.tables;
+  const empty: ChunkResult = { rowsIn: 0, duplicates: 0, rowsByTable: {}, rowsByPartition: {}, files: [] };
+  if (options.inputFiles.length === 0) return empty;
+
+  // One read of the input, materialised once with each line's copy number (1 = the one kept), so that
+  // every table is written from the same deduplicated rows without reading the JSON again.
+  await connection.run(`CREATE OR REPLACE TEMP TABLE chunk_rows AS
+    SELECT ${source.clean.join(", ")},
+      row_number() OVER (PARTITION BY ${source.dedupPartition} ORDER BY ${source.dedupOrder}) AS copy_no
+    FROM read_json(${sqlStringList(options.inputFiles)},
+      format = 'newline_delimited', compression = 'gzip', filename = true,
+      columns = ${jsonColumns(source.readColumns)})`);
+
+  const totals = await rows<{ rows_in: bigint; duplicates: bigint; untimed: bigint }>(
+    connection,
+    `SELECT count(*) AS rows_in, count(*) FILTER (WHERE copy_no > 1) AS duplicates,
+       count(*) FILTER (WHERE ${source.timeColumn} IS NULL) AS untimed FROM chunk_rows`,
+  );
+  const untimed = Number(totals[0]?.untimed ?? 0);
+  if (untimed > 0) {
+    // Fail the chunk (its objects stay unconsumed and are retried) rather than drop rows silently.
+    throw new Error(`${untimed} ${options.kind} rows have no ${source.timeColumn}: the raw objects are not what the collector writes`);
+  }
+  const result: ChunkResult = {
+    rowsIn: Number(totals[0]?.rows_in ?? 0),
+    duplicates: Number(totals[0]?.duplicates ?? 0),
+    rowsByTable: {},
+    rowsByPartition: {},
+    files: [],
+  };
+  for (const table of tables) {
+    const written = await writeTable(connection, table, options.outDirectory);
+    if (written.rows === 0) continue;
+    result.rowsByTable[table.name] = written.rows;
+    result.rowsByPartition[table.name] = written.byPartition;
+    result.files.push(...written.files);
+  }
+  await connection.run("DROP TABLE chunk_rows");
+  return result;
+}
+
+/** The SELECT list producing exactly the table's columns, typed as the contract says. */
+export function tableSelectList(table: CompactionTable): string {
+  return table.columns
+    .map((c) => `CAST(${table.select[c.name] ?? "NULL"} AS ${c.duckdbType}) AS ${sqlIdentifier(c.name)}`)
+    .join(", ");
+}
+
+async function writeTable(
+  connection: DuckDBConnection,
+  table: CompactionTable,
+  outDirectory: string,
+): Promise<{ rows: number; byPartition: Record<string, number>; files: StagedPartitionFile[] }> {
+  const filter = `copy_no = 1${table.where ? ` AND ${table.where}` : ""}`;
+  const time = sqlIdentifier(table.timeColumn);
+  const counts = await rows<{ partition_path: string; n: bigint }>(
+    connection,
+    `SELECT strftime(${time}, 'dt=%Y-%m-%d/hour=%H/') AS partition_path, count(*) AS n FROM chunk_rows WHERE ${filter} GROUP BY ALL`,
+  );
+  const byPartition = Object.fromEntries(counts.map((c) => [c.partition_path, Number(c.n)]));
+  const n = counts.reduce((sum, c) => sum + Number(c.n), 0);
+  if (n === 0) return { rows: 0, byPartition, files: [] };
+  const directory = join(outDirectory, table.name);
+  await connection.run(`COPY (
+      SELECT ${tableSelectList(table)},
+        strftime(${time}, '%Y-%m-%d') AS dt, strftime(${time}, '%H') AS hour
+      FROM chunk_rows WHERE ${filter}
+    ) TO ${sqlString(directory)}
+    (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, hour), OVERWRITE_OR_IGNORE)`);
+  return { rows: n, byPartition, files: await partitionFiles(table.name, directory) };
+}
+
+/** Parquet files DuckDB wrote under `directory/dt=.../hour=.../`. */
+async function partitionFiles(table: string, directory: string): Promise<StagedPartitionFile[]> {
+  const files: StagedPartitionFile[] = [];
+  for (const dtEntry of await readdir(directory)) {
+    const dt = /^dt=(\d{4}-\d{2}-\d{2})$/.exec(dtEntry)?.[1];
+    if (!dt) continue;
+    for (const hourEntry of await readdir(join(directory, dtEntry))) {
+      const hour = /^hour=(\d{2})$/.exec(hourEntry)?.[1];
+      if (!hour) continue;
+      for (const file of (await readdir(join(directory, dtEntry, hourEntry))).sort()) {
+        if (!file.endsWith(".parquet")) continue;
+        files.push({ table, dt, hour, partitionPath: `dt=${dt}/hour=${hour}/`, path: join(directory, dtEntry, hourEntry, file) });
+      }
+    }
+  }
+  return files;
+}
+
+export async function rows<T>(connection: DuckDBConnection, sql: string): Promise<T[]> {
+  const reader = await connection.runAndReadAll(sql);
+  return reader.getRowObjects() as T[];
+}

@@ -1,0 +1,161 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
+import type { RawEventRecord } from "../contracts/event-record.js";
+import { type CompactionDeps, compactChunk, compactChunks, finalizeCompaction, planCompaction } from "../functions/compaction/job.js";
+import { STATE_KEY } from "../functions/compaction/keys.js";
+import { readJsonObject } from "../functions/compaction/s3-files.js";
+import type { CompactionState } from "../functions/compaction/state.js";
+import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import { putQuarantineObject, putRawObject, queryParquetFile, queryTable, rawEvent, tableFiles } from "./compaction-fixtures.js";
+import { EVENTS_COLUMNS } from "../contracts/events-table.js";
+
+/** Plans, works every chunk, finalizes: what the EtlFleet does, minus Step Functions. */
+async function runOnce(deps: CompactionDeps, runId: string) {
+  const chunks = await planCompaction(deps, { run_id: runId, input: {} });
+  for (const chunk of chunks) await compactChunks(deps, runId, [chunk]);
+  return { chunks, output: await finalizeCompaction(deps, runId) };
+}
+
+describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
+  let dir: string;
+  let s3: LocalS3;
+  let deps: CompactionDeps;
+  const at = (iso: string) => new Date(iso);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "obs-compaction-"));
+    s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
+    deps = { s3: s3.client, bucket: s3.bucket, schemas: DEMO_EVENT_SCHEMAS, now: () => new Date("2026-11-22T15:40:00Z"), threads: 1 };
+  });
+  afterAll(async () => {
+    await s3?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const first: RawEventRecord[] = [
+    rawEvent({ event_id: "e1", event: "search_made", event_time: "2026-11-22T14:10:00.123Z", received_at: "2026-11-22T15:00:00.000Z", properties: { query: "café 🚀", n_results: 7 }, schema_version: 1 }),
+    rawEvent({ event_id: "e2", event: "downloaded_img", event_time: "2026-11-22T15:01:02.003Z", properties: { image_id: "i1", image_size: 1234 }, schema_version: 1 }),
+    rawEvent({ event_id: "e3", event: "page_viewed", event_time: "2026-11-22T15:05:00.000Z", properties: { path: "/" } }),
+  ];
+
+  it("writes one ZSTD Parquet file per event-hour partition, with INT64 ms timestamps and JSON strings", async () => {
+    await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:00:00Z"), first);
+    // The same request retried by the client: the collector wrote it again under a new key.
+    await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:00:05Z"), [first[1] as RawEventRecord]);
+    const { chunks, output } = await runOnce(deps, "run-1");
+    expect(chunks).toHaveLength(1);
+    expect(output).toMatchObject({ chunks_planned: 1, chunks_done: 1, objects_consumed: 2, rows_in: 4, duplicates_in_chunks: 1 });
+
+    expect((await tableFiles(s3.client, s3.bucket, "events")).sort()).toEqual([
+      "tables/events/dt=2026-11-22/hour=14/part-0000.parquet",
+      "tables/events/dt=2026-11-22/hour=15/part-0000.parquet",
+    ]);
+    const rows = await queryTable(s3.client, s3.bucket, "events", "SELECT event_id, event, event_time::VARCHAR AS t, dt, hour, properties FROM events ORDER BY event_id");
+    expect(rows).toEqual([
+      { event_id: "e1", event: "search_made", t: "2026-11-22 14:10:00.123", dt: "2026-11-22", hour: "14", properties: '{"query":"café 🚀","n_results":7}' },
+      { event_id: "e2", event: "downloaded_img", t: "2026-11-22 15:01:02.003", dt: "2026-11-22", hour: "15", properties: '{"image_id":"i1","image_size":1234}' },
+      { event_id: "e3", event: "page_viewed", t: "2026-11-22 15:05:00", dt: "2026-11-22", hour: "15", properties: '{"path":"/"}' },
+    ]);
+    const file = "tables/events/dt=2026-11-22/hour=15/part-0000.parquet";
+    const schema = await queryParquetFile(s3.client, s3.bucket, file, "SELECT name, type, converted_type FROM parquet_schema(FILE) WHERE name IN ('event_time', 'received_at', 'properties')");
+    expect(schema).toEqual([
+      { name: "event_time", type: "INT64", converted_type: "TIMESTAMP_MILLIS" },
+      { name: "received_at", type: "INT64", converted_type: "TIMESTAMP_MILLIS" },
+      { name: "properties", type: "BYTE_ARRAY", converted_type: "UTF8" },
+    ]);
+    const columns = await queryParquetFile(s3.client, s3.bucket, file, "SELECT list(DISTINCT compression) AS codecs, list(DISTINCT path_in_schema ORDER BY path_in_schema) AS cols FROM parquet_metadata(FILE)");
+    expect(columns).toEqual([{ codecs: ["ZSTD"], cols: EVENTS_COLUMNS.map((c) => c.name).sort() }]);
+  });
+
+  it("writes typed per-event tables for declared schemas", async () => {
+    const rows = await queryTable(s3.client, s3.bucket, "search_made", "SELECT event_id, query, n_results, typeof(n_results) AS ty FROM search_made");
+    expect(rows).toEqual([{ event_id: "e1", query: "café 🚀", n_results: "7", ty: "BIGINT" }]);
+    const downloads = await queryTable(s3.client, s3.bucket, "downloaded_img", "SELECT event_id, image_id, image_size FROM downloaded_img");
+    expect(downloads).toEqual([{ event_id: "e2", image_id: "i1", image_size: "1234" }]);
+    expect(await tableFiles(s3.client, s3.bucket, "uploaded_img")).toEqual([]);
+  });
+
+  it("plans nothing when nothing arrived, and merges late events and re-sent duplicates into the hour", async () => {
+    const idle = await runOnce(deps, "run-2");
+    expect(idle.chunks).toEqual([]);
+    // A late event for hour 14 (already compacted), a re-sent copy of e1, a new property mid-stream.
+    await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:30:00Z"), [
+      rawEvent({ event_id: "e4", event: "page_viewed", event_time: "2026-11-22T14:59:59.999Z", properties: { path: "/late", referrer: "ads" } }),
+      first[0] as RawEventRecord,
+    ]);
+    const { output } = await runOnce(deps, "run-3");
+    expect(output).toMatchObject({ objects_consumed: 1, rows_in: 2, duplicates_in_chunks: 0, duplicates_against_existing: 2 });
+    expect((await tableFiles(s3.client, s3.bucket, "events")).sort()).toEqual([
+      "tables/events/dt=2026-11-22/hour=14/part-0000.parquet",
+      "tables/events/dt=2026-11-22/hour=15/part-0000.parquet",
+    ]);
+    const rows = await queryTable(s3.client, s3.bucket, "events", "SELECT event_id, hour, json_extract_string(properties, '$.referrer') AS referrer FROM events ORDER BY event_id");
+    expect(rows).toEqual([
+      { event_id: "e1", hour: "14", referrer: null },
+      { event_id: "e2", hour: "15", referrer: null },
+      { event_id: "e3", hour: "15", referrer: null },
+      { event_id: "e4", hour: "14", referrer: "ads" },
+    ]);
+    expect(await queryTable(s3.client, s3.bucket, "search_made", "SELECT count(*)::INT AS n FROM search_made")).toEqual([{ n: 1 }]);
+  });
+
+  it("compacts quarantine into a queryable table", async () => {
+    await putQuarantineObject(s3.client, s3.bucket, at("2026-11-22T15:31:00Z"), [
+      {
+        quarantined_at: "2026-11-22T15:31:00.500Z",
+        request_id: "req-9",
+        correlation_id: "corr-9",
+        status: 200,
+        index: 2,
+        event_id: "bad-1",
+        event: "search_made",
+        reasons: ["properties.n_results must be integer", "timestamp is in the future"],
+        payload: '{"event":"search_made"}',
+        payload_encoding: "json",
+      },
+    ]);
+    await runOnce(deps, "run-4");
+    const rows = await queryTable(s3.client, s3.bucket, "quarantine", "SELECT request_id, batch_index, reasons, quarantined_at::VARCHAR AS t, hour FROM quarantine");
+    expect(rows).toEqual([{ request_id: "req-9", batch_index: 2, reasons: ["properties.n_results must be integer", "timestamp is in the future"], t: "2026-11-22 15:31:00.5", hour: "15" }]);
+  });
+
+  it("leaves a failed chunk's objects for the next run and never consumes them twice", async () => {
+    const bad = "raw/dt=2026-11-22/hour=15/1795000000000-broken.ndjson.gz";
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: bad, Body: "this is not gzip" }));
+    const goodKey = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:35:00Z"), [
+      rawEvent({ event_id: "e5", event: "page_viewed", event_time: "2026-11-22T15:35:00.000Z" }),
+    ]);
+    const chunks = await planCompaction(deps, { run_id: "run-5", input: { max_chunk_objects: 1 } });
+    expect(chunks.map((c) => c.keys)).toEqual([[goodKey], [bad]].sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1)));
+    for (const chunk of chunks) {
+      if (chunk.keys[0] === bad) await expect(compactChunk(deps, "run-5", chunk)).rejects.toThrow();
+      else await compactChunk(deps, "run-5", chunk);
+    }
+    const output = await finalizeCompaction(deps, "run-5");
+    expect(output).toMatchObject({ chunks_planned: 2, chunks_done: 1, objects_consumed: 1 });
+    const state = await readJsonObject<CompactionState>(s3.client, s3.bucket, STATE_KEY);
+    expect(Object.values(state?.consumed ?? {}).flat()).not.toContain(bad.split("/").pop());
+    // The next run takes only the failed object again.
+    const next = await planCompaction(deps, { run_id: "run-6", input: {} });
+    expect(next.flatMap((c) => c.keys)).toEqual([bad]);
+  });
+
+  it("is idempotent: a retried worker and a retried finalizer change nothing", async () => {
+    await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:36:00Z"), [rawEvent({ event_id: "e6", event: "page_viewed", event_time: "2026-11-22T15:36:00.000Z" })]);
+    const chunks = (await planCompaction(deps, { run_id: "run-7", input: { max_chunk_objects: 1 } })).filter((c) => !c.keys.some((k) => k.includes("broken")));
+    const before = await queryTable(s3.client, s3.bucket, "events", "SELECT count(*)::INT AS n FROM events");
+    for (const chunk of chunks) {
+      await compactChunk(deps, "run-7", chunk);
+      await compactChunk(deps, "run-7", chunk);
+    }
+    const a = await finalizeCompaction(deps, "run-7");
+    const b = await finalizeCompaction(deps, "run-7");
+    expect(b).toEqual(a);
+    const after = await queryTable(s3.client, s3.bucket, "events", "SELECT count(*)::INT AS n FROM events");
+    expect((after[0] as { n: number }).n).toBe((before[0] as { n: number }).n + 1);
+  });
+});
