@@ -1,0 +1,152 @@
+import { join } from "node:path";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { EventSchema } from "../contracts/event-schema.js";
+import { TABLES_PREFIX } from "../contracts/storage-layout.js";
+import { type QueryResult, plainInteger } from "../query/query-result.js";
+import { type TableSpec, tableCatalog } from "../query/table-catalog.js";
+import { type MirrorReport, mirrorPrefix } from "./table-mirror.js";
+import { installTrinoBridge, rewriteTrinoSql } from "./trino-bridge.js";
+
+/**
+ * Athena's local twin: DuckDB over the same Parquet the pipeline writes to S3. The objects under
+ * `tables/` are mirrored from (local) S3 into a cache directory, and every table becomes a view over its
+ * files with Hive partitioning, so `dt`/`hour` are string columns (as in Glue) and filters on them skip
+ * files. The Trino bridge is installed on the connection, so Athena SQL runs unchanged.
+ */
+
+export interface LocalQueryEngineOptions {
+  s3: S3Client;
+  bucket: string;
+  /** Where the mirrored Parquet lives (kept between runs: unchanged objects are not fetched again). */
+  cacheDir: string;
+  /** Declared event schemas: each gets its own table. Default: the demo's. */
+  eventSchemas?: readonly EventSchema[];
+  onSyncProgress?: (done: number, total: number) => void;
+}
+
+/** One queryable table as the local engine sees it. */
+export interface LocalTable {
+  name: string;
+  /** Directory holding the table's mirrored files. */
+  directory: string;
+  /** Its Parquet files (absolute paths). Empty: the view is an empty relation with the declared columns. */
+  files: string[];
+  partitionKeys: string[];
+  spec?: TableSpec;
+}
+
+const TABLE_NAME = /^[a-z][a-z0-9_]*$/;
+
+export class LocalQueryEngine {
+  readonly tables = new Map<string, LocalTable>();
+  lastSync?: MirrorReport;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+    private readonly options: LocalQueryEngineOptions,
+  ) {}
+
+  /** Opens an in-memory DuckDB with the Trino bridge, mirrors the tables and creates their views. */
+  static async open(options: LocalQueryEngineOptions): Promise<LocalQueryEngine> {
+    const instance = await DuckDBInstance.create(":memory:");
+    const connection = await instance.connect();
+    const engine = new LocalQueryEngine(instance, connection, options);
+    try {
+      await installTrinoBridge(connection);
+      await engine.refresh();
+    } catch (error) {
+      engine.close();
+      throw error;
+    }
+    return engine;
+  }
+
+  /** Brings the mirror up to date with S3 and (re)creates every table's view. */
+  async refresh(): Promise<MirrorReport> {
+    const root = join(this.options.cacheDir, "objects");
+    const report = await mirrorPrefix({
+      s3: this.options.s3,
+      bucket: this.options.bucket,
+      prefix: TABLES_PREFIX,
+      directory: root,
+      onProgress: this.options.onSyncProgress,
+    });
+    this.lastSync = report;
+    this.tables.clear();
+    const specs = new Map(tableCatalog(this.options.eventSchemas).map((spec) => [spec.name, spec]));
+    const tablesRoot = join(root, TABLES_PREFIX);
+    const filesByTable = new Map<string, string[]>();
+    for (const file of report.files) {
+      const name = file.slice(tablesRoot.length).split("/")[0] ?? "";
+      if (!TABLE_NAME.test(name)) continue;
+      filesByTable.set(name, [...(filesByTable.get(name) ?? []), file]);
+    }
+    for (const name of new Set([...specs.keys(), ...filesByTable.keys()])) {
+      const spec = specs.get(name);
+      const files = filesByTable.get(name) ?? [];
+      const partitionKeys = spec?.partitionKeys.map((k) => k.name) ?? partitionKeysOf(files[0] ?? "", join(tablesRoot, name));
+      const table: LocalTable = { name, directory: join(tablesRoot, name), files, partitionKeys, spec };
+      this.tables.set(name, table);
+      await this.connection.run(`CREATE OR REPLACE VIEW ${name} AS ${tableRelation(table)}`);
+    }
+    return report;
+  }
+
+  /** Runs Athena (Trino) SQL and returns its rows with plain JS values. */
+  async query(sql: string): Promise<QueryResult> {
+    const rewritten = await rewriteTrinoSql(this.connection, sql);
+    const reader = await this.connection.runAndReadAll(rewritten);
+    const names = reader.columnNames();
+    const types = reader.columnTypes();
+    const rows = reader.getRowsJS().map((values) => {
+      const row: Record<string, unknown> = {};
+      names.forEach((name, i) => {
+        row[name] = plainValue(values[i]);
+      });
+      return row;
+    });
+    return { engine: "local", columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows };
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** The SQL a table's view selects from: its files, or an empty relation with the declared columns. */
+export function tableRelation(table: LocalTable): string {
+  if (table.files.length > 0) {
+    // hive_types_autocast=false: partition values stay strings, as the Glue tables declare them.
+    // union_by_name: files written before a property column existed still read (NULL in it).
+    return `SELECT * FROM read_parquet(${sqlString(`${table.directory}/**/*.parquet`)}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)`;
+  }
+  const spec = table.spec;
+  if (!spec) throw new Error(`table ${table.name} has neither files nor a declared schema`);
+  const columns = [...spec.columns, ...spec.partitionKeys].map((c) => `CAST(NULL AS ${c.duckdbType}) AS ${c.name}`);
+  return `SELECT ${columns.join(", ")} WHERE false`;
+}
+
+function partitionKeysOf(file: string, tableDirectory: string): string[] {
+  return file
+    .slice(tableDirectory.length + 1)
+    .split("/")
+    .slice(0, -1)
+    .map((segment) => segment.split("=")[0] ?? "")
+    .filter((key) => TABLE_NAME.test(key));
+}
+
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+function plainValue(value: unknown): unknown {
+  if (typeof value === "bigint") return plainInteger(value);
+  if (Array.isArray(value)) return value.map(plainValue);
+  if (value && typeof value === "object" && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainValue(v)]));
+  }
+  return value;
+}

@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalQueryEngine } from "../local/query-engine.js";
+import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import { NAMED_QUERIES } from "../query/named-queries.js";
+import { type QueryFixture, expectedAnswers, writeQueryFixture } from "./query-fixtures.js";
+
+let dir: string;
+let s3: LocalS3;
+let fixture: QueryFixture;
+let engine: LocalQueryEngine;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "obs-query-"));
+  s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
+  fixture = await writeQueryFixture({ s3: s3.client, bucket: s3.bucket, workDir: join(dir, "work"), events: 3000 });
+  engine = await LocalQueryEngine.open({ s3: s3.client, bucket: s3.bucket, cacheDir: join(dir, "cache") });
+}, 60_000);
+afterAll(async () => {
+  engine?.close();
+  await s3?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("named queries on the local engine", () => {
+  const expected = () => expectedAnswers(fixture) as Record<string, Record<string, unknown>[]>;
+  for (const named of NAMED_QUERIES) {
+    it(`${named.name} returns exactly the rows computed from the generated events`, async () => {
+      const result = await engine.query(named.sql);
+      const want = expected()[named.name]!;
+      expect(want.length).toBeGreaterThan(1);
+      expect(result.rows).toHaveLength(want.length);
+      result.rows.forEach((row, i) => {
+        for (const [column, value] of Object.entries(want[i]!)) {
+          if (typeof value === "number" && !Number.isInteger(value)) expect(row[column]).toBeCloseTo(value, 9);
+          else expect(row[column]).toEqual(value);
+        }
+      });
+    });
+  }
+});
+
+describe("tables", () => {
+  it("exposes dt and hour as string partition columns and the contract's types", async () => {
+    const result = await engine.query("SELECT event_time, dt, hour, properties FROM events LIMIT 1");
+    expect(result.columns).toEqual([
+      { name: "event_time", type: "TIMESTAMP" },
+      { name: "dt", type: "VARCHAR" },
+      { name: "hour", type: "VARCHAR" },
+      { name: "properties", type: "VARCHAR" },
+    ]);
+    const row = result.rows[0]!;
+    expect(row.dt).toBe((row.event_time as Date).toISOString().slice(0, 10));
+    expect(row.hour).toBe((row.event_time as Date).toISOString().slice(11, 13));
+  });
+
+  it("filters by partition and answers Trino functions over the JSON properties", async () => {
+    const day = "2026-01-15";
+    const want = fixture.events.filter((e) => e.event === "search_made" && e.event_time.startsWith(day) && e.properties.query === "cats").length;
+    const result = await engine.query(
+      `SELECT count(*) AS n FROM events WHERE dt = '${day}' AND event = 'search_made' AND json_extract_scalar(properties, '$.query') = 'cats'`,
+    );
+    expect(result.rows).toEqual([{ n: want }]);
+  });
+
+  it("keeps unicode property values intact", async () => {
+    const result = await engine.query("SELECT count(*) AS n FROM search_made WHERE query = '日本の桜'");
+    expect(result.rows[0]!.n).toBe(fixture.events.filter((e) => e.properties.query === "日本の桜").length);
+  });
+});
+
+describe("mirror", () => {
+  it("downloads nothing again when nothing changed, and forgets objects deleted from S3", async () => {
+    const again = await engine.refresh();
+    expect(again.downloaded).toBe(0);
+    expect(again.unchanged).toBe(fixture.parquetObjects);
+
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "tables/search_made/" }));
+    const victim = listed.Contents![0]!.Key!;
+    const [, dt, hour] = /dt=([^/]+)\/hour=([^/]+)\//.exec(victim)!;
+    const lost = fixture.events.filter((e) => e.event === "search_made" && e.event_time.slice(0, 13) === `${dt}T${hour}`).length;
+    const before = (await engine.query("SELECT count(*) AS n FROM search_made")).rows[0]!.n as number;
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: victim }));
+    const report = await engine.refresh();
+    expect(report.removed).toBe(1);
+    expect((await engine.query("SELECT count(*) AS n FROM search_made")).rows[0]!.n).toBe(before - lost);
+  });
+
+  it("offers every declared table with its columns before any data exists", async () => {
+    const emptyEngine = await LocalQueryEngine.open({ s3: s3.client, bucket: "observatory-empty", cacheDir: join(dir, "empty-cache") }).catch(
+      (error: Error) => error,
+    );
+    // The bucket does not exist: the error must say so rather than pretend the tables are empty.
+    expect(emptyEngine).toBeInstanceOf(Error);
+
+    const { startLocalS3: start } = await import("../local/s3-server.js");
+    const fresh = await start({ directory: join(dir, "s3-fresh"), port: 0 });
+    const engineOnFresh = await LocalQueryEngine.open({ s3: fresh.client, bucket: fresh.bucket, cacheDir: join(dir, "fresh-cache") });
+    try {
+      const result = await engineOnFresh.query("SELECT reasons, dt FROM quarantine");
+      expect(result.rows).toEqual([]);
+      expect(result.columns).toEqual([
+        { name: "reasons", type: "VARCHAR[]" },
+        { name: "dt", type: "VARCHAR" },
+      ]);
+      for (const named of NAMED_QUERIES) expect((await engineOnFresh.query(named.sql)).rows).toEqual([]);
+    } finally {
+      engineOnFresh.close();
+      await fresh.close();
+    }
+  });
+});
