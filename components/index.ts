@@ -3,3 +3,4 @@ export * from "./bundle.js";
 export * from "./iam.js";
 export * from "./transform.js";
 export * from "./lambda-function.js";
+export * from "./log-centralizer.js";

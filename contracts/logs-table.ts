@@ -38,6 +38,20 @@ export const LOGS_COLUMNS: ColumnSpec[] = [
   { name: "fields", glueType: "string", duckdbType: "VARCHAR", comment: "JSON object: every other key of a JSON line" },
 ];
 
+/**
+ * Subscription filters LogCentralizer creates are named `<prefix><service>`: the delivery carries the
+ * filter's name, so the consumer knows which service a log group belongs to (the `service` partition)
+ * without any configuration, and LogCentralizer knows every partition value at deploy time.
+ */
+export const SUBSCRIPTION_FILTER_PREFIX = "observatory-logs.service=";
+
+/** The service a delivery's subscription filter names, if it is one of ours. */
+export function serviceOfSubscriptionFilters(filters: readonly unknown[] | undefined): string | undefined {
+  const ours = filters?.find((f): f is string => typeof f === "string" && f.startsWith(SUBSCRIPTION_FILTER_PREFIX));
+  const service = ours?.slice(SUBSCRIPTION_FILTER_PREFIX.length);
+  return service ? service : undefined;
+}
+
 /** Where the consumer keeps what it could not parse (whole payloads), with the reason. */
 export const LOGS_QUARANTINE_PREFIX = "quarantine/logs/";
 /** Where documents OpenSearch refused are backed up (NDJSON with the error of each). */

@@ -8,6 +8,7 @@ import {
   LOGS_QUARANTINE_PREFIX,
   logsObjectKey,
   partitionValue,
+  serviceOfSubscriptionFilters,
 } from "../../contracts/logs-table.js";
 import { decodeSubscriptionData } from "./decode-payload.js";
 import { indexRows } from "./opensearch-indexer.js";
@@ -104,8 +105,11 @@ export async function consumeSubscription(event: unknown, deps: ConsumerDependen
   }
 
   const rows = valid.map((e) => parseLogEvent(e, source));
+  // A LogCentralizer filter names the log group's service: every line of the group goes there. Without
+  // one (another subscriber, the local stack), each line's own service decides.
+  const filterService = serviceOfSubscriptionFilters(payload.subscriptionFilters);
   const fallbackService = deliveryService(rows, source);
-  for (const row of rows) row.service = partitionValue(row.service ?? fallbackService);
+  for (const row of rows) row.service = partitionValue(filterService ?? row.service ?? fallbackService);
   fillCorrelationOfPlatformLines(rows);
 
   const partitions = new Map<string, LogRow[]>();
