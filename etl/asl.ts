@@ -117,5 +117,18 @@ export interface StateMachineDefinition {
  * `'`, `{`, `}` and `\` to be escaped with a backslash.
  */
 export function intrinsicLiteral(text: string): string {
-  return `'${text.replace(/[\\'{}]/g, (c) => `\\${c}`)}'`;
+  return `'${escapeIntrinsic(text)}'`;
+}
+
+function escapeIntrinsic(text: string): string {
+  return text.replace(/[\\'{}]/g, (c) => `\\${c}`);
+}
+
+/**
+ * `States.Format('<literal>{}<literal>...', args...)`: literal parts escaped, one `{}` between parts
+ * for each argument path.
+ */
+export function formatIntrinsic(literals: string[], args: string[]): string {
+  if (literals.length !== args.length + 1) throw new Error("formatIntrinsic: need one more literal than arguments");
+  return `States.Format('${literals.map(escapeIntrinsic).join("{}")}', ${args.join(", ")})`;
 }

@@ -10,7 +10,7 @@
  *   run already SUCCEEDED -> AlreadySucceeded (Succeed, nothing redone)
  */
 import type { Catcher, MapState, Retrier, StateMachineDefinition, TaskState } from "./asl.js";
-import { intrinsicLiteral } from "./asl.js";
+import { formatIntrinsic } from "./asl.js";
 import { type EtlJobSpec, type ResolvedEtlJobSpec, resolveSpec, TRANSIENT_ERROR_NAME } from "./job-spec.js";
 import { DYNAMODB_UPDATE_ITEM, failedState, plannedState, startRunState, succeededState } from "./ledger.js";
 
@@ -112,7 +112,7 @@ function lambdaRetry(spec: ResolvedEtlJobSpec): Retrier[] {
  * writes `<Prefix>/<map run id>/manifest.json`; handlers get the same place as a "/"-terminated prefix.
  */
 function runResultsPrefixFormat(refs: EtlRefs, job: string, trailingSlash: boolean): string {
-  return `States.Format(${intrinsicLiteral(`${refs.resultsPrefix}${job}/{}${trailingSlash ? "/" : ""}`)}, $.run_id)`;
+  return formatIntrinsic([`${refs.resultsPrefix}${job}/`, trailingSlash ? "/" : ""], ["$.run_id"]);
 }
 
 export function buildEtlDefinition(specInput: EtlJobSpec, refs: EtlRefs): EtlDefinition {
@@ -226,7 +226,7 @@ export function buildEtlDefinition(specInput: EtlJobSpec, refs: EtlRefs): EtlDef
       [STATE.startRun]: startRunState({
         table: refs.ledgerTable,
         job,
-        resultsLocation: `s3://${refs.bucket}/${refs.resultsPrefix}${job}/{}/`,
+        resultsUrlPrefix: `s3://${refs.bucket}/${refs.resultsPrefix}${job}/`,
         next: STATE.plan,
         alreadyDone: STATE.alreadySucceeded,
       }),

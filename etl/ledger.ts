@@ -9,7 +9,7 @@
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { Catcher, Retrier, TaskState } from "./asl.js";
-import { intrinsicLiteral } from "./asl.js";
+import { formatIntrinsic } from "./asl.js";
 
 export const LEDGER_HASH_KEY = "job";
 export const LEDGER_RANGE_KEY = "run";
@@ -66,7 +66,7 @@ const number = (path: string) => ({ "N.$": `States.Format('{}', ${path})` });
  * First state of a run: marks it RUNNING unless it already SUCCEEDED (then the condition fails and
  * `alreadyDone` ends the execution without redoing anything). A FAILED run is resumed.
  */
-export function startRunState(o: { table: string; job: string; resultsLocation: string; next: string; alreadyDone: string }): TaskState {
+export function startRunState(o: { table: string; job: string; resultsUrlPrefix: string; next: string; alreadyDone: string }): TaskState {
   return {
     Type: "Task",
     Comment: "Ledger: mark the run RUNNING unless it already SUCCEEDED (idempotent re-run)",
@@ -83,7 +83,7 @@ export function startRunState(o: { table: string; job: string; resultsLocation: 
         ":succeeded": { S: "SUCCEEDED" },
         ":now": { "S.$": "$$.State.EnteredTime" },
         ":execution": { "S.$": "$$.Execution.Id" },
-        ":results": { "S.$": `States.Format(${intrinsicLiteral(o.resultsLocation)}, $.run_id)` },
+        ":results": { "S.$": formatIntrinsic([o.resultsUrlPrefix, "/"], ["$.run_id"]) },
         ":one": { N: "1" },
       },
     },

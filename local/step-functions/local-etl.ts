@@ -1,0 +1,96 @@
+/**
+ * Runs a registered ETL job on this machine: the definition buildEtlDefinition generates for it,
+ * with its planner/worker/finalizer handlers bound in-process, S3 on s3rver and the ledger on dynalite.
+ */
+import { randomUUID } from "node:crypto";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { ETL_PREFIX } from "../../contracts/storage-layout.js";
+import type { EtlExecutionInput, JsonValue } from "../../etl/contracts.js";
+import { buildEtlDefinition, type EtlDefinition, type EtlRefs } from "../../etl/definition.js";
+import { finalizerHandler, plannerHandler, workerHandler } from "../../etl/handlers.js";
+import type { EtlJob } from "../../etl/jobs.js";
+import { ensureLedgerTable, getRun, type LedgerRun } from "../../etl/ledger.js";
+import type { MapProgress } from "./distributed-map.js";
+import { type LocalResource, type LocalRunResult, runLocalExecution } from "./runner.js";
+import { dynamoDBIntegrations } from "./service-integrations.js";
+
+export const LOCAL_LEDGER_TABLE = "observatory-etl-ledger";
+const LOCAL_ACCOUNT = "000000000000";
+const LOCAL_REGION = "us-east-1";
+
+/** The references a local run uses: local-looking ARNs (bound in-process), the local bucket and table. */
+export function localRefs(job: string, bucket: string, ledgerTable = LOCAL_LEDGER_TABLE): EtlRefs {
+  const fn = (role: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:observatory-local-${job}-${role}`;
+  return {
+    plannerArn: fn("planner"),
+    workerArn: fn("worker"),
+    finalizerArn: fn("finalizer"),
+    bucket,
+    manifestPrefix: `${ETL_PREFIX}manifests/`,
+    resultsPrefix: `${ETL_PREFIX}results/`,
+    ledgerTable,
+    ledgerTableArn: `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${ledgerTable}`,
+  };
+}
+
+export interface LocalJobOptions {
+  job: EtlJob;
+  s3: S3Client;
+  bucket: string;
+  dynamodb: DynamoDBClient;
+  ledgerTable?: string;
+  input?: JsonValue;
+  runId?: string;
+  /** Seed the job's demo input when missing (the CLI does; tests bring their own data). */
+  seed?: boolean;
+  onMapProgress?: (progress: MapProgress) => void;
+  retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Replace a role's handler (tests inject failures or count invocations around the real one). */
+  wrap?: Partial<Record<"planner" | "worker" | "finalizer", (handler: LocalResource) => LocalResource>>;
+}
+
+export interface LocalJobResult {
+  runId: string;
+  result: LocalRunResult;
+  ledger: LedgerRun | undefined;
+  etl: EtlDefinition;
+}
+
+/** A run id that sorts by start time and is unique: `2026-11-22T15-40-00Z-1a2b3c4d`. */
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().slice(0, 19).replaceAll(":", "-")}Z-${randomUUID().slice(0, 8)}`;
+}
+
+export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
+  const name = o.job.spec.name;
+  const ledgerTable = o.ledgerTable ?? LOCAL_LEDGER_TABLE;
+  const refs = localRefs(name, o.bucket, ledgerTable);
+  const etl = buildEtlDefinition(o.job.spec, refs);
+  await ensureLedgerTable(o.dynamodb, ledgerTable);
+  const input = o.input ?? {};
+  if (o.seed && o.job.seedLocal) await o.job.seedLocal(o.s3, o.bucket, input);
+  const s3 = () => o.s3;
+  const wrap = (role: "planner" | "worker" | "finalizer", handler: LocalResource) => o.wrap?.[role]?.(handler) ?? handler;
+  const resources: Record<string, LocalResource> = {
+    [refs.plannerArn]: wrap("planner", plannerHandler(o.job, s3) as LocalResource),
+    [refs.workerArn]: wrap("worker", workerHandler(o.job, s3) as LocalResource),
+    [refs.finalizerArn]: wrap("finalizer", finalizerHandler(o.job, s3) as LocalResource),
+    ...dynamoDBIntegrations(o.dynamodb),
+  };
+  const runId = o.runId ?? newRunId();
+  const executionInput: EtlExecutionInput = { run_id: runId, input };
+  const result = await runLocalExecution({
+    definition: etl.definition,
+    input: executionInput,
+    stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:observatory-local-${name}`,
+    // Execution names are unique per state machine; a re-run of the same run id is a new execution.
+    executionName: `${runId}-${randomUUID().slice(0, 8)}`,
+    resources,
+    s3: o.s3,
+    retryIntervalOverrides: o.retryIntervalOverrides,
+    onMapProgress: o.onMapProgress,
+  });
+  const ledger = await getRun(o.dynamodb, ledgerTable, name, runId);
+  return { runId, result, ledger, etl };
+}
