@@ -4,3 +4,4 @@ export * from "./iam.js";
 export * from "./transform.js";
 export * from "./lambda-function.js";
 export * from "./log-centralizer.js";
+export * from "./etl-fleet.js";
