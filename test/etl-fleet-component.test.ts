@@ -7,6 +7,8 @@ import { type MockedResource, installMocks, settle, typeChain, valueOf } from ".
 
 const resources: MockedResource[] = await installMocks();
 const { EtlFleet, scheduledRunInput } = await import("../components/etl-fleet.js");
+const { wordcount, DEFAULT_INPUT_PREFIX, OUTPUT_PREFIX } = await import("../etl/wordcount/job.js");
+const { buildEtlDefinition } = await import("../etl/definition.js");
 
 const aslValidator = createRequire(import.meta.url)("asl-validator") as (definition: unknown) => { isValid: boolean; errors: unknown[] };
 // asl-validator writes defaults (QueryLanguage) into what it is given: validate a copy.
@@ -70,6 +72,14 @@ const inline = new EtlFleet("small", {
 });
 const standard = new EtlFleet("long", { job: "long", ...handlers, childExecutionType: "STANDARD", timeouts: { workerSeconds: 900 } });
 // No finalizer of its own: the generic one (functions/etl-finalizer) summarizes the Map's results.
+// The built-in demo job, deployed with the spec the local runner uses.
+const wordcountFleet = new EtlFleet("wordcount", {
+  ...EtlFleet.fromJob(wordcount, {
+    planner: { reads: [DEFAULT_INPUT_PREFIX] },
+    worker: { reads: [DEFAULT_INPUT_PREFIX] },
+    finalizer: { writes: [OUTPUT_PREFIX] },
+  }),
+});
 let finalizerCode: any;
 const noFinalizer = new EtlFleet("nofin", {
   planner: handlers.planner,
@@ -300,6 +310,27 @@ describe("EtlFleet arguments", () => {
     expect(bundle).toContain("the generic ETL finalizer has no");
     const def = JSON.parse(await valueOf(noFinalizer.definition));
     expect(def.States.Finalize.Resource).toBe(`arn:aws:lambda:${REGION}:${ACCOUNT}:function:nofin-finalizer-function-abc123`);
+  });
+
+  it("deploys a registered job with the definition the local runner runs", async () => {
+    const deployed = JSON.parse(await valueOf(wordcountFleet.definition));
+    const fn = (role: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:wordcount-${role}-function-abc123`;
+    const expected = buildEtlDefinition(wordcount.spec, {
+      plannerArn: fn("planner"),
+      workerArn: fn("worker"),
+      finalizerArn: fn("finalizer"),
+      bucket: "wordcount-bucket-abc123",
+      manifestPrefix: "etl/manifests/",
+      resultsPrefix: "etl/results/",
+      ledgerTable: "wordcount-ledger-abc123",
+      ledgerTableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/wordcount-ledger-abc123`,
+    }).definition;
+    expect(deployed).toEqual(JSON.parse(JSON.stringify(expected)));
+    expect(deployed.States.ProcessItems).toMatchObject({ MaxConcurrency: 4, ToleratedFailurePercentage: 5, ItemBatcher: { MaxItemsPerBatch: 8 } });
+    const worker = await policyOf("wordcount-worker-policy");
+    expect(statementWith(worker, "s3:GetObject")[0]!.Resource).toEqual(["arn:aws:s3:::wordcount-bucket-abc123/etl/inputs/wordcount/*"]);
+    const finalizer = await policyOf("wordcount-finalizer-policy");
+    expect(statementWith(finalizer, "s3:PutObject")[0]!.Resource).toEqual(["arn:aws:s3:::wordcount-bucket-abc123/etl/outputs/wordcount/*"]);
   });
 
   it("fromJob takes a registered job's spec and our handlers for it", () => {
