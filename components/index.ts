@@ -5,3 +5,5 @@ export * from "./transform.js";
 export * from "./lambda-function.js";
 export * from "./log-centralizer.js";
 export * from "./etl-fleet.js";
+export * from "./duckdb-layer.js";
+export * from "./metric-pipeline.js";

@@ -50,7 +50,8 @@ export async function installMocks(config: Record<string, string> = {}): Promise
         // Auto-naming: a namePrefix gets a random-looking suffix, like the provider does.
         const prefix = inputs.namePrefix as string | undefined;
         const physical = (inputs.name as string | undefined) ?? (prefix ? `${prefix}abc123` : `${args.name}-abc123`);
-        const state: Record<string, unknown> = { ...inputs, arn: arnFor(args.type, physical) };
+        // Auto-named resources get their physical name as `name`, as the provider reports it.
+        const state: Record<string, unknown> = { ...inputs, name: physical, arn: arnFor(args.type, physical) };
         if (args.type === "aws:cloudwatch/logGroup:LogGroup") state.name = physical;
         if (args.type === "aws:sfn/stateMachine:StateMachine" || args.type === "aws:dynamodb/table:Table") state.name = physical;
         if (args.type === "aws:s3/bucket:Bucket") state.bucket = physical;
