@@ -90,7 +90,7 @@ export const DEFAULT_WORKER_MEMORY_MB = 1024;
 export const DEFAULT_PLANNER_MEMORY_MB = 512;
 /** The finalizer used when a job brings none: it only summarizes the Map's results. */
 export const GENERIC_FINALIZER = "etl-finalizer";
-/** Manifests and Map results are an audit aid, not data: kept as long as the ledger row points at them. */
+/** A month of state machine logs is enough to debug a failed run; the ledger keeps the audit trail longer. */
 const FLEET_LOG_RETENTION_DAYS = 30;
 /**
  * Alarm period: Step Functions publishes execution metrics per minute; one failed run in five minutes
