@@ -1,5 +1,7 @@
 import { Command } from "commander";
 import { registerDevCommand } from "./commands/dev.js";
+import { registerTraceCommand } from "./commands/trace.js";
+import { registerEtlCommand } from "./commands/etl.js";
 
 /** Builds the `observatory` program. Each command lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
@@ -9,6 +11,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerDevCommand(program);
+  registerTraceCommand(program);
+  registerEtlCommand(program);
   return program;
 }
 

@@ -38,9 +38,9 @@ function checkItems(items: EtlItem[], job: string): void {
   }
 }
 
-export function plannerHandler(job: EtlJob, s3: S3Factory) {
+export function plannerHandler<Item extends EtlItem, Result extends JsonValue>(job: EtlJob<Item, Result>, s3: S3Factory) {
   const spec = resolveSpec(job.spec);
-  return async (event: PlannerEvent): Promise<PlannerResult> => {
+  return async (event: PlannerEvent): Promise<PlannerResult & { items?: Item[] }> => {
     const client = s3();
     const now = new Date();
     const all = await job.plan({ s3: client, job: event.job, run_id: event.run_id, input: event.input, bucket: event.manifest_location.bucket });
@@ -66,8 +66,8 @@ export function plannerHandler(job: EtlJob, s3: S3Factory) {
   };
 }
 
-export function workerHandler(job: EtlJob, s3: S3Factory) {
-  return async (event: WorkerEvent): Promise<JsonValue> => {
+export function workerHandler<Item extends EtlItem, Result extends JsonValue>(job: EtlJob<Item, Result>, s3: S3Factory) {
+  return async (event: WorkerEvent<Item>): Promise<Result> => {
     const { job: name, run_id, input } = event.BatchInput;
     return job.work(event.Items, { s3: s3(), job: name, run_id, input });
   };
@@ -77,28 +77,28 @@ function isMapRunOutput(map: FinalizerEvent["map"]): map is MapRunOutput {
   return !Array.isArray(map) && typeof map === "object" && map !== null && "ResultWriterDetails" in map;
 }
 
-export function finalizerHandler(job: EtlJob, s3: S3Factory) {
+export function finalizerHandler<Item extends EtlItem, Result extends JsonValue>(job: EtlJob<Item, Result>, s3: S3Factory) {
   return async (event: FinalizerEvent): Promise<RunSummary> => {
     const client = s3();
     const ctx = { s3: client, job: event.job, run_id: event.run_id, input: event.input, bucket: event.results_location.bucket };
     const total = event.plan.item_count + event.plan.skipped_count;
     if (!isMapRunOutput(event.map)) {
       // Inline: the Map fails on any failed item, so reaching here means every item succeeded.
-      const output = await job.finalize(event.map as JsonValue[], ctx);
+      const output = await job.finalize(event.map as Result[], ctx);
       return { total_items: total, succeeded_items: total, failed_items: 0, skipped_items: 0, failed_items_location: null, output };
     }
     const details = event.map.ResultWriterDetails;
     const current = await readMapRun(client, { bucket: details.Bucket, key: details.Key });
     const earlier = (await readRunResults(client, event.results_location)).filter((r) => r.manifest.key !== details.Key);
     const succeededIds = new Set<string>();
-    const results: JsonValue[] = [];
+    const results: Result[] = [];
     for (const run of [...earlier, current]) {
       for (const record of run.succeeded) {
         const ids = itemsOf(record).map((i) => i.id);
         // A batch counts once even if a later attempt somehow redid it.
         if (ids.some((id) => succeededIds.has(id))) continue;
         for (const id of ids) succeededIds.add(id);
-        results.push(JSON.parse(record.Output ?? "null") as JsonValue);
+        results.push(JSON.parse(record.Output ?? "null") as Result);
       }
     }
     const failedIds = new Set(current.failed.flatMap((r) => itemsOf(r).map((i) => i.id)).filter((id) => !succeededIds.has(id)));

@@ -1,0 +1,77 @@
+/**
+ * `observatory etl`: start <job> (--local on this machine, otherwise on AWS), status <execution ARN>,
+ * definition <job> (the ASL the EtlFleet component deploys), runs <job> --local (the local ledger).
+ * The local branch lives in etl-local.ts, the AWS branch in etl-aws.ts.
+ */
+import type { Command } from "commander";
+import { buildEtlDefinition, placeholderRefs } from "../../etl/definition.js";
+import { getJob, listJobs } from "../../etl/job-catalog.js";
+import { LOCAL_BUCKET } from "../../contracts/local-stack.js";
+import { localRefs } from "../../local/step-functions/local-etl.js";
+import { type OutputFormat, formatOption } from "../format.js";
+import { etlStartOnAws, etlStatusOnAws } from "./etl-aws.js";
+import { etlRunsLocal, etlStartLocal } from "./etl-local.js";
+
+function jobNames(): string {
+  return listJobs()
+    .map((j) => j.spec.name)
+    .join(", ");
+}
+
+export function registerEtlCommand(program: Command): void {
+  const etl = program.command("etl").description(`Run ETL jobs (a planner, a fleet of workers under a Step Functions Map, a finalizer). Jobs: ${jobNames()}`);
+
+  etl
+    .command("start")
+    .description("Start a run of a job: on this machine with --local, otherwise its deployed state machine")
+    .argument("<job>", `job name (${jobNames()}), or a state machine ARN on AWS`)
+    .option("--local", "run on this machine: the same ASL with aws-local-stepfunctions, S3 on s3rver, ledger on dynalite")
+    .option("--input <json>", "the planner's input (JSON)")
+    .option("--run-id <id>", "local: the run's id in the ledger; re-using a failed run's id resumes it, a succeeded one is not redone")
+    .option("--wait", "wait for the execution to finish and print its summary (always so with --local: it runs in this process)")
+    .option("--name <name>", "AWS: execution name")
+    .option("--state-machine-arn <arn>", "AWS: the job's state machine (default: from the environment)")
+    .option("--data-dir <dir>", "local: where s3rver/dynalite keep data when no `observatory dev` is running")
+    .addOption(formatOption())
+    .action(async (job: string, options: { local?: boolean; input?: string; runId?: string; wait?: boolean; name?: string; stateMachineArn?: string; dataDir?: string; format: OutputFormat }) => {
+      process.exitCode = options.local
+        ? await etlStartLocal(job, { input: options.input, runId: options.runId, format: options.format, dataDir: options.dataDir })
+        : await etlStartOnAws(job, { input: options.input, wait: options.wait, name: options.name, stateMachineArn: options.stateMachineArn, format: options.format });
+    });
+
+  etl
+    .command("status")
+    .description("Status and item counts of an execution on AWS")
+    .argument("<executionArn>", "execution ARN")
+    .addOption(formatOption())
+    .action(async (executionArn: string, options: { format: OutputFormat }) => {
+      process.exitCode = await etlStatusOnAws(executionArn, { format: options.format });
+    });
+
+  etl
+    .command("definition")
+    .description("Print the ASL definition of a job (the JSON its state machine gets; open it in Workflow Studio)")
+    .argument("<job>", `job name (${jobNames()})`)
+    .option("--local", "with the references the local runner uses instead of PLACEHOLDER ARNs")
+    .option("--iam", "print the IAM statements the definition's states need instead")
+    .action((job: string, options: { local?: boolean; iam?: boolean }) => {
+      const spec = getJob(job).spec;
+      const refs = options.local ? localRefs(spec.name, LOCAL_BUCKET) : placeholderRefs(spec.name);
+      const built = buildEtlDefinition(spec, refs);
+      if (!options.local) process.stderr.write("note: no stack given; ARNs, bucket and table names are PLACEHOLDERs\n");
+      console.log(JSON.stringify(options.iam ? built.iam : built.definition, null, 2));
+    });
+
+  etl
+    .command("runs")
+    .description("Recent runs of a job from the local ledger (status, item counts, where failed items are)")
+    .argument("<job>", `job name (${jobNames()})`)
+    .option("--local", "read the local ledger (the only one this command reads)")
+    .option("--limit <n>", "how many runs", (v) => Number.parseInt(v, 10), 20)
+    .option("--data-dir <dir>", "where s3rver/dynalite keep data when no `observatory dev` is running")
+    .addOption(formatOption())
+    .action(async (job: string, options: { local?: boolean; limit: number; dataDir?: string; format: OutputFormat }) => {
+      if (!options.local) throw new Error("etl runs reads the local ledger: add --local (on AWS, use `etl status <execution ARN>`)");
+      process.exitCode = await etlRunsLocal(job, { format: options.format, dataDir: options.dataDir, limit: options.limit });
+    });
+}

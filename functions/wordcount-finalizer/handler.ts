@@ -1,0 +1,7 @@
+// Lambda entry: the wordcount demo job's finalizer (etl/wordcount/job.ts), per the contracts in etl/contracts.ts.
+import { S3Client } from "@aws-sdk/client-s3";
+import { finalizerHandler } from "../../etl/handlers.js";
+import { wordcount } from "../../etl/wordcount/job.js";
+
+let s3: S3Client | undefined;
+export const handler = finalizerHandler(wordcount, () => (s3 ??= new S3Client({})));
