@@ -1,0 +1,120 @@
+/**
+ * `observatory trace <correlation-id>`: every log line and tracked event of one request, across
+ * services, as a timeline. Locally from the local stack's bucket (logs archive + events, raw zone
+ * included); on AWS through Athena over the `logs` and `events` tables.
+ */
+import { join } from "node:path";
+import { AthenaClient } from "@aws-sdk/client-athena";
+import { type Command, Option } from "commander";
+import { LOCAL_BUCKET, LOCAL_DATA_DIR, LOCAL_S3_PORT } from "../../contracts/local-stack.js";
+import { localS3Client } from "../../local/s3-server.js";
+import { validCorrelationId } from "../../runtime/correlation-extract.js";
+import { traceAthena } from "../../trace/athena-trace.js";
+import { traceLocal } from "../../trace/local-trace.js";
+import { DEFAULT_TRACE_DAYS, TIMELINE_COLUMNS, type TimelineRow, buildTimeline } from "../../trace/timeline.js";
+import { formatOption, formatRows, type OutputFormat } from "../format.js";
+
+/** The table view cuts long messages (json and csv keep them whole). */
+export const TABLE_MESSAGE_CHARS = 120;
+
+export interface TraceCommandOptions {
+  local?: boolean;
+  athena?: boolean;
+  format: OutputFormat;
+  days: string;
+  dataDir: string;
+  s3Endpoint: string;
+  bucket: string;
+  workgroup?: string;
+  logsDatabase?: string;
+  eventsDatabase?: string;
+  region?: string;
+}
+
+function days(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--days must be a whole number of at least 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Renders the timeline; an empty one says so and what to check. */
+export function renderTimeline(rows: TimelineRow[], format: OutputFormat, correlationId: string): string {
+  if (rows.length === 0 && format === "table") {
+    return `No log line or event carries correlation ID ${correlationId} in the searched days (--days widens the range; lines reach the archive a few seconds after they are written).`;
+  }
+  const shown = format === "table" ? rows.map((r) => ({ ...r, message: r.message.length > TABLE_MESSAGE_CHARS ? `${r.message.slice(0, TABLE_MESSAGE_CHARS - 1)}…` : r.message })) : rows;
+  return formatRows(shown as unknown as Record<string, unknown>[], format, [...TIMELINE_COLUMNS]);
+}
+
+export async function runTrace(correlationIdArg: string, options: TraceCommandOptions): Promise<TimelineRow[]> {
+  const correlationId = validCorrelationId(correlationIdArg);
+  if (!correlationId) throw new Error(`not a correlation ID: ${JSON.stringify(correlationIdArg)} (1-128 printable characters, no spaces)`);
+  if (options.local && options.athena) throw new Error("choose one of --local and --athena");
+  const n = days(options.days);
+  if (options.athena) {
+    const workGroup = options.workgroup ?? process.env.OBSERVATORY_ATHENA_WORKGROUP;
+    const logsDatabase = options.logsDatabase ?? process.env.OBSERVATORY_LOGS_DATABASE;
+    if (!workGroup || !logsDatabase) {
+      throw new Error("--athena needs --workgroup and --logs-database (or OBSERVATORY_ATHENA_WORKGROUP / OBSERVATORY_LOGS_DATABASE): see the stack outputs");
+    }
+    const client = new AthenaClient(options.region ? { region: options.region } : {});
+    try {
+      const entries = await traceAthena({
+        client,
+        correlationId,
+        workGroup,
+        logsDatabase,
+        eventsDatabase: options.eventsDatabase ?? process.env.OBSERVATORY_EVENTS_DATABASE,
+        days: n,
+        onProgress: (state) => process.stderr.write(`\rAthena: ${state}   `),
+      });
+      process.stderr.write("\n");
+      return buildTimeline(entries);
+    } finally {
+      client.destroy();
+    }
+  }
+  const s3 = localS3Client(options.s3Endpoint);
+  try {
+    const entries = await traceLocal({
+      s3,
+      bucket: options.bucket,
+      correlationId,
+      cacheDir: join(options.dataDir, "cache", "trace"),
+      days: n,
+      onProgress: (done, total) => {
+        if (total > 20 && process.stderr.isTTY) process.stderr.write(`\rfetching ${done}/${total} objects`);
+      },
+    });
+    return buildTimeline(entries);
+  } catch (error) {
+    if ((error as { code?: string; name?: string }).code === "ECONNREFUSED" || /ECONNREFUSED/.test(String((error as Error).message))) {
+      throw new Error(`no local S3 at ${options.s3Endpoint}: start the local stack with \`observatory dev\` (or pass --s3-endpoint)`);
+    }
+    throw error;
+  } finally {
+    s3.destroy();
+  }
+}
+
+export function registerTraceCommand(program: Command): void {
+  program
+    .command("trace")
+    .description("every log line and tracked event of one request, across services, as a timeline")
+    .argument("<correlation-id>", "the x-correlation-id of the request")
+    .option("--local", "read the local stack's archive (default)")
+    .option("--athena", "query the logs and events tables through Athena")
+    .addOption(formatOption())
+    .addOption(new Option("--days <n>", "how many days back to search (UTC dates)").default(String(DEFAULT_TRACE_DAYS)))
+    .addOption(new Option("--data-dir <dir>", "local stack data directory").default(LOCAL_DATA_DIR))
+    .addOption(new Option("--s3-endpoint <url>", "local S3 endpoint").default(`http://127.0.0.1:${LOCAL_S3_PORT}`))
+    .addOption(new Option("--bucket <name>", "local bucket").default(LOCAL_BUCKET))
+    .option("--workgroup <name>", "Athena workgroup (with --athena)")
+    .option("--logs-database <name>", "Glue database of the logs table (with --athena)")
+    .option("--events-database <name>", "Glue database of the events table (with --athena)")
+    .option("--region <region>", "AWS region (with --athena)")
+    .action(async (correlationId: string, options: TraceCommandOptions) => {
+      const rows = await runTrace(correlationId, options);
+      console.log(renderTimeline(rows, options.format, correlationId));
+    });
+}
