@@ -1,0 +1,211 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { type LocalQueryEngine, type LocalTable, sqlString } from "../local/query-engine.js";
+import { rewriteTrinoSql } from "../local/trino-bridge.js";
+import { athenaBilledBytes, athenaPriceUsd } from "./athena-pricing.js";
+
+/**
+ * The bytes a query would scan on Athena, estimated on the local engine without running it:
+ *
+ * 1. DuckDB plans the query (EXPLAIN, JSON). Each READ_PARQUET node in the plan is one table scan and
+ *    names the columns it projects, the filters pushed into it, and the partition filter it prunes by.
+ *    When several tables are involved, each is planned alone with the others swapped for empty stand-ins,
+ *    so every scan is known to belong to its table.
+ * 2. Files: the scan's partition predicates (its file filter, pushed filters and the FILTER node right
+ *    above it) are evaluated against each file's partition values with every non-partition column set
+ *    to NULL ("unknown"): a file is pruned only when the predicate is certainly false for it - the way
+ *    Athena prunes partitions with partition projection.
+ * 3. Bytes: the compressed size of the column chunks of the columns read (projected or filtered on), in
+ *    the files read, from the Parquet footers (parquet_metadata). Athena bills what it reads of a
+ *    Parquet file: the chunks of the columns it needs.
+ *
+ * It is an upper bound: Athena may also skip row groups by min/max statistics, which this ignores.
+ */
+
+export interface TableScan {
+  table: string;
+  files: number;
+  filesTotal: number;
+  columns: string[];
+  bytes: number;
+  /** Every column of every file of the table: what reading it all (or raw JSON) would cost in comparison. */
+  tableBytes: number;
+}
+
+export interface ScanEstimate {
+  scans: TableScan[];
+  bytesScanned: number;
+  billedBytes: number;
+  priceUsd: number;
+  notes: string[];
+}
+
+interface PlanNode {
+  name: string;
+  children?: PlanNode[];
+  extra_info?: Record<string, string | string[]>;
+}
+
+interface ParquetScanInfo {
+  projections: string[];
+  predicates: string[];
+}
+
+export async function estimateScan(engine: LocalQueryEngine, sql: string): Promise<ScanEstimate> {
+  const connection = engine.connection;
+  const rewritten = await rewriteTrinoSql(connection, sql);
+  const referenced = (await referencedTables(connection, rewritten)).filter((name) => engine.tables.has(name));
+  const withData = referenced.map((name) => engine.tables.get(name)!).filter((t) => t.files.length > 0);
+  const notes: string[] = [];
+  const scans: TableScan[] = [];
+  for (const table of withData) {
+    const others = withData.filter((t) => t !== table);
+    const plan = await planWithOnly(connection, rewritten, table, others);
+    const chunkBytes = await columnChunkBytes(connection, table);
+    const columnTypes = await viewColumnTypes(connection, table.name);
+    for (const scan of parquetScans(plan)) {
+      const files = await filesRead(connection, table, columnTypes, scan.predicates, notes);
+      const fileColumns = new Set([...chunkBytes.values()].flatMap((perColumn) => [...perColumn.keys()]));
+      const filtered = scan.predicates.flatMap((p) => identifiersIn(p)).filter((name) => fileColumns.has(name));
+      const columns = [...new Set([...scan.projections.filter((c) => fileColumns.has(c)), ...filtered])];
+      let bytes = 0;
+      for (const file of files) for (const column of columns) bytes += chunkBytes.get(file)?.get(column) ?? 0;
+      let tableBytes = 0;
+      for (const perColumn of chunkBytes.values()) for (const size of perColumn.values()) tableBytes += size;
+      scans.push({ table: table.name, files: files.length, filesTotal: table.files.length, columns, bytes, tableBytes });
+    }
+  }
+  const bytesScanned = scans.reduce((sum, s) => sum + s.bytes, 0);
+  return { scans, bytesScanned, billedBytes: athenaBilledBytes(bytesScanned), priceUsd: athenaPriceUsd(bytesScanned), notes };
+}
+
+/** Table names the statement reads (FROM / JOIN), lowercased, in order of appearance. */
+export async function referencedTables(connection: DuckDBConnection, sql: string): Promise<string[]> {
+  const reader = await connection.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR) AS tree", [sql]);
+  const tree = JSON.parse(String(reader.getRowObjectsJS()[0]?.tree)) as { error?: boolean; error_message?: string };
+  if (tree.error) throw new Error(`cannot analyse this statement: ${tree.error_message ?? "not a SELECT"}`);
+  const names: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== "object") return;
+    const obj = node as Record<string, unknown>;
+    if (obj.type === "BASE_TABLE" && typeof obj.table_name === "string") names.push(obj.table_name.toLowerCase());
+    Object.values(obj).forEach(walk);
+  };
+  walk(tree);
+  return [...new Set(names)];
+}
+
+/** EXPLAIN with every other referenced table shadowed by an empty temp table of the same columns. */
+async function planWithOnly(connection: DuckDBConnection, sql: string, table: LocalTable, others: LocalTable[]): Promise<PlanNode[]> {
+  // Temp objects come first on DuckDB's search path, so a temp table named `events` hides the view.
+  for (const other of others) await connection.run(`CREATE OR REPLACE TEMP TABLE ${other.name} AS SELECT * FROM main.${other.name} LIMIT 0`);
+  try {
+    const reader = await connection.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+    const row = reader.getRowsJS()[0];
+    return JSON.parse(String(row?.[1])) as PlanNode[];
+  } finally {
+    for (const other of others) await connection.run(`DROP TABLE IF EXISTS temp.${other.name}`);
+  }
+}
+
+function parquetScans(plan: PlanNode[]): ParquetScanInfo[] {
+  const scans: ParquetScanInfo[] = [];
+  const walk = (node: PlanNode, parent?: PlanNode) => {
+    if (node.name === "READ_PARQUET" || node.name === "PARQUET_SCAN") {
+      const info = node.extra_info ?? {};
+      const predicates = [...list(info["File Filters"]).flatMap(splitParenthesized), ...list(info.Filters)];
+      if (parent?.name === "FILTER") predicates.push(...list(parent.extra_info?.Expression));
+      scans.push({ projections: list(info.Projections), predicates });
+    }
+    for (const child of node.children ?? []) walk(child, node);
+  };
+  plan.forEach((root) => walk(root));
+  return scans;
+}
+
+function list(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : value.split("\n")).map((v) => v.trim()).filter((v) => v.length > 0);
+}
+
+/**
+ * DuckDB prints several file filters back to back, `(a OR b)(c OR d)`, each in parentheses: split
+ * them at depth 0 (outside string literals). Text that is not such a sequence is returned whole.
+ */
+export function splitParenthesized(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === "'") inString = false;
+      continue;
+    }
+    if (ch === "'") inString = true;
+    else if (ch === "(") depth++;
+    else if (ch === ")" && --depth === 0) {
+      parts.push(text.slice(start, i + 1).trim());
+      start = i + 1;
+    } else if (depth === 0 && ch !== " ") return [text];
+  }
+  return parts.length > 0 && start === text.length ? parts : [text];
+}
+
+/** Identifiers in an expression as DuckDB prints it, string literals removed. */
+function identifiersIn(expression: string): string[] {
+  const withoutStrings = expression.replace(/'(?:[^']|'')*'/g, "''");
+  return [...withoutStrings.matchAll(/"((?:[^"]|"")+)"|\b([A-Za-z_][A-Za-z0-9_]*)\b/g)].map((m) => m[1] ?? m[2]!);
+}
+
+async function viewColumnTypes(connection: DuckDBConnection, view: string): Promise<Map<string, string>> {
+  const reader = await connection.runAndReadAll(`DESCRIBE ${view}`);
+  return new Map(reader.getRowObjectsJS().map((r) => [String(r.column_name), String(r.column_type)]));
+}
+
+/**
+ * The files whose partition values might satisfy every predicate: columns other than the partition
+ * keys are NULL, so a predicate that depends on them is unknown (kept), never false.
+ */
+async function filesRead(
+  connection: DuckDBConnection,
+  table: LocalTable,
+  columnTypes: Map<string, string>,
+  predicates: string[],
+  notes: string[],
+): Promise<string[]> {
+  if (predicates.length === 0) return table.files;
+  const partitionColumns = table.partitionKeys.map(
+    (key) => `regexp_extract(file, ${sqlString(`/${key}=([^/]*)/`)}, 1) AS ${key}`,
+  );
+  const unknownColumns = [...columnTypes]
+    .filter(([name]) => !table.partitionKeys.includes(name))
+    .map(([name, type]) => `CAST(NULL AS ${type}) AS "${name.replaceAll('"', '""')}"`);
+  const fileList = `[${table.files.map(sqlString).join(", ")}]`;
+  const sql = `SELECT file FROM (SELECT file, ${[...partitionColumns, ...unknownColumns].join(", ")} FROM (SELECT unnest(${fileList}) AS file))
+    WHERE ${predicates.map((p) => `((${p}) IS NOT FALSE)`).join(" AND ")}`;
+  try {
+    const reader = await connection.runAndReadAll(sql);
+    return reader.getRowObjectsJS().map((r) => String(r.file));
+  } catch (error) {
+    notes.push(`${table.name}: could not evaluate the partition filter (${(error as Error).message.split("\n")[0]}); counted every file`);
+    return table.files;
+  }
+}
+
+/** file -> column -> compressed bytes of that column's chunks, from the Parquet footers. */
+async function columnChunkBytes(connection: DuckDBConnection, table: LocalTable): Promise<Map<string, Map<string, number>>> {
+  const reader = await connection.runAndReadAll(
+    `SELECT file_name, split_part(path_in_schema, ', ', 1) AS column_name, sum(total_compressed_size) AS bytes
+     FROM parquet_metadata([${table.files.map(sqlString).join(", ")}]) GROUP BY ALL`,
+  );
+  const result = new Map<string, Map<string, number>>();
+  for (const row of reader.getRowObjectsJS()) {
+    const file = String(row.file_name);
+    const perColumn = result.get(file) ?? new Map<string, number>();
+    perColumn.set(String(row.column_name), Number(row.bytes));
+    result.set(file, perColumn);
+  }
+  return result;
+}

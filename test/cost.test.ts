@@ -1,0 +1,114 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalQueryEngine } from "../local/query-engine.js";
+import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import { ATHENA_MINIMUM_BILLED_BYTES, athenaPriceUsd } from "../query/athena-pricing.js";
+import { estimateScan, splitParenthesized } from "../query/scan-estimate.js";
+import { writeQueryFixture } from "./query-fixtures.js";
+
+let dir: string;
+let s3: LocalS3;
+let engine: LocalQueryEngine;
+/** Ground truth read straight from the Parquet footers: (table, dt, hour, column) -> compressed bytes. */
+let chunks: { table: string; dt: string; hour: string; column: string; bytes: number }[];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "obs-cost-"));
+  s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
+  await writeQueryFixture({ s3: s3.client, bucket: s3.bucket, workDir: join(dir, "work"), events: 3000 });
+  engine = await LocalQueryEngine.open({ s3: s3.client, bucket: s3.bucket, cacheDir: join(dir, "cache") });
+  const instance = await DuckDBInstance.create(":memory:");
+  const db = await instance.connect();
+  const reader = await db.runAndReadAll(
+    `SELECT file_name, path_in_schema, total_compressed_size FROM parquet_metadata('${join(dir, "cache")}/**/*.parquet')`,
+  );
+  chunks = reader.getRowObjectsJS().map((r) => {
+    const [, table, dt, hour] = /tables\/([^/]+)\/dt=([^/]+)\/hour=([^/]+)\//.exec(String(r.file_name))!;
+    return { table: table!, dt: dt!, hour: hour!, column: String(r.path_in_schema).split(", ")[0]!, bytes: Number(r.total_compressed_size) };
+  });
+  db.closeSync();
+  instance.closeSync();
+}, 60_000);
+afterAll(async () => {
+  engine?.close();
+  await s3?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const truth = (table: string, columns: string[], keep: (dt: string, hour: string) => boolean = () => true) =>
+  chunks.filter((c) => c.table === table && columns.includes(c.column) && keep(c.dt, c.hour)).reduce((sum, c) => sum + c.bytes, 0);
+const filesOf = (table: string, keep: (dt: string, hour: string) => boolean = () => true) =>
+  new Set(chunks.filter((c) => c.table === table && keep(c.dt, c.hour)).map((c) => `${c.dt}/${c.hour}`)).size;
+
+describe("estimateScan", () => {
+  it("counts only the columns a query reads", async () => {
+    const estimate = await estimateScan(engine, "SELECT user_id, count(*) FROM events GROUP BY user_id");
+    expect(estimate.scans).toHaveLength(1);
+    expect(estimate.scans[0]!.columns).toEqual(["user_id"]);
+    expect(estimate.bytesScanned).toBe(truth("events", ["user_id"]));
+    expect(estimate.scans[0]!.tableBytes).toBeGreaterThan(estimate.bytesScanned * 5);
+  });
+
+  it("counts the columns a filter reads, too", async () => {
+    const estimate = await estimateScan(engine, "SELECT user_id FROM events WHERE event = 'search_made'");
+    expect(estimate.scans[0]!.columns.sort()).toEqual(["event", "user_id"]);
+    expect(estimate.bytesScanned).toBe(truth("events", ["event", "user_id"]));
+  });
+
+  it("prunes partitions by dt and hour, including OR-ed combinations", async () => {
+    const day = await estimateScan(engine, "SELECT user_id FROM events WHERE dt = '2026-01-15'");
+    expect(day.scans[0]!.files).toBe(filesOf("events", (dt) => dt === "2026-01-15"));
+    expect(day.scans[0]!.files).toBeLessThan(day.scans[0]!.filesTotal);
+    expect(day.bytesScanned).toBe(truth("events", ["user_id"], (dt) => dt === "2026-01-15"));
+
+    const two = await estimateScan(
+      engine,
+      "SELECT count(*) FROM events WHERE (dt = '2026-01-15' AND hour = '01') OR (dt = '2026-01-14' AND hour = '23' AND event = 'x')",
+    );
+    expect(two.scans[0]!.files).toBe(2);
+    expect(two.notes).toEqual([]);
+  });
+
+  it("attributes each scan of a join to its own table", async () => {
+    const estimate = await estimateScan(
+      engine,
+      "SELECT d.user_id, sum(d.image_size) FROM downloaded_img d JOIN events e ON e.event_id = d.event_id WHERE d.dt = '2026-01-15' GROUP BY 1",
+    );
+    const byTable = Object.fromEntries(estimate.scans.map((s) => [s.table, s]));
+    expect(Object.keys(byTable).sort()).toEqual(["downloaded_img", "events"]);
+    expect(byTable.downloaded_img!.columns.sort()).toEqual(["event_id", "image_size", "user_id"]);
+    expect(byTable.downloaded_img!.files).toBe(filesOf("downloaded_img", (dt) => dt === "2026-01-15"));
+    expect(byTable.events!.columns).toEqual(["event_id"]);
+    expect(estimate.bytesScanned).toBe(
+      truth("downloaded_img", ["event_id", "image_size", "user_id"], (dt) => dt === "2026-01-15") + truth("events", ["event_id"]),
+    );
+  });
+
+  it("prices the scan as Athena bills it, 10 MB minimum", async () => {
+    const estimate = await estimateScan(engine, "SELECT count(*) FROM events");
+    expect(estimate.bytesScanned).toBe(0);
+    expect(estimate.billedBytes).toBe(ATHENA_MINIMUM_BILLED_BYTES);
+    expect(estimate.priceUsd).toBe(athenaPriceUsd(0));
+  });
+
+  it("reads Trino SQL through the bridge and every column for SELECT *", async () => {
+    const estimate = await estimateScan(engine, "SELECT * FROM quarantine CROSS JOIN UNNEST(reasons) AS r (reason)");
+    expect(estimate.bytesScanned).toBe(estimate.scans[0]!.tableBytes);
+    const json = await estimateScan(engine, "SELECT json_extract_scalar(properties, '$.query') FROM events WHERE dt = '2026-01-15'");
+    expect(json.scans[0]!.columns).toEqual(["properties"]);
+  });
+});
+
+describe("splitParenthesized", () => {
+  it("splits DuckDB's back-to-back file filters, not parentheses inside strings", () => {
+    expect(splitParenthesized("((hour = '01') OR (hour = '23'))((dt = '2026-01-15'))")).toEqual([
+      "((hour = '01') OR (hour = '23'))",
+      "((dt = '2026-01-15'))",
+    ]);
+    expect(splitParenthesized("(dt = 'a)(b')")).toEqual(["(dt = 'a)(b')"]);
+    expect(splitParenthesized("event='x'")).toEqual(["event='x'"]);
+  });
+});
