@@ -100,6 +100,9 @@ const THROTTLING_ERRORS = new Set([
   "KmsThrottlingException",
 ]);
 
+/** Node's socket errors: the request never got an answer from AWS. */
+const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EAI_AGAIN", "EHOSTUNREACH"]);
+
 export function isThrottling(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   return THROTTLING_ERRORS.has(e?.name ?? "") || e?.$metadata?.httpStatusCode === 429;
@@ -108,9 +111,12 @@ export function isThrottling(error: unknown): boolean {
 /** Turn an SDK error into an EtlAwsError saying what went wrong and what to do. */
 export function explainAwsError(error: unknown, action: string): EtlAwsError {
   if (error instanceof EtlAwsError) return error;
-  const e = error as { name?: string; message?: string };
+  const e = error as { name?: string; message?: string; code?: string };
   const name = e?.name ?? "Error";
   const detail = e?.message ? `${name}: ${e.message}` : name;
+  if (e?.code && NETWORK_ERRORS.has(e.code)) {
+    return new EtlAwsError(`${action}: could not reach Step Functions (${e.code}: ${e.message}); check the network and AWS_REGION`, e.code);
+  }
   if (isThrottling(error)) {
     return new EtlAwsError(
       `Step Functions throttled ${action} (${detail}) even after the SDK's retries; wait a moment and run the command again`,

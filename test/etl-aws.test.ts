@@ -184,6 +184,11 @@ describe("etl status", () => {
     await expect(describeExecution(client, EXECUTION)).rejects.toThrow(/no such execution .*check the ARN and the region/);
   });
 
+  it("says when Step Functions cannot be reached", async () => {
+    sfn.on(DescribeExecutionCommand).rejects(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:443"), { code: "ECONNREFUSED" }));
+    await expect(describeExecution(client, EXECUTION)).rejects.toThrow(/could not reach Step Functions \(ECONNREFUSED.*check the network and AWS_REGION/);
+  });
+
   it("surfaces throttling clearly", async () => {
     sfn.on(DescribeExecutionCommand).rejects(throttling());
     const error = await describeExecution(client, EXECUTION).catch((e) => e);
