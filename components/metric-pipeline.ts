@@ -11,7 +11,7 @@ import { DuckdbLayer, type DuckdbLayerArgs } from "./duckdb-layer.js";
 import { DEFAULT_SPEC } from "../etl/job-spec.js";
 import { EtlFleet, type EtlFleetArgs } from "./etl-fleet.js";
 import { type PolicyStatement, statement } from "./iam.js";
-import { LambdaFunction, type LambdaFunctionArgs } from "./lambda-function.js";
+import { DEFAULT_LOG_RETENTION_DAYS, LambdaFunction, type LambdaFunctionArgs } from "./lambda-function.js";
 import { DEFAULT_DT_PROJECTION_RANGE, type ProjectedTableSpec, projectedTableArgs } from "./metric-pipeline/glue-table.js";
 import { createMonitoring, type Monitoring } from "./metric-pipeline/monitoring.js";
 import { tablesReadBy } from "./metric-pipeline/named-query-tables.js";
@@ -23,7 +23,6 @@ export const DEFAULT_RAW_RETENTION_DAYS = 30;
 export const DEFAULT_QUARANTINE_RETENTION_DAYS = 90;
 /** Athena result files are re-downloadable query outputs, not data. */
 export const DEFAULT_ATHENA_RESULTS_RETENTION_DAYS = 7;
-export const DEFAULT_LOG_RETENTION_DAYS = 30;
 /** Stage throttling: a steady rate for a busy fleet of trackers, with room for bursts of flushes. */
 export const DEFAULT_THROTTLE_RATE = 500;
 export const DEFAULT_THROTTLE_BURST = 1000;

@@ -194,8 +194,8 @@ describe("HTTP API", () => {
 
 describe("API keys", () => {
   it("are secret in the output and in the Secrets Manager value, and never in the function's environment", async () => {
-    expect(await pipeline.apiKeys.isSecret).toBe(true);
-    expect(await pipeline.apiKeysSecretVersion.secretString.isSecret).toBe(true);
+    expect(await pulumi.isSecret(pipeline.apiKeys)).toBe(true);
+    expect(await pulumi.isSecret(pipeline.apiKeysSecretVersion.secretString)).toBe(true);
     expect(JSON.parse(await valueOf(pipeline.apiKeysSecretVersion.secretString as pulumi.Output<string>))).toEqual(["key-one", "key-two"]);
     const env = JSON.stringify(one("metrics", "aws:lambda/function:Function", "metrics-collector-function").inputs.environment);
     expect(env).not.toContain("key-one");
