@@ -1,7 +1,10 @@
 import { Command } from "commander";
+import { registerDemoCommand } from "./commands/demo.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerTraceCommand } from "./commands/trace.js";
 import { registerEtlCommand } from "./commands/etl.js";
+import { registerQueryCommand } from "./commands/query.js";
+import { registerCostCommand } from "./commands/cost.js";
 
 /** Builds the `observatory` program. Each command lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
@@ -11,8 +14,11 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerDevCommand(program);
+  registerDemoCommand(program);
   registerTraceCommand(program);
   registerEtlCommand(program);
+  registerQueryCommand(program);
+  registerCostCommand(program);
   return program;
 }
 

@@ -1,8 +1,8 @@
 // Shared by the collector tests: real-shaped API Gateway events and readers of what landed in S3.
 import { randomUUID } from "node:crypto";
-import { gunzipSync } from "node:zlib";
-import { GetObjectCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from "aws-lambda";
+import { listKeys, readNdjsonGz, readNdjsonGzMany } from "../local/s3-ndjson.js";
 
 export interface RequestSpec {
   method?: string;
@@ -99,26 +99,13 @@ export function restApiEvent(spec: RequestSpec = {}): APIGatewayProxyEvent {
 
 /** Every object under `prefix` (all pages), gunzipped and split into parsed NDJSON lines, in key order. */
 export async function readNdjsonObjects(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; lines: any[] }[]> {
-  const keys: string[] = [];
-  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
-    for (const { Key } of page.Contents ?? []) keys.push(Key!);
-  }
-  const out: { key: string; lines: any[] }[] = [];
-  // A few GETs at a time: s3rver answers each in milliseconds, one by one it adds up.
-  for (let i = 0; i < keys.length; i += 16) {
-    const chunk = keys.slice(i, i + 16);
-    const read = await Promise.all(chunk.map(async (key) => ({ key, lines: (await readNdjsonObject(s3, bucket, key)) ?? [] })));
-    out.push(...read);
-  }
-  return out;
+  return readNdjsonGzMany<any>(s3, bucket, await listKeys(s3, bucket, prefix));
 }
 
 /** One object's lines, or undefined when it does not exist. */
 export async function readNdjsonObject(s3: S3Client, bucket: string, key: string): Promise<any[] | undefined> {
   try {
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const text = gunzipSync(Buffer.from(await got.Body!.transformToByteArray())).toString("utf8");
-    return text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    return await readNdjsonGz<any>(s3, bucket, key);
   } catch (error) {
     if ((error as { name?: string }).name === "NoSuchKey") return undefined;
     throw error;
