@@ -35,12 +35,13 @@ export const EVENTS_COLUMNS: ColumnSpec[] = [
 
 /**
  * Columns of a declared event's own table (`tables/<event>/dt=/hour=/`): the events table's columns
- * minus `event` (the table is the event) and `properties` (spread into typed columns), followed by one
+ * minus `event` (the table is the event), `properties` (spread into typed columns) and `context`
+ * (client details: big, and in the events table for whoever needs them), followed by one
  * typed column per declared property, in the schema's order. A property whose name equals a common
  * column (a `user_id` property, say) becomes `property_<name>` so neither hides the other.
  */
 export function eventSchemaColumns(schema: EventSchema): ColumnSpec[] {
-  const common = EVENTS_COLUMNS.filter((c) => c.name !== "event" && c.name !== "properties");
+  const common = EVENTS_COLUMNS.filter((c) => !["event", "properties", "context"].includes(c.name));
   const taken = new Set(common.map((c) => c.name));
   const typed = Object.entries(schema.schema.properties).map(([property, spec]) => {
     const name = taken.has(property) ? `property_${property}` : property;
