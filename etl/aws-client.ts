@@ -5,6 +5,7 @@
  */
 import {
   DescribeExecutionCommand,
+  ListExecutionsCommand,
   type DescribeExecutionCommandOutput,
   DescribeMapRunCommand,
   type DescribeMapRunCommandOutput,
@@ -30,9 +31,32 @@ export const MAX_CONSECUTIVE_THROTTLES = 5;
 /** Executions that have not finished: keep waiting. PENDING_REDRIVE is a failed run about to be redriven. */
 const RUNNING_STATUSES = new Set(["RUNNING", "PENDING_REDRIVE"]);
 
-/** Env var naming a job's deployed state machine: OBSERVATORY_<JOB>_STATE_MACHINE_ARN (job upper-cased, non-alphanumerics as `_`). */
+/** Env var of a deployed job's resource: OBSERVATORY_<JOB>_<WHAT> (job upper-cased, non-alphanumerics as `_`). */
+function jobEnvVar(job: string, what: string): string {
+  return `OBSERVATORY_${job.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_${what}`;
+}
+
+/** OBSERVATORY_<JOB>_STATE_MACHINE_ARN: the EtlFleet's `stateMachineArn` output. */
 export function stateMachineArnEnvVar(job: string): string {
-  return `OBSERVATORY_${job.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_STATE_MACHINE_ARN`;
+  return jobEnvVar(job, "STATE_MACHINE_ARN");
+}
+
+/** OBSERVATORY_<JOB>_LEDGER_TABLE: the EtlFleet's `ledgerTableName` output. */
+export function ledgerTableEnvVar(job: string): string {
+  return jobEnvVar(job, "LEDGER_TABLE");
+}
+
+/** The ledger table of a deployed job: `--ledger-table`, else OBSERVATORY_<JOB>_LEDGER_TABLE. */
+export function resolveLedgerTable(job: string, options: { ledgerTable?: string; env?: Record<string, string | undefined> } = {}): string {
+  const table = options.ledgerTable ?? options.env?.[ledgerTableEnvVar(job)];
+  if (!table) {
+    const envVar = ledgerTableEnvVar(job);
+    throw new EtlAwsError(
+      `don't know the ledger table of job "${job}": pass --ledger-table, or set ${envVar} ` +
+        `(for example: export ${envVar}=$(pulumi stack output ${job}LedgerTableName)), or read the local ledger with --local`,
+    );
+  }
+  return table;
 }
 
 const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+(:[A-Za-z0-9_$.-]+)?$/;
@@ -109,17 +133,17 @@ export function isThrottling(error: unknown): boolean {
 }
 
 /** Turn an SDK error into an EtlAwsError saying what went wrong and what to do. */
-export function explainAwsError(error: unknown, action: string): EtlAwsError {
+export function explainAwsError(error: unknown, action: string, service = "Step Functions"): EtlAwsError {
   if (error instanceof EtlAwsError) return error;
   const e = error as { name?: string; message?: string; code?: string };
   const name = e?.name ?? "Error";
   const detail = e?.message ? `${name}: ${e.message}` : name;
   if (e?.code && NETWORK_ERRORS.has(e.code)) {
-    return new EtlAwsError(`${action}: could not reach Step Functions (${e.code}: ${e.message}); check the network and AWS_REGION`, e.code);
+    return new EtlAwsError(`${action}: could not reach ${service} (${e.code}: ${e.message}); check the network and AWS_REGION`, e.code);
   }
   if (isThrottling(error)) {
     return new EtlAwsError(
-      `Step Functions throttled ${action} (${detail}) even after the SDK's retries; wait a moment and run the command again`,
+      `${service} throttled ${action} (${detail}) even after the SDK's retries; wait a moment and run the command again`,
       name,
       true,
     );
@@ -129,6 +153,8 @@ export function explainAwsError(error: unknown, action: string): EtlAwsError {
       return new EtlAwsError(`${action}: no such execution (${detail}); check the ARN and the region (AWS_REGION)`, name);
     case "StateMachineDoesNotExist":
       return new EtlAwsError(`${action}: no such state machine (${detail}); check the ARN and the region (AWS_REGION)`, name);
+    case "ResourceNotFoundException":
+      return new EtlAwsError(`${action}: no such table (${detail}); check the name and the region (AWS_REGION)`, name);
     case "ResourceNotFound":
       return new EtlAwsError(`${action}: not found (${detail})`, name);
     case "ExecutionAlreadyExists":
@@ -305,6 +331,18 @@ export async function describeExecution(client: SFNClient, executionArn: string,
     return report(out, mapRuns, now);
   } catch (error) {
     throw explainAwsError(error, `describing ${executionArn}`);
+  }
+}
+
+/** The most recently started execution of a state machine (what `etl status <job>` shows). */
+export async function latestExecutionArn(client: SFNClient, stateMachineArn: string): Promise<string> {
+  try {
+    const out = await client.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1 }));
+    const latest = out.executions?.[0]?.executionArn;
+    if (!latest) throw new EtlAwsError(`${stateMachineArn} has no executions yet; start one with \`observatory etl start\``);
+    return latest;
+  } catch (error) {
+    throw explainAwsError(error, `listing executions of ${stateMachineArn}`);
   }
 }
 

@@ -8,6 +8,7 @@ import {
   DescribeMapRunCommand,
   type DescribeMapRunCommandOutput,
   ExecutionDoesNotExist,
+  ListExecutionsCommand,
   ListMapRunsCommand,
   SFNClient,
   SFNServiceException,
@@ -174,6 +175,22 @@ describe("etl status", () => {
     expect(report.mapRuns.map((r) => r.mapRunArn)).toEqual([MAP_RUN, second]);
     expect(report.items).toMatchObject({ total: 1500, succeeded: 700, failed: 2, running: 40, pending: 758 });
     expect(report.durationMs).toBe(60_000);
+  });
+
+  it("given a job, shows its most recent execution", async () => {
+    sfn.on(ListExecutionsCommand, { stateMachineArn: MACHINE, maxResults: 1 }).resolves({
+      $metadata: meta,
+      executions: [{ executionArn: EXECUTION, stateMachineArn: MACHINE, name: "run-2026-11-22T15", status: "RUNNING", startDate: START }],
+      nextToken: "AAAAKgAAAAIAAAAAAAAAAg",
+    });
+    sfn.on(DescribeExecutionCommand, { executionArn: EXECUTION }).resolves(execution({ status: "RUNNING" }));
+    sfn.on(ListMapRunsCommand).resolves({ $metadata: meta, mapRuns: [] });
+    const printed: string[] = [];
+    await etlStatusOnAws("wordcount", { format: "json" }, { client, env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: MACHINE }, out: (t) => printed.push(t) });
+    expect(JSON.parse(printed[0]!)).toMatchObject({ executionArn: EXECUTION, status: "RUNNING", mapRuns: [] });
+
+    sfn.on(ListExecutionsCommand).resolves({ $metadata: meta, executions: [] });
+    await expect(etlStatusOnAws(MACHINE, {}, { client, out: () => {} })).rejects.toThrow(/has no executions yet/);
   });
 
   it("refuses a non-execution ARN and explains a missing execution", async () => {

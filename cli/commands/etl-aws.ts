@@ -3,16 +3,21 @@
  * The logic is in etl/aws-client.ts; this file turns it into terminal output. cli/commands/etl.ts
  * (the command definitions) calls these two functions.
  */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import cliProgress from "cli-progress";
 import {
   EtlAwsError,
   type ExecutionReport,
   describeExecution,
+  explainAwsError,
+  latestExecutionArn,
+  resolveLedgerTable,
   resolveStateMachineArn,
   startExecution,
   waitForExecution,
 } from "../../etl/aws-client.js";
+import { listRuns } from "../../etl/ledger.js";
 import { type OutputFormat, formatRows } from "../format.js";
 
 export interface EtlAwsStartOptions {
@@ -26,11 +31,19 @@ export interface EtlAwsStartOptions {
 
 export interface EtlAwsStatusOptions {
   format?: OutputFormat;
+  stateMachineArn?: string;
+}
+
+export interface EtlAwsRunsOptions {
+  format?: OutputFormat;
+  ledgerTable?: string;
+  limit?: number;
 }
 
 /** What the functions write to and talk to; the CLI uses the defaults, tests inject their own. */
 export interface EtlAwsIo {
   client?: SFNClient;
+  dynamodb?: DynamoDBClient;
   env?: Record<string, string | undefined>;
   out?: (text: string) => void;
   /** Progress and notes; stderr, so that `--format json` on stdout stays parseable. */
@@ -163,11 +176,33 @@ export async function etlStartOnAws(target: string, options: EtlAwsStartOptions,
   }
 }
 
-/** `etl status <execution ARN>`: status, timings and Map Run item counts. */
-export async function etlStatusOnAws(executionArn: string, options: EtlAwsStatusOptions, io: EtlAwsIo = {}): Promise<number> {
+/**
+ * `etl status <execution ARN|job|state machine ARN>`: status, timings and Map Run item counts of an
+ * execution; given a job or a state machine, of its most recent execution.
+ */
+export async function etlStatusOnAws(target: string, options: EtlAwsStatusOptions, io: EtlAwsIo = {}): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
   const client = io.client ?? new SFNClient({});
+  const executionArn = /:(execution|express):/.test(target)
+    ? target
+    : await latestExecutionArn(client, resolveStateMachineArn(target, { stateMachineArn: options.stateMachineArn, env: io.env ?? process.env }));
   const report = await describeExecution(client, executionArn);
   out(render(report, options.format ?? "table"));
+  return 0;
+}
+
+/** Columns of `etl runs`, the same as the local ledger's. */
+export const RUNS_COLUMNS = ["run", "status", "attempts", "started_at", "finished_at", "planned_items", "skipped_items", "total_items", "succeeded_items", "failed_items", "error", "results_location"];
+
+/** `etl runs <job>` on AWS: the job's recent runs from its DynamoDB ledger, newest first. */
+export async function etlRunsOnAws(job: string, options: EtlAwsRunsOptions, io: EtlAwsIo = {}): Promise<number> {
+  const out = io.out ?? ((text: string) => console.log(text));
+  const table = resolveLedgerTable(job, { ledgerTable: options.ledgerTable, env: io.env ?? process.env });
+  const dynamodb = io.dynamodb ?? new DynamoDBClient({});
+  const runs = await listRuns(dynamodb, table, job, options.limit).catch((error: unknown) => {
+    throw explainAwsError(error, `reading the ledger ${table}`, "DynamoDB");
+  });
+  const format = options.format ?? "table";
+  out(runs.length === 0 && format !== "json" ? `no runs of ${job} in the ledger ${table}` : formatRows(runs as unknown as Record<string, unknown>[], format, RUNS_COLUMNS));
   return 0;
 }
