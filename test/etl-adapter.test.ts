@@ -22,20 +22,24 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** lib ES2023 has no typing for Promise.withResolvers (ES2024). */
+type WithResolvers = { withResolvers<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } };
+const P = Promise as unknown as WithResolvers;
+
 const SM = "arn:aws:states:us-east-1:000000000000:stateMachine:adapter-test";
 const FN = "arn:aws:lambda:us-east-1:000000000000:function:echo";
 
 describe("Promise.withResolvers polyfill", () => {
   it("is active on this Node (20) and behaves like the spec: settles once, honors subclasses", async () => {
     expect(PROMISE_WITH_RESOLVERS_POLYFILLED).toBe(Number(process.versions.node.split(".")[0]) < 22);
-    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    const { promise, resolve, reject } = P.withResolvers<number>();
     resolve(1);
     reject(new Error("ignored: already resolved"));
     resolve(2);
     await expect(promise).resolves.toBe(1);
     class Tagged<T> extends Promise<T> {}
-    expect(Tagged.withResolvers<number>().promise).toBeInstanceOf(Tagged);
-    const rejected = Promise.withResolvers<number>();
+    expect((Tagged as unknown as WithResolvers).withResolvers<number>().promise).toBeInstanceOf(Tagged);
+    const rejected = P.withResolvers<number>();
     rejected.reject(new Error("boom"));
     await expect(rejected.promise).rejects.toThrow("boom");
   });
