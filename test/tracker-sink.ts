@@ -36,6 +36,8 @@ export interface Sink {
   requests: ReceivedRequest[];
   /** Every event of every request, in arrival order. */
   events(): Array<Record<string, unknown>>;
+  /** How many events arrived (also when bodies are not kept). */
+  eventCount(): number;
   setScript(script: SinkScript): void;
   close(): Promise<void>;
 }
@@ -53,6 +55,7 @@ export async function startSink(
   const requests: ReceivedRequest[] = [];
   let current = script;
   let count = 0;
+  let eventCount = 0;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
@@ -82,7 +85,8 @@ export async function startSink(
         body,
       };
       const reply = current(request);
-      if (options.keepBodies === false) request.body = { batch: new Array(body?.batch?.length ?? 0) };
+      eventCount += Array.isArray(body?.batch) ? body.batch.length : 0;
+      if (options.keepBodies === false) request.body = undefined;
       requests.push(request);
       if (reply === "destroy") {
         req.socket.destroy();
@@ -104,6 +108,7 @@ export async function startSink(
     url: `http://127.0.0.1:${port}`,
     requests,
     events: () => requests.flatMap((r) => r.body?.batch ?? []),
+    eventCount: () => eventCount,
     setScript: (next) => {
       current = next;
     },

@@ -1,0 +1,87 @@
+// The receiving side of bench/tracker.bench.ts, in its own process so that it does not share the
+// client's event loop (the machine has 2 cores: one for the client, one for the receiver).
+//   tracker-peer.ts sink   -> an HTTP endpoint that accepts any /v1/batch body (gzip or not) with 200
+//   tracker-peer.ts stack  -> the real local stack (s3rver + collector behind the local API Gateway)
+// Talks over IPC: sends { url, apiKey } when ready; answers "count" with what arrived; exits on "close".
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { RAW_PREFIX } from "../contracts/storage-layout.js";
+import { startLocalStack } from "../local/stack.js";
+import { startSink } from "../test/tracker-sink.js";
+
+export interface PeerCount {
+  /** Events received (sink) or lines in the raw zone (stack). */
+  events: number;
+  /** Distinct event ids among them (stack only: a duplicate would show here). */
+  distinctEventIds?: number;
+  requests?: number;
+}
+
+type Message = "count" | "close";
+
+async function main(kind: string): Promise<void> {
+  const send = (value: unknown) => process.send?.(value);
+  if (kind === "sink") {
+    const sink = await startSink(undefined, { keepBodies: false });
+    send({ url: sink.url, apiKey: "bench-key" });
+    process.on("message", async (message: Message) => {
+      if (message === "count")
+        send({ events: sink.eventCount(), requests: sink.requests.length } satisfies PeerCount);
+      if (message === "close") {
+        await sink.close();
+        process.exit(0);
+      }
+    });
+    return;
+  }
+  if (kind === "stack") {
+    const dataDir = await mkdtemp(join(tmpdir(), "observatory-tracker-bench-"));
+    const stack = await startLocalStack({ dataDir, s3Port: 0, collectorPort: 0, dynamoPort: 0, quiet: true });
+    send({ url: stack.collector.url, apiKey: stack.apiKey });
+    process.on("message", async (message: Message) => {
+      if (message === "count") send(await countRaw(stack.s3.client, stack.bucket));
+      if (message === "close") {
+        await stack.close();
+        await rm(dataDir, { recursive: true, force: true });
+        process.exit(0);
+      }
+    });
+    return;
+  }
+  throw new Error(`usage: tracker-peer.ts sink|stack (got ${kind})`);
+}
+
+/** Reads back every raw object: the events that really landed, and whether any landed twice. */
+async function countRaw(s3: S3Client, bucket: string): Promise<PeerCount> {
+  const ids = new Set<string>();
+  let events = 0;
+  let requests = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: RAW_PREFIX, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
+      const lines = gunzipSync(await got.Body!.transformToByteArray())
+        .toString("utf8")
+        .split("\n")
+        .filter(Boolean);
+      requests++;
+      for (const line of lines) {
+        events++;
+        ids.add((JSON.parse(line) as { event_id: string }).event_id);
+      }
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  return { events, distinctEventIds: ids.size, requests };
+}
+
+main(process.argv[2] ?? "").catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
