@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { EventSchema } from "../contracts/event-schema.js";
@@ -65,7 +65,7 @@ export class LocalQueryEngine {
 
   /** Brings the mirror up to date with S3 and (re)creates every table's view. */
   async refresh(): Promise<MirrorReport> {
-    const root = join(this.options.cacheDir, "objects");
+    const root = resolve(this.options.cacheDir, "objects");
     const report = await mirrorPrefix({
       s3: this.options.s3,
       bucket: this.options.bucket,

@@ -10,10 +10,12 @@ import { athenaBilledBytes, athenaPriceUsd } from "./athena-pricing.js";
  *    names the columns it projects, the filters pushed into it, and the partition filter it prunes by.
  *    When several tables are involved, each is planned alone with the others swapped for empty stand-ins,
  *    so every scan is known to belong to its table.
- * 2. Files: the scan's partition predicates (its file filter, pushed filters and the FILTER node right
- *    above it) are evaluated against each file's partition values with every non-partition column set
- *    to NULL ("unknown"): a file is pruned only when the predicate is certainly false for it - the way
- *    Athena prunes partitions with partition projection.
+ * 2. Files: of the scan's predicates (its file filters, pushed filters and the FILTER node right above
+ *    it), those that read only partition keys are evaluated against each file's partition values; a
+ *    file is pruned when one is false for it - the way Athena prunes with partition projection.
+ *    Predicates that also read other columns cannot prune a file and are left out. (DuckDB already
+ *    derives partition-only filters from mixed ones, e.g. `(dt='a' AND x=1) OR (dt='b' AND y=2)` gives
+ *    `dt='a' OR dt='b'`.)
  * 3. Bytes: the compressed size of the column chunks of the columns read (projected or filtered on), in
  *    the files read, from the Parquet footers (parquet_metadata). Athena bills what it reads of a
  *    Parquet file: the chunks of the columns it needs.
@@ -164,10 +166,7 @@ async function viewColumnTypes(connection: DuckDBConnection, view: string): Prom
   return new Map(reader.getRowObjectsJS().map((r) => [String(r.column_name), String(r.column_type)]));
 }
 
-/**
- * The files whose partition values might satisfy every predicate: columns other than the partition
- * keys are NULL, so a predicate that depends on them is unknown (kept), never false.
- */
+/** The files whose partition values satisfy every predicate that reads only partition keys. */
 async function filesRead(
   connection: DuckDBConnection,
   table: LocalTable,
@@ -175,16 +174,17 @@ async function filesRead(
   predicates: string[],
   notes: string[],
 ): Promise<string[]> {
-  if (predicates.length === 0) return table.files;
-  const partitionColumns = table.partitionKeys.map(
-    (key) => `regexp_extract(file, ${sqlString(`/${key}=([^/]*)/`)}, 1) AS ${key}`,
-  );
-  const unknownColumns = [...columnTypes]
-    .filter(([name]) => !table.partitionKeys.includes(name))
-    .map(([name, type]) => `CAST(NULL AS ${type}) AS "${name.replaceAll('"', '""')}"`);
+  const partitionKeys = new Set(table.partitionKeys);
+  const otherColumns = new Set([...columnTypes.keys()].filter((name) => !partitionKeys.has(name)));
+  const pruning = predicates.filter((p) => {
+    const names = identifiersIn(p);
+    return names.some((n) => partitionKeys.has(n)) && !names.some((n) => otherColumns.has(n));
+  });
+  if (pruning.length === 0) return table.files;
+  const partitionColumns = table.partitionKeys.map((key) => `regexp_extract(file, ${sqlString(`/${key}=([^/]*)/`)}, 1) AS ${key}`);
   const fileList = `[${table.files.map(sqlString).join(", ")}]`;
-  const sql = `SELECT file FROM (SELECT file, ${[...partitionColumns, ...unknownColumns].join(", ")} FROM (SELECT unnest(${fileList}) AS file))
-    WHERE ${predicates.map((p) => `((${p}) IS NOT FALSE)`).join(" AND ")}`;
+  const sql = `SELECT file FROM (SELECT file, ${partitionColumns.join(", ")} FROM (SELECT unnest(${fileList}) AS file))
+    WHERE ${pruning.map((p) => `(${p})`).join(" AND ")}`;
   try {
     const reader = await connection.runAndReadAll(sql);
     return reader.getRowObjectsJS().map((r) => String(r.file));

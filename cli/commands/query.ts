@@ -1,0 +1,165 @@
+/**
+ * `observatory query "<SQL>"`: Athena SQL on the local engine (DuckDB over the local stack's Parquet,
+ * Trino functions bridged) or on Athena in the stack's workgroup.
+ *
+ * Where it runs: `--local` or `--athena` when given; otherwise Athena when a workgroup is configured
+ * (`--workgroup` or OBSERVATORY_ATHENA_WORKGROUP), else local.
+ */
+import { AthenaClient } from "@aws-sdk/client-athena";
+import cliProgress from "cli-progress";
+import type { Command } from "commander";
+import { openLocalQuerySession } from "../../local/query-connection.js";
+import { formatBytes, formatUsd } from "../../query/athena-pricing.js";
+import { type AthenaProgress, runAthenaQuery } from "../../query/athena-runner.js";
+import { NAMED_QUERIES, namedQuery } from "../../query/named-queries.js";
+import type { QueryResult } from "../../query/query-result.js";
+import { estimateScan } from "../../query/scan-estimate.js";
+import { type OutputFormat, formatOption, formatRows } from "../format.js";
+
+/** Environment variables naming the deployed stack's Athena setup (MetricPipeline's outputs). */
+export const WORKGROUP_ENV = "OBSERVATORY_ATHENA_WORKGROUP";
+export const DATABASE_ENV = "OBSERVATORY_ATHENA_DATABASE";
+
+export interface QueryCommandOptions {
+  local?: boolean;
+  athena?: boolean;
+  named?: string;
+  list?: boolean;
+  workgroup?: string;
+  database?: string;
+  dataDir?: string;
+  s3Port?: number;
+  format: OutputFormat;
+}
+
+export interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  athena?: AthenaClient;
+}
+
+const defaultIo = (): CommandIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+
+export function registerQueryCommand(program: Command): void {
+  program
+    .command("query")
+    .description("Run Athena (Trino) SQL: locally on DuckDB over the local stack's Parquet, or on Athena")
+    .argument("[sql]", "the SQL (tables: events, quarantine, logs, one per declared event)")
+    .option("--local", "run on this machine (default when no workgroup is configured)")
+    .option("--athena", "run on Athena in the stack's workgroup")
+    .option("--named <name>", `run a named query (${NAMED_QUERIES.map((q) => q.name).join(", ")})`)
+    .option("--list", "list the named queries")
+    .option("--workgroup <name>", `Athena workgroup (default: $${WORKGROUP_ENV})`)
+    .option("--database <name>", `Glue database of the tables (default: $${DATABASE_ENV})`)
+    .option("--data-dir <dir>", "local: the local stack's data directory, read when `observatory dev` is not running")
+    .option("--s3-port <port>", "local: port of the running local stack's S3", (v) => Number.parseInt(v, 10))
+    .addOption(formatOption())
+    .action(async (sql: string | undefined, options: QueryCommandOptions) => {
+      process.exitCode = await runQueryCommand(sql, options);
+    });
+}
+
+export async function runQueryCommand(sql: string | undefined, options: QueryCommandOptions, io: CommandIo = defaultIo()): Promise<number> {
+  if (options.list) {
+    io.stdout.write(`${formatRows(NAMED_QUERIES.map((q) => ({ name: q.name, description: q.description })), options.format)}\n`);
+    return 0;
+  }
+  const text = resolveSql(sql, options.named);
+  const result = useAthena(options, io.env) ? await onAthena(text, options, io) : await onLocal(text, options, io);
+  io.stdout.write(`${formatRows(result.rows, options.format, result.columns.map((c) => c.name))}\n`);
+  return 0;
+}
+
+/** The SQL to run: the argument, or a named query's (not both). */
+export function resolveSql(sql: string | undefined, named: string | undefined): string {
+  if (sql && named) throw new Error("give either SQL or --named, not both");
+  if (named) return namedQuery(named).sql;
+  if (!sql?.trim()) throw new Error('no SQL given: observatory query "SELECT ..." (or --named <name>, --list)');
+  return sql;
+}
+
+export function useAthena(options: { local?: boolean; athena?: boolean; workgroup?: string }, env: NodeJS.ProcessEnv): boolean {
+  if (options.local && options.athena) throw new Error("choose one of --local and --athena");
+  if (options.local) return false;
+  return Boolean(options.athena || options.workgroup || env[WORKGROUP_ENV]);
+}
+
+async function onLocal(sql: string, options: QueryCommandOptions, io: CommandIo): Promise<QueryResult> {
+  const progress = syncProgress(io.stderr);
+  const session = await openLocalQuerySession({ dataDir: options.dataDir, s3Port: options.s3Port, onSyncProgress: progress.update });
+  progress.stop();
+  try {
+    for (const note of session.notes) io.stderr.write(`${note}\n`);
+    const result = await session.engine.query(sql);
+    // What the same query would cost on Athena; only for statements the estimator can plan.
+    const estimate = await estimateScan(session.engine, sql).catch(() => undefined);
+    const cost = estimate ? `, would scan ${formatBytes(estimate.bytesScanned)} on Athena (${formatUsd(estimate.priceUsd)})` : "";
+    io.stderr.write(`${result.rows.length} row${result.rows.length === 1 ? "" : "s"} (local${cost})\n`);
+    return result;
+  } finally {
+    await session.close();
+  }
+}
+
+async function onAthena(sql: string, options: QueryCommandOptions, io: CommandIo): Promise<QueryResult> {
+  const workGroup = options.workgroup ?? io.env[WORKGROUP_ENV];
+  if (!workGroup) throw new Error(`--athena needs a workgroup: --workgroup <name> or $${WORKGROUP_ENV} (MetricPipeline's workgroup output)`);
+  const client = io.athena ?? new AthenaClient({});
+  const status = pollStatus(io.stderr);
+  try {
+    const result = await runAthenaQuery({
+      client,
+      sql,
+      workGroup,
+      database: options.database ?? io.env[DATABASE_ENV],
+      onProgress: status.update,
+    });
+    status.stop();
+    io.stderr.write(
+      `${result.rows.length} row${result.rows.length === 1 ? "" : "s"} (Athena ${result.queryExecutionId}, scanned ${formatBytes(result.bytesScanned ?? 0)}, ${formatUsd(result.priceUsd ?? 0)})\n`,
+    );
+    return result;
+  } finally {
+    status.stop();
+    if (!io.athena) client.destroy();
+  }
+}
+
+/** A bar while the mirror downloads (terminal only; nothing when nothing changed). */
+function syncProgress(stream: NodeJS.WritableStream) {
+  const tty = (stream as NodeJS.WriteStream).isTTY === true;
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    update: (done: number, total: number) => {
+      if (!tty || total === 0) return;
+      bar ??= new cliProgress.SingleBar({ stream, format: "syncing tables [{bar}] {value}/{total} files" }, cliProgress.Presets.shades_classic);
+      if (!bar.isActive) bar.start(total, done);
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+/** Athena's state while polling: rewritten in place on a terminal, one line per change otherwise. */
+function pollStatus(stream: NodeJS.WritableStream) {
+  const tty = (stream as NodeJS.WriteStream).isTTY === true;
+  let last = "";
+  let active = false;
+  return {
+    update: (p: AthenaProgress) => {
+      const line = `Athena: ${p.state} ${(p.elapsedMs / 1000).toFixed(1)}s${p.bytesScanned ? `, scanned ${formatBytes(p.bytesScanned)}` : ""}`;
+      if (tty) {
+        stream.write(`\r${line}\u001b[K`);
+        active = true;
+      } else if (p.state !== last) {
+        stream.write(`${line}\n`);
+      }
+      last = p.state;
+    },
+    stop: () => {
+      if (active) stream.write("\n");
+      active = false;
+    },
+  };
+}
