@@ -5,8 +5,6 @@ import { registerTraceCommand } from "./commands/trace.js";
 import { registerEtlCommand } from "./commands/etl.js";
 import { registerQueryCommand } from "./commands/query.js";
 import { registerCostCommand } from "./commands/cost.js";
-import { registerQueryCommand } from "./commands/query.js";
-import { registerCostCommand } from "./commands/cost.js";
 
 /** Builds the `observatory` program. Each command lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
@@ -19,8 +17,6 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerTraceCommand(program);
   registerEtlCommand(program);
-  registerQueryCommand(program);
-  registerCostCommand(program);
   registerQueryCommand(program);
   registerCostCommand(program);
   return program;
