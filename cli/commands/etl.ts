@@ -9,7 +9,7 @@ import { getJob, listJobs } from "../../etl/job-catalog.js";
 import { LOCAL_BUCKET } from "../../contracts/local-stack.js";
 import { localRefs } from "../../local/step-functions/local-etl.js";
 import { type OutputFormat, formatOption } from "../format.js";
-import { etlStartOnAws, etlStatusOnAws } from "./etl-aws.js";
+import { etlRunsOnAws, etlStartOnAws, etlStatusOnAws } from "./etl-aws.js";
 import { etlRunsLocal, etlStartLocal } from "./etl-local.js";
 
 function jobNames(): string {
@@ -41,11 +41,12 @@ export function registerEtlCommand(program: Command): void {
 
   etl
     .command("status")
-    .description("Status and item counts of an execution on AWS")
-    .argument("<executionArn>", "execution ARN")
+    .description("Status and item counts of an execution on AWS (given a job or state machine: its latest execution)")
+    .argument("<execution>", "execution ARN, or a job name / state machine ARN for its most recent execution")
+    .option("--state-machine-arn <arn>", "the job's state machine (default: OBSERVATORY_<JOB>_STATE_MACHINE_ARN)")
     .addOption(formatOption())
-    .action(async (executionArn: string, options: { format: OutputFormat }) => {
-      process.exitCode = await etlStatusOnAws(executionArn, { format: options.format });
+    .action(async (execution: string, options: { format: OutputFormat; stateMachineArn?: string }) => {
+      process.exitCode = await etlStatusOnAws(execution, { format: options.format, stateMachineArn: options.stateMachineArn });
     });
 
   etl
@@ -64,14 +65,16 @@ export function registerEtlCommand(program: Command): void {
 
   etl
     .command("runs")
-    .description("Recent runs of a job from the local ledger (status, item counts, where failed items are)")
+    .description("Recent runs of a job from its ledger (status, item counts, where failed items are)")
     .argument("<job>", `job name (${jobNames()})`)
-    .option("--local", "read the local ledger (the only one this command reads)")
+    .option("--local", "read the local ledger (default: the job's DynamoDB ledger on AWS)")
+    .option("--ledger-table <name>", "AWS: the job's ledger table (default: OBSERVATORY_<JOB>_LEDGER_TABLE)")
     .option("--limit <n>", "how many runs", (v) => Number.parseInt(v, 10), 20)
     .option("--data-dir <dir>", "where s3rver/dynalite keep data when no `observatory dev` is running")
     .addOption(formatOption())
-    .action(async (job: string, options: { local?: boolean; limit: number; dataDir?: string; format: OutputFormat }) => {
-      if (!options.local) throw new Error("etl runs reads the local ledger: add --local (on AWS, use `etl status <execution ARN>`)");
-      process.exitCode = await etlRunsLocal(job, { format: options.format, dataDir: options.dataDir, limit: options.limit });
+    .action(async (job: string, options: { local?: boolean; limit: number; dataDir?: string; ledgerTable?: string; format: OutputFormat }) => {
+      process.exitCode = options.local
+        ? await etlRunsLocal(job, { format: options.format, dataDir: options.dataDir, limit: options.limit })
+        : await etlRunsOnAws(job, { format: options.format, ledgerTable: options.ledgerTable, limit: options.limit });
     });
 }
