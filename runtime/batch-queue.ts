@@ -37,6 +37,8 @@ interface OpenBatch {
   mixed: boolean;
 }
 
+/** Taken batches at the head of `ready` are cut off once there are this many (amortized O(1)). */
+const READY_COMPACT_AT = 1024;
 /** The one open batch used when batches are not grouped by correlation ID. */
 const UNGROUPED = "\u0000ungrouped";
 
@@ -92,6 +94,10 @@ export class BatchQueue {
     this.ready[this.readyHead++] = undefined as unknown as SealedBatch;
     if (this.readyHead === this.ready.length) {
       this.ready.length = 0;
+      this.readyHead = 0;
+    } else if (this.readyHead >= READY_COMPACT_AT) {
+      // A producer that never lets the queue drain would otherwise grow the array's dead head forever.
+      this.ready.splice(0, this.readyHead);
       this.readyHead = 0;
     }
     this.queuedEvents -= batch.events.length;

@@ -39,6 +39,12 @@ async function setup(
   return { sink, tracker, errors };
 }
 
+/** Every enqueued event is somewhere: queued, in flight, answered, or given up. */
+function expectBalanced(tracker: Tracker): void {
+  const s = tracker.stats();
+  expect(s.enqueued).toBe(s.queued + s.inFlight + s.sent + s.dropped.retries_exhausted);
+}
+
 function eventIds(requests: ReceivedRequest[]): string[] {
   return requests.flatMap((r) => (r.body?.batch ?? []).map((e) => e.event_id as string));
 }
@@ -193,6 +199,7 @@ describe("Tracker retries", () => {
 
     expect(sink.requests).toHaveLength(1);
     expect(tracker.stats()).toMatchObject({ sent: 2, accepted: 0, rejected: 2, retries: 0 });
+    expectBalanced(tracker);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ kind: "rejected", status: 400, count: 2 });
     expect(errors[0]?.message).toMatch(/body is not a batch/);
@@ -284,6 +291,7 @@ describe("Tracker flush, queue and close", () => {
     expect(ids).toHaveLength(1000);
     expect(new Set(ids).size).toBe(1000);
     expect(tracker.stats()).toMatchObject({ enqueued: 1000, accepted: 1000, queued: 0, inFlight: 0 });
+    expectBalanced(tracker);
   });
 
   it("flush() also waits for a batch already in flight when it is called", async () => {
@@ -295,6 +303,7 @@ describe("Tracker flush, queue and close", () => {
     );
     tracker.track("search_made", {}, { userId: "u1" });
     await expect.poll(() => tracker.stats().inFlight).toBe(1);
+    expectBalanced(tracker);
     await tracker.flush();
     expect(sink.events()).toHaveLength(1);
     expect(tracker.stats()).toMatchObject({ accepted: 1, inFlight: 0 });
@@ -304,6 +313,7 @@ describe("Tracker flush, queue and close", () => {
     const { sink, tracker, errors } = await setup(acceptAll, { flushAt: 1000, maxQueueSize: 10 });
     for (let i = 0; i < 25; i++) tracker.track("search_made", { i }, { userId: "u1" });
     expect(tracker.stats()).toMatchObject({ enqueued: 10, queued: 10, dropped: { queue_full: 15 } });
+    expectBalanced(tracker);
     await tracker.flush();
     expect(sink.events().map((e) => (e.properties as { i: number }).i)).toEqual([...Array(10).keys()]);
     expect(errors.filter((e) => e.reason === "queue_full")).toHaveLength(15);
