@@ -38,7 +38,11 @@ describe("BatchQueue", () => {
   it("keeps one open batch per correlation ID, or one mixed batch without grouping", () => {
     const grouped = new BatchQueue({ ...limits, flushAt: 10 }, true);
     const mixed = new BatchQueue({ ...limits, flushAt: 10 }, false);
-    for (const [json, id] of [["1", "a"], ["2", "b"], ["3", "a"]] as const) {
+    for (const [json, id] of [
+      ["1", "a"],
+      ["2", "b"],
+      ["3", "a"],
+    ] as const) {
       grouped.add(json, 1, id);
       mixed.add(json, 1, id);
     }
@@ -53,10 +57,18 @@ describe("BatchQueue", () => {
 
   it("refuses the newest event when full, by count or by bytes, and changes nothing", () => {
     const byCount = new BatchQueue({ ...limits, flushAt: 1, maxQueueSize: 2 }, true);
-    expect([byCount.add("a", 1, ""), byCount.add("b", 1, ""), byCount.add("c", 1, "")]).toEqual([true, true, false]);
+    expect([byCount.add("a", 1, ""), byCount.add("b", 1, ""), byCount.add("c", 1, "")]).toEqual([
+      true,
+      true,
+      false,
+    ]);
     expect(byCount.queuedEvents).toBe(2);
     const byBytes = new BatchQueue({ ...limits, maxQueueBytes: 10 }, true);
-    expect([byBytes.add("aaaaaa", 6, ""), byBytes.add("bbbbbb", 6, ""), byBytes.add("cccc", 4, "")]).toEqual([true, false, true]);
+    expect([byBytes.add("aaaaaa", 6, ""), byBytes.add("bbbbbb", 6, ""), byBytes.add("cccc", 4, "")]).toEqual([
+      true,
+      false,
+      true,
+    ]);
     expect(byBytes.queuedBytes).toBe(10);
   });
 
