@@ -7,7 +7,7 @@ import { quarantineObjectKey, rawObjectKey } from "../../contracts/storage-layou
 import { apiKeyMatches } from "./api-keys.js";
 import { type RequestFacts, toQuarantineRecord, toRawRecord } from "./enrich.js";
 import { type CollectorRequest, type GatewayEvent, type GatewayResult, jsonResult, toCollectorRequest } from "./http-event.js";
-import { MAX_CORRELATION_ID_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
+import { MAX_CORRELATION_ID_LENGTH, MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
 import { parseBody } from "./parse-body.js";
 import { EventValidator } from "./validate.js";
 import { putNdjsonGzip } from "./write-objects.js";
@@ -139,11 +139,13 @@ export function createCollector(options: CollectorOptions): Collector {
     if (!apiKeyMatches(request.headers["x-api-key"], options.apiKeys)) {
       return respond(401, { error: "missing or invalid x-api-key header" });
     }
+    const receivedAt = now();
     const facts: RequestFacts = {
-      receivedAt: now(),
+      receivedAt,
+      receivedAtIso: receivedAt.toISOString(),
       requestId,
       correlationId,
-      userAgent: request.userAgent ?? request.headers["user-agent"] ?? null,
+      userAgent: (request.userAgent ?? request.headers["user-agent"])?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
       ip: request.sourceIp,
       service: options.service ?? null,
       stage: options.stage ?? null,

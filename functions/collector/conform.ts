@@ -34,16 +34,31 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * While walking, an upper bound of the tree's JSON size in bytes is summed, so the per-event size
+ * limit needs an exact (costly) JSON.stringify only for events that might exceed it. A UTF-16 unit
+ * takes at most 6 bytes in JSON (`\u001f`), any number or literal at most 24, punctuation 4 per member.
+ */
+export interface SizeBound {
+  bytes: number;
+}
+const MAX_JSON_BYTES_PER_CHAR = 6;
+const MAX_JSON_BYTES_PER_SCALAR = 24;
+const JSON_BYTES_PER_MEMBER = 4;
+
 /** Conforms the keys of a JSON object tree. Every problem is pushed to `errors` with its path. */
-export function conformKeys(value: Record<string, unknown>, path: string, errors: string[]): Record<string, JsonValue> {
-  return conformObject(value, path, 1, errors);
+export function conformKeys(value: Record<string, unknown>, path: string, errors: string[], size: SizeBound): Record<string, JsonValue> {
+  return conformObject(value, path, 1, errors, size);
 }
 
-function conformObject(value: Record<string, unknown>, path: string, depth: number, errors: string[]): Record<string, JsonValue> {
-  // A null-prototype object: even a key that slipped through could not reach Object.prototype.
-  const out: Record<string, JsonValue> = Object.create(null);
+function conformObject(value: Record<string, unknown>, path: string, depth: number, errors: string[], size: SizeBound): Record<string, JsonValue> {
+  // A plain object is safe here: `__proto__` is refused above and conformName() could never produce
+  // it (leading underscores are dropped). Null-prototype objects would be dictionary-mode in V8 and
+  // make the JSON.stringify of every stored line measurably slower.
+  const out: Record<string, JsonValue> = {};
   const origin = new Map<string, string>();
   for (const key of Object.keys(value)) {
+    size.bytes += key.length * MAX_JSON_BYTES_PER_CHAR + JSON_BYTES_PER_MEMBER;
     const where = `${path}.${key}`;
     if (RESERVED_KEYS.has(key)) {
       errors.push(`${where}: key ${JSON.stringify(key)} is not allowed (reserved to guard against prototype pollution)`);
@@ -68,22 +83,27 @@ function conformObject(value: Record<string, unknown>, path: string, depth: numb
       continue;
     }
     origin.set(name, key);
-    out[name] = conformValue(value[key], `${path}.${name}`, depth, errors);
+    out[name] = conformValue(value[key], `${path}.${name}`, depth, errors, size);
   }
   return out;
 }
 
-function conformValue(value: unknown, path: string, depth: number, errors: string[]): JsonValue {
+function conformValue(value: unknown, path: string, depth: number, errors: string[], size: SizeBound): JsonValue {
   if (typeof value === "string") {
+    size.bytes += value.length * MAX_JSON_BYTES_PER_CHAR + 2;
     if (!isWellFormed(value)) errors.push(`${path}: string contains an unpaired UTF-16 surrogate (not valid Unicode)`);
     return value;
   }
-  if (value === null || typeof value === "number" || typeof value === "boolean") return value;
+  if (value === null || typeof value === "number" || typeof value === "boolean") {
+    size.bytes += MAX_JSON_BYTES_PER_SCALAR;
+    return value;
+  }
+  size.bytes += JSON_BYTES_PER_MEMBER;
   if (depth >= MAX_NESTING_DEPTH) {
     errors.push(`${path}: nested deeper than ${MAX_NESTING_DEPTH} levels`);
     return null;
   }
-  if (Array.isArray(value)) return value.map((item, i) => conformValue(item, `${path}[${i}]`, depth + 1, errors));
+  if (Array.isArray(value)) return value.map((item, i) => conformValue(item, `${path}[${i}]`, depth + 1, errors, size));
   // JSON.parse yields nothing else; anything else is a programming error upstream.
-  return conformObject(value as Record<string, unknown>, path, depth + 1, errors);
+  return conformObject(value as Record<string, unknown>, path, depth + 1, errors, size);
 }

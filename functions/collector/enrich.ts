@@ -5,6 +5,8 @@ import type { ValidEvent } from "./validate.js";
 /** What the collector knows about the request, added to every event of its batch. */
 export interface RequestFacts {
   receivedAt: Date;
+  /** `receivedAt` as ISO-8601, formatted once per request rather than once per event. */
+  receivedAtIso: string;
   requestId: string;
   correlationId: string;
   userAgent: string | null;
@@ -30,7 +32,7 @@ export function toRawRecord(event: ValidEvent, facts: RequestFacts): RawEventRec
     event_id: event.eventId,
     event: event.event,
     event_time: new Date(event.eventTimeMs).toISOString(),
-    received_at: facts.receivedAt.toISOString(),
+    received_at: facts.receivedAtIso,
     user_id: event.userId,
     anonymous_id: event.anonymousId,
     correlation_id: facts.correlationId,
@@ -51,7 +53,7 @@ export function toQuarantineRecord(
   payload: { text: string; encoding: QuarantineRecord["payload_encoding"] },
 ): QuarantineRecord {
   return {
-    quarantined_at: facts.receivedAt.toISOString(),
+    quarantined_at: facts.receivedAtIso,
     request_id: facts.requestId,
     correlation_id: facts.correlationId,
     status,

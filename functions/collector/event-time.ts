@@ -22,22 +22,21 @@ export function parseInstant(value: unknown, field: string): Instant {
   if (!match) {
     return { error: `${field} ${JSON.stringify(value.slice(0, 64))} is not ISO-8601 with a zone (e.g. 2026-11-22T15:04:05.123Z)` };
   }
-  const ms = Date.parse(value.replace(" ", "T"));
-  // Date.parse rolls 2026-02-31 over to March 3rd: read the instant back as wall-clock time in the
-  // text's own zone and require every field to match, so impossible dates are rejected, not guessed.
-  if (Number.isNaN(ms) || !sameWallClock(match, ms)) {
+  // Date.parse would roll 2026-02-31 over to March 3rd: check the calendar first, so impossible
+  // dates are rejected, not guessed.
+  const [, year, month, day, hour, minute, second] = match;
+  const m = Number(month);
+  if (m < 1 || m > 12 || Number(day) < 1 || Number(day) > daysInMonth(Number(year), m) || Number(hour) > 23 || Number(minute) > 59 || Number(second ?? 0) > 59) {
     return { error: `${field} ${JSON.stringify(value.slice(0, 64))} is not a real date-time` };
   }
+  const ms = Date.parse(value.replace(" ", "T"));
+  if (Number.isNaN(ms)) return { error: `${field} ${JSON.stringify(value.slice(0, 64))} has an impossible zone offset` };
   return { ms };
 }
 
-function sameWallClock(match: RegExpExecArray, ms: number): boolean {
-  const zone = match[8]!.toUpperCase();
-  const offsetMinutes = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
-  const wall = new Date(ms + offsetMinutes * 60_000);
-  const expected = [match[1], match[2], match[3], match[4], match[5], match[6] ?? "0"].map(Number);
-  const actual = [wall.getUTCFullYear(), wall.getUTCMonth() + 1, wall.getUTCDate(), wall.getUTCHours(), wall.getUTCMinutes(), wall.getUTCSeconds()];
-  return expected.every((v, i) => v === actual[i]);
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
 function describe(value: unknown): string {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsImport, { type FormatsPlugin } from "ajv-formats";
 import type { EventSchema } from "../../contracts/event-schema.js";
-import { conformKeys, conformName, isWellFormed, type JsonValue } from "./conform.js";
+import { conformKeys, conformName, isWellFormed, type JsonValue, type SizeBound } from "./conform.js";
 import { eventTime, parseInstant } from "./event-time.js";
 import { MAX_EVENT_BYTES, MAX_EVENT_ID_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_IDENTITY_LENGTH } from "./limits.js";
 
@@ -41,6 +41,13 @@ const EVENT_ENVELOPE = {
   required: ["event"],
   additionalProperties: false,
 } as const;
+
+/** Upper bound of the JSON bytes of the envelope's bounded strings (6 bytes per char) plus punctuation. */
+const ENVELOPE_MAX_JSON_BYTES = 6 * (2 * MAX_EVENT_NAME_LENGTH + 2 * MAX_IDENTITY_LENGTH + MAX_EVENT_ID_LENGTH) + 256;
+
+function instantLength(value: unknown): number {
+  return typeof value === "string" ? 6 * value.length : 24;
+}
 
 function describeErrors(errors: ErrorObject[] | null | undefined, root: string): string[] {
   return (errors ?? []).map((e) => {
@@ -90,15 +97,6 @@ export class EventValidator {
     const eventName = typeof input.event === "string" ? input.event : null;
     const reject = (errors: string[]): EventVerdict => ({ ok: false, eventId, event: eventName, errors });
 
-    if (bodyBytes > MAX_EVENT_BYTES) {
-      let size: number;
-      try {
-        size = Buffer.byteLength(JSON.stringify(input));
-      } catch {
-        return reject(["event is nested too deeply to serialize"]);
-      }
-      if (size > MAX_EVENT_BYTES) return reject([`event is ${size} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`]);
-    }
     if (!this.envelope(input)) return reject(describeErrors(this.envelope.errors, ""));
 
     const errors: string[] = [];
@@ -118,8 +116,20 @@ export class EventValidator {
     else if (event.length > MAX_EVENT_NAME_LENGTH) errors.push(`event name is ${event.length} characters after conforming; the limit is ${MAX_EVENT_NAME_LENGTH}`);
     if (!isWellFormed(eventId)) errors.push("event_id is not valid Unicode");
 
-    const properties = conformKeys((input.properties ?? {}) as Record<string, unknown>, "properties", errors);
-    const context = conformKeys((input.context ?? {}) as Record<string, unknown>, "context", errors);
+    // Envelope strings are bounded by the envelope schema except the two instants; count those too.
+    const size: SizeBound = { bytes: ENVELOPE_MAX_JSON_BYTES + instantLength(input.timestamp) + instantLength(input.sent_at) };
+    const properties = conformKeys((input.properties ?? {}) as Record<string, unknown>, "properties", errors, size);
+    const context = conformKeys((input.context ?? {}) as Record<string, unknown>, "context", errors, size);
+    // Exact size only when the bound says the event might be over the limit (and the body is big enough to hold one that is).
+    if (size.bytes > MAX_EVENT_BYTES && bodyBytes > MAX_EVENT_BYTES) {
+      let bytes: number;
+      try {
+        bytes = Buffer.byteLength(JSON.stringify(input));
+      } catch {
+        return reject(["event is nested too deeply to serialize"]);
+      }
+      if (bytes > MAX_EVENT_BYTES) return reject([`event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`]);
+    }
 
     const timestamp = input.timestamp === undefined ? undefined : parseInstant(input.timestamp, "timestamp");
     const sentAtValue = input.sent_at ?? sentAt;

@@ -1,6 +1,7 @@
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { RAW_GZIP_LEVEL } from "./limits.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -8,7 +9,7 @@ const gzipAsync = promisify(gzip);
 export async function encodeNdjsonGzip(records: readonly unknown[]): Promise<Buffer> {
   let text = "";
   for (const record of records) text += `${JSON.stringify(record)}\n`;
-  return gzipAsync(text);
+  return gzipAsync(text, { level: RAW_GZIP_LEVEL });
 }
 
 /**

@@ -1,0 +1,144 @@
+// Collector throughput: events/s through the collector handler for 500-event batches, in process,
+// against a baseline of JSON.parse + gzip + PutObject of the same body bytes, measured in the same run.
+// Both write through the same S3 client to the same sink:
+//   1. an in-process sink (the SDK's real PutObject path, request answered in memory): CPU cost only;
+//   2. s3rver on 127.0.0.1 (the local stack's S3): what `observatory dev` sees.
+// Run: npm run bench -- collector
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
+import { createCollector } from "../functions/collector/collector.js";
+import { RAW_GZIP_LEVEL } from "../functions/collector/limits.js";
+import { demoTraffic } from "../local/demo-traffic.js";
+import { startLocalS3 } from "../local/s3-server.js";
+
+const gzipAsync = promisify(gzip);
+const BATCH_EVENTS = 500;
+const BATCHES = 12;
+const ROUNDS = 5;
+const WARMUP_ROUNDS = 1;
+
+/** A body as the Tracker sends it: events with event_id, timestamp and the library context. */
+function batchBodies(): string[] {
+  const calls = demoTraffic({ events: BATCH_EVENTS * BATCHES, seed: 11 });
+  const bodies: string[] = [];
+  for (let b = 0; b < BATCHES; b++) {
+    const events = calls.slice(b * BATCH_EVENTS, (b + 1) * BATCH_EVENTS).map((c, i) => ({
+      event: c.event,
+      properties: c.properties,
+      user_id: c.options.userId,
+      event_id: `00000000-0000-4000-8000-${String(b * BATCH_EVENTS + i).padStart(12, "0")}`,
+      timestamp: c.options.timestamp,
+      context: { library: { name: "observatory-tracker", version: "0.1.0" }, service: "gallery", stage: "prod", correlation_id: c.options.correlationId },
+    }));
+    bodies.push(JSON.stringify({ batch: events, sent_at: new Date().toISOString() }));
+  }
+  return bodies;
+}
+
+function httpApiEvent(body: string, n: number): APIGatewayProxyEventV2 {
+  const now = Date.now();
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: "/v1/batch",
+    rawQueryString: "",
+    headers: { "content-type": "application/json", "x-api-key": "bench-key", "user-agent": "observatory-tracker/0.1.0" },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "bench",
+      domainName: "bench.local",
+      domainPrefix: "bench",
+      http: { method: "POST", path: "/v1/batch", protocol: "HTTP/1.1", sourceIp: "203.0.113.1", userAgent: "observatory-tracker/0.1.0" },
+      requestId: `bench-${n}`,
+      routeKey: "$default",
+      stage: "$default",
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+    body,
+    isBase64Encoded: false,
+  };
+}
+
+/** An S3 client whose requests are answered in memory after the SDK built and signed them. */
+function inProcessSinkClient(): { client: S3Client; bytes: () => number } {
+  let stored = 0;
+  const client = new S3Client({
+    region: "us-east-1",
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+    requestHandler: {
+      async handle(request: { body?: unknown }) {
+        const body = request.body;
+        if (body instanceof Uint8Array) stored += body.length;
+        else if (typeof body === "string") stored += body.length;
+        return { response: { statusCode: 200, headers: { etag: '"bench"' }, body: undefined } };
+      },
+      updateHttpClientConfig() {},
+      httpHandlerConfigs: () => ({}),
+    } as never,
+  });
+  return { client, bytes: () => stored };
+}
+
+async function measure(name: string, bodies: string[], run: (body: string, n: number) => Promise<void>): Promise<number> {
+  let n = 0;
+  const started = process.hrtime.bigint();
+  for (const body of bodies) await run(body, n++);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return (bodies.length * BATCH_EVENTS) / seconds;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function compare(sinkName: string, client: S3Client, bucket: string, bodies: string[]): Promise<void> {
+  const collector = createCollector({ s3: client, bucket, apiKeys: ["bench-key"], schemas: DEMO_EVENT_SCHEMAS, service: "bench", stage: "bench" });
+  let seq = 0;
+  const viaCollector = async (body: string) => {
+    const result = await collector.handler(httpApiEvent(body, seq++));
+    if (result.statusCode !== 200 || !result.body.startsWith(`{"accepted":${BATCH_EVENTS},`)) throw new Error(`collector answered ${result.statusCode} ${result.body.slice(0, 300)}`);
+  };
+  const baseline = async (body: string) => {
+    JSON.parse(body);
+    const gz = await gzipAsync(body, { level: RAW_GZIP_LEVEL });
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: `baseline/${seq++}.ndjson.gz`, Body: gz }));
+  };
+  const collectorRates: number[] = [];
+  const baselineRates: number[] = [];
+  // Alternate the two within each round so drift (GC, CPU frequency, neighbours) hits both alike.
+  for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
+    const c = await measure("collector", bodies, viaCollector);
+    const b = await measure("baseline", bodies, baseline);
+    if (round >= WARMUP_ROUNDS) {
+      collectorRates.push(c);
+      baselineRates.push(b);
+    }
+  }
+  const c = median(collectorRates);
+  const b = median(baselineRates);
+  console.log(`sink: ${sinkName}`);
+  console.log(`  collector handler : ${Math.round(c).toLocaleString("en-US")} events/s (median of ${ROUNDS} rounds x ${BATCHES} batches x ${BATCH_EVENTS} events)`);
+  console.log(`  baseline          : ${Math.round(b).toLocaleString("en-US")} events/s (JSON.parse + gzip level ${RAW_GZIP_LEVEL}, as the collector, + PutObject of the same bytes)`);
+  console.log(`  ratio             : ${(c / b).toFixed(2)}x baseline (goal >= 0.5x)`);
+}
+
+const bodies = batchBodies();
+const meanBytes = Math.round(bodies.reduce((a, b) => a + Buffer.byteLength(b), 0) / bodies.length);
+console.log(`collector bench: ${BATCHES} distinct batches of ${BATCH_EVENTS} events, ${meanBytes.toLocaleString("en-US")} bytes each on average; node ${process.version}`);
+
+const sink = inProcessSinkClient();
+await compare("in-process (SDK PutObject answered in memory)", sink.client, "bench-bucket", bodies);
+
+const dir = await mkdtemp(join(tmpdir(), "obs-bench-collector-"));
+const s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
+try {
+  await compare(`s3rver at ${s3.endpoint}`, s3.client, s3.bucket, bodies);
+} finally {
+  await s3.close();
+  await rm(dir, { recursive: true, force: true });
+}
