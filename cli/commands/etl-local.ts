@@ -18,6 +18,8 @@ export interface EtlLocalStartOptions {
   runId?: string;
   format?: OutputFormat;
   dataDir?: string;
+  /** Worker threads for the job's workers (0: in this process). */
+  threads?: number;
 }
 
 export interface EtlLocalIo {
@@ -80,6 +82,8 @@ export async function etlStartLocal(jobName: string, options: EtlLocalStartOptio
       input,
       runId: options.runId,
       seed: true,
+      workerThreads: options.threads,
+      s3Endpoint: peers.s3Endpoint,
       onMapProgress,
       retryIntervalOverrides: io.retryIntervalOverrides,
     });

@@ -3,6 +3,7 @@
  * definition <job> (the ASL the EtlFleet component deploys), runs <job> --local (the local ledger).
  * The local branch lives in etl-local.ts, the AWS branch in etl-aws.ts.
  */
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { buildEtlDefinition, placeholderRefs } from "../../etl/definition.js";
 import { getJob, listJobs } from "../../etl/job-catalog.js";
@@ -11,6 +12,12 @@ import { localRefs } from "../../local/step-functions/local-etl.js";
 import { type OutputFormat, formatOption } from "../format.js";
 import { etlRunsOnAws, etlStartOnAws, etlStatusOnAws } from "./etl-aws.js";
 import { etlRunsLocal, etlStartLocal } from "./etl-local.js";
+
+function threadCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--threads must be a non-negative integer, got ${value}`);
+  return n;
+}
 
 function jobNames(): string {
   return listJobs()
@@ -32,10 +39,11 @@ export function registerEtlCommand(program: Command): void {
     .option("--name <name>", "AWS: execution name")
     .option("--state-machine-arn <arn>", "AWS: the job's state machine (default: from the environment)")
     .option("--data-dir <dir>", "local: where s3rver/dynalite keep data when no `observatory dev` is running")
+    .option("--threads <n>", "local: worker threads running the workers, like a Lambda fleet (0: in this process)", threadCount, availableParallelism())
     .addOption(formatOption())
-    .action(async (job: string, options: { local?: boolean; input?: string; runId?: string; wait?: boolean; name?: string; stateMachineArn?: string; dataDir?: string; format: OutputFormat }) => {
+    .action(async (job: string, options: { local?: boolean; input?: string; runId?: string; wait?: boolean; name?: string; stateMachineArn?: string; dataDir?: string; threads: number; format: OutputFormat }) => {
       process.exitCode = options.local
-        ? await etlStartLocal(job, { input: options.input, runId: options.runId, format: options.format, dataDir: options.dataDir })
+        ? await etlStartLocal(job, { input: options.input, runId: options.runId, format: options.format, dataDir: options.dataDir, threads: options.threads })
         : await etlStartOnAws(job, { input: options.input, wait: options.wait, name: options.name, stateMachineArn: options.stateMachineArn, format: options.format });
     });
 

@@ -14,6 +14,8 @@ import { ensureLedgerTable, getRun, type LedgerRun } from "../../etl/ledger.js";
 import type { MapProgress } from "./distributed-map.js";
 import { type LocalResource, type LocalRunResult, runLocalExecution } from "./runner.js";
 import { dynamoDBIntegrations } from "./service-integrations.js";
+import type { EtlWorkerSetup } from "./etl-worker-setup.js";
+import { createWorkerPool, type WorkerPool } from "./worker-pool.js";
 
 export const LOCAL_LEDGER_TABLE = "observatory-etl-ledger";
 const LOCAL_ACCOUNT = "000000000000";
@@ -46,6 +48,14 @@ export interface LocalJobOptions {
   seed?: boolean;
   onMapProgress?: (progress: MapProgress) => void;
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /**
+   * Run the worker handler in this many worker threads (a local "fleet": CPU-bound workers use
+   * several cores). 0 or absent: in this process. Needs s3Endpoint, and the job registered in the
+   * catalog or in one of jobModules (each thread looks it up by name).
+   */
+  workerThreads?: number;
+  s3Endpoint?: string;
+  jobModules?: string[];
   /** Replace a role's handler (tests inject failures or count invocations around the real one). */
   wrap?: Partial<Record<"planner" | "worker" | "finalizer", (handler: LocalResource) => LocalResource>>;
 }
@@ -72,9 +82,16 @@ export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
   if (o.seed && o.job.seedLocal) await o.job.seedLocal(o.s3, o.bucket, input);
   const s3 = () => o.s3;
   const wrap = (role: "planner" | "worker" | "finalizer", handler: LocalResource) => o.wrap?.[role]?.(handler) ?? handler;
+  let pool: WorkerPool | undefined;
+  if (o.workerThreads && o.workerThreads > 0) {
+    if (!o.s3Endpoint) throw new Error("workerThreads needs s3Endpoint (each thread makes its own S3 client)");
+    const setup: EtlWorkerSetup = { job: name, s3Endpoint: o.s3Endpoint, jobModules: o.jobModules };
+    pool = createWorkerPool({ setupModule: new URL("./etl-worker-setup.ts", import.meta.url), options: setup, size: o.workerThreads });
+  }
+  const worker: LocalResource = pool ? (input) => pool.invoke(input) : (workerHandler(o.job, s3) as LocalResource);
   const resources: Record<string, LocalResource> = {
     [refs.plannerArn]: wrap("planner", plannerHandler(o.job, s3) as LocalResource),
-    [refs.workerArn]: wrap("worker", workerHandler(o.job, s3) as LocalResource),
+    [refs.workerArn]: wrap("worker", worker),
     [refs.finalizerArn]: wrap("finalizer", finalizerHandler(o.job, s3) as LocalResource),
     ...dynamoDBIntegrations(o.dynamodb),
   };
@@ -90,7 +107,7 @@ export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
     s3: o.s3,
     retryIntervalOverrides: o.retryIntervalOverrides,
     onMapProgress: o.onMapProgress,
-  });
+  }).finally(() => pool?.close());
   const ledger = await getRun(o.dynamodb, ledgerTable, name, runId);
   return { runId, result, ledger, etl };
 }

@@ -16,6 +16,7 @@ const PROBE_TIMEOUT_MS = 500;
 
 export interface LocalPeers {
   s3: S3Client;
+  s3Endpoint: string;
   bucket: string;
   dynamodb: DynamoDBClient;
   /** What was found or started, for the user: e.g. "S3 of a running `observatory dev` (port 4569)". */
@@ -45,8 +46,9 @@ export async function connectLocalPeers(o: { dataDir?: string; s3Port?: number; 
   const notes: string[] = [];
   try {
     let s3: S3Client;
+    const s3Endpoint = `http://127.0.0.1:${s3Port}`;
     if (await portOpen(s3Port)) {
-      s3 = localS3Client(`http://127.0.0.1:${s3Port}`);
+      s3 = localS3Client(s3Endpoint);
       closers.push(async () => s3.destroy());
       notes.push(`S3: the running local stack on port ${s3Port}`);
     } else {
@@ -68,6 +70,7 @@ export async function connectLocalPeers(o: { dataDir?: string; s3Port?: number; 
     }
     return {
       s3,
+      s3Endpoint,
       bucket: LOCAL_BUCKET,
       dynamodb,
       notes,
