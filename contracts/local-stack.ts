@@ -8,3 +8,5 @@ export const LOCAL_DATA_DIR = ".observatory";
 /** s3rver and dynalite accept any credentials; the SDK still wants some to sign with. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 export const LOCAL_REGION = "us-east-1";
+/** The logging demo's three services (A storefront -> B search -> C images) under `observatory dev`. */
+export const LOCAL_DEMO_SERVICE_PORTS = { storefront: 4010, search: 4011, images: 4012 } as const;

@@ -12,6 +12,7 @@ import {
   LOCAL_S3_PORT,
 } from "../../contracts/local-stack.js";
 import { type LocalStack, type LocalStackExtra, startLocalStack } from "../../local/stack.js";
+import { logsDevExtension } from "../../local/log-dev-extension.js";
 
 /** One optional piece of the local stack, switched on by its own CLI options. */
 export interface DevExtension {
@@ -21,7 +22,9 @@ export interface DevExtension {
 }
 
 /** Append an entry (one import + one line) to add a piece to `observatory dev`. */
-export const DEV_EXTENSIONS: DevExtension[] = [];
+export const DEV_EXTENSIONS: DevExtension[] = [
+  logsDevExtension,
+];
 
 export interface DevOptions {
   dataDir: string;
