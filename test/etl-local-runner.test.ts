@@ -244,6 +244,21 @@ describe("local ETL runner", () => {
     expect(() => batchItems([{ id: "big", v: "z".repeat(500) }], { MaxInputBytesPerBatch: 100 }, undefined)).toThrow(/does not fit/);
   });
 
+  it("runs workers in worker threads: same results, TransientError still retried across the thread boundary", async () => {
+    const { threadFlaky } = await import("./etl-thread-jobs.js");
+    const { result } = await run({
+      job: threadFlaky,
+      workerThreads: 2,
+      s3Endpoint: s3.endpoint,
+      jobModules: [new URL("./etl-thread-jobs.ts", import.meta.url).href],
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    const output = (result as { output: RunSummary }).output;
+    expect(output).toMatchObject({ succeeded_items: 12, failed_items: 0, output: { sum: 66 } });
+    // Worker threads, not the main thread (threadId 0), did the work.
+    expect((output.output as { threads: number[] }).threads.every((t) => t > 0)).toBe(true);
+  });
+
   it("runs an inline-mode job from the same definition builder", async () => {
     const job = numbersJob("inline-job", 9, async () => {}, { mode: "inline", batching: {} });
     const { result, ledger } = await run({ job });
