@@ -350,6 +350,14 @@ export function isFinished(status: string): boolean {
   return !RUNNING_STATUSES.has(status);
 }
 
+/** The user stopped `--wait` (Ctrl-C); the execution itself keeps running on AWS. */
+export class WaitStopped extends EtlAwsError {
+  constructor(readonly executionArn: string) {
+    super(`stopped waiting; the execution keeps running: observatory etl status ${executionArn}`);
+    this.name = "WaitStopped";
+  }
+}
+
 export interface WaitOptions {
   pollIntervalMs?: number;
   /** Called after every successful poll (progress bars). */
@@ -359,7 +367,20 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** setTimeout that an abort (Ctrl-C) ends early, so stopping a wait never lingers a poll interval. */
+function abortableSleep(signal: AbortSignal | undefined) {
+  return (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
+    });
+}
 
 /**
  * Poll until the execution leaves RUNNING; returns its final report. Throttling backs the poll
@@ -367,11 +388,11 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  */
 export async function waitForExecution(client: SFNClient, executionArn: string, options: WaitOptions = {}): Promise<ExecutionReport> {
   const base = options.pollIntervalMs ?? POLL_INTERVAL_MS;
-  const sleep = options.sleep ?? realSleep;
+  const sleep = options.sleep ?? abortableSleep(options.signal);
   let interval = base;
   let throttled = 0;
   for (;;) {
-    if (options.signal?.aborted) throw new EtlAwsError(`stopped waiting for ${executionArn} (the execution keeps running)`);
+    if (options.signal?.aborted) throw new WaitStopped(executionArn);
     try {
       const current = await describeExecution(client, executionArn);
       throttled = 0;

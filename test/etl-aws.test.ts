@@ -16,13 +16,14 @@ import {
 } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { etlStartOnAws, etlStatusOnAws, statusRows } from "../cli/commands/etl-aws.js";
+import { INTERRUPTED_EXIT_CODE, etlStartOnAws, etlStatusOnAws, statusRows } from "../cli/commands/etl-aws.js";
 import {
   EtlAwsError,
   MAX_CONSECUTIVE_THROTTLES,
   describeExecution,
   resolveStateMachineArn,
   stateMachineArnEnvVar,
+  WaitStopped,
   waitForExecution,
 } from "../etl/aws-client.js";
 
@@ -262,6 +263,25 @@ describe("etl start", () => {
       `started ${EXECUTION}\nRUNNING items 0/1000 (failed 0)\nRUNNING items 501/1000 (failed 1)\nFAILED items 1000/1000 (failed 1)\n`,
     );
     expect(printed[0]).toMatch(/FAILED .*WordCountError \| finalizer could not write results/);
+  });
+
+  it("Ctrl-C stops waiting, not the run, and says how to follow it", async () => {
+    sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: EXECUTION, startDate: START });
+    sfn.on(DescribeExecutionCommand).resolves(execution({ status: "RUNNING" }));
+    sfn.on(ListMapRunsCommand).resolves({ $metadata: meta, mapRuns: [] });
+    const interrupt = new AbortController();
+    const err = new PassThrough();
+    const notes: string[] = [];
+    err.on("data", (d) => notes.push(String(d)));
+    const code = await etlStartOnAws(MACHINE, { wait: true }, { client, out: () => {}, err, signal: interrupt.signal, sleep: async () => interrupt.abort() });
+    expect(code).toBe(INTERRUPTED_EXIT_CODE);
+    expect(notes.join("")).toContain(`the execution keeps running: observatory etl status ${EXECUTION}`);
+    expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(1);
+
+    // Without an injected sleep, an abort ends the real poll interval at once (a 10-minute one here).
+    const later = new AbortController();
+    const waiting = waitForExecution(client, EXECUTION, { pollIntervalMs: 600_000, signal: later.signal, onProgress: () => later.abort() });
+    await expect(waiting).rejects.toBeInstanceOf(WaitStopped);
   });
 
   it("--wait rides out a burst of throttling but gives up on persistent throttling", async () => {

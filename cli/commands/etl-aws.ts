@@ -15,6 +15,7 @@ import {
   resolveLedgerTable,
   resolveStateMachineArn,
   startExecution,
+  WaitStopped,
   waitForExecution,
 } from "../../etl/aws-client.js";
 import { listRuns } from "../../etl/ledger.js";
@@ -49,7 +50,12 @@ export interface EtlAwsIo {
   /** Progress and notes; stderr, so that `--format json` on stdout stays parseable. */
   err?: NodeJS.WritableStream;
   sleep?: (ms: number) => Promise<void>;
+  /** Stops `--wait` (tests); the CLI wires Ctrl-C to it. */
+  signal?: AbortSignal;
 }
+
+/** 128 + SIGINT, what shells report for a command stopped with Ctrl-C. */
+export const INTERRUPTED_EXIT_CODE = 130;
 
 /** Columns of `etl status` / `etl start --wait`, one row per Map Run (one row when there is none). */
 export const STATUS_COLUMNS = [
@@ -166,12 +172,23 @@ export async function etlStartOnAws(target: string, options: EtlAwsStartOptions,
   }
   err.write(`started ${started.executionArn}\n`);
   const progress = progressReporter(err);
+  // Ctrl-C stops waiting, not the run: say how to follow it, exit 130 like an interrupted command.
+  const stop = new AbortController();
+  const signal = io.signal ?? stop.signal;
+  const onInterrupt = () => stop.abort();
+  process.once("SIGINT", onInterrupt);
   try {
-    const final = await waitForExecution(client, started.executionArn, { onProgress: progress.update, sleep: io.sleep });
+    const final = await waitForExecution(client, started.executionArn, { onProgress: progress.update, sleep: io.sleep, signal });
     progress.stop();
     out(render(final, format));
     return exitCodeFor(final);
+  } catch (error) {
+    if (!(error instanceof WaitStopped)) throw error;
+    progress.stop();
+    err.write(`${error.message}\n`);
+    return INTERRUPTED_EXIT_CODE;
   } finally {
+    process.removeListener("SIGINT", onInterrupt);
     progress.stop();
   }
 }
