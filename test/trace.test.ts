@@ -137,15 +137,15 @@ describe("observatory trace --athena", () => {
       },
     });
     const col = (name: string, type: string) => ({ CatalogName: "hive", SchemaName: "", TableName: "", Name: name, Label: name, Type: type, Precision: 0, Scale: 0, Nullable: "UNKNOWN" as const, CaseSensitive: type === "varchar" });
-    const header = ["kind", "t", "service", "fn", "level", "message", "event", "properties"];
+    const header = ["kind", "t", "log_id", "service", "fn", "level", "message", "event", "properties"];
     athena.on(GetQueryResultsCommand).resolves({
       UpdateCount: 0,
       ResultSet: {
-        ResultSetMetadata: { ColumnInfo: [col("kind", "varchar"), col("t", "double"), col("service", "varchar"), col("fn", "varchar"), col("level", "varchar"), col("message", "varchar"), col("event", "varchar"), col("properties", "varchar")] },
+        ResultSetMetadata: { ColumnInfo: [col("kind", "varchar"), col("t", "double"), col("log_id", "varchar"), col("service", "varchar"), col("fn", "varchar"), col("level", "varchar"), col("message", "varchar"), col("event", "varchar"), col("properties", "varchar")] },
         Rows: [
           { Data: header.map((h) => ({ VarCharValue: h })) },
-          { Data: [{ VarCharValue: "log" }, { VarCharValue: "1.7953353E12" }, { VarCharValue: "storefront" }, { VarCharValue: "storefront-fn" }, { VarCharValue: "INFO" }, { VarCharValue: "GET /search received" }, {}, {}] },
-          { Data: [{ VarCharValue: "event" }, { VarCharValue: "1.795335300042E12" }, { VarCharValue: "search" }, {}, {}, {}, { VarCharValue: "search_made" }, { VarCharValue: '{"query":"cats"}' }] },
+          { Data: [{ VarCharValue: "log" }, { VarCharValue: "1.7953353E12" }, { VarCharValue: "38000000000000000000000000000000000000000000000000000001" }, { VarCharValue: "storefront" }, { VarCharValue: "storefront-fn" }, { VarCharValue: "INFO" }, { VarCharValue: "GET /search received" }, {}, {}] },
+          { Data: [{ VarCharValue: "event" }, { VarCharValue: "1.795335300042E12" }, { VarCharValue: "e-1" }, { VarCharValue: "search" }, {}, {}, {}, { VarCharValue: "search_made" }, { VarCharValue: '{"query":"cats"}' }] },
         ],
       },
     });
@@ -164,5 +164,17 @@ describe("observatory trace --athena", () => {
     expect(traceSql({ correlationId: "it's", logsDatabase: "l", now: NOW })).toContain("correlation_id = 'it''s'");
     expect(() => traceSql({ correlationId: ID, logsDatabase: "bad-name; drop", now: NOW })).toThrow(/Glue database name/);
     athena.restore();
+  });
+});
+
+describe("timeline order", () => {
+  it("orders lines of the same millisecond by their event id (write order), not by text", () => {
+    const at = new Date(Date.UTC(2026, 10, 22));
+    const rows = buildTimeline([
+      { time: at, service: "a", function: "f", level: "INFO", kind: "log", message: "END RequestId: r", seq: "0002" },
+      { time: at, service: "a", function: "f", level: "INFO", kind: "event", message: "a_event" },
+      { time: at, service: "a", function: "f", level: "INFO", kind: "log", message: "zzz last line", seq: "0001" },
+    ]);
+    expect(rows.map((r) => r.message)).toEqual(["zzz last line", "END RequestId: r", "a_event"]);
   });
 });

@@ -32,13 +32,13 @@ export function traceSql(options: Pick<AthenaTraceOptions, "correlationId" | "lo
   const id = literal(options.correlationId);
   const logs = `${identifier(options.logsDatabase)}.${LOGS_TABLE}`;
   const parts = [
-    `SELECT 'log' AS kind, to_unixtime("time") * 1000 AS t, service, function_name AS fn, level, message, CAST(NULL AS varchar) AS event, CAST(NULL AS varchar) AS properties
+    `SELECT 'log' AS kind, to_unixtime("time") * 1000 AS t, log_id, service, function_name AS fn, level, message, CAST(NULL AS varchar) AS event, CAST(NULL AS varchar) AS properties
 FROM ${logs}
 WHERE ${dt} AND (correlation_id = ${id}
   OR (correlation_id IS NULL AND function_request_id IN (SELECT function_request_id FROM ${logs} WHERE ${dt} AND correlation_id = ${id} AND function_request_id IS NOT NULL)))`,
   ];
   if (options.eventsDatabase) {
-    parts.push(`SELECT 'event', to_unixtime(event_time) * 1000, service, json_extract_scalar(context, '$.function_name'), CAST(NULL AS varchar), CAST(NULL AS varchar), event, properties
+    parts.push(`SELECT 'event', to_unixtime(event_time) * 1000, event_id, service, json_extract_scalar(context, '$.function_name'), CAST(NULL AS varchar), CAST(NULL AS varchar), event, properties
 FROM ${identifier(options.eventsDatabase)}.events
 WHERE ${dt} AND correlation_id = ${id}`);
   }
@@ -60,5 +60,6 @@ export async function traceAthena(options: AthenaTraceOptions): Promise<Timeline
     level: (r.level as string | null) ?? null,
     kind: r.kind === "event" ? "event" : "log",
     message: r.kind === "event" ? eventMessage(String(r.event), r.properties) : String(r.message ?? ""),
+    ...(r.kind === "event" || r.log_id === null || r.log_id === undefined ? {} : { seq: String(r.log_id) }),
   }));
 }

@@ -45,13 +45,13 @@ export async function traceLocal(options: LocalTraceOptions): Promise<TimelineEn
       const source = `read_parquet(${list(logs.files)}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)`;
       const reader = await connection.runAndReadAll(
         `WITH l AS (SELECT * FROM ${source})
-         SELECT epoch_ms("time") AS t, service, function_name, level, message FROM l
+         SELECT epoch_ms("time") AS t, log_id, service, function_name, level, message FROM l
          WHERE correlation_id = $id
             OR (correlation_id IS NULL AND function_request_id IN (SELECT function_request_id FROM l WHERE correlation_id = $id AND function_request_id IS NOT NULL))`,
         { id },
       );
       for (const r of reader.getRowObjectsJS()) {
-        entries.push({ time: new Date(Number(r.t)), service: r.service as string | null, function: r.function_name as string | null, level: r.level as string | null, kind: "log", message: String(r.message) });
+        entries.push({ time: new Date(Number(r.t)), service: r.service as string | null, function: r.function_name as string | null, level: r.level as string | null, kind: "log", message: String(r.message), seq: String(r.log_id) });
       }
     }
     const seen = new Set<string>();

@@ -7,6 +7,8 @@ export interface TimelineEntry {
   level: string | null;
   kind: "log" | "event";
   message: string;
+  /** Order among entries of the same millisecond: the CloudWatch event id (ids sort in write order). */
+  seq?: string;
 }
 
 /** What `observatory trace` prints: entries in time order with their offset from the first. */
@@ -22,13 +24,16 @@ export interface TimelineRow {
 
 export const TIMELINE_COLUMNS = ["time", "offset_ms", "service", "function", "level", "kind", "message"] as const;
 
+const bySeq = (a?: string, b?: string) => (a === undefined || b === undefined ? 0 : a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+
 /**
- * Orders entries by time (ties: logs before events, then message, so output is stable run to run)
+ * Orders entries by time (ties: logs before events, then by event id - write order - then message,
+ * so output is stable run to run)
  * and computes each one's offset in ms from the first.
  */
 export function buildTimeline(entries: readonly TimelineEntry[]): TimelineRow[] {
   const sorted = [...entries].sort(
-    (a, b) => a.time.getTime() - b.time.getTime() || (a.kind === b.kind ? 0 : a.kind === "log" ? -1 : 1) || a.message.localeCompare(b.message),
+    (a, b) => a.time.getTime() - b.time.getTime() || (a.kind === b.kind ? 0 : a.kind === "log" ? -1 : 1) || bySeq(a.seq, b.seq) || a.message.localeCompare(b.message),
   );
   const start = sorted[0]?.time.getTime() ?? 0;
   return sorted.map((e) => ({
