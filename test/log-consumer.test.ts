@@ -212,6 +212,15 @@ describe("log consumer", () => {
     expect(stored.events).toEqual([{ id: "x", timestamp: "yesterday", message: "bad ts" }, { id: "y", timestamp: 1 }]);
   });
 
+  it("puts every line of a LogCentralizer-subscribed group in the service its filter names", async () => {
+    const data = delivery("/aws/lambda/images-resize-x1y2", "s9", ['{"level":"INFO","message":"resized","service":"something-else"}', "END RequestId: 0f0e0d0c-0000-4000-8000-000000000000"]);
+    data.subscriptionFilters = ["observatory-logs.service=images"];
+    const result = await consumeSubscription(encodeSubscriptionPayload(data), deps());
+    expect(result.objects).toHaveLength(1);
+    expect(result.objects[0]).toMatch(/^tables\/logs\/dt=2026-11-22\/service=images\//);
+    expect((await parquetRows(result.objects[0]!)).map((r) => r.message)).toEqual(["resized", "END RequestId: 0f0e0d0c-0000-4000-8000-000000000000"]);
+  });
+
   describe("with OpenSearch", () => {
     let server: Server;
     const requests: string[] = [];
