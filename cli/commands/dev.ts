@@ -12,6 +12,7 @@ import {
   LOCAL_S3_PORT,
 } from "../../contracts/local-stack.js";
 import { type LocalStack, type LocalStackExtra, startLocalStack } from "../../local/stack.js";
+import { compactionDevExtension } from "./dev-compaction.js";
 import { logsDevExtension } from "../../local/log-dev-extension.js";
 
 /** One optional piece of the local stack, switched on by its own CLI options. */
@@ -24,6 +25,7 @@ export interface DevExtension {
 /** Append an entry (one import + one line) to add a piece to `observatory dev`. */
 export const DEV_EXTENSIONS: DevExtension[] = [
   logsDevExtension,
+  compactionDevExtension,
 ];
 
 export interface DevOptions {
