@@ -216,6 +216,31 @@ describe("Tracker retries", () => {
     expect(tracker.stats()).toMatchObject({ accepted: 1, retries: 1 });
   });
 
+  it("retries while the collector is not listening yet (connection refused), then delivers once", async () => {
+    // Learn a free port, then leave it closed: the first attempts are refused.
+    const probe = await startSink();
+    const port = Number(new URL(probe.url).port);
+    await probe.close();
+    const errors: TrackerError[] = [];
+    const tracker = new Tracker({
+      endpoint: probe.url,
+      apiKey: "k",
+      retryBaseDelayMs: 50,
+      retryMaxDelayMs: 200,
+      maxRetries: 20,
+      onError: (e) => errors.push(e),
+    });
+    trackers.push(tracker);
+    tracker.track("search_made", { query: "refused" }, { userId: "u1" });
+    const flushed = tracker.flush();
+    await expect.poll(() => tracker.stats().retries, { timeout: 5_000 }).toBeGreaterThan(0);
+    sink = await startSink(acceptAll, { port });
+    await flushed;
+    expect(sink.events().map((e) => e.properties)).toEqual([{ query: "refused" }]);
+    expect(tracker.stats()).toMatchObject({ accepted: 1, dropped: { retries_exhausted: 0 } });
+    expect(errors).toEqual([]);
+  });
+
   it("retries a request that times out", async () => {
     const { sink, tracker } = await setup((request) => (request.index === 0 ? "hang" : acceptAll(request)), {
       requestTimeoutMs: 200,
