@@ -58,7 +58,15 @@ export interface EtlFleetArgs extends Omit<EtlJobSpec, "name"> {
   finalizer?: EtlFleetFunction;
   schedule?: EtlFleetSchedule;
   /** An existing bucket (MetricPipeline passes its own); by default the fleet creates one. */
-  bucket?: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  bucket?: {
+    name: pulumi.Input<string>;
+    arn: pulumi.Input<string>;
+    /**
+     * The bucket's KMS key when it encrypts with SSE-KMS: the state machine (ItemReader, ResultWriter)
+     * and the functions then get kms:Decrypt and kms:GenerateDataKey on it, and nothing else.
+     */
+    kmsKeyArn?: pulumi.Input<string>;
+  };
   /** SNS topic ARN for the failure alarms; by default the fleet creates one. */
   alarmTopicArn?: pulumi.Input<string>;
   /** X-Ray tracing for the state machine and the functions. */
@@ -191,6 +199,10 @@ export class EtlFleet extends pulumi.ComponentResource {
       this.bucketName = this.bucket.bucket;
     }
     const bucketArn = bucket ? pulumi.output(bucket.arn) : (this.bucket as aws.s3.Bucket).arn;
+    // Reading and writing SSE-KMS objects needs the key; S3 calls KMS on the caller's behalf.
+    const kms: PolicyStatement[] = bucket?.kmsKeyArn
+      ? [statement({ Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [bucket.kmsKeyArn] })]
+      : [];
 
     this.ledger = new aws.dynamodb.Table(
       ...transform(
@@ -252,6 +264,7 @@ export class EtlFleet extends pulumi.ComponentResource {
             .apply(([env, bucketName]) => ({ OBSERVATORY_ETL_JOB: jobName, OBSERVATORY_BUCKET: bucketName, ...env })),
           statements: [
             ...s3Statements([...defaults.reads, ...(f.reads ?? [])], [...defaults.writes, ...(f.writes ?? [])]),
+            ...kms,
             ...(f.statements ?? []),
           ],
           transform: tr,
@@ -302,6 +315,7 @@ export class EtlFleet extends pulumi.ComponentResource {
           policy: built.statements.apply((needs) =>
             policyDocument([
               ...needs,
+              ...(this.spec.mode === "distributed" ? kms : []),
               EXECUTION_LOGGING_STATEMENT,
               ...(tracing ? [statement({ Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], Resource: ["*"] })] : []),
             ]),

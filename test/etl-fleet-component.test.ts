@@ -80,6 +80,9 @@ const wordcountFleet = new EtlFleet("wordcount", {
     finalizer: { writes: [OUTPUT_PREFIX] },
   }),
 });
+// On a caller's SSE-KMS bucket.
+const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b4c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e`;
+new EtlFleet("sealed", { ...handlers, bucket: { name: "sealed-bucket", arn: "arn:aws:s3:::sealed-bucket", kmsKeyArn: KEY } });
 let finalizerCode: any;
 const noFinalizer = new EtlFleet("nofin", {
   planner: handlers.planner,
@@ -257,6 +260,15 @@ describe("EtlFleet IAM", () => {
     const finalizer = await policyOf("chars-finalizer-policy");
     expect(statementWith(finalizer, "s3:PutObject")).toEqual([]);
     expect(statementWith(finalizer, "s3:GetObject")[0]!.Resource).toEqual([`${bucket}/etl/results/chars/*`]);
+  });
+
+  it("grants the bucket's KMS key (decrypt, generate data key) where S3 objects are read or written", async () => {
+    for (const name of ["sealed-policy", "sealed-planner-policy", "sealed-worker-policy", "sealed-finalizer-policy"]) {
+      const doc = await policyOf(name);
+      assertLeastPrivilege(doc);
+      expect(statementWith(doc, "kms:Decrypt"), name).toEqual([{ Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [KEY] }]);
+    }
+    expect(statementWith(await policyOf("chars-policy"), "kms:Decrypt")).toEqual([]);
   });
 
   it("uses a given bucket's ARN for the grants", async () => {
