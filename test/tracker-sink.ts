@@ -50,7 +50,7 @@ export const acceptAll: SinkScript = (request) => ({
 
 export async function startSink(
   script: SinkScript = acceptAll,
-  options: { keepBodies?: boolean } = {},
+  options: { keepBodies?: boolean; port?: number } = {},
 ): Promise<Sink> {
   const requests: ReceivedRequest[] = [];
   let current = script;
