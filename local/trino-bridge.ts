@@ -102,6 +102,45 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
     notes: "NULL for objects, arrays, missing paths and malformed JSON, as in Trino (DuckDB would return the object text or fail).",
   },
   {
+    name: "json_extract",
+    trino: ["json_extract(json, json_path) -> json"],
+    definition: "(j, p) AS CASE WHEN json_valid(j) THEN system.main.json_extract(j, trino_json_path(p)) END",
+    notes: "Trino's bracketed member syntax `$[\"a b\"]` works; malformed JSON gives NULL instead of an error.",
+  },
+  {
+    name: "regexp_extract",
+    trino: ["regexp_extract(string, pattern) -> varchar", "regexp_extract(string, pattern, group) -> varchar"],
+    definition:
+      "(s, p) AS CASE WHEN regexp_matches(s, p) THEN system.main.regexp_extract(s, p) END, (s, p, g) AS CASE WHEN regexp_matches(s, p) THEN system.main.regexp_extract(s, p, g) END",
+    notes: "NULL when nothing matches, as in Trino (DuckDB returns an empty string).",
+  },
+  {
+    name: "split_part",
+    trino: ["split_part(string, delimiter, index) -> varchar"],
+    definition: "(s, d, i) AS CASE WHEN i <= len(string_split(s, d)) THEN system.main.split_part(s, d, i) END",
+    notes: "NULL past the last field, as in Trino (DuckDB returns an empty string).",
+  },
+  {
+    name: "date_diff",
+    trino: ["date_diff(unit, timestamp1, timestamp2) -> bigint"],
+    // Trino counts whole units elapsed; DuckDB's date_diff counts unit boundaries crossed (23:00 -> 01:00
+    // is 1 day there, 0 in Trino). DuckDB's date_sub is the whole-units count.
+    definition: "(unit, a, b) AS date_sub(unit, a, b)",
+    notes: "Whole units elapsed, as in Trino. Month and larger units at month ends may differ by one (DuckDB treats the last day of a month as a full month).",
+  },
+  {
+    name: "truncate",
+    trino: ["truncate(x) -> double"],
+    definition: "(x) AS trunc(x)",
+    notes: "Toward zero.",
+  },
+  {
+    name: "trino_null_if_any_null",
+    trino: [],
+    definition: "(args, v) AS CASE WHEN list_count(args) = len(args) THEN v END",
+    notes: "Helper for greatest/least: NULL when any argument is NULL (list_count skips NULLs).",
+  },
+  {
     name: "approx_distinct",
     trino: ["approx_distinct(x) -> bigint", "approx_distinct(x, e) -> bigint"],
     // DuckDB's approx_count_distinct was measured 14% off on 10,000 distinct values, far outside
@@ -246,6 +285,21 @@ export const TRINO_REWRITTEN_FUNCTIONS: readonly { name: string; trino: string[]
     notes: "Becomes strftime with the same translation; the format must be a literal. Timestamps with time zone print in UTC (the session zone).",
   },
   {
+    name: "concat",
+    trino: ["concat(string1, ..., stringN) -> varchar", "concat(array1, ..., arrayN) -> array"],
+    notes: "Becomes a chain of `||`, which is NULL when any argument is NULL, as in Trino (DuckDB's concat skips NULLs).",
+  },
+  {
+    name: "greatest",
+    trino: ["greatest(value1, value2, ..., valueN) -> [same as input]"],
+    notes: "NULL when any argument is NULL, as in Trino (DuckDB's greatest ignores NULLs). Arguments are evaluated twice.",
+  },
+  {
+    name: "least",
+    trino: ["least(value1, value2, ..., valueN) -> [same as input]"],
+    notes: "As greatest.",
+  },
+  {
     name: "transform",
     trino: ["transform(array(T), function(T, U)) -> array(U)"],
     notes: "Renamed to list_transform; the lambda `x -> ...` is the same syntax.",
@@ -296,6 +350,12 @@ function rewriteNode(node: unknown): boolean {
       changed = true;
     } else if (name === "date_parse" || name === "date_format") {
       rewriteDateFormatCall(obj, name === "date_parse" ? "strptime" : "strftime");
+      changed = true;
+    } else if (name === "concat") {
+      rewriteConcatCall(obj);
+      changed = true;
+    } else if (name === "greatest" || name === "least") {
+      rewriteNullStrictCall(obj);
       changed = true;
     } else if (RENAMED_FUNCTIONS[name]) {
       obj.function_name = RENAMED_FUNCTIONS[name];
@@ -351,6 +411,23 @@ export function stringConversionArguments(format: string): number[] {
     (conversion === "s" ? asString : otherwise).add(position);
   }
   return [...asString].filter((p) => !otherwise.has(p)).sort((a, b) => a - b);
+}
+
+/** concat(a, b, c) -> (a || b) || c: NULL in, NULL out (Trino), where DuckDB's concat skips NULLs. */
+function rewriteConcatCall(call: SqlNode): void {
+  const args = call.children as SqlNode[];
+  if (args.length < 2) return; // concat(x) is x in both
+  // Inner nodes carry no alias: only the outermost keeps the select-list name.
+  const operator = (left: SqlNode, right: SqlNode): SqlNode => ({ ...call, alias: "", function_name: "||", is_operator: true, children: [left, right] });
+  const folded = args.slice(1, -1).reduce<SqlNode>((left, right) => operator(left, right), args[0]!);
+  Object.assign(call, operator(folded, args.at(-1)!), { alias: call.alias });
+}
+
+/** greatest(...) -> trino_null_if_any_null(list_value(...), system.main.greatest(...)). */
+function rewriteNullStrictCall(call: SqlNode): void {
+  const builtIn: SqlNode = { ...call, alias: "", schema: "main", catalog: "system" };
+  const list: SqlNode = { ...call, alias: "", function_name: "list_value", children: structuredClone(call.children) };
+  Object.assign(call, { function_name: "trino_null_if_any_null", children: [list, builtIn] });
 }
 
 function castToVarchar(expression: SqlNode): SqlNode {

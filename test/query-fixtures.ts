@@ -18,6 +18,7 @@ import { quarantineObjectKey, rawObjectKey, tablePrefix } from "../contracts/sto
 /** Events per raw object: one collector request carries a batch of about this many. */
 const EVENTS_PER_RAW_OBJECT = 200;
 const SEARCH_TERMS = ["cats", "dogs", "sunset", "café au lait", "日本の桜", "mountains", "beach", "city at night", "forest", "snow"];
+const REJECTED_PER_REQUEST = 2;
 const REJECTION_REASONS = [
   "properties.n_results: must be integer",
   "event name is empty after conforming",
@@ -29,6 +30,8 @@ export interface QueryFixture {
   quarantine: QuarantineRecord[];
   /** Total size of the gzip NDJSON raw objects the events came from. */
   rawGzipBytes: number;
+  /** Size of the gzip NDJSON quarantine object the rejected events came from. */
+  quarantineGzipBytes: number;
   /** Total size of the Parquet objects written under tables/. */
   parquetBytes: number;
   parquetObjects: number;
@@ -87,37 +90,52 @@ export function generateEvents(count: number, seed = 42): { events: RawEventReco
     });
   }
   const quarantine: QuarantineRecord[] = [];
+  let requestAt = start;
   for (let i = 0; i < Math.max(3, Math.floor(count / 100)); i++) {
+    // Two rejected events per bad request: the collector writes one quarantine object per request.
+    if (i % REJECTED_PER_REQUEST === 0) requestAt = start + Math.floor(next() * spanMs);
     const reasons = next() < 0.2 ? [pick(REJECTION_REASONS), pick(REJECTION_REASONS)] : [pick(REJECTION_REASONS)];
+    const request = Math.floor(i / REJECTED_PER_REQUEST);
     quarantine.push({
-      quarantined_at: new Date(start + Math.floor(next() * spanMs)).toISOString(),
-      request_id: `req_q${i}`,
-      correlation_id: `corr_q${i}`,
+      quarantined_at: new Date(requestAt).toISOString(),
+      request_id: `req_q${request}`,
+      correlation_id: `corr_q${request}`,
       status: 200,
-      index: i % 5,
+      index: i % REJECTED_PER_REQUEST,
       event_id: `bad_${i}`,
       event: "search_made",
       reasons: [...new Set(reasons)],
-      payload: JSON.stringify({ event: "search_made", properties: { n_results: "many" } }),
+      payload: JSON.stringify({
+        event: "Search Made",
+        user_id: `user_${String(Math.floor(next() * 250)).padStart(4, "0")}`,
+        timestamp: new Date(requestAt - 1500).toISOString(),
+        properties: { query: pick(SEARCH_TERMS), n_results: "many" },
+      }),
       payload_encoding: "json",
     });
   }
   return { events, quarantine };
 }
 
-/**
- * Writes the raw zone and the Parquet tables of a generated data set into S3 (a local s3rver).
- * `workDir` holds DuckDB's temporary files and is removed afterwards.
- */
-export async function writeQueryFixture(options: {
+export interface FixtureOptions {
   s3: S3Client;
   bucket: string;
+  /** Holds DuckDB's temporary files; removed afterwards. */
   workDir: string;
   events: number;
   seed?: number;
-}): Promise<QueryFixture> {
+}
+
+/** Writes the raw zone and the Parquet tables of a generated data set into S3 (a local s3rver). */
+export async function writeQueryFixture(options: FixtureOptions): Promise<QueryFixture> {
+  const raw = await writeRawZone(options);
+  const tables = await writeTables(options, raw);
+  return { ...raw, ...tables };
+}
+
+/** Only the raw zone (gzip NDJSON in raw/ and quarantine/), as the collector leaves it for compaction. */
+export async function writeRawZone(options: FixtureOptions): Promise<Pick<QueryFixture, "events" | "quarantine" | "rawGzipBytes" | "quarantineGzipBytes">> {
   const { events, quarantine } = generateEvents(options.events, options.seed);
-  await mkdir(options.workDir, { recursive: true });
   let rawGzipBytes = 0;
   for (let i = 0; i < events.length; i += EVENTS_PER_RAW_OBJECT) {
     const batch = events.slice(i, i + EVENTS_PER_RAW_OBJECT);
@@ -126,10 +144,26 @@ export async function writeQueryFixture(options: {
     const key = rawObjectKey(new Date(batch[0]!.received_at), batch[0]!.request_id);
     await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body }));
   }
-  const quarantineBody = gzipSync(quarantine.map((q) => JSON.stringify(q)).join("\n") + "\n");
-  await options.s3.send(
-    new PutObjectCommand({ Bucket: options.bucket, Key: quarantineObjectKey(new Date(quarantine[0]!.quarantined_at), "req_q"), Body: quarantineBody }),
-  );
+  let quarantineGzipBytes = 0;
+  for (let i = 0; i < quarantine.length; i += REJECTED_PER_REQUEST) {
+    const rejected = quarantine.slice(i, i + REJECTED_PER_REQUEST);
+    const body = gzipSync(rejected.map((q) => JSON.stringify(q)).join("\n") + "\n");
+    quarantineGzipBytes += body.length;
+    const key = quarantineObjectKey(new Date(rejected[0]!.quarantined_at), rejected[0]!.request_id);
+    await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body }));
+  }
+  return { events, quarantine, rawGzipBytes, quarantineGzipBytes };
+}
+
+/**
+ * The Parquet tables of the data set, written with DuckDB the way the compaction worker writes them
+ * (contract columns and types, ZSTD, dt/hour partitions): fast fixtures for tests of the query side.
+ */
+async function writeTables(
+  options: FixtureOptions,
+  { events, quarantine }: Pick<QueryFixture, "events" | "quarantine">,
+): Promise<Pick<QueryFixture, "parquetBytes" | "parquetObjects">> {
+  await mkdir(options.workDir, { recursive: true });
 
   const eventsFile = join(options.workDir, "events.ndjson");
   const quarantineFile = join(options.workDir, "quarantine.ndjson");
@@ -184,7 +218,7 @@ export async function writeQueryFixture(options: {
     await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: `${tablePrefix(table!)}${rest.join("/")}`, Body: body }));
   }
   await rm(options.workDir, { recursive: true, force: true });
-  return { events, quarantine, rawGzipBytes, parquetBytes, parquetObjects };
+  return { parquetBytes, parquetObjects };
 }
 
 async function copyPartitioned(db: import("@duckdb/node-api").DuckDBConnection, select: string, directory: string): Promise<void> {

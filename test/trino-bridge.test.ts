@@ -152,6 +152,52 @@ describe("arrays and maps", () => {
   });
 });
 
+describe("same name, different answer in DuckDB: bridged to Trino's", () => {
+  it("concat is NULL when an argument is NULL, and concatenates arrays", async () => {
+    expect(await trino("concat('a', NULL)")).toBeNull();
+    expect(await trino("concat('a', 'b', 'c')")).toBe("abc");
+    expect((await trino("concat(ARRAY[1], ARRAY[2, 3])")) as unknown[]).toEqual([1, 2, 3]);
+  });
+  it("greatest and least are NULL when an argument is NULL", async () => {
+    expect(await trino("greatest(1, NULL, 3)")).toBeNull();
+    expect(await trino("greatest(1, 5, 3)")).toBe(5);
+    expect(await trino("least(4, 2)")).toBe(2);
+  });
+  it("regexp_extract and split_part are NULL when there is nothing to return", async () => {
+    expect(await trino("regexp_extract('abc', 'x')")).toBeNull();
+    expect(await trino("regexp_extract('1a 2b 14m', '(\\d+)([a-z]+)', 2)")).toBe("a");
+    expect(await trino("split_part('a,b', ',', 5)")).toBeNull();
+    expect(await trino("split_part('a,b', ',', 2)")).toBe("b");
+  });
+  it("date_diff counts whole units elapsed", async () => {
+    expect(await trino("date_diff('day', TIMESTAMP '2020-01-01 23:00:00', TIMESTAMP '2020-01-02 01:00:00')")).toBe(0);
+    expect(await trino("date_diff('hour', TIMESTAMP '2020-01-01 23:00:00', TIMESTAMP '2020-01-02 01:00:00')")).toBe(2);
+    expect(await trino("date_diff('second', TIMESTAMP '2020-01-01 00:00:00', TIMESTAMP '2020-01-01 00:00:01.900')")).toBe(1);
+  });
+  it("json_extract reads Trino paths and returns JSON", async () => {
+    expect(await trino(`json_extract('{"a b": [1, 2]}', '$["a b"]')`)).toBe("[1,2]");
+    expect(await trino(`json_extract('nope', '$.a')`)).toBeNull();
+  });
+});
+
+describe("same name, same answer: no bridge needed (checked so a DuckDB upgrade cannot change it unnoticed)", () => {
+  it("answers as Trino does", async () => {
+    expect(await trino("strpos('abc', 'z')")).toBe(0);
+    expect(await trino("substr('hello', 2, 3)")).toBe("ell");
+    expect((await trino("split('a,b', ',')")) as unknown[]).toEqual(["a", "b"]);
+    expect(await trino("contains(ARRAY[1, 2], 2)")).toBe(true);
+    expect(iso(await trino("date_trunc('week', DATE '2024-01-10')"))).toBe("2024-01-08T00:00:00.000Z");
+    expect(await trino("replace('aaa', 'a', 'b')")).toBe("bbb");
+    expect(await trino("if(1 > 0, 'y', 'n')")).toBe("y");
+    expect(await trino("try(CAST('x' AS integer))")).toBeNull();
+    expect(await trino("mod(-7, 3)")).toBe(-1);
+    expect(await trino("length('日本')")).toBe(2);
+    expect(await trino("lpad('ab', 1, 'x')")).toBe("a");
+    const reader = await connection.runAndReadAll("SELECT count_if(x > 1) AS n FROM (VALUES (1), (2), (3)) t(x)");
+    expect(Number(reader.getRowObjectsJS()[0]!.n)).toBe(2);
+  });
+});
+
 describe("format (java.util.Formatter)", () => {
   it("answers the Trino docs' examples", async () => {
     expect(await trino("format('%s%%', 123)")).toBe("123%");
