@@ -24,6 +24,7 @@ import { listKeys, readNdjsonGzMany } from "../../local/s3-ndjson.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { Tracker } from "../../runtime/tracker.js";
 import { type OutputFormat, formatOption, formatRows } from "../format.js";
+import { compactionDemoStep } from "./demo-compaction.js";
 
 /** How long a running collector has to answer /v1/health before the demo starts its own stack. */
 const HEALTH_TIMEOUT_MS = 1_000;
@@ -159,7 +160,7 @@ const reportLanded: DemoStep = {
 };
 
 /** The demo, in order. Append steps here (one import + one entry). */
-export const DEMO_STEPS: DemoStep[] = [sendTraffic, reportLanded];
+export const DEMO_STEPS: DemoStep[] = [sendTraffic, reportLanded, compactionDemoStep];
 
 export async function runDemo(options: DemoOptions, steps: readonly DemoStep[] = DEMO_STEPS): Promise<DemoContext> {
   const print = (text = "") => console.log(text);

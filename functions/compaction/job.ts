@@ -78,7 +78,9 @@ export interface CompactionOutput {
   rows_by_table: Record<string, number>;
   partitions_written: number;
   files: string[];
+  /** The committed consumed-key state, and this run's plan (its chunks: every raw key it took). */
   state: string;
+  plan: string;
 }
 
 /** The summary lists at most this many output files: it is stored in a DynamoDB item (400 KB max). */
@@ -233,6 +235,7 @@ export async function finalizeCompaction(deps: CompactionDeps, runId: string): P
     partitions_written: merged.length,
     files: merged.map((m) => m.key).slice(0, MAX_SUMMARY_FILES),
     state: `s3://${deps.bucket}/${STATE_KEY}`,
+    plan: `s3://${deps.bucket}/${planKey(runId)}`,
   };
   await writeJsonObject(deps.s3, deps.bucket, committedKey(runId), output);
   // Staged files are now inside the compacted files; the plan and markers stay as the run's audit trail.
