@@ -246,3 +246,25 @@ describe("collector configured from the environment", () => {
     await expect(collectorFromEnv({ OBSERVATORY_BUCKET: "b", OBSERVATORY_API_KEYS: "k", OBSERVATORY_EVENT_SCHEMAS: "[{" })).rejects.toThrow(/OBSERVATORY_EVENT_SCHEMAS is not valid JSON/);
   });
 });
+
+describe("raw line encoder", () => {
+  it("writes exactly JSON.stringify(toRawRecord(...)) for every shape of event", async () => {
+    const { rawRecordEncoder, toRawRecord } = await import("../functions/collector/enrich.js");
+    const facts = { receivedAt: NOW, receivedAtIso: NOW.toISOString(), requestId: 'r-"1"', correlationId: "c\u00e9", userAgent: null, ip: "::1", service: "svc", stage: null };
+    const encode = rawRecordEncoder(facts);
+    const base = { eventId: "e", event: "a", eventTimeMs: NOW.getTime() - 1, userId: null, anonymousId: "x", schemaVersion: null };
+    const events = [
+      { ...base, properties: {}, context: {} },
+      { ...base, properties: { q: "line\nbreak \u2028", n: 1.5, deep: [{ a: null }] }, context: { service: "app", stage: "prod", library: { name: "t" } }, schemaVersion: 2 },
+      // Client context naming keys the collector sets: the collector's values win, once each.
+      { ...base, userId: "u", properties: { a: 1 }, context: { ip: "spoofed", user_agent: "client", other: true } },
+      { ...base, properties: {}, context: { service: "" } },
+    ];
+    for (const event of events) {
+      const line = encode(event);
+      expect(line).toBe(JSON.stringify(toRawRecord(event, facts)));
+      expect(JSON.parse(line)).toEqual(toRawRecord(event, facts));
+    }
+    expect(JSON.parse(encode(events[2]!)).context).toEqual({ ip: "::1", user_agent: null, other: true, request_id: 'r-"1"' });
+  });
+});

@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
-import type { QuarantineRecord, RawEventRecord } from "../../contracts/event-record.js";
+import type { QuarantineRecord } from "../../contracts/event-record.js";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { quarantineObjectKey, rawObjectKey } from "../../contracts/storage-layout.js";
 import { apiKeyMatches } from "./api-keys.js";
-import { type RequestFacts, toQuarantineRecord, toRawRecord } from "./enrich.js";
+import { type RequestFacts, rawRecordEncoder, toQuarantineRecord } from "./enrich.js";
 import { type CollectorRequest, type GatewayEvent, type GatewayResult, jsonResult, toCollectorRequest } from "./http-event.js";
 import { MAX_CORRELATION_ID_LENGTH, MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
+import { parseInstant } from "./event-time.js";
 import { parseBody } from "./parse-body.js";
 import { EventValidator } from "./validate.js";
 import { putNdjsonGzip } from "./write-objects.js";
@@ -65,7 +66,8 @@ export function createCollector(options: CollectorOptions): Collector {
   /** Quarantine must not turn bad input into a 5xx: if S3 refuses it, the records go to the log (archived by LogCentralizer). */
   async function quarantine(facts: RequestFacts, records: QuarantineRecord[]): Promise<void> {
     try {
-      await putNdjsonGzip(s3, bucket, quarantineObjectKey(facts.receivedAt, facts.requestId), records);
+      const lines = records.map((record) => JSON.stringify(record));
+      await putNdjsonGzip(s3, bucket, quarantineObjectKey(facts.receivedAt, facts.requestId), lines);
     } catch (error) {
       logger.error("quarantine write failed; the rejected items follow in this log line", {
         error: (error as Error).message,
@@ -84,13 +86,15 @@ export function createCollector(options: CollectorOptions): Collector {
     }
 
     const receivedAtMs = facts.receivedAt.getTime();
-    const accepted: RawEventRecord[] = [];
+    const accepted: string[] = [];
+    const encode = rawRecordEncoder(facts);
     const rejected: BatchResponse["rejected"] = [];
     const quarantined: QuarantineRecord[] = [];
+    const batchSentAt = parsed.sentAt === undefined ? undefined : parseInstant(parsed.sentAt, "sent_at");
     parsed.events.forEach((raw, index) => {
-      const verdict = validator.check(raw, parsed.sentAt, receivedAtMs, request.body.length);
+      const verdict = validator.check(raw, batchSentAt, receivedAtMs, request.body.length);
       if (verdict.ok) {
-        accepted.push(toRawRecord(verdict.value, facts));
+        accepted.push(encode(verdict.value));
         return;
       }
       rejected.push({ index, event_id: verdict.eventId, errors: verdict.errors });

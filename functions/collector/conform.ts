@@ -46,22 +46,27 @@ const MAX_JSON_BYTES_PER_CHAR = 6;
 const MAX_JSON_BYTES_PER_SCALAR = 24;
 const JSON_BYTES_PER_MEMBER = 4;
 
-/** Conforms the keys of a JSON object tree. Every problem is pushed to `errors` with its path. */
+/**
+ * Conforms the keys of a JSON object tree. Every problem is pushed to `errors` with its path.
+ * Copy on write: an object whose keys are all snake_case already (the common case: the Tracker's
+ * users mostly send conformed names) is returned as parsed, which saves an allocation per object and
+ * keeps JSON.parse's fast object shapes for the JSON.stringify of the stored line.
+ */
 export function conformKeys(value: Record<string, unknown>, path: string, errors: string[], size: SizeBound): Record<string, JsonValue> {
   return conformObject(value, path, 1, errors, size);
 }
 
 function conformObject(value: Record<string, unknown>, path: string, depth: number, errors: string[], size: SizeBound): Record<string, JsonValue> {
-  // A plain object is safe here: `__proto__` is refused above and conformName() could never produce
-  // it (leading underscores are dropped). Null-prototype objects would be dictionary-mode in V8 and
-  // make the JSON.stringify of every stored line measurably slower.
-  const out: Record<string, JsonValue> = {};
-  const origin = new Map<string, string>();
-  for (const key of Object.keys(value)) {
+  // A plain object is safe here: `__proto__` is refused below and conformName() can never produce it
+  // (leading underscores are dropped), so no assignment reaches a prototype. Null-prototype objects
+  // would be dictionary-mode in V8 and slow down the JSON.stringify of every stored line.
+  let out: Record<string, JsonValue> | undefined;
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     size.bytes += key.length * MAX_JSON_BYTES_PER_CHAR + JSON_BYTES_PER_MEMBER;
-    const where = `${path}.${key}`;
     if (RESERVED_KEYS.has(key)) {
-      errors.push(`${where}: key ${JSON.stringify(key)} is not allowed (reserved to guard against prototype pollution)`);
+      errors.push(`${path}.${key}: key ${JSON.stringify(key)} is not allowed (reserved to guard against prototype pollution)`);
       continue;
     }
     if (!isWellFormed(key)) {
@@ -70,28 +75,43 @@ function conformObject(value: Record<string, unknown>, path: string, depth: numb
     }
     const name = conformName(key);
     if (name === "") {
-      errors.push(`${where}: key ${JSON.stringify(key)} is empty after conforming to snake_case`);
+      errors.push(`${path}.${key}: key ${JSON.stringify(key)} is empty after conforming to snake_case`);
       continue;
     }
     if (name.length > MAX_PROPERTY_KEY_LENGTH) {
       errors.push(`${path}: key ${JSON.stringify(name.slice(0, 40))}... is ${name.length} characters; the limit is ${MAX_PROPERTY_KEY_LENGTH}`);
       continue;
     }
-    const earlier = origin.get(name);
-    if (earlier !== undefined) {
-      errors.push(`${path}: keys ${JSON.stringify(earlier)} and ${JSON.stringify(key)} both conform to ${JSON.stringify(name)}`);
-      continue;
+    const child = value[key];
+    const conformed = conformValue(child, path, name, depth, errors, size);
+    if (out === undefined && (name !== key || conformed !== child)) out = copyOf(value, keys, i);
+    if (out !== undefined) {
+      if (Object.hasOwn(out, name)) {
+        const earlier = keys.find((k) => k !== key && conformName(k) === name);
+        errors.push(`${path}: keys ${JSON.stringify(earlier)} and ${JSON.stringify(key)} both conform to ${JSON.stringify(name)}`);
+        continue;
+      }
+      out[name] = conformed;
     }
-    origin.set(name, key);
-    out[name] = conformValue(value[key], `${path}.${name}`, depth, errors, size);
+  }
+  return out ?? (value as Record<string, JsonValue>);
+}
+
+/** The first `count` members of `value`, whose keys were conformed already (they are unchanged). */
+function copyOf(value: Record<string, unknown>, keys: string[], count: number): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {};
+  for (let i = 0; i < count; i++) {
+    const key = keys[i]!;
+    if (!RESERVED_KEYS.has(key)) out[key] = value[key] as JsonValue;
   }
   return out;
 }
 
-function conformValue(value: unknown, path: string, depth: number, errors: string[], size: SizeBound): JsonValue {
+/** `segment` is a key (`path.key`) or an array index (`path[i]`); the path string is built only when needed. */
+function conformValue(value: unknown, parentPath: string, segment: string | number, depth: number, errors: string[], size: SizeBound): JsonValue {
   if (typeof value === "string") {
     size.bytes += value.length * MAX_JSON_BYTES_PER_CHAR + 2;
-    if (!isWellFormed(value)) errors.push(`${path}: string contains an unpaired UTF-16 surrogate (not valid Unicode)`);
+    if (!isWellFormed(value)) errors.push(`${join(parentPath, segment)}: string contains an unpaired UTF-16 surrogate (not valid Unicode)`);
     return value;
   }
   if (value === null || typeof value === "number" || typeof value === "boolean") {
@@ -99,11 +119,27 @@ function conformValue(value: unknown, path: string, depth: number, errors: strin
     return value;
   }
   size.bytes += JSON_BYTES_PER_MEMBER;
+  const path = join(parentPath, segment);
   if (depth >= MAX_NESTING_DEPTH) {
     errors.push(`${path}: nested deeper than ${MAX_NESTING_DEPTH} levels`);
     return null;
   }
-  if (Array.isArray(value)) return value.map((item, i) => conformValue(item, `${path}[${i}]`, depth + 1, errors, size));
+  if (Array.isArray(value)) return conformArray(value, path, depth + 1, errors, size);
   // JSON.parse yields nothing else; anything else is a programming error upstream.
   return conformObject(value as Record<string, unknown>, path, depth + 1, errors, size);
+}
+
+function conformArray(value: unknown[], path: string, depth: number, errors: string[], size: SizeBound): JsonValue[] {
+  let out: JsonValue[] | undefined;
+  for (let i = 0; i < value.length; i++) {
+    const item = value[i];
+    const conformed = conformValue(item, path, i, depth, errors, size);
+    if (out === undefined && conformed !== item) out = value.slice(0, i) as JsonValue[];
+    if (out !== undefined) out.push(conformed);
+  }
+  return out ?? (value as JsonValue[]);
+}
+
+function join(path: string, segment: string | number): string {
+  return typeof segment === "number" ? `${path}[${segment}]` : `${path}.${segment}`;
 }

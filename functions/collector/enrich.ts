@@ -45,6 +45,43 @@ export function toRawRecord(event: ValidEvent, facts: RequestFacts): RawEventRec
   };
 }
 
+/** Context keys the collector sets itself (see toRawRecord). */
+const ENRICHED_CONTEXT_KEYS = ["user_agent", "ip", "request_id"] as const;
+
+/**
+ * The same line as `JSON.stringify(toRawRecord(event, facts))`, built faster: everything that is the
+ * same for the whole request (received_at, correlation and request ids, the enrichment of `context`)
+ * is serialized once, and each event only serializes its own parts. A test holds the two equal.
+ */
+export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => string {
+  const receivedAt = JSON.stringify(facts.receivedAtIso);
+  const correlationId = JSON.stringify(facts.correlationId);
+  const requestId = JSON.stringify(facts.requestId);
+  const defaultService = JSON.stringify(facts.service);
+  const defaultStage = JSON.stringify(facts.stage);
+  const enrichment = `"user_agent":${JSON.stringify(facts.userAgent)},"ip":${JSON.stringify(facts.ip)},"request_id":${requestId}`;
+  return (event) => {
+    const context = event.context;
+    let contextJson: string;
+    if (ENRICHED_CONTEXT_KEYS.some((key) => Object.hasOwn(context, key))) {
+      contextJson = JSON.stringify({ ...context, user_agent: facts.userAgent, ip: facts.ip, request_id: facts.requestId });
+    } else {
+      const own = JSON.stringify(context);
+      contextJson = own === "{}" ? `{${enrichment}}` : `${own.slice(0, -1)},${enrichment}}`;
+    }
+    const service = contextString(context, "service");
+    const stage = contextString(context, "stage");
+    return (
+      `{"event_id":${JSON.stringify(event.eventId)},"event":${JSON.stringify(event.event)},` +
+      `"event_time":"${new Date(event.eventTimeMs).toISOString()}","received_at":${receivedAt},` +
+      `"user_id":${JSON.stringify(event.userId)},"anonymous_id":${JSON.stringify(event.anonymousId)},` +
+      `"correlation_id":${correlationId},"service":${service === null ? defaultService : JSON.stringify(service)},` +
+      `"stage":${stage === null ? defaultStage : JSON.stringify(stage)},"properties":${JSON.stringify(event.properties)},` +
+      `"context":${contextJson},"schema_version":${event.schemaVersion === null ? "null" : event.schemaVersion},"request_id":${requestId}}`
+    );
+  };
+}
+
 /** The quarantine line of one rejected event (index set) or of a whole refused body (index null). */
 export function toQuarantineRecord(
   facts: RequestFacts,

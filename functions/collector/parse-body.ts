@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import type { QuarantineRecord } from "../../contracts/event-record.js";
 import { MAX_BODY_BYTES, MAX_DECOMPRESSED_BODY_BYTES } from "./limits.js";
@@ -71,13 +72,13 @@ export function parseBody(headers: Record<string, string>, raw: Buffer): ParsedB
     return refuse(415, `content-encoding ${JSON.stringify(encoding)} is not supported: send gzip or none`, raw);
   }
 
-  let text: string;
-  try {
-    text = strictUtf8.decode(bytes);
-  } catch {
+  // isUtf8 validates in C++ without allocating; toString then decodes (a BOM, if any, is dropped as TextDecoder would).
+  if (!isUtf8(bytes)) {
     const hint = bytes[0] === 0x1f && bytes[1] === 0x8b ? " (it looks like gzip: set content-encoding: gzip)" : "";
     return refuse(400, `body is not valid UTF-8${hint}`, raw);
   }
+  let text = bytes.toString("utf8");
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 
   // JSON.parse is safe against prototype pollution by spec: it defines `__proto__` as an own data
   // property instead of invoking the setter. Reserved keys are then rejected per event by conform.

@@ -3,7 +3,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import addFormatsImport, { type FormatsPlugin } from "ajv-formats";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { conformKeys, conformName, isWellFormed, type JsonValue, type SizeBound } from "./conform.js";
-import { eventTime, parseInstant } from "./event-time.js";
+import { eventTime, type Instant, parseInstant } from "./event-time.js";
 import { MAX_EVENT_BYTES, MAX_EVENT_ID_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_IDENTITY_LENGTH } from "./limits.js";
 
 // ajv-formats is CommonJS: Node's ESM loader hands over module.exports (the plugin), TypeScript
@@ -49,6 +49,19 @@ function instantLength(value: unknown): number {
   return typeof value === "string" ? 6 * value.length : 24;
 }
 
+function rejected(eventId: string, event: string | null, errors: string[]): EventVerdict {
+  return { ok: false, eventId, event, errors };
+}
+
+/** user_id / anonymous_id as a string (numbers are kept as their decimal text), or null when absent. */
+function identityOf(input: Record<string, unknown>, field: "user_id" | "anonymous_id", errors: string[]): string | null {
+  const value = input[field];
+  if (value === undefined) return null;
+  const text = String(value);
+  if (!isWellFormed(text)) errors.push(`${field} is not valid Unicode`);
+  return text;
+}
+
 function describeErrors(errors: ErrorObject[] | null | undefined, root: string): string[] {
   return (errors ?? []).map((e) => {
     const path = e.instancePath.replaceAll("/", ".");
@@ -84,10 +97,11 @@ export class EventValidator {
   }
 
   /**
-   * `raw` is one element of the batch as parsed. `sentAt` is the batch's; `receivedAtMs` the collector's
-   * clock. `bodyBytes` lets small bodies skip the per-event size measure (no event can exceed them).
+   * `raw` is one element of the batch as parsed. `batchSentAt` is the batch's `sent_at`, parsed once
+   * per batch; `receivedAtMs` the collector's clock. `bodyBytes` lets small bodies skip the exact
+   * per-event size measure (no event can exceed them).
    */
-  check(raw: unknown, sentAt: unknown, receivedAtMs: number, bodyBytes: number): EventVerdict {
+  check(raw: unknown, batchSentAt: Instant | undefined, receivedAtMs: number, bodyBytes: number): EventVerdict {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
       const kind = raw === null ? "null" : Array.isArray(raw) ? "an array" : `a ${typeof raw}`;
       return { ok: false, eventId: randomUUID(), event: null, errors: [`event must be a JSON object, not ${kind}`] };
@@ -95,20 +109,11 @@ export class EventValidator {
     const input = raw as Record<string, unknown>;
     const eventId = typeof input.event_id === "string" && input.event_id.length > 0 ? input.event_id : randomUUID();
     const eventName = typeof input.event === "string" ? input.event : null;
-    const reject = (errors: string[]): EventVerdict => ({ ok: false, eventId, event: eventName, errors });
-
-    if (!this.envelope(input)) return reject(describeErrors(this.envelope.errors, ""));
+    if (!this.envelope(input)) return rejected(eventId, eventName, describeErrors(this.envelope.errors, ""));
 
     const errors: string[] = [];
-    const identity = (field: "user_id" | "anonymous_id"): string | null => {
-      const value = input[field];
-      if (value === undefined) return null;
-      const text = String(value);
-      if (!isWellFormed(text)) errors.push(`${field} is not valid Unicode`);
-      return text;
-    };
-    const userId = identity("user_id");
-    const anonymousId = identity("anonymous_id");
+    const userId = identityOf(input, "user_id", errors);
+    const anonymousId = identityOf(input, "anonymous_id", errors);
     if (userId === null && anonymousId === null) errors.push("user_id or anonymous_id is required");
 
     const event = conformName(eventName!);
@@ -126,14 +131,13 @@ export class EventValidator {
       try {
         bytes = Buffer.byteLength(JSON.stringify(input));
       } catch {
-        return reject(["event is nested too deeply to serialize"]);
+        return rejected(eventId, eventName, ["event is nested too deeply to serialize"]);
       }
-      if (bytes > MAX_EVENT_BYTES) return reject([`event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`]);
+      if (bytes > MAX_EVENT_BYTES) return rejected(eventId, eventName, [`event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`]);
     }
 
     const timestamp = input.timestamp === undefined ? undefined : parseInstant(input.timestamp, "timestamp");
-    const sentAtValue = input.sent_at ?? sentAt;
-    const sent = sentAtValue === undefined ? undefined : parseInstant(sentAtValue, "sent_at");
+    const sent = input.sent_at === undefined ? batchSentAt : parseInstant(input.sent_at, "sent_at");
     if (timestamp?.error) errors.push(timestamp.error);
     if (sent?.error) errors.push(sent.error);
     let eventTimeMs = receivedAtMs;
@@ -147,7 +151,7 @@ export class EventValidator {
     if (declared && errors.length === 0 && !declared.validate(properties)) {
       errors.push(...describeErrors(declared.validate.errors, "properties").map((e) => `${e} (schema ${event} v${declared.version})`));
     }
-    if (errors.length > 0) return reject(errors);
+    if (errors.length > 0) return rejected(eventId, eventName, errors);
     return {
       ok: true,
       value: { eventId, event, eventTimeMs, userId, anonymousId, properties, context, schemaVersion: declared?.version ?? null },
