@@ -4,16 +4,24 @@
 // measured in the same run (the baseline). Also: is the output byte-identical across two builds?
 //   npm run bench -- bundle
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { gzipSync } from "node:zlib";
 import { buildSync } from "esbuild";
-import { BUNDLE_FILE, bundleHandler, functionEntry, handlerBuildOptions, PACKAGE_ROOT } from "../components/bundle.js";
+import {
+  BUNDLE_FILE,
+  bundleHandler,
+  functionEntry,
+  handlerBuildOptions,
+  PACKAGE_ROOT,
+} from "../components/bundle.js";
 
 /** Fresh-process imports per variant: enough to steady the median on a 2-core machine. */
 const IMPORT_RUNS = 7;
-const HANDLERS = ["collector", "compaction-worker", "log-consumer"].filter((n) => existsSync(functionEntry(n)));
+const HANDLERS = ["collector", "compaction-worker", "log-consumer"].filter((n) =>
+  existsSync(functionEntry(n)),
+);
 
 const cacheDir = path.join(PACKAGE_ROOT, "node_modules", ".cache");
 mkdirSync(cacheDir, { recursive: true });
@@ -27,7 +35,12 @@ function median(xs: number[]): number {
 /** ms for a fresh Node process to import the module. */
 function importOnce(file: string): number {
   const script = `const t=performance.now();await import(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t));`;
-  return Number(execFileSync(process.execPath, ["--no-warnings", "--input-type=module", "-e", script], { cwd: dir, encoding: "utf8" }));
+  return Number(
+    execFileSync(process.execPath, ["--no-warnings", "--input-type=module", "-e", script], {
+      cwd: dir,
+      encoding: "utf8",
+    }),
+  );
 }
 
 /** Median import time of two files, runs interleaved (a, b, a, b...) so neither gets the warmer disk cache. */
@@ -81,9 +94,16 @@ if (existsSync(layersDir)) {
   for (const layer of readdirSync(layersDir).sort()) {
     const zip = path.join(dir, `${layer}.zip`);
     try {
-      execFileSync("python3", ["-c", `import shutil; shutil.make_archive(${JSON.stringify(zip.slice(0, -4))}, "zip", ${JSON.stringify(path.join(layersDir, layer))})`]);
+      execFileSync("python3", [
+        "-c",
+        `import shutil; shutil.make_archive(${JSON.stringify(zip.slice(0, -4))}, "zip", ${JSON.stringify(path.join(layersDir, layer))})`,
+      ]);
       const bytes = Number(execFileSync("stat", ["-c", "%s", zip], { encoding: "utf8" }));
-      layerRows.push([layer, `${(bytes / 1e6).toFixed(1)} MB zipped`, `${((bytes / 50e6) * 100).toFixed(0)}% of the 50 MB limit`]);
+      layerRows.push([
+        layer,
+        `${(bytes / 1e6).toFixed(1)} MB zipped`,
+        `${((bytes / 50e6) * 100).toFixed(0)}% of the 50 MB limit`,
+      ]);
     } catch {
       layerRows.push([layer, "could not zip (python3 missing)", ""]);
     }
@@ -91,8 +111,17 @@ if (existsSync(layersDir)) {
 }
 rmSync(dir, { recursive: true, force: true });
 
-console.log(`handler bundles: minified (deployed) / unminified (baseline, same run); import = median of ${IMPORT_RUNS} fresh processes`);
-const header = ["handler", "esbuild", "bytes min/plain", "gzip min/plain", "import min/plain", "identical rebuild"];
+console.log(
+  `handler bundles: minified (deployed) / unminified (baseline, same run); import = median of ${IMPORT_RUNS} fresh processes`,
+);
+const header = [
+  "handler",
+  "esbuild",
+  "bytes min/plain",
+  "gzip min/plain",
+  "import min/plain",
+  "identical rebuild",
+];
 const table = [header, ...rows];
 const widths = header.map((_, i) => Math.max(...table.map((r) => (r[i] ?? "").length)));
 for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i] as number)).join("  "));
@@ -100,4 +129,6 @@ if (layerRows.length > 0) {
   console.log("\nDuckDB layers (dist/layers, from npm run build:layer):");
   for (const r of layerRows) console.log(`  ${r.join("  ")}`);
 }
-console.log(`\nfile: ${BUNDLE_FILE}, node ${process.version}, ${(await import("node:os")).cpus().length} cores`);
+console.log(
+  `\nfile: ${BUNDLE_FILE}, node ${process.version}, ${(await import("node:os")).cpus().length} cores`,
+);

@@ -57,7 +57,8 @@ export interface Bundle {
 
 /** Absolute path of one of our own handlers, `functions/<name>/handler.ts`. */
 export function functionEntry(name: string): string {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`function name must be kebab-case: ${JSON.stringify(name)}`);
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
+    throw new Error(`function name must be kebab-case: ${JSON.stringify(name)}`);
   return path.join(PACKAGE_ROOT, "functions", name, "handler.ts");
 }
 
@@ -109,7 +110,8 @@ export function bundleHandler(entry: string, options: BundleOptions = {}): Bundl
   const files = result.outputFiles ?? [];
   const code = files.find((f) => f.path.endsWith(".mjs"))?.text;
   const sourcemap = files.find((f) => f.path.endsWith(".mjs.map"))?.text;
-  if (code === undefined || sourcemap === undefined) throw new Error(`esbuild produced no bundle for ${absEntry}`);
+  if (code === undefined || sourcemap === undefined)
+    throw new Error(`esbuild produced no bundle for ${absEntry}`);
   const hash = createHash("sha256").update(code).update("\0").update(sourcemap).digest("hex");
   const bundle: Bundle = { entry: absEntry, code, sourcemap, hash };
   cache.set(key, bundle);

@@ -17,7 +17,12 @@ export const NODE_ARCH: Record<LambdaArchitecture, string> = { arm64: "arm64", x
  * libc probe. Lambda mounts layers at /opt, and /opt/nodejs/node_modules is on the module path.
  */
 export function duckdbLayerPackages(architecture: LambdaArchitecture): string[] {
-  return ["@duckdb/node-api", "@duckdb/node-bindings", `@duckdb/node-bindings-linux-${NODE_ARCH[architecture]}`, "detect-libc"];
+  return [
+    "@duckdb/node-api",
+    "@duckdb/node-bindings",
+    `@duckdb/node-bindings-linux-${NODE_ARCH[architecture]}`,
+    "detect-libc",
+  ];
 }
 
 /** Where `npm run build:layer` puts a layer's content (the directory holding `nodejs/`). */
@@ -34,12 +39,22 @@ export function checkDuckdbLayerDirectory(directory: string, architecture: Lambd
   const versions = new Set<string>();
   for (const pkg of duckdbLayerPackages(architecture)) {
     const manifest = path.join(directory, "nodejs", "node_modules", pkg, "package.json");
-    if (!existsSync(manifest)) throw new Error(`DuckDB layer ${directory} lacks ${pkg} (${manifest}): ${build}`);
-    if (pkg.startsWith("@duckdb/")) versions.add((JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version);
+    if (!existsSync(manifest))
+      throw new Error(`DuckDB layer ${directory} lacks ${pkg} (${manifest}): ${build}`);
+    if (pkg.startsWith("@duckdb/"))
+      versions.add((JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version);
   }
-  const binding = path.join(directory, "nodejs", "node_modules", `@duckdb/node-bindings-linux-${NODE_ARCH[architecture]}`, "duckdb.node");
-  if (!existsSync(binding)) throw new Error(`DuckDB layer ${directory} lacks the native binding ${binding}: ${build}`);
-  if (versions.size !== 1) throw new Error(`DuckDB layer ${directory} mixes versions ${[...versions].join(", ")}: ${build}`);
+  const binding = path.join(
+    directory,
+    "nodejs",
+    "node_modules",
+    `@duckdb/node-bindings-linux-${NODE_ARCH[architecture]}`,
+    "duckdb.node",
+  );
+  if (!existsSync(binding))
+    throw new Error(`DuckDB layer ${directory} lacks the native binding ${binding}: ${build}`);
+  if (versions.size !== 1)
+    throw new Error(`DuckDB layer ${directory} mixes versions ${[...versions].join(", ")}: ${build}`);
   return [...versions][0] as string;
 }
 

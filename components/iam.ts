@@ -38,7 +38,9 @@ export const ACTIONS_WITHOUT_RESOURCE_SCOPE: ReadonlySet<string> = new Set([
 /** An action with a wildcard grants more than the code calls; name every action instead. */
 function checkAction(action: string): void {
   if (action.includes("*")) {
-    throw new Error(`IAM action ${JSON.stringify(action)} contains a wildcard; list the exact actions the code calls`);
+    throw new Error(
+      `IAM action ${JSON.stringify(action)} contains a wildcard; list the exact actions the code calls`,
+    );
   }
   if (!/^[a-z0-9-]+:[A-Za-z0-9]+$/.test(action)) {
     throw new Error(`IAM action ${JSON.stringify(action)} is not of the form service:Action`);
@@ -48,7 +50,9 @@ function checkAction(action: string): void {
 function checkResource(resource: string, actions: string[]): void {
   if (resource === "*" && !actions.every((a) => ACTIONS_WITHOUT_RESOURCE_SCOPE.has(a))) {
     const scoped = actions.filter((a) => !ACTIONS_WITHOUT_RESOURCE_SCOPE.has(a));
-    throw new Error(`IAM resource "*" refused for ${scoped.join(", ")}: these actions take a resource ARN; grant on the ARN`);
+    throw new Error(
+      `IAM resource "*" refused for ${scoped.join(", ")}: these actions take a resource ARN; grant on the ARN`,
+    );
   }
 }
 

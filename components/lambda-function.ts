@@ -72,7 +72,10 @@ export class LambdaFunction extends pulumi.ComponentResource {
       ...transform(
         args.transform?.logGroup,
         `${name}-logs`,
-        { namePrefix: `/aws/lambda/${name}-`, retentionInDays: args.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS },
+        {
+          namePrefix: `/aws/lambda/${name}-`,
+          retentionInDays: args.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
+        },
         parent,
       ),
     );
@@ -88,7 +91,12 @@ export class LambdaFunction extends pulumi.ComponentResource {
       ...(args.statements ?? []),
     ];
     this.policy = new aws.iam.RolePolicy(
-      ...transform(args.transform?.policy, `${name}-policy`, { role: this.role.id, policy: policyDocument(statements) }, parent),
+      ...transform(
+        args.transform?.policy,
+        `${name}-policy`,
+        { role: this.role.id, policy: policyDocument(statements) },
+        parent,
+      ),
     );
 
     const environment = pulumi.output(args.environment ?? {}).apply((vars) => ({
@@ -125,6 +133,11 @@ export class LambdaFunction extends pulumi.ComponentResource {
     this.arn = this.function.arn;
     this.name = this.function.name;
     this.invokeArn = this.function.invokeArn;
-    this.registerOutputs({ arn: this.arn, name: this.name, roleArn: this.role.arn, logGroupName: this.logGroup.name });
+    this.registerOutputs({
+      arn: this.arn,
+      name: this.name,
+      roleArn: this.role.arn,
+      logGroupName: this.logGroup.name,
+    });
   }
 }

@@ -4,15 +4,19 @@ import * as random from "@pulumi/random";
 import type { EventSchema } from "../contracts/event-schema.js";
 import { EVENTS_COLUMNS, eventSchemaColumns, QUARANTINE_COLUMNS } from "../contracts/events-table.js";
 import { ETL_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, TABLES_PREFIX } from "../contracts/storage-layout.js";
+import { DEFAULT_SPEC } from "../etl/job-spec.js";
 import { compaction as compactionJob } from "../etl/jobs/compaction.js";
 import { NAMED_QUERIES, type NamedQuery } from "../query/named-queries.js";
 import { functionEntry } from "./bundle.js";
 import { DuckdbLayer, type DuckdbLayerArgs } from "./duckdb-layer.js";
-import { DEFAULT_SPEC } from "../etl/job-spec.js";
 import { EtlFleet, type EtlFleetArgs } from "./etl-fleet.js";
 import { type PolicyStatement, statement } from "./iam.js";
 import { DEFAULT_LOG_RETENTION_DAYS, LambdaFunction, type LambdaFunctionArgs } from "./lambda-function.js";
-import { DEFAULT_DT_PROJECTION_RANGE, type ProjectedTableSpec, projectedTableArgs } from "./metric-pipeline/glue-table.js";
+import {
+  DEFAULT_DT_PROJECTION_RANGE,
+  type ProjectedTableSpec,
+  projectedTableArgs,
+} from "./metric-pipeline/glue-table.js";
 import { createMonitoring, type Monitoring } from "./metric-pipeline/monitoring.js";
 import { tablesReadBy } from "./metric-pipeline/named-query-tables.js";
 import { type Transform, transform } from "./transform.js";
@@ -150,7 +154,9 @@ export class MetricPipeline extends pulumi.ComponentResource {
     checkSchemas(schemas);
 
     // ---- Storage: one private, encrypted, TLS-only bucket for raw, quarantine, tables, ETL and results.
-    this.bucket = new aws.s3.Bucket(...transform(t?.bucket, `${name}-bucket`, { forceDestroy: args.forceDestroy ?? false }, parent));
+    this.bucket = new aws.s3.Bucket(
+      ...transform(t?.bucket, `${name}-bucket`, { forceDestroy: args.forceDestroy ?? false }, parent),
+    );
     this.bucketName = this.bucket.bucket;
     const bucketArn = this.bucket.arn;
     new aws.s3.BucketServerSideEncryptionConfiguration(
@@ -160,7 +166,10 @@ export class MetricPipeline extends pulumi.ComponentResource {
         rules: [
           args.kmsKeyArn
             ? {
-                applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn },
+                applyServerSideEncryptionByDefault: {
+                  sseAlgorithm: "aws:kms",
+                  kmsMasterKeyId: args.kmsKeyArn,
+                },
                 // A bucket key cuts KMS requests (and their cost) by orders of magnitude for many small objects.
                 bucketKeyEnabled: true,
               }
@@ -171,7 +180,13 @@ export class MetricPipeline extends pulumi.ComponentResource {
     );
     const publicAccess = new aws.s3.BucketPublicAccessBlock(
       `${name}-bucket-public-access`,
-      { bucket: this.bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      {
+        bucket: this.bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
       parent,
     );
     new aws.s3.BucketOwnershipControls(
@@ -206,7 +221,9 @@ export class MetricPipeline extends pulumi.ComponentResource {
       ),
     );
     const etlRetentionDays =
-      (args.compaction ? args.compaction.fleet?.ledgerTtlDays : undefined) ?? compactionJob.spec.ledgerTtlDays ?? DEFAULT_SPEC.ledgerTtlDays;
+      (args.compaction ? args.compaction.fleet?.ledgerTtlDays : undefined) ??
+      compactionJob.spec.ledgerTtlDays ??
+      DEFAULT_SPEC.ledgerTtlDays;
     const expire = (id: string, prefix: string, days: number) => ({
       id,
       status: "Enabled",
@@ -221,11 +238,18 @@ export class MetricPipeline extends pulumi.ComponentResource {
         {
           bucket: this.bucket.id,
           rules: [
-            expire("expire-raw", RAW_PREFIX, positiveDays("rawRetentionDays", args.rawRetentionDays ?? DEFAULT_RAW_RETENTION_DAYS)),
+            expire(
+              "expire-raw",
+              RAW_PREFIX,
+              positiveDays("rawRetentionDays", args.rawRetentionDays ?? DEFAULT_RAW_RETENTION_DAYS),
+            ),
             expire(
               "expire-quarantine",
               QUARANTINE_PREFIX,
-              positiveDays("quarantineRetentionDays", args.quarantineRetentionDays ?? DEFAULT_QUARANTINE_RETENTION_DAYS),
+              positiveDays(
+                "quarantineRetentionDays",
+                args.quarantineRetentionDays ?? DEFAULT_QUARANTINE_RETENTION_DAYS,
+              ),
             ),
             // Run manifests and Map results are an audit aid kept as long as the ledger rows (the fleet's
             // TTL); etl/compaction/ holds the compaction state and must never expire.
@@ -236,7 +260,10 @@ export class MetricPipeline extends pulumi.ComponentResource {
             expire(
               "expire-athena-results",
               ATHENA_RESULTS_PREFIX,
-              positiveDays("athenaResultsRetentionDays", args.athenaResultsRetentionDays ?? DEFAULT_ATHENA_RESULTS_RETENTION_DAYS),
+              positiveDays(
+                "athenaResultsRetentionDays",
+                args.athenaResultsRetentionDays ?? DEFAULT_ATHENA_RESULTS_RETENTION_DAYS,
+              ),
             ),
           ],
         },
@@ -251,14 +278,22 @@ export class MetricPipeline extends pulumi.ComponentResource {
     const keys: pulumi.Output<string[]> = args.apiKeys
       ? pulumi.secret(pulumi.output(args.apiKeys))
       : pulumi.secret(
-          new random.RandomPassword(`${name}-api-key`, { length: GENERATED_KEY_LENGTH, special: false }, parent).result.apply((k) => [k]),
+          new random.RandomPassword(
+            `${name}-api-key`,
+            { length: GENERATED_KEY_LENGTH, special: false },
+            parent,
+          ).result.apply((k) => [k]),
         );
     this.apiKeys = keys;
     this.apiKeysSecret = new aws.secretsmanager.Secret(
       ...transform(
         t?.apiKeysSecret,
         `${name}-api-keys`,
-        { description: `API keys of the ${name} collector (JSON array)`, kmsKeyId: args.kmsKeyArn, recoveryWindowInDays: 7 },
+        {
+          description: `API keys of the ${name} collector (JSON array)`,
+          kmsKeyId: args.kmsKeyArn,
+          recoveryWindowInDays: 7,
+        },
         parent,
       ),
     );
@@ -270,7 +305,11 @@ export class MetricPipeline extends pulumi.ComponentResource {
 
     // ---- Collector: writes raw/ and quarantine/ objects, reads its keys; nothing else.
     const schemasJson = JSON.stringify(schemas);
-    checkEnvironmentSize(`${name}-collector`, { OBSERVATORY_EVENT_SCHEMAS: schemasJson, OBSERVATORY_SERVICE: service, OBSERVATORY_STAGE: stage });
+    checkEnvironmentSize(`${name}-collector`, {
+      OBSERVATORY_EVENT_SCHEMAS: schemasJson,
+      OBSERVATORY_SERVICE: service,
+      OBSERVATORY_STAGE: stage,
+    });
     const logRetentionDays = args.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS;
     this.collector = new LambdaFunction(
       `${name}-collector`,
@@ -288,7 +327,10 @@ export class MetricPipeline extends pulumi.ComponentResource {
           OBSERVATORY_STAGE: stage,
         },
         statements: [
-          statement({ Action: ["s3:PutObject"], Resource: [objects(RAW_PREFIX), objects(QUARANTINE_PREFIX)] }),
+          statement({
+            Action: ["s3:PutObject"],
+            Resource: [objects(RAW_PREFIX), objects(QUARANTINE_PREFIX)],
+          }),
           statement({ Action: ["secretsmanager:GetSecretValue"], Resource: [this.apiKeysSecret.arn] }),
           ...kmsStatements(["kms:GenerateDataKey", "kms:Decrypt"]),
         ],
@@ -299,7 +341,12 @@ export class MetricPipeline extends pulumi.ComponentResource {
 
     // ---- HTTP API: two routes, a throttled auto-deployed stage with JSON access logs.
     this.api = new aws.apigatewayv2.Api(
-      ...transform(t?.api, `${name}-api`, { protocolType: "HTTP", description: `Observatory collector (${name})` }, parent),
+      ...transform(
+        t?.api,
+        `${name}-api`,
+        { protocolType: "HTTP", description: `Observatory collector (${name})` },
+        parent,
+      ),
     );
     const integration = new aws.apigatewayv2.Integration(
       `${name}-collector-integration`,
@@ -368,18 +415,36 @@ export class MetricPipeline extends pulumi.ComponentResource {
     this.collectorUrl = this.api.apiEndpoint;
 
     // ---- Athena: database, projected tables from the shared column lists, workgroup, named queries.
-    const databaseName = args.athena?.databaseName ?? `observatory_${stage}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+    const databaseName =
+      args.athena?.databaseName ?? `observatory_${stage}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
     if (!/^[a-z][a-z0-9_]{0,254}$/.test(databaseName)) {
-      throw new Error(`MetricPipeline ${name}: databaseName ${JSON.stringify(databaseName)} must be lowercase letters, digits and underscores`);
+      throw new Error(
+        `MetricPipeline ${name}: databaseName ${JSON.stringify(databaseName)} must be lowercase letters, digits and underscores`,
+      );
     }
     this.database = new aws.glue.CatalogDatabase(
-      ...transform(t?.database, `${name}-database`, { name: databaseName, description: `Observatory metrics (${name})` }, parent),
+      ...transform(
+        t?.database,
+        `${name}-database`,
+        { name: databaseName, description: `Observatory metrics (${name})` },
+        parent,
+      ),
     );
     this.databaseName = this.database.name;
     const dtRange = args.athena?.dtProjectionRange ?? DEFAULT_DT_PROJECTION_RANGE;
     const tableSpecs: ProjectedTableSpec[] = [
-      { name: "events", description: "Every accepted event (properties and context as JSON strings).", columns: EVENTS_COLUMNS, dtRange },
-      { name: "quarantine", description: "Rejected events and unreadable bodies, with the reasons.", columns: QUARANTINE_COLUMNS, dtRange },
+      {
+        name: "events",
+        description: "Every accepted event (properties and context as JSON strings).",
+        columns: EVENTS_COLUMNS,
+        dtRange,
+      },
+      {
+        name: "quarantine",
+        description: "Rejected events and unreadable bodies, with the reasons.",
+        columns: QUARANTINE_COLUMNS,
+        dtRange,
+      },
       ...schemas.map((s) => ({
         name: s.event,
         description: `Events ${s.event} (schema version ${s.version}) with typed property columns.`,
@@ -391,14 +456,21 @@ export class MetricPipeline extends pulumi.ComponentResource {
       tableSpecs.map((spec) => [
         spec.name,
         new aws.glue.CatalogTable(
-          ...transform(t?.table, `${name}-table-${spec.name}`, projectedTableArgs(this.database.name, this.bucketName, spec), parent),
+          ...transform(
+            t?.table,
+            `${name}-table-${spec.name}`,
+            projectedTableArgs(this.database.name, this.bucketName, spec),
+            parent,
+          ),
         ),
       ]),
     );
 
     const cutoff = args.athena?.bytesScannedCutoffPerQuery ?? DEFAULT_BYTES_SCANNED_CUTOFF;
     if (!Number.isInteger(cutoff) || cutoff < MIN_BYTES_SCANNED_CUTOFF) {
-      throw new Error(`MetricPipeline ${name}: bytesScannedCutoffPerQuery must be an integer >= ${MIN_BYTES_SCANNED_CUTOFF} (10 MB, Athena's minimum), got ${cutoff}`);
+      throw new Error(
+        `MetricPipeline ${name}: bytesScannedCutoffPerQuery must be an integer >= ${MIN_BYTES_SCANNED_CUTOFF} (10 MB, Athena's minimum), got ${cutoff}`,
+      );
     }
     this.workgroup = new aws.athena.Workgroup(
       ...transform(
@@ -426,18 +498,28 @@ export class MetricPipeline extends pulumi.ComponentResource {
     );
     this.workgroupName = this.workgroup.name;
     const tableNames = new Set(Object.keys(this.tables));
-    const queries = args.namedQueries ?? NAMED_QUERIES.filter((q) => tablesReadBy(q.sql).every((tbl) => tableNames.has(tbl)));
+    const queries =
+      args.namedQueries ??
+      NAMED_QUERIES.filter((q) => tablesReadBy(q.sql).every((tbl) => tableNames.has(tbl)));
     this.namedQueries = Object.fromEntries(
       queries.map((q) => {
         const missing = tablesReadBy(q.sql).filter((tbl) => !tableNames.has(tbl));
         if (missing.length > 0) {
-          throw new Error(`MetricPipeline ${name}: named query ${q.name} reads ${missing.join(", ")}, not a table of this pipeline (declare its event schema)`);
+          throw new Error(
+            `MetricPipeline ${name}: named query ${q.name} reads ${missing.join(", ")}, not a table of this pipeline (declare its event schema)`,
+          );
         }
         return [
           q.name,
           new aws.athena.NamedQuery(
             `${name}-query-${q.name.replace(/_/g, "-")}`,
-            { name: q.name, description: q.description, database: this.database.name, workgroup: this.workgroup.name, query: q.sql },
+            {
+              name: q.name,
+              description: q.description,
+              database: this.database.name,
+              workgroup: this.workgroup.name,
+              query: q.sql,
+            },
             parent,
           ),
         ];
@@ -469,14 +551,25 @@ export class MetricPipeline extends pulumi.ComponentResource {
         layerArn = c.duckdbLayer.arn;
         architecture = c.duckdbLayer.architecture ?? "arm64";
       } else {
-        this.duckdbLayer = new DuckdbLayer(`${name}-duckdb`, { architecture: "arm64", ...c.duckdbLayer }, parent);
+        this.duckdbLayer = new DuckdbLayer(
+          `${name}-duckdb`,
+          { architecture: "arm64", ...c.duckdbLayer },
+          parent,
+        );
         layerArn = this.duckdbLayer.arn;
         architecture = this.duckdbLayer.architecture;
       }
       const compactionPrefix = `${ETL_PREFIX}compaction/`;
-      const env = { OBSERVATORY_EVENT_SCHEMAS: schemasJson, OBSERVATORY_SERVICE: service, OBSERVATORY_STAGE: stage };
+      const env = {
+        OBSERVATORY_EVENT_SCHEMAS: schemasJson,
+        OBSERVATORY_SERVICE: service,
+        OBSERVATORY_STAGE: stage,
+      };
       // Merging a partition rewrites its file and removes the parts it replaced.
-      const deletes = statement({ Action: ["s3:DeleteObject"], Resource: [objects(TABLES_PREFIX), objects(compactionPrefix)] });
+      const deletes = statement({
+        Action: ["s3:DeleteObject"],
+        Resource: [objects(TABLES_PREFIX), objects(compactionPrefix)],
+      });
       const kms = kmsStatements(["kms:GenerateDataKey", "kms:Decrypt"]);
       // The job's own spec (etl/jobs/compaction.ts): the deployed machine is the one `etl start --local` runs.
       const job = EtlFleet.fromJob(compactionJob, {
@@ -537,7 +630,8 @@ export class MetricPipeline extends pulumi.ComponentResource {
 }
 
 function positiveDays(what: string, days: number): number {
-  if (!Number.isInteger(days) || days < 1) throw new Error(`MetricPipeline: ${what} must be a whole number of days >= 1, got ${days}`);
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(`MetricPipeline: ${what} must be a whole number of days >= 1, got ${days}`);
   return days;
 }
 
@@ -545,8 +639,12 @@ function positiveDays(what: string, days: number): number {
 function checkSchemas(schemas: EventSchema[]): void {
   const seen = new Set<string>(["events", "quarantine", "logs"]);
   for (const s of schemas) {
-    if (!/^[a-z][a-z0-9_]*$/.test(s.event)) throw new Error(`event schema name ${JSON.stringify(s.event)} must be lowercase snake_case (it names a table)`);
-    if (seen.has(s.event)) throw new Error(`event schema ${s.event} is declared twice or clashes with a built-in table`);
+    if (!/^[a-z][a-z0-9_]*$/.test(s.event))
+      throw new Error(
+        `event schema name ${JSON.stringify(s.event)} must be lowercase snake_case (it names a table)`,
+      );
+    if (seen.has(s.event))
+      throw new Error(`event schema ${s.event} is declared twice or clashes with a built-in table`);
     seen.add(s.event);
     eventSchemaColumns(s); // throws on a property that cannot be a column
   }
@@ -560,7 +658,10 @@ const ENVIRONMENT_RESERVED_BYTES = 512;
 
 /** Lambda refuses environments over 4 KB; say which variable is large at construction, not at deploy. */
 function checkEnvironmentSize(fn: string, env: Record<string, string>): void {
-  const bytes = Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), ENVIRONMENT_RESERVED_BYTES);
+  const bytes = Object.entries(env).reduce(
+    (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v),
+    ENVIRONMENT_RESERVED_BYTES,
+  );
   if (bytes > LAMBDA_ENVIRONMENT_MAX_BYTES) {
     const largest = Object.entries(env).sort((a, b) => b[1].length - a[1].length)[0]?.[0];
     throw new Error(

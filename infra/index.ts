@@ -17,12 +17,17 @@ const stage = config.get("stage") ?? pulumi.getStack();
 const logRetentionDays = config.getNumber("logRetentionDays");
 const architecture = (config.get("duckdbLayerArchitecture") ?? "arm64") as LambdaArchitecture;
 if (architecture !== "arm64" && architecture !== "x86_64") {
-  throw new Error(`observatory:duckdbLayerArchitecture must be arm64 or x86_64, got ${JSON.stringify(architecture)}`);
+  throw new Error(
+    `observatory:duckdbLayerArchitecture must be arm64 or x86_64, got ${JSON.stringify(architecture)}`,
+  );
 }
 const alarmEmail = config.get("alarmEmail");
 
 // One DuckDB layer for every function that writes Parquet (compaction, log consumer).
-const duckdb = new DuckdbLayer("observatory", { architecture, directory: config.get("duckdbLayerDirectory") });
+const duckdb = new DuckdbLayer("observatory", {
+  architecture,
+  directory: config.get("duckdbLayerDirectory"),
+});
 
 export const pipeline = new MetricPipeline("metrics", {
   stage,
@@ -34,14 +39,21 @@ export const pipeline = new MetricPipeline("metrics", {
   rawRetentionDays: config.getNumber("rawRetentionDays"),
   quarantineRetentionDays: config.getNumber("quarantineRetentionDays"),
   tracing: config.getBoolean("tracing") ?? false,
-  throttling: { rateLimit: config.getNumber("throttleRateLimit"), burstLimit: config.getNumber("throttleBurstLimit") },
+  throttling: {
+    rateLimit: config.getNumber("throttleRateLimit"),
+    burstLimit: config.getNumber("throttleBurstLimit"),
+  },
   athena: { bytesScannedCutoffPerQuery: config.getNumber("bytesScannedCutoffPerQuery") },
   compaction: { schedule: config.get("compactionSchedule"), duckdbLayer: { arn: duckdb.arn, architecture } },
   forceDestroy: config.getBoolean("forceDestroy") ?? stage !== "prod",
 });
 
 if (alarmEmail) {
-  new aws.sns.TopicSubscription("alarm-email", { topic: pipeline.alarmTopicArn, protocol: "email", endpoint: alarmEmail });
+  new aws.sns.TopicSubscription("alarm-email", {
+    topic: pipeline.alarmTopicArn,
+    protocol: "email",
+    endpoint: alarmEmail,
+  });
 }
 
 // Every function of the pipeline ships its logs to the centralizer (searchable by correlation ID).

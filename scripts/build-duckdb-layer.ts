@@ -21,7 +21,11 @@ import {
 } from "../components/duckdb-layer.js";
 
 const { values } = parseArgs({
-  options: { arch: { type: "string", default: "arm64" }, out: { type: "string" }, "duckdb-version": { type: "string" } },
+  options: {
+    arch: { type: "string", default: "arm64" },
+    out: { type: "string" },
+    "duckdb-version": { type: "string" },
+  },
 });
 const arch = values.arch as LambdaArchitecture;
 if (arch !== "arm64" && arch !== "x86_64") {
@@ -34,7 +38,8 @@ const modules = path.join(out, "nodejs", "node_modules");
 const installed = (pkg: string) => path.join(PACKAGE_ROOT, "node_modules", pkg);
 const installedVersion = (pkg: string): string | undefined =>
   existsSync(installed(pkg))
-    ? (JSON.parse(readFileSync(path.join(installed(pkg), "package.json"), "utf8")) as { version: string }).version
+    ? (JSON.parse(readFileSync(path.join(installed(pkg), "package.json"), "utf8")) as { version: string })
+        .version
     : undefined;
 const version = values["duckdb-version"] ?? (installedVersion("@duckdb/node-api") as string);
 
@@ -54,14 +59,21 @@ for (const pkg of duckdbLayerPackages(arch)) {
   try {
     let tarball: string | undefined;
     try {
-      tarball = execFileSync("npm", ["pack", spec, "--pack-destination", work], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+      tarball = execFileSync("npm", ["pack", spec, "--pack-destination", work], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      })
         .trim()
         .split("\n")
         .pop();
     } catch (err) {
       const stderr = String((err as { stderr?: unknown }).stderr ?? "");
-      console.error(`npm pack ${spec} failed${/ETARGET|notarget/.test(stderr) ? ": that version is not published for this platform" : ""}.`);
-      console.error(`Published versions: npm view ${pkg} versions; then rerun with --duckdb-version <one of them>.`);
+      console.error(
+        `npm pack ${spec} failed${/ETARGET|notarget/.test(stderr) ? ": that version is not published for this platform" : ""}.`,
+      );
+      console.error(
+        `Published versions: npm view ${pkg} versions; then rerun with --duckdb-version <one of them>.`,
+      );
       process.exit(1);
     }
     mkdirSync(target, { recursive: true });

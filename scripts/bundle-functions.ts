@@ -2,9 +2,9 @@
  * `npm run build`: bundle every functions/<name>/handler.ts into dist/functions/<name>/index.mjs
  * (+ source map) with exactly the esbuild options the Pulumi components deploy.
  */
-import { mkdirSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { bundleHandler, BUNDLE_FILE, PACKAGE_ROOT } from "../components/bundle.js";
+import { BUNDLE_FILE, bundleHandler, PACKAGE_ROOT } from "../components/bundle.js";
 
 const FUNCTIONS_DIR = path.join(PACKAGE_ROOT, "functions");
 const OUT_DIR = path.join(PACKAGE_ROOT, "dist", "functions");

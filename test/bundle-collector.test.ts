@@ -37,13 +37,24 @@ function httpApiEvent(method: string, rawPath: string, body?: string) {
     routeKey: `${method} ${rawPath}`,
     rawPath,
     rawQueryString: "",
-    headers: { "content-type": "application/json", "x-api-key": "bundle-test-key", "x-correlation-id": "corr-bundle-1", "user-agent": "bundle-test" },
+    headers: {
+      "content-type": "application/json",
+      "x-api-key": "bundle-test-key",
+      "x-correlation-id": "corr-bundle-1",
+      "user-agent": "bundle-test",
+    },
     requestContext: {
       accountId: "123456789012",
       apiId: "api",
       domainName: "api.execute-api.us-east-1.amazonaws.com",
       domainPrefix: "api",
-      http: { method, path: rawPath, protocol: "HTTP/1.1", sourceIp: "203.0.113.9", userAgent: "bundle-test" },
+      http: {
+        method,
+        path: rawPath,
+        protocol: "HTTP/1.1",
+        sourceIp: "203.0.113.9",
+        userAgent: "bundle-test",
+      },
       requestId: "req-bundle-1",
       routeKey: `${method} ${rawPath}`,
       stage: "$default",
@@ -70,7 +81,12 @@ describe("the bundled collector (what Lambda runs)", () => {
         "/v1/batch",
         JSON.stringify({
           batch: [
-            { event: "Search Made", properties: { query: "red shoes", nResults: 12 }, user_id: "u1", event_id: "11111111-1111-4111-8111-111111111111" },
+            {
+              event: "Search Made",
+              properties: { query: "red shoes", nResults: 12 },
+              user_id: "u1",
+              event_id: "11111111-1111-4111-8111-111111111111",
+            },
             { event: "downloaded_img", properties: { image_id: "img-9", image_size: 2048 }, user_id: "u1" },
             { event: "downloaded_img", properties: { image_id: "img-9" } },
           ],
@@ -103,14 +119,25 @@ describe("the bundled collector (what Lambda runs)", () => {
         AWS_ENDPOINT_URL_S3: s3.endpoint,
       },
     });
-    const results = JSON.parse(stdout.split("@@RESULT@@")[1] as string) as { statusCode: number; body: string }[];
+    const results = JSON.parse(stdout.split("@@RESULT@@")[1] as string) as {
+      statusCode: number;
+      body: string;
+    }[];
     expect(results[0]?.statusCode).toBe(200);
     expect(results[1]?.statusCode).toBe(200);
-    const response = JSON.parse(results[1]?.body as string) as { accepted: number; rejected: { index: number }[] };
+    const response = JSON.parse(results[1]?.body as string) as {
+      accepted: number;
+      rejected: { index: number }[];
+    };
     expect(response.accepted).toBe(2);
     expect(response.rejected.map((r) => r.index)).toEqual([2]);
     // The per-request log line the pipeline's metric filters count.
-    const line = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === "batch stored");
+    const line = stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === "batch stored");
     expect(line).toMatchObject({ accepted: 2, rejected: 1 });
 
     const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: "pipeline-bucket" }));
@@ -119,11 +146,23 @@ describe("the bundled collector (what Lambda runs)", () => {
     expect(raw).toHaveLength(1);
     expect(keys.filter((k) => k.startsWith("quarantine/"))).toHaveLength(1);
     const object = await s3.client.send(new GetObjectCommand({ Bucket: "pipeline-bucket", Key: raw[0] }));
-    const lines = gunzipSync(Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()))
+    const lines = gunzipSync(
+      Buffer.from(
+        await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      ),
+    )
       .toString("utf8")
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l) as { event: string; properties: Record<string, unknown>; stage: string; correlation_id: string });
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            event: string;
+            properties: Record<string, unknown>;
+            stage: string;
+            correlation_id: string;
+          },
+      );
     expect(lines.map((l) => l.event)).toEqual(["search_made", "downloaded_img"]);
     expect(lines[0]?.properties).toEqual({ query: "red shoes", n_results: 12 });
     expect(lines.every((l) => l.stage === "dev" && l.correlation_id === "corr-bundle-1")).toBe(true);

@@ -58,13 +58,22 @@ describe("bundleHandler", () => {
     const { code } = bundleHandler(plain, { rootDir: dir });
     const out = path.join(dir, "plain.mjs");
     writeFileSync(out, code);
-    const mod = (await import(pathToFileURL(out).href)) as { handler: (e: { name: string }) => Promise<unknown> };
+    const mod = (await import(pathToFileURL(out).href)) as {
+      handler: (e: { name: string }) => Promise<unknown>;
+    };
     await expect(mod.handler({ name: "wordcount" })).resolves.toEqual({ name: "wordcount", req: "function" });
   });
 
   it("targets node22 ESM, minified, with an external source map", () => {
     const o = handlerBuildOptions(entry);
-    expect(o).toMatchObject({ format: "esm", platform: "node", target: "node22", minify: true, sourcemap: "external", bundle: true });
+    expect(o).toMatchObject({
+      format: "esm",
+      platform: "node",
+      target: "node22",
+      minify: true,
+      sourcemap: "external",
+      bundle: true,
+    });
   });
 
   it("fails clearly for a missing entry or a compile error", () => {

@@ -1,7 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assumeRolePolicy, policyDocument, statement } from "../components/iam.js";
-import { installMocks, type MockedResource, ofType, settle, typeChain, valueOf } from "./support/pulumi-mocks.js";
+import {
+  installMocks,
+  type MockedResource,
+  ofType,
+  valueOf as outputOf,
+  settle,
+  typeChain,
+} from "./support/pulumi-mocks.js";
 
 let resources: MockedResource[];
 beforeAll(async () => {
@@ -18,12 +25,16 @@ describe("statement", () => {
     expect(() => statement({ Action: ["*"], Resource: ["arn:aws:s3:::b/*"] })).toThrow(/wildcard/);
     expect(() => statement({ Action: ["s3:*"], Resource: ["arn:aws:s3:::b/*"] })).toThrow(/wildcard/);
     expect(() => statement({ Action: ["s3:Get*"], Resource: ["arn:aws:s3:::b/*"] })).toThrow(/wildcard/);
-    expect(() => statement({ Action: ["PutObject"], Resource: ["arn:aws:s3:::b/*"] })).toThrow(/service:Action/);
+    expect(() => statement({ Action: ["PutObject"], Resource: ["arn:aws:s3:::b/*"] })).toThrow(
+      /service:Action/,
+    );
   });
 
   it('refuses a "*" resource where the actions take an ARN, allows it where AWS has no ARN', () => {
     expect(() => statement({ Action: ["s3:PutObject"], Resource: ["*"] })).toThrow(/grant on the ARN/);
-    expect(() => statement({ Action: ["xray:PutTraceSegments", "s3:GetObject"], Resource: ["*"] })).toThrow(/s3:GetObject/);
+    expect(() => statement({ Action: ["xray:PutTraceSegments", "s3:GetObject"], Resource: ["*"] })).toThrow(
+      /s3:GetObject/,
+    );
     expect(() => statement({ Action: ["xray:PutTraceSegments"], Resource: ["*"] })).not.toThrow();
   });
 
@@ -36,25 +47,36 @@ describe("statement", () => {
 describe("policyDocument", () => {
   it("merges statements with equal actions into one and resolves Output resources", async () => {
     const doc = JSON.parse(
-      await valueOf(
+      await outputOf(
         policyDocument([
           { Action: ["s3:PutObject"], Resource: [pulumi.output("arn:aws:s3:::b/raw/*")] },
           { Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::b/quarantine/*", "arn:aws:s3:::b/raw/*"] },
-          { Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:secretsmanager:us-east-1:1:secret:k"] },
+          {
+            Action: ["secretsmanager:GetSecretValue"],
+            Resource: ["arn:aws:secretsmanager:us-east-1:1:secret:k"],
+          },
         ]),
       ),
     ) as Doc;
     expect(doc.Version).toBe("2012-10-17");
     expect(doc.Statement).toEqual([
-      { Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::b/raw/*", "arn:aws:s3:::b/quarantine/*"] },
-      { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:secretsmanager:us-east-1:1:secret:k"] },
+      {
+        Effect: "Allow",
+        Action: ["s3:PutObject"],
+        Resource: ["arn:aws:s3:::b/raw/*", "arn:aws:s3:::b/quarantine/*"],
+      },
+      {
+        Effect: "Allow",
+        Action: ["secretsmanager:GetSecretValue"],
+        Resource: ["arn:aws:secretsmanager:us-east-1:1:secret:k"],
+      },
     ]);
   });
 
   it("keeps statements with different conditions apart", async () => {
     const cond = { StringEquals: { "s3:x-amz-server-side-encryption": "AES256" } };
     const doc = JSON.parse(
-      await valueOf(
+      await outputOf(
         policyDocument([
           { Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::b/a/*"] },
           { Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::b/b/*"], Condition: cond },
@@ -66,13 +88,17 @@ describe("policyDocument", () => {
   });
 
   it("throws at construction for a bad statement", () => {
-    expect(() => policyDocument([{ Action: ["iam:*"], Resource: ["arn:aws:iam::1:role/x"] }])).toThrow(/wildcard/);
+    expect(() => policyDocument([{ Action: ["iam:*"], Resource: ["arn:aws:iam::1:role/x"] }])).toThrow(
+      /wildcard/,
+    );
   });
 
   it("trust policy names the service", () => {
     expect(JSON.parse(assumeRolePolicy("lambda.amazonaws.com"))).toEqual({
       Version: "2012-10-17",
-      Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      Statement: [
+        { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+      ],
     });
   });
 });
@@ -81,7 +107,9 @@ describe("LambdaFunction", () => {
   it("builds role, log group, policy and an arm64 nodejs22.x function, all parented", async () => {
     const { LambdaFunction } = await import("../components/lambda-function.js");
     const fn = new LambdaFunction("probe", {
-      code: new pulumi.asset.AssetArchive({ "index.mjs": new pulumi.asset.StringAsset("export const handler=async()=>1") }),
+      code: new pulumi.asset.AssetArchive({
+        "index.mjs": new pulumi.asset.StringAsset("export const handler=async()=>1"),
+      }),
       handler: "index.handler",
       tracing: true,
       logRetentionDays: 14,
@@ -89,7 +117,7 @@ describe("LambdaFunction", () => {
       statements: [statement({ Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::bucket/key"] })],
       transform: { function: { memorySize: 1024 } },
     });
-    await valueOf(fn.arn);
+    await outputOf(fn.arn);
     await settle();
     for (const child of [fn.role, fn.logGroup, fn.policy, fn.function]) {
       expect(await typeChain(child)).toMatch(/^observatory:aws:LambdaFunction\$aws:/);
@@ -109,14 +137,21 @@ describe("LambdaFunction", () => {
     const doc = JSON.parse(policy?.inputs.policy as string) as Doc;
     const actions = doc.Statement.flatMap((s) => s.Action);
     expect(actions).toEqual(
-      expect.arrayContaining(["logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "s3:GetObject"]),
+      expect.arrayContaining([
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "s3:GetObject",
+      ]),
     );
     for (const s of doc.Statement) {
       for (const a of s.Action) expect(a).not.toContain("*");
       if (s.Resource.includes("*")) expect(s.Action.every((a) => a.startsWith("xray:"))).toBe(true);
     }
     const logs = doc.Statement.find((s) => s.Action.includes("logs:PutLogEvents"));
-    expect(logs?.Resource).toEqual([expect.stringMatching(/^arn:aws:logs:.*:log-group:\/aws\/lambda\/probe-.*:\*$/)]);
+    expect(logs?.Resource).toEqual([
+      expect.stringMatching(/^arn:aws:logs:.*:log-group:\/aws\/lambda\/probe-.*:\*$/),
+    ]);
   });
 
   it("refuses to build without code", async () => {

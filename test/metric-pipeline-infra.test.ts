@@ -5,7 +5,13 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PACKAGE_ROOT } from "../components/bundle.js";
-import { installMocks, type MockedResource, ofType, settle, valueOf } from "./support/pulumi-mocks.js";
+import {
+  installMocks,
+  type MockedResource,
+  ofType,
+  valueOf as outputOf,
+  settle,
+} from "./support/pulumi-mocks.js";
 
 const layerDir = mkdtempSync(path.join(tmpdir(), "observatory-infra-layer-"));
 afterAll(() => rmSync(layerDir, { recursive: true, force: true }));
@@ -24,7 +30,11 @@ function devStackConfig(): Record<string, string> {
 let resources: MockedResource[];
 let stack: typeof import("../infra/index.js");
 beforeAll(async () => {
-  execFileSync(process.execPath, ["--import", "tsx", "scripts/build-duckdb-layer.ts", "--arch", "x86_64", "--out", layerDir], { cwd: PACKAGE_ROOT, stdio: "pipe" });
+  execFileSync(
+    process.execPath,
+    ["--import", "tsx", "scripts/build-duckdb-layer.ts", "--arch", "x86_64", "--out", layerDir],
+    { cwd: PACKAGE_ROOT, stdio: "pipe" },
+  );
   const config = {
     ...devStackConfig(),
     // The arm64 binding needs the registry; this machine builds the x86_64 layer.
@@ -36,60 +46,93 @@ beforeAll(async () => {
   process.env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(["observatory:apiKeys"]);
   resources = await installMocks(config);
   stack = await import("../infra/index.js");
-  await valueOf(stack.collectorUrl);
+  await outputOf(stack.collectorUrl);
   await settle();
 }, 120_000);
 
 describe("infra/index.ts (the dev stack) under mocks", () => {
   it("reads Pulumi.dev.yaml: stage, retention, throttling, schedule", async () => {
-    expect(await valueOf(stack.databaseName)).toBe("observatory_dev");
-    const lifecycle = ofType(resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find((r) => r.name === "metrics-bucket-lifecycle");
-    const days = Object.fromEntries((lifecycle?.inputs.rules as { filter: { prefix: string }; expiration: { days: number } }[]).map((r) => [r.filter.prefix, r.expiration.days]));
+    expect(await outputOf(stack.databaseName)).toBe("observatory_dev");
+    const lifecycle = ofType(
+      resources,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    ).find((r) => r.name === "metrics-bucket-lifecycle");
+    const days = Object.fromEntries(
+      (
+        (lifecycle as MockedResource).inputs.rules as {
+          filter: { prefix: string };
+          expiration: { days: number };
+        }[]
+      ).map((r) => [r.filter.prefix, r.expiration.days]),
+    );
     expect(days).toMatchObject({ "raw/": 30, "quarantine/": 90 });
     const stage = ofType(resources, "aws:apigatewayv2/stage:Stage").find((r) => r.name === "metrics-stage");
-    expect(stage?.inputs.defaultRouteSettings).toEqual({ throttlingRateLimit: 500, throttlingBurstLimit: 1000 });
-    const schedule = ofType(resources, "aws:scheduler/schedule:Schedule").find((r) => r.name === "metrics-compaction-schedule");
+    expect(stage?.inputs.defaultRouteSettings).toEqual({
+      throttlingRateLimit: 500,
+      throttlingBurstLimit: 1000,
+    });
+    const schedule = ofType(resources, "aws:scheduler/schedule:Schedule").find(
+      (r) => r.name === "metrics-compaction-schedule",
+    );
     expect(schedule?.inputs.scheduleExpression).toBe("rate(1 hour)");
-    const collectorLogs = ofType(resources, "aws:cloudwatch/logGroup:LogGroup").find((r) => r.name === "metrics-collector-logs");
+    const collectorLogs = ofType(resources, "aws:cloudwatch/logGroup:LogGroup").find(
+      (r) => r.name === "metrics-collector-logs",
+    );
     expect(collectorLogs?.inputs.retentionInDays).toBe(30);
   });
 
   it("uses the configured API keys, kept secret, instead of generating one", async () => {
     expect(await pulumi.isSecret(stack.apiKeys)).toBe(true);
-    expect(await valueOf(stack.apiKeys)).toEqual(["dev-key-from-config"]);
+    expect(await outputOf(stack.apiKeys)).toEqual(["dev-key-from-config"]);
     expect(ofType(resources, "random:index/randomPassword:RandomPassword")).toHaveLength(0);
   });
 
   it("exports the collector URL, bucket, workgroup and the state machines the CLI starts", async () => {
-    expect(await valueOf(stack.batchUrl)).toMatch(/^https:\/\/.*\/v1\/batch$/);
-    expect(await valueOf(stack.bucketName)).toBeTruthy();
-    expect(await valueOf(stack.workgroupName)).toBeTruthy();
-    expect(await valueOf(stack.compactionStateMachineArn as pulumi.Output<string>)).toMatch(/^arn:aws:states:/);
-    expect(await valueOf(stack.wordcountStateMachineArn)).toMatch(/^arn:aws:states:/);
+    expect(await outputOf(stack.batchUrl)).toMatch(/^https:\/\/.*\/v1\/batch$/);
+    expect(await outputOf(stack.bucketName)).toBeTruthy();
+    expect(await outputOf(stack.workgroupName)).toBeTruthy();
+    expect(await outputOf(stack.compactionStateMachineArn as pulumi.Output<string>)).toMatch(
+      /^arn:aws:states:/,
+    );
+    expect(await outputOf(stack.wordcountStateMachineArn)).toMatch(/^arn:aws:states:/);
   });
 
   it("shares one DuckDB layer between compaction and the log consumer", async () => {
     const layers = ofType(resources, "aws:lambda/layerVersion:LayerVersion");
     expect(layers.map((l) => l.name)).toEqual(["observatory-layer"]);
-    const layerArn = await valueOf(stack.duckdbLayerArn);
-    const fns = ofType(resources, "aws:lambda/function:Function").filter((f) => Array.isArray(f.inputs.layers) && (f.inputs.layers as string[]).length > 0);
-    expect(fns.map((f) => f.name).sort()).toEqual(expect.arrayContaining(["metrics-compaction-worker-function"]));
+    const layerArn = await outputOf(stack.duckdbLayerArn);
+    const fns = ofType(resources, "aws:lambda/function:Function").filter(
+      (f) => Array.isArray(f.inputs.layers) && (f.inputs.layers as string[]).length > 0,
+    );
+    expect(fns.map((f) => f.name).sort()).toEqual(
+      expect.arrayContaining(["metrics-compaction-worker-function"]),
+    );
     for (const f of fns) expect(f.inputs.layers).toEqual([layerArn]);
   });
 
   it("subscribes the pipeline's functions to the log centralizer and the alarm email to the topic", async () => {
     const filters = ofType(resources, "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter");
     const groups = filters.map((f) => f.inputs.logGroup);
-    const collectorGroup = await valueOf(stack.pipeline.collector.logGroup.name);
+    const collectorGroup = await outputOf(stack.pipeline.collector.logGroup.name);
     expect(groups).toContain(collectorGroup);
-    const sub = ofType(resources, "aws:sns/topicSubscription:TopicSubscription").find((r) => r.name === "alarm-email");
-    expect(sub?.inputs).toMatchObject({ protocol: "email", endpoint: "oncall@example.com", topic: await valueOf(stack.alarmTopicArn) });
+    const sub = ofType(resources, "aws:sns/topicSubscription:TopicSubscription").find(
+      (r) => r.name === "alarm-email",
+    );
+    expect(sub?.inputs).toMatchObject({
+      protocol: "email",
+      endpoint: "oncall@example.com",
+      topic: await outputOf(stack.alarmTopicArn),
+    });
   });
 
   it("deploys the wordcount fleet with its own bucket and the shared alarm topic", async () => {
-    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.startsWith("wordcount-"));
+    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) =>
+      a.name.startsWith("wordcount-"),
+    );
     expect(alarms.length).toBeGreaterThan(0);
-    for (const a of alarms) expect(a.inputs.alarmActions).toEqual([await valueOf(stack.alarmTopicArn)]);
-    expect(ofType(resources, "aws:s3/bucket:Bucket").map((b) => b.name)).toEqual(expect.arrayContaining(["metrics-bucket", "wordcount-bucket", "logs-archive"]));
+    for (const a of alarms) expect(a.inputs.alarmActions).toEqual([await outputOf(stack.alarmTopicArn)]);
+    expect(ofType(resources, "aws:s3/bucket:Bucket").map((b) => b.name)).toEqual(
+      expect.arrayContaining(["metrics-bucket", "wordcount-bucket", "logs-archive"]),
+    );
   });
 });

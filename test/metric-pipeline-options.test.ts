@@ -3,7 +3,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { tablesReadBy } from "../components/metric-pipeline/named-query-tables.js";
 import type { MetricPipeline as MetricPipelineType } from "../components/metric-pipeline.js";
 import { NAMED_QUERIES } from "../query/named-queries.js";
-import { installMocks, type MockedResource, ofType, settle, valueOf } from "./support/pulumi-mocks.js";
+import {
+  installMocks,
+  type MockedResource,
+  ofType,
+  valueOf as outputOf,
+  settle,
+} from "./support/pulumi-mocks.js";
 
 interface Doc {
   Statement: { Action: string[]; Resource: string[] }[];
@@ -14,8 +20,10 @@ const LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:duckdb-arm64:3";
 let resources: MockedResource[];
 let kms: MetricPipelineType;
 let minimal: MetricPipelineType;
-const of = (prefix: string, type: string) => ofType(resources, type).filter((r) => r.name.startsWith(`${prefix}-`));
-const one = (prefix: string, type: string, name: string) => of(prefix, type).find((r) => r.name === name) as MockedResource;
+const of = (prefix: string, type: string) =>
+  ofType(resources, type).filter((r) => r.name.startsWith(`${prefix}-`));
+const one = (prefix: string, type: string, name: string) =>
+  of(prefix, type).find((r) => r.name === name) as MockedResource;
 
 beforeAll(async () => {
   resources = await installMocks();
@@ -26,29 +34,52 @@ beforeAll(async () => {
     compaction: { duckdbLayer: { arn: LAYER_ARN }, schedule: "cron(5 * * * ? *)", concurrency: 4 },
     transform: {
       bucket: { tags: { team: "data" } },
-      workgroup: (args) => void (args.description = "changed by transform"),
+      workgroup: (args) => {
+        args.description = "changed by transform";
+      },
     },
   });
   minimal = new MetricPipeline("minimal", { compaction: false });
-  await valueOf(kms.collectorUrl);
-  await valueOf(minimal.collectorUrl);
+  await outputOf(kms.collectorUrl);
+  await outputOf(minimal.collectorUrl);
   await settle();
 });
 
 describe("a customer-managed KMS key", () => {
   it("encrypts the bucket with a bucket key, the secret and Athena results with it", () => {
-    const enc = one("kms", "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "kms-bucket-encryption");
-    expect(enc.inputs.rules).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: KMS_KEY }, bucketKeyEnabled: true }]);
+    const enc = one(
+      "kms",
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+      "kms-bucket-encryption",
+    );
+    expect(enc.inputs.rules).toEqual([
+      {
+        applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: KMS_KEY },
+        bucketKeyEnabled: true,
+      },
+    ]);
     expect(one("kms", "aws:secretsmanager/secret:Secret", "kms-api-keys").inputs.kmsKeyId).toBe(KMS_KEY);
-    const wg = one("kms", "aws:athena/workgroup:Workgroup", "kms-workgroup").inputs.configuration as { resultConfiguration: unknown };
-    expect(wg.resultConfiguration).toMatchObject({ encryptionConfiguration: { encryptionOption: "SSE_KMS", kmsKeyArn: KMS_KEY } });
+    const wg = one("kms", "aws:athena/workgroup:Workgroup", "kms-workgroup").inputs.configuration as {
+      resultConfiguration: unknown;
+    };
+    expect(wg.resultConfiguration).toMatchObject({
+      encryptionConfiguration: { encryptionOption: "SSE_KMS", kmsKeyArn: KMS_KEY },
+    });
   });
 
   it("lets exactly the functions that write objects use the key, on that key only", () => {
-    for (const name of ["kms-collector-policy", "kms-compaction-worker-policy", "kms-compaction-planner-policy"]) {
-      const doc = JSON.parse(one("kms", "aws:iam/rolePolicy:RolePolicy", name).inputs.policy as string) as Doc;
+    for (const name of [
+      "kms-collector-policy",
+      "kms-compaction-worker-policy",
+      "kms-compaction-planner-policy",
+    ]) {
+      const doc = JSON.parse(
+        one("kms", "aws:iam/rolePolicy:RolePolicy", name).inputs.policy as string,
+      ) as Doc;
       const kmsGrant = doc.Statement.find((s) => s.Action.some((a) => a.startsWith("kms:")));
-      expect(kmsGrant, name).toEqual(expect.objectContaining({ Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [KMS_KEY] }));
+      expect(kmsGrant, name).toEqual(
+        expect.objectContaining({ Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [KMS_KEY] }),
+      );
     }
   });
 });
@@ -63,14 +94,20 @@ describe("options", () => {
 
   it("uses a given layer ARN (no layer built), the schedule and the concurrency", () => {
     expect(of("kms", "aws:lambda/layerVersion:LayerVersion")).toHaveLength(0);
-    expect(one("kms", "aws:lambda/function:Function", "kms-compaction-worker-function").inputs).toMatchObject({ layers: [LAYER_ARN], architectures: ["arm64"] });
-    expect(one("kms", "aws:scheduler/schedule:Schedule", "kms-compaction-schedule").inputs.scheduleExpression).toBe("cron(5 * * * ? *)");
+    expect(one("kms", "aws:lambda/function:Function", "kms-compaction-worker-function").inputs).toMatchObject(
+      { layers: [LAYER_ARN], architectures: ["arm64"] },
+    );
+    expect(
+      one("kms", "aws:scheduler/schedule:Schedule", "kms-compaction-schedule").inputs.scheduleExpression,
+    ).toBe("cron(5 * * * ? *)");
     expect(kms.compaction?.spec.concurrency).toBe(4);
   });
 
   it("applies transforms: an object merged over the defaults, or a function editing them", () => {
     expect(one("kms", "aws:s3/bucket:Bucket", "kms-bucket").inputs.tags).toEqual({ team: "data" });
-    expect(one("kms", "aws:athena/workgroup:Workgroup", "kms-workgroup").inputs.description).toBe("changed by transform");
+    expect(one("kms", "aws:athena/workgroup:Workgroup", "kms-workgroup").inputs.description).toBe(
+      "changed by transform",
+    );
   });
 
   it("without keys, generates one 40-character alphanumeric key, as a secret", async () => {
@@ -83,10 +120,16 @@ describe("options", () => {
   it("ingest-only: no fleet, no layer; only the named queries over its own tables", () => {
     expect(minimal.compaction).toBeUndefined();
     expect(of("minimal", "aws:sfn/stateMachine:StateMachine")).toHaveLength(0);
-    const names = of("minimal", "aws:glue/catalogTable:CatalogTable").map((t) => t.inputs.name).sort();
+    const names = of("minimal", "aws:glue/catalogTable:CatalogTable")
+      .map((t) => t.inputs.name)
+      .sort();
     expect(names).toEqual(["events", "quarantine"]);
-    const queries = of("minimal", "aws:athena/namedQuery:NamedQuery").map((q) => q.inputs.name).sort();
-    const overOwnTables = NAMED_QUERIES.filter((q) => tablesReadBy(q.sql).every((t) => t === "events" || t === "quarantine")).map((q) => q.name);
+    const queries = of("minimal", "aws:athena/namedQuery:NamedQuery")
+      .map((q) => q.inputs.name)
+      .sort();
+    const overOwnTables = NAMED_QUERIES.filter((q) =>
+      tablesReadBy(q.sql).every((t) => t === "events" || t === "quarantine"),
+    ).map((q) => q.name);
     expect(queries).toEqual([...overOwnTables].sort());
     expect(queries.length).toBeGreaterThan(0);
     expect(queries).not.toContain("popular_searches");
@@ -95,8 +138,14 @@ describe("options", () => {
 
 describe("tablesReadBy", () => {
   it("finds FROM and JOIN tables, not table functions, CTEs or words in strings", () => {
-    expect(tablesReadBy("SELECT reason FROM quarantine CROSS JOIN UNNEST(reasons) AS r (reason)")).toEqual(["quarantine"]);
-    expect(tablesReadBy("WITH recent AS (SELECT * FROM events) SELECT * FROM recent JOIN search_made s ON true")).toEqual(["events", "search_made"]);
-    expect(tablesReadBy("SELECT 'from downloaded_img' AS x FROM \"events\" -- join uploaded_img\n")).toEqual(["events"]);
+    expect(tablesReadBy("SELECT reason FROM quarantine CROSS JOIN UNNEST(reasons) AS r (reason)")).toEqual([
+      "quarantine",
+    ]);
+    expect(
+      tablesReadBy("WITH recent AS (SELECT * FROM events) SELECT * FROM recent JOIN search_made s ON true"),
+    ).toEqual(["events", "search_made"]);
+    expect(tablesReadBy("SELECT 'from downloaded_img' AS x FROM \"events\" -- join uploaded_img\n")).toEqual([
+      "events",
+    ]);
   });
 });

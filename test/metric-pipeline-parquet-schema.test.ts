@@ -8,12 +8,18 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RawEventRecord, QuarantineRecord } from "../contracts/event-record.js";
+import type { QuarantineRecord, RawEventRecord } from "../contracts/event-record.js";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
-import { openDuckDB, type DuckDB } from "../functions/compaction/duckdb.js";
+import { type DuckDB, openDuckDB } from "../functions/compaction/duckdb.js";
 import { eventTables } from "../functions/compaction/tables.js";
-import { compactFiles, type StagedPartitionFile, rows } from "../functions/compaction/transform.js";
-import { installMocks, type MockedResource, ofType, settle, valueOf } from "./support/pulumi-mocks.js";
+import { compactFiles, rows, type StagedPartitionFile } from "../functions/compaction/transform.js";
+import {
+  installMocks,
+  type MockedResource,
+  ofType,
+  valueOf as outputOf,
+  settle,
+} from "./support/pulumi-mocks.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "observatory-parquet-schema-"));
 let db: DuckDB;
@@ -44,9 +50,15 @@ function rawRecord(i: number, event: string, properties: Record<string, unknown>
 
 beforeAll(async () => {
   const raw = [
-    ...Array.from({ length: 20 }, (_, i) => rawRecord(i, "search_made", { query: `cats ${i} ü`, n_results: i * 3 })),
-    ...Array.from({ length: 20 }, (_, i) => rawRecord(100 + i, "downloaded_img", { image_id: `img-${i}`, image_size: 1000 + i })),
-    ...Array.from({ length: 20 }, (_, i) => rawRecord(200 + i, "uploaded_img", { image_id: `img-${i}`, image_size: 5000 + i })),
+    ...Array.from({ length: 20 }, (_, i) =>
+      rawRecord(i, "search_made", { query: `cats ${i} ü`, n_results: i * 3 }),
+    ),
+    ...Array.from({ length: 20 }, (_, i) =>
+      rawRecord(100 + i, "downloaded_img", { image_id: `img-${i}`, image_size: 1000 + i }),
+    ),
+    ...Array.from({ length: 20 }, (_, i) =>
+      rawRecord(200 + i, "uploaded_img", { image_id: `img-${i}`, image_size: 5000 + i }),
+    ),
     ...Array.from({ length: 5 }, (_, i) => rawRecord(300 + i, "page_viewed", { path: `/p/${i}` })),
   ];
   const quarantine: QuarantineRecord[] = Array.from({ length: 4 }, (_, i) => ({
@@ -58,7 +70,8 @@ beforeAll(async () => {
     event_id: i === 0 ? null : `bad-event-${i}`,
     event: i === 0 ? null : "search_made",
     reasons: ["properties.n_results must be integer", "identity: user_id or anonymous_id required"],
-    payload: i === 0 ? "{not json" : JSON.stringify({ event: "search_made", properties: { n_results: "many" } }),
+    payload:
+      i === 0 ? "{not json" : JSON.stringify({ event: "search_made", properties: { n_results: "many" } }),
     payload_encoding: i === 0 ? "utf8" : "json",
   }));
   const rawFile = path.join(work, "raw.ndjson.gz");
@@ -68,14 +81,24 @@ beforeAll(async () => {
 
   db = await openDuckDB({ tempDirectory: path.join(work, "tmp"), threads: 1 });
   const tables = eventTables(DEMO_EVENT_SCHEMAS);
-  const events = await compactFiles(db.connection, { kind: "events", inputFiles: [rawFile], tables, outDirectory: path.join(work, "out") });
-  const rejected = await compactFiles(db.connection, { kind: "quarantine", inputFiles: [quarantineFile], tables, outDirectory: path.join(work, "out") });
+  const events = await compactFiles(db.connection, {
+    kind: "events",
+    inputFiles: [rawFile],
+    tables,
+    outDirectory: path.join(work, "out"),
+  });
+  const rejected = await compactFiles(db.connection, {
+    kind: "quarantine",
+    inputFiles: [quarantineFile],
+    tables,
+    outDirectory: path.join(work, "out"),
+  });
   for (const f of [...events.files, ...rejected.files]) files[f.table] ??= f;
 
   resources = await installMocks();
   const { MetricPipeline } = await import("../components/metric-pipeline.js");
   const pipeline = new MetricPipeline("schema", { eventSchemas: DEMO_EVENT_SCHEMAS, compaction: false });
-  await valueOf(pipeline.databaseName);
+  await outputOf(pipeline.databaseName);
   await settle();
 }, 120_000);
 
@@ -93,7 +116,9 @@ const PARQUET_TYPE_FOR_GLUE: Record<string, string> = {
 
 describe("Glue columns equal the Parquet schema the compaction worker writes", () => {
   it("for every table: names, order and types", async () => {
-    const glueTables = ofType(resources, "aws:glue/catalogTable:CatalogTable").filter((t) => t.name.startsWith("schema-table-"));
+    const glueTables = ofType(resources, "aws:glue/catalogTable:CatalogTable").filter((t) =>
+      t.name.startsWith("schema-table-"),
+    );
     expect(Object.keys(files).sort()).toEqual(glueTables.map((t) => t.inputs.name as string).sort());
     for (const table of glueTables) {
       const name = table.inputs.name as string;
@@ -103,7 +128,10 @@ describe("Glue columns equal the Parquet schema the compaction worker writes", (
         `DESCRIBE SELECT * FROM read_parquet('${file.path}', hive_partitioning = false)`,
       );
       const glue = (table.inputs.storageDescriptor as { columns: { name: string; type: string }[] }).columns;
-      expect(described.map((d) => [d.column_name, d.column_type]), name).toEqual(glue.map((c) => [c.name, PARQUET_TYPE_FOR_GLUE[c.type] ?? `unmapped ${c.type}`]));
+      expect(
+        described.map((d) => [d.column_name, d.column_type]),
+        name,
+      ).toEqual(glue.map((c) => [c.name, PARQUET_TYPE_FOR_GLUE[c.type] ?? `unmapped ${c.type}`]));
       // Partition values live in the path only, as Glue's partition keys expect.
       expect(described.map((d) => d.column_name)).not.toContain("dt");
       expect(file.partitionPath).toMatch(/^dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/$/);
@@ -111,7 +139,10 @@ describe("Glue columns equal the Parquet schema the compaction worker writes", (
   });
 
   it("writes timestamps as INT64 milliseconds (UTC values), compressed with ZSTD", async () => {
-    const values = await rows<{ t: string }>(db.connection, `SELECT strftime(min(event_time), '%Y-%m-%dT%H:%M:%S.%g') AS t FROM read_parquet('${files.events?.path}')`);
+    const values = await rows<{ t: string }>(
+      db.connection,
+      `SELECT strftime(min(event_time), '%Y-%m-%dT%H:%M:%S.%g') AS t FROM read_parquet('${files.events?.path}')`,
+    );
     expect(values[0]?.t).toBe("2026-11-22T14:00:07.123");
     const schema = await rows<{ name: string; type: string; logical_type: string | null }>(
       db.connection,
@@ -124,7 +155,10 @@ describe("Glue columns equal the Parquet schema the compaction worker writes", (
       // is naive too, and reads INT64 millis from either flag without a zone shift.
       expect(column.logical_type).toMatch(/MILLIS/i);
     }
-    const codecs = await rows<{ compression: string }>(db.connection, `SELECT DISTINCT compression FROM parquet_metadata('${files.events?.path}')`);
+    const codecs = await rows<{ compression: string }>(
+      db.connection,
+      `SELECT DISTINCT compression FROM parquet_metadata('${files.events?.path}')`,
+    );
     expect(codecs.map((c) => c.compression)).toEqual(["ZSTD"]);
   });
 });

@@ -26,7 +26,11 @@ export interface ProjectedTableSpec {
 
 /** Glue column list from the shared column specs: the worker writes exactly these. */
 export function glueColumns(columns: ColumnSpec[]): { name: string; type: string; comment?: string }[] {
-  return columns.map((c) => ({ name: c.name, type: c.glueType, ...(c.comment ? { comment: c.comment } : {}) }));
+  return columns.map((c) => ({
+    name: c.name,
+    type: c.glueType,
+    ...(c.comment ? { comment: c.comment } : {}),
+  }));
 }
 
 /** Template Athena fills with projected values; `${dt}` and `${hour}` are Athena's, not JavaScript's. */
@@ -39,7 +43,11 @@ export function locationTemplate(bucketName: string, table: string): string {
  * partition-adding Lambda. `dt` is a date (yyyy-MM-dd, one a day), `hour` an integer 0-23 written
  * with two digits, so `hour=07` matches the `HH` the worker writes.
  */
-export function projectionParameters(bucketName: string, table: string, dtRange: string): Record<string, string> {
+export function projectionParameters(
+  bucketName: string,
+  table: string,
+  dtRange: string,
+): Record<string, string> {
   return {
     "projection.enabled": "true",
     "projection.dt.type": "date",
@@ -77,7 +85,11 @@ export function projectedTableArgs(
       location: pulumi.interpolate`s3://${bucketName}/${tablePrefix(spec.name)}`,
       inputFormat: PARQUET_INPUT_FORMAT,
       outputFormat: PARQUET_OUTPUT_FORMAT,
-      serDeInfo: { name: "parquet", serializationLibrary: PARQUET_SERDE, parameters: { "serialization.format": "1" } },
+      serDeInfo: {
+        name: "parquet",
+        serializationLibrary: PARQUET_SERDE,
+        parameters: { "serialization.format": "1" },
+      },
       columns: glueColumns(spec.columns),
     },
   };

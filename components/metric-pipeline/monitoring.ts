@@ -120,7 +120,8 @@ export function createMonitoring(name: string, args: MonitoringArgs, parent: pul
   const rejectedRatioAlarm = new aws.cloudwatch.MetricAlarm(
     `${name}-rejected-ratio`,
     {
-      alarmDescription: "Share of rejected events over the period is above the threshold (see table quarantine).",
+      alarmDescription:
+        "Share of rejected events over the period is above the threshold (see table quarantine).",
       metricQueries: [
         metric("accepted", ACCEPTED_METRIC),
         metric("rejected", REJECTED_METRIC),
@@ -143,7 +144,13 @@ export function createMonitoring(name: string, args: MonitoringArgs, parent: pul
   );
 
   const region = aws.getRegionOutput({}, opts).region;
-  const widget = (title: string, x: number, y: number, metrics: unknown[], extra: Record<string, unknown> = {}) => ({
+  const widget = (
+    title: string,
+    x: number,
+    y: number,
+    metrics: unknown[],
+    extra: Record<string, unknown> = {},
+  ) => ({
     type: "metric",
     x,
     y,
@@ -189,5 +196,15 @@ export function createMonitoring(name: string, args: MonitoringArgs, parent: pul
     opts,
   );
 
-  return { topic, topicArn, acceptedFilter, rejectedFilter, refusedFilter, api5xxAlarm, collectorErrorsAlarm, rejectedRatioAlarm, dashboard };
+  return {
+    topic,
+    topicArn,
+    acceptedFilter,
+    rejectedFilter,
+    refusedFilter,
+    api5xxAlarm,
+    collectorErrorsAlarm,
+    rejectedRatioAlarm,
+    dashboard,
+  };
 }

@@ -5,7 +5,11 @@
  */
 export function tablesReadBy(sql: string): string[] {
   const withoutStrings = sql.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, "");
-  const ctes = new Set([...withoutStrings.matchAll(/(?:\bWITH|,)\s+([a-z_][a-z0-9_]*)\s+AS\s*\(/gi)].map((m) => (m[1] as string).toLowerCase()));
+  const ctes = new Set(
+    [...withoutStrings.matchAll(/(?:\bWITH|,)\s+([a-z_][a-z0-9_]*)\s+AS\s*\(/gi)].map((m) =>
+      (m[1] as string).toLowerCase(),
+    ),
+  );
   // An identifier followed by `(` is a table function (`CROSS JOIN UNNEST(reasons)`), not a table.
   const tables = [...withoutStrings.matchAll(/\b(?:FROM|JOIN)\s+"?([a-z_][a-z0-9_]*)\b"?(?!\s*\()/gi)]
     .map((m) => (m[1] as string).toLowerCase())

@@ -49,11 +49,17 @@ export async function installMocks(config: Record<string, string> = {}): Promise
         resources.push({ type: args.type, name: args.name, inputs, custom: args.custom ?? true });
         // Auto-naming: a namePrefix gets a random-looking suffix, like the provider does.
         const prefix = inputs.namePrefix as string | undefined;
-        const physical = (inputs.name as string | undefined) ?? (prefix ? `${prefix}abc123` : `${args.name}-abc123`);
+        const physical =
+          (inputs.name as string | undefined) ?? (prefix ? `${prefix}abc123` : `${args.name}-abc123`);
         // Auto-named resources get their physical name as `name`, as the provider reports it.
-        const state: Record<string, unknown> = { ...inputs, name: physical, arn: arnFor(args.type, physical) };
+        const state: Record<string, unknown> = {
+          ...inputs,
+          name: physical,
+          arn: arnFor(args.type, physical),
+        };
         if (args.type === "aws:cloudwatch/logGroup:LogGroup") state.name = physical;
-        if (args.type === "aws:sfn/stateMachine:StateMachine" || args.type === "aws:dynamodb/table:Table") state.name = physical;
+        if (args.type === "aws:sfn/stateMachine:StateMachine" || args.type === "aws:dynamodb/table:Table")
+          state.name = physical;
         if (args.type === "aws:s3/bucket:Bucket") state.bucket = physical;
         if (args.type === "aws:lambda/function:Function") {
           state.name = physical;
@@ -72,8 +78,10 @@ export async function installMocks(config: Record<string, string> = {}): Promise
         if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
           return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/test`, userId: "test" };
         }
-        if (args.token === "aws:index/getRegion:getRegion") return { name: REGION, region: REGION, id: REGION };
-        if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws", dnsSuffix: "amazonaws.com" };
+        if (args.token === "aws:index/getRegion:getRegion")
+          return { name: REGION, region: REGION, id: REGION };
+        if (args.token === "aws:index/getPartition:getPartition")
+          return { partition: "aws", dnsSuffix: "amazonaws.com" };
         return args.inputs;
       },
     },
@@ -85,6 +93,7 @@ export async function installMocks(config: Record<string, string> = {}): Promise
 }
 
 /** The resolved value of an Output (under mocks every Output resolves). */
+// biome-ignore lint/suspicious/noShadowRestrictedNames: the name other test files import; a module export shadows nothing.
 export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
   return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
 }
