@@ -3,6 +3,7 @@
  * the Distributed Map's item counts, through @aws-sdk/client-sfn. Pulumi-free; the CLI and tests
  * hand in the SFNClient.
  */
+import { randomUUID } from "node:crypto";
 import {
   DescribeExecutionCommand,
   ListExecutionsCommand,
@@ -175,6 +176,23 @@ export function explainAwsError(error: unknown, action: string, service = "Step 
     default:
       return new EtlAwsError(`${action} failed: ${detail}`, name);
   }
+}
+
+/**
+ * The execution input of an EtlFleet run (etl/contracts.ts EtlExecutionInput), exactly as `--local`
+ * builds it: `--input` is the planner's input; `--run-id` names the run in the ledger (re-using a
+ * failed run's id resumes it). Without a run id the definition uses the execution name.
+ */
+export function executionInput(plannerInput: unknown, runId?: string): { run_id?: string; input: unknown } {
+  return { ...(runId ? { run_id: runId } : {}), input: plannerInput };
+}
+
+/**
+ * A fresh execution name: UTC time first, so runs named after it (the default run id) sort by start
+ * time in the ledger, then a random suffix (a name may be used once per state machine for 90 days).
+ */
+export function newExecutionName(now = new Date()): string {
+  return `${now.toISOString().slice(0, 19).replaceAll(":", "-")}Z-${randomUUID().slice(0, 8)}`;
 }
 
 export interface StartedExecution {

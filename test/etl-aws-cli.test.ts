@@ -32,13 +32,13 @@ afterEach(() => {
 });
 
 describe("observatory etl (AWS)", () => {
-  it("start <job> uses OBSERVATORY_<JOB>_STATE_MACHINE_ARN, --input and --name", async () => {
+  it("start <job> uses OBSERVATORY_<JOB>_STATE_MACHINE_ARN; --input is the planner's input, --run-id the ledger run, as with --local", async () => {
     process.env.OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN = MACHINE;
     sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: EXECUTION, startDate: START });
-    const out = await run("etl", "start", "wordcount", "--input", '{"run_id":"nightly-2026-11-22"}', "--name", "nightly-2026-11-22", "--format", "json");
+    const out = await run("etl", "start", "wordcount", "--input", '{"prefix":"etl/inputs/talks/"}', "--run-id", "nightly-2026-11-22", "--name", "nightly-2026-11-22", "--format", "json");
     expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
       stateMachineArn: MACHINE,
-      input: '{"run_id":"nightly-2026-11-22"}',
+      input: '{"run_id":"nightly-2026-11-22","input":{"prefix":"etl/inputs/talks/"}}',
       name: "nightly-2026-11-22",
     });
     expect(JSON.parse(out)).toEqual({ execution_arn: EXECUTION, started: START.toISOString() });

@@ -21,6 +21,7 @@ import {
   EtlAwsError,
   MAX_CONSECUTIVE_THROTTLES,
   describeExecution,
+  newExecutionName,
   resolveStateMachineArn,
   stateMachineArnEnvVar,
   WaitStopped,
@@ -217,7 +218,7 @@ describe("etl status", () => {
 });
 
 describe("etl start", () => {
-  it("starts the job's machine with the given input and prints the execution ARN", async () => {
+  it("starts the job's machine with the planner's input and prints the execution ARN", async () => {
     sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: EXECUTION, startDate: START });
     const printed: string[] = [];
     const code = await etlStartOnAws(
@@ -226,12 +227,24 @@ describe("etl start", () => {
       { client, env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: MACHINE }, out: (t) => printed.push(t) },
     );
     expect(code).toBe(0);
+    // No --run-id: the definition takes the execution name as the run id.
     expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
       stateMachineArn: MACHINE,
-      input: '{"since":"2026-11-22T14:00:00Z"}',
+      input: '{"input":{"since":"2026-11-22T14:00:00Z"}}',
       name: "run-2026-11-22T15",
     });
     expect(JSON.parse(printed[0]!)).toEqual({ execution_arn: EXECUTION, started: START.toISOString() });
+  });
+
+  it("names an execution after its start time (sortable run ids), unique per start", async () => {
+    sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: EXECUTION, startDate: START });
+    await etlStartOnAws(MACHINE, {}, { client, out: () => {} });
+    await etlStartOnAws(MACHINE, {}, { client, out: () => {} });
+    const [first, second] = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
+    expect(first!.input).toBe('{"input":{}}');
+    expect(first!.name).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-[0-9a-f]{8}$/);
+    expect(second!.name).not.toBe(first!.name);
+    expect(newExecutionName(new Date("2026-11-22T15:04:05.678Z"))).toMatch(/^2026-11-22T15-04-05Z-[0-9a-f]{8}$/);
   });
 
   it("refuses input that is not JSON before calling AWS", async () => {

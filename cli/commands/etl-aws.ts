@@ -10,8 +10,10 @@ import {
   EtlAwsError,
   type ExecutionReport,
   describeExecution,
+  executionInput,
   explainAwsError,
   latestExecutionArn,
+  newExecutionName,
   resolveLedgerTable,
   resolveStateMachineArn,
   startExecution,
@@ -22,9 +24,12 @@ import { listRuns } from "../../etl/ledger.js";
 import { type OutputFormat, formatRows } from "../format.js";
 
 export interface EtlAwsStartOptions {
+  /** The planner's input (JSON), as with --local. */
   input?: string;
+  /** The run's id in the ledger; re-using a failed run's id resumes it, a succeeded one is not redone. */
+  runId?: string;
   wait?: boolean;
-  /** Execution name: makes a re-start of the same run idempotent on STANDARD machines. */
+  /** Execution name (default: UTC time + random suffix); starting the same name and input again is a no-op. */
   name?: string;
   stateMachineArn?: string;
   format?: OutputFormat;
@@ -162,8 +167,8 @@ export async function etlStartOnAws(target: string, options: EtlAwsStartOptions,
   const err = io.err ?? process.stderr;
   const client = io.client ?? new SFNClient({});
   const stateMachineArn = resolveStateMachineArn(target, { stateMachineArn: options.stateMachineArn, env: io.env ?? process.env });
-  const input = parseInput(options.input);
-  const started = await startExecution(client, stateMachineArn, input, options.name);
+  const input = executionInput(parseInput(options.input), options.runId);
+  const started = await startExecution(client, stateMachineArn, input, options.name ?? newExecutionName());
   const format = options.format ?? "table";
   if (!options.wait) {
     const row = { execution_arn: started.executionArn, started: started.startDate };

@@ -34,7 +34,7 @@ export function registerEtlCommand(program: Command): void {
     .argument("<job>", `job name (${jobNames()}), or a state machine ARN on AWS`)
     .option("--local", "run on this machine: the same ASL with aws-local-stepfunctions, S3 on s3rver, ledger on dynalite")
     .option("--input <json>", "the planner's input (JSON)")
-    .option("--run-id <id>", "local: the run's id in the ledger; re-using a failed run's id resumes it, a succeeded one is not redone")
+    .option("--run-id <id>", "the run's id in the ledger; re-using a failed run's id resumes it, a succeeded one is not redone")
     .option("--wait", "wait for the execution to finish and print its summary (always so with --local: it runs in this process)")
     .option("--name <name>", "AWS: execution name")
     .option("--state-machine-arn <arn>", "AWS: the job's state machine (default: from the environment)")
@@ -44,7 +44,7 @@ export function registerEtlCommand(program: Command): void {
     .action(async (job: string, options: { local?: boolean; input?: string; runId?: string; wait?: boolean; name?: string; stateMachineArn?: string; dataDir?: string; threads: number; format: OutputFormat }) => {
       process.exitCode = options.local
         ? await etlStartLocal(job, { input: options.input, runId: options.runId, format: options.format, dataDir: options.dataDir, threads: options.threads })
-        : await etlStartOnAws(job, { input: options.input, wait: options.wait, name: options.name, stateMachineArn: options.stateMachineArn, format: options.format });
+        : await etlStartOnAws(job, { input: options.input, runId: options.runId, wait: options.wait, name: options.name, stateMachineArn: options.stateMachineArn, format: options.format });
     });
 
   etl
