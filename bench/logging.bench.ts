@@ -30,24 +30,73 @@ const CONSUMER_RUNS = 5;
 const PAYLOAD_MESSAGE_BYTES = 1024 * 1024;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const request = { correlation_id: "5e1f7a9c-3b2d-4c8e-9f01-23456789abcd", function_name: "checkout-fn", function_request_id: "6f3b2c1a-1111-4222-8333-444455556666", cold_start: false };
+const request = {
+  correlation_id: "5e1f7a9c-3b2d-4c8e-9f01-23456789abcd",
+  function_name: "checkout-fn",
+  function_request_id: "6f3b2c1a-1111-4222-8333-444455556666",
+  cold_start: false,
+};
 const attributes = { order_id: "o-12345", amount_cents: 4999, items: 3 };
 
 // ---- (1) one log line
 const ours = new Logger({ service: "checkout", level: "INFO", destination: nullStream() });
-const oursNoRedaction = new Logger({ service: "checkout", level: "INFO", destination: nullStream(), redactKeys: [] });
-const pinoLogger = pino({ base: { service: "checkout" }, timestamp: pino.stdTimeFunctions.isoTime }, nullStream()).child(request);
+const oursNoRedaction = new Logger({
+  service: "checkout",
+  level: "INFO",
+  destination: nullStream(),
+  redactKeys: [],
+});
+const pinoLogger = pino(
+  { base: { service: "checkout" }, timestamp: pino.stdTimeFunctions.isoTime },
+  nullStream(),
+).child(request);
 const powertools = new PowertoolsLogger({ serviceName: "checkout", logLevel: "INFO" });
-(powertools as unknown as { console: Console }).console = new Console({ stdout: nullStream(), stderr: nullStream() });
+(powertools as unknown as { console: Console }).console = new Console({
+  stdout: nullStream(),
+  stderr: nullStream(),
+});
 powertools.appendKeys(request);
 
-const context = { correlationId: request.correlation_id, functionName: request.function_name, functionRequestId: request.function_request_id, coldStart: false };
+const context = {
+  correlationId: request.correlation_id,
+  functionName: request.function_name,
+  functionRequestId: request.function_request_id,
+  coldStart: false,
+};
 const variants: [string, () => void][] = [
-  ["pino (baseline)", () => { for (let i = 0; i < LINES_PER_ROUND; i++) pinoLogger.info(attributes, "order placed"); }],
-  ["Powertools Logger", () => { for (let i = 0; i < LINES_PER_ROUND; i++) powertools.info("order placed", attributes); }],
-  ["Observatory Logger", () => runWithCorrelation(context, () => { for (let i = 0; i < LINES_PER_ROUND; i++) ours.info("order placed", attributes); })],
-  ["Observatory Logger, no redaction", () => runWithCorrelation(context, () => { for (let i = 0; i < LINES_PER_ROUND; i++) oursNoRedaction.info("order placed", attributes); })],
-  ["Observatory Logger, debug line filtered out", () => runWithCorrelation(context, () => { for (let i = 0; i < LINES_PER_ROUND; i++) ours.debug("order placed", attributes); })],
+  [
+    "pino (baseline)",
+    () => {
+      for (let i = 0; i < LINES_PER_ROUND; i++) pinoLogger.info(attributes, "order placed");
+    },
+  ],
+  [
+    "Powertools Logger",
+    () => {
+      for (let i = 0; i < LINES_PER_ROUND; i++) powertools.info("order placed", attributes);
+    },
+  ],
+  [
+    "Observatory Logger",
+    () =>
+      runWithCorrelation(context, () => {
+        for (let i = 0; i < LINES_PER_ROUND; i++) ours.info("order placed", attributes);
+      }),
+  ],
+  [
+    "Observatory Logger, no redaction",
+    () =>
+      runWithCorrelation(context, () => {
+        for (let i = 0; i < LINES_PER_ROUND; i++) oursNoRedaction.info("order placed", attributes);
+      }),
+  ],
+  [
+    "Observatory Logger, debug line filtered out",
+    () =>
+      runWithCorrelation(context, () => {
+        for (let i = 0; i < LINES_PER_ROUND; i++) ours.debug("order placed", attributes);
+      }),
+  ],
 ];
 for (const [, run] of variants) run(); // warm-up (JIT), not counted
 const times = new Map<string, number[]>(variants.map(([name]) => [name, []]));
@@ -60,11 +109,17 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const nsPerLine = (name: string) => (median(times.get(name)!) * 1e6) / LINES_PER_ROUND;
 const baseline = nsPerLine("pino (baseline)");
-console.log(`One log line (${LINES_PER_ROUND} lines x ${ROUNDS} rounds, median; null stream; node ${process.version})`);
+console.log(
+  `One log line (${LINES_PER_ROUND} lines x ${ROUNDS} rounds, median; null stream; node ${process.version})`,
+);
 console.log("logger                                        | ns/line | lines/s    | vs pino");
 for (const [name] of variants) {
   const ns = nsPerLine(name);
-  console.log(`${name.padEnd(45)} | ${ns.toFixed(0).padStart(7)} | ${Math.round(1e9 / ns).toLocaleString("en-US").padStart(10)} | ${(ns / baseline).toFixed(2)}x`);
+  console.log(
+    `${name.padEnd(45)} | ${ns.toFixed(0).padStart(7)} | ${Math.round(1e9 / ns)
+      .toLocaleString("en-US")
+      .padStart(10)} | ${(ns / baseline).toFixed(2)}x`,
+  );
 }
 
 // ---- (2) consumer throughput on a 1 MiB delivery
@@ -77,18 +132,45 @@ function payload(): CloudWatchLogsDecodedData {
     const requestId = `6f3b2c1a-1111-4222-8333-${String(Math.floor(i / 10)).padStart(12, "0")}`;
     let message: string;
     if (i % 10 === 0) message = `START RequestId: ${requestId} Version: $LATEST`;
-    else if (i % 10 === 9) message = `REPORT RequestId: ${requestId}\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 512 MB\tMax Memory Used: 88 MB\t`;
-    else if (i % 10 === 5) message = JSON.stringify({ level: 30, time: t, pid: 8, hostname: "ip-10-0-0-1", msg: "cache miss", key: `k-${i}`, correlationId: `corr-${Math.floor(i / 10)}` });
+    else if (i % 10 === 9)
+      message = `REPORT RequestId: ${requestId}\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 512 MB\tMax Memory Used: 88 MB\t`;
+    else if (i % 10 === 5)
+      message = JSON.stringify({
+        level: 30,
+        time: t,
+        pid: 8,
+        hostname: "ip-10-0-0-1",
+        msg: "cache miss",
+        key: `k-${i}`,
+        correlationId: `corr-${Math.floor(i / 10)}`,
+      });
     else
       message = JSON.stringify({
-        level: "INFO", message: "order placed", timestamp: new Date(t).toISOString(), service: services[i % 3], stage: "prod",
-        correlation_id: `corr-${Math.floor(i / 10)}`, function_name: "checkout-fn", function_request_id: requestId, cold_start: false, order_id: `o-${i}`, amount_cents: 4999, items: 3,
+        level: "INFO",
+        message: "order placed",
+        timestamp: new Date(t).toISOString(),
+        service: services[i % 3],
+        stage: "prod",
+        correlation_id: `corr-${Math.floor(i / 10)}`,
+        function_name: "checkout-fn",
+        function_request_id: requestId,
+        cold_start: false,
+        order_id: `o-${i}`,
+        amount_cents: 4999,
+        items: 3,
       });
     events.push({ id: logEventId(t), timestamp: t, message });
     bytes += Buffer.byteLength(message);
     t += 1;
   }
-  return { messageType: "DATA_MESSAGE", owner: "123456789012", logGroup: "/aws/lambda/checkout-fn", logStream: "2026/11/22/[$LATEST]abc", subscriptionFilters: ["bench"], logEvents: events };
+  return {
+    messageType: "DATA_MESSAGE",
+    owner: "123456789012",
+    logGroup: "/aws/lambda/checkout-fn",
+    logStream: "2026/11/22/[$LATEST]abc",
+    subscriptionFilters: ["bench"],
+    logEvents: events,
+  };
 }
 const data = payload();
 const event = encodeSubscriptionPayload(data);
@@ -97,7 +179,9 @@ const dir = mkdtempSync(join(tmpdir(), "logging-bench-"));
 const s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0, bucket: "bench" });
 try {
   const baselineRun = () => {
-    const decoded = JSON.parse(gunzipSync(Buffer.from(event.awslogs.data, "base64")).toString("utf8")) as CloudWatchLogsDecodedData;
+    const decoded = JSON.parse(
+      gunzipSync(Buffer.from(event.awslogs.data, "base64")).toString("utf8"),
+    ) as CloudWatchLogsDecodedData;
     let n = 0;
     for (const e of decoded.logEvents) {
       try {
@@ -125,10 +209,16 @@ try {
   }
   const b = median(base);
   const f = median(full);
-  console.log(`\nLog consumer on one delivery: ${lines} lines, ${(PAYLOAD_MESSAGE_BYTES / 1024 / 1024).toFixed(0)} MiB of messages, ${(event.awslogs.data.length / 1024).toFixed(0)} KiB base64 gzip (median of ${CONSUMER_RUNS})`);
+  console.log(
+    `\nLog consumer on one delivery: ${lines} lines, ${(PAYLOAD_MESSAGE_BYTES / 1024 / 1024).toFixed(0)} MiB of messages, ${(event.awslogs.data.length / 1024).toFixed(0)} KiB base64 gzip (median of ${CONSUMER_RUNS})`,
+  );
   console.log("variant                                                     | ms     | lines/s");
-  console.log(`${"decode + JSON.parse every line (baseline)".padEnd(59)} | ${b.toFixed(1).padStart(6)} | ${Math.round((lines / b) * 1000).toLocaleString("en-US")}`);
-  console.log(`${"consumer: parse + Parquet (DuckDB, ZSTD) + PutObject (s3rver)".padEnd(59)} | ${f.toFixed(1).padStart(6)} | ${Math.round((lines / f) * 1000).toLocaleString("en-US")}  (${(f / b).toFixed(1)}x baseline)`);
+  console.log(
+    `${"decode + JSON.parse every line (baseline)".padEnd(59)} | ${b.toFixed(1).padStart(6)} | ${Math.round((lines / b) * 1000).toLocaleString("en-US")}`,
+  );
+  console.log(
+    `${"consumer: parse + Parquet (DuckDB, ZSTD) + PutObject (s3rver)".padEnd(59)} | ${f.toFixed(1).padStart(6)} | ${Math.round((lines / f) * 1000).toLocaleString("en-US")}  (${(f / b).toFixed(1)}x baseline)`,
+  );
 } finally {
   await s3.close();
   rmSync(dir, { recursive: true, force: true });

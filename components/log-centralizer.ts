@@ -14,7 +14,13 @@ import { functionEntry } from "./bundle.js";
 import { DuckdbLayer, type DuckdbLayerArgs } from "./duckdb-layer.js";
 import { type PolicyStatement, statement } from "./iam.js";
 import { LambdaFunction, type LambdaFunctionArgs } from "./lambda-function.js";
-import { DEFAULT_DT_PROJECTION_RANGE, glueColumns, PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE } from "./metric-pipeline/glue-table.js";
+import {
+  DEFAULT_DT_PROJECTION_RANGE,
+  glueColumns,
+  PARQUET_INPUT_FORMAT,
+  PARQUET_OUTPUT_FORMAT,
+  PARQUET_SERDE,
+} from "./metric-pipeline/glue-table.js";
 import { type Transform, transform } from "./transform.js";
 
 /** AWS allows two subscription filters per log group (CloudWatch Logs quota, not adjustable). */
@@ -91,7 +97,13 @@ const filtersInProgram = new Map<string, number>();
 
 /** A resource-name-safe key for a log group or function. */
 function resourceKey(text: string): string {
-  return text.replace(/^\/aws\/lambda\//, "").replace(/[^A-Za-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "group";
+  return (
+    text
+      .replace(/^\/aws\/lambda\//, "")
+      .replace(/[^A-Za-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 60) || "group"
+  );
 }
 
 function defaultService(logGroup: string): string {
@@ -137,17 +149,28 @@ export class LogCentralizer extends pulumi.ComponentResource {
     const t = args.transform;
 
     // ---- Archive: private, encrypted, TLS-only.
-    this.bucket = new aws.s3.Bucket(...transform(t?.bucket, `${name}-archive`, { forceDestroy: args.forceDestroy ?? false }, parent));
+    this.bucket = new aws.s3.Bucket(
+      ...transform(t?.bucket, `${name}-archive`, { forceDestroy: args.forceDestroy ?? false }, parent),
+    );
     this.bucketName = this.bucket.bucket;
     const bucketArn = this.bucket.arn;
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${name}-archive-encryption`,
-      { bucket: this.bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] },
+      {
+        bucket: this.bucket.id,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+      },
       parent,
     );
     const publicAccess = new aws.s3.BucketPublicAccessBlock(
       `${name}-archive-public-access`,
-      { bucket: this.bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      {
+        bucket: this.bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
       parent,
     );
     this.bucketPolicy = new aws.s3.BucketPolicy(
@@ -176,7 +199,10 @@ export class LogCentralizer extends pulumi.ComponentResource {
     // refuse custom document ids, and the log event id as _id is what makes a retried delivery idempotent.
     let opensearchEnv: Record<string, pulumi.Input<string>> = {};
     const opensearchStatements: PolicyStatement[] = [];
-    const collectionName = `${name}-logs`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, MAX_OPENSEARCH_NAME);
+    const collectionName = `${name}-logs`
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, "-")
+      .slice(0, MAX_OPENSEARCH_NAME);
     let encryptionPolicy: aws.opensearch.ServerlessSecurityPolicy | undefined;
     if (args.opensearch) {
       encryptionPolicy = new aws.opensearch.ServerlessSecurityPolicy(
@@ -184,7 +210,10 @@ export class LogCentralizer extends pulumi.ComponentResource {
         {
           name: `${collectionName.slice(0, 28)}-enc`,
           type: "encryption",
-          policy: JSON.stringify({ Rules: [{ ResourceType: "collection", Resource: [`collection/${collectionName}`] }], AWSOwnedKey: true }),
+          policy: JSON.stringify({
+            Rules: [{ ResourceType: "collection", Resource: [`collection/${collectionName}`] }],
+            AWSOwnedKey: true,
+          }),
         },
         parent,
       );
@@ -195,16 +224,32 @@ export class LogCentralizer extends pulumi.ComponentResource {
           type: "network",
           // Reachable over the internet but every request is SigV4-signed and checked by the data access policy.
           policy: JSON.stringify([
-            { Rules: [{ ResourceType: "collection", Resource: [`collection/${collectionName}`] }, { ResourceType: "dashboard", Resource: [`collection/${collectionName}`] }], AllowFromPublic: true },
+            {
+              Rules: [
+                { ResourceType: "collection", Resource: [`collection/${collectionName}`] },
+                { ResourceType: "dashboard", Resource: [`collection/${collectionName}`] },
+              ],
+              AllowFromPublic: true,
+            },
           ]),
         },
         parent,
       );
       this.collection = new aws.opensearch.ServerlessCollection(
-        ...transform(t?.collection, `${name}-collection`, { name: collectionName, type: "SEARCH", description: `Observatory logs (${name})` }, { ...parent, dependsOn: [encryptionPolicy] }),
+        ...transform(
+          t?.collection,
+          `${name}-collection`,
+          { name: collectionName, type: "SEARCH", description: `Observatory logs (${name})` },
+          { ...parent, dependsOn: [encryptionPolicy] },
+        ),
       );
-      opensearchEnv = { OPENSEARCH_ENDPOINT: this.collection.collectionEndpoint, OPENSEARCH_SIGV4_SERVICE: "aoss" };
-      opensearchStatements.push(statement({ Action: ["aoss:APIAccessAll"], Resource: [this.collection.arn] }));
+      opensearchEnv = {
+        OPENSEARCH_ENDPOINT: this.collection.collectionEndpoint,
+        OPENSEARCH_SIGV4_SERVICE: "aoss",
+      };
+      opensearchStatements.push(
+        statement({ Action: ["aoss:APIAccessAll"], Resource: [this.collection.arn] }),
+      );
     }
 
     // ---- The consumer.
@@ -225,9 +270,20 @@ export class LogCentralizer extends pulumi.ComponentResource {
         reservedConcurrency: args.consumer?.reservedConcurrency,
         tracing: args.consumer?.tracing,
         layers: [layerArn],
-        environment: { ARCHIVE_BUCKET: this.bucketName, OBSERVATORY_SERVICE: "observatory-log-consumer", ...opensearchEnv },
+        environment: {
+          ARCHIVE_BUCKET: this.bucketName,
+          OBSERVATORY_SERVICE: "observatory-log-consumer",
+          ...opensearchEnv,
+        },
         statements: [
-          statement({ Action: ["s3:PutObject"], Resource: [objects(tablePrefix(LOGS_TABLE)), objects(LOGS_QUARANTINE_PREFIX), objects(LOGS_OPENSEARCH_FAILED_PREFIX)] }),
+          statement({
+            Action: ["s3:PutObject"],
+            Resource: [
+              objects(tablePrefix(LOGS_TABLE)),
+              objects(LOGS_QUARANTINE_PREFIX),
+              objects(LOGS_OPENSEARCH_FAILED_PREFIX),
+            ],
+          }),
           ...opensearchStatements,
         ],
         transform: t?.consumer,
@@ -246,11 +302,33 @@ export class LogCentralizer extends pulumi.ComponentResource {
           type: "data",
           policy: pulumi.jsonStringify([
             {
-              Rules: [{ ResourceType: "index", Resource: [`index/${collectionName}/*`], Permission: ["aoss:CreateIndex", "aoss:UpdateIndex", "aoss:DescribeIndex", "aoss:WriteDocument"] }],
+              Rules: [
+                {
+                  ResourceType: "index",
+                  Resource: [`index/${collectionName}/*`],
+                  Permission: [
+                    "aoss:CreateIndex",
+                    "aoss:UpdateIndex",
+                    "aoss:DescribeIndex",
+                    "aoss:WriteDocument",
+                  ],
+                },
+              ],
               Principal: [this.consumer.role.arn],
             },
             ...(args.opensearch?.readerPrincipalArns?.length
-              ? [{ Rules: [{ ResourceType: "index", Resource: [`index/${collectionName}/*`], Permission: ["aoss:DescribeIndex", "aoss:ReadDocument"] }], Principal: args.opensearch.readerPrincipalArns }]
+              ? [
+                  {
+                    Rules: [
+                      {
+                        ResourceType: "index",
+                        Resource: [`index/${collectionName}/*`],
+                        Permission: ["aoss:DescribeIndex", "aoss:ReadDocument"],
+                      },
+                    ],
+                    Principal: args.opensearch.readerPrincipalArns,
+                  },
+                ]
               : []),
           ]),
         },
@@ -264,15 +342,25 @@ export class LogCentralizer extends pulumi.ComponentResource {
     this.#sourceArnPrefix = pulumi.interpolate`arn:${partition}:logs:${region}:${account}:log-group:`;
 
     // ---- Athena: the `logs` table with partition projection.
-    const databaseName = args.databaseName ?? `observatory_logs_${pulumi.getStack()}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
-    this.database = new aws.glue.CatalogDatabase(`${name}-database`, { name: databaseName, description: `Observatory logs (${name})` }, parent);
+    const databaseName =
+      args.databaseName ?? `observatory_logs_${pulumi.getStack()}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+    this.database = new aws.glue.CatalogDatabase(
+      `${name}-database`,
+      { name: databaseName, description: `Observatory logs (${name})` },
+      parent,
+    );
     const dtRange = args.dtProjectionRange ?? DEFAULT_DT_PROJECTION_RANGE;
     // Enum values are read after the program has made its addService/addLogGroups calls (this resolves
     // on a later tick than the constructor), so services added right after construction are included.
-    const serviceProjection: Record<string, pulumi.Input<string>> =
-      (args.serviceProjection ?? "enum") === "enum"
-        ? { "projection.service.type": "enum", "projection.service.values": afterProgram().apply(() => [...this.#services].sort().join(",") || "unknown") }
-        : { "projection.service.type": "injected" };
+    const serviceProjection: Record<string, pulumi.Input<string>> = (args.serviceProjection ?? "enum") ===
+    "enum"
+      ? {
+          "projection.service.type": "enum",
+          "projection.service.values": afterProgram().apply(
+            () => [...this.#services].sort().join(",") || "unknown",
+          ),
+        }
+      : { "projection.service.type": "injected" };
     this.table = new aws.glue.CatalogTable(
       ...transform(
         t?.table,
@@ -282,25 +370,31 @@ export class LogCentralizer extends pulumi.ComponentResource {
           databaseName: this.database.name,
           description: "Every log line of the subscribed log groups (CloudWatch Logs -> log consumer).",
           tableType: "EXTERNAL_TABLE",
-          parameters: pulumi.all([this.bucketName, pulumi.output(serviceProjection)]).apply(([bucket, service]) => ({
-            EXTERNAL: "TRUE",
-            classification: "parquet",
-            "parquet.compression": "ZSTD",
-            "projection.enabled": "true",
-            "projection.dt.type": "date",
-            "projection.dt.format": "yyyy-MM-dd",
-            "projection.dt.range": dtRange,
-            "projection.dt.interval": "1",
-            "projection.dt.interval.unit": "DAYS",
-            ...service,
-            "storage.location.template": `s3://${bucket}/${tablePrefix(LOGS_TABLE)}dt=\${dt}/service=\${service}/`,
-          })),
+          parameters: pulumi
+            .all([this.bucketName, pulumi.output(serviceProjection)])
+            .apply(([bucket, service]) => ({
+              EXTERNAL: "TRUE",
+              classification: "parquet",
+              "parquet.compression": "ZSTD",
+              "projection.enabled": "true",
+              "projection.dt.type": "date",
+              "projection.dt.format": "yyyy-MM-dd",
+              "projection.dt.range": dtRange,
+              "projection.dt.interval": "1",
+              "projection.dt.interval.unit": "DAYS",
+              ...service,
+              "storage.location.template": `s3://${bucket}/${tablePrefix(LOGS_TABLE)}dt=\${dt}/service=\${service}/`,
+            })),
           partitionKeys: glueColumns(LOGS_PARTITION_KEYS),
           storageDescriptor: {
             location: pulumi.interpolate`s3://${this.bucketName}/${tablePrefix(LOGS_TABLE)}`,
             inputFormat: PARQUET_INPUT_FORMAT,
             outputFormat: PARQUET_OUTPUT_FORMAT,
-            serDeInfo: { name: "parquet", serializationLibrary: PARQUET_SERDE, parameters: { "serialization.format": "1" } },
+            serDeInfo: {
+              name: "parquet",
+              serializationLibrary: PARQUET_SERDE,
+              parameters: { "serialization.format": "1" },
+            },
             columns: glueColumns(LOGS_COLUMNS),
           },
         },
@@ -362,11 +456,15 @@ export class LogCentralizer extends pulumi.ComponentResource {
     for (const group of groups) {
       const g = typeof group === "string" ? { name: group } : group;
       if (!g.name) throw new Error(`LogCentralizer ${this.#name}: a log group name is empty`);
-      if (this.#plainGroups.has(g.name)) throw new Error(`LogCentralizer ${this.#name}: log group ${g.name} is listed twice`);
+      if (this.#plainGroups.has(g.name))
+        throw new Error(`LogCentralizer ${this.#name}: log group ${g.name} is listed twice`);
       if (g.name.startsWith(this.#ownLogGroupPrefix)) {
-        throw new Error(`LogCentralizer ${this.#name}: ${g.name} is the consumer's own log group; subscribing it would loop the consumer's lines back into itself`);
+        throw new Error(
+          `LogCentralizer ${this.#name}: ${g.name} is the consumer's own log group; subscribing it would loop the consumer's lines back into itself`,
+        );
       }
-      const existing = (this.#args.existingSubscriptionFilters?.[g.name] ?? 0) + (filtersInProgram.get(g.name) ?? 0);
+      const existing =
+        (this.#args.existingSubscriptionFilters?.[g.name] ?? 0) + (filtersInProgram.get(g.name) ?? 0);
       if (existing + 1 > MAX_SUBSCRIPTION_FILTERS_PER_LOG_GROUP) {
         throw new Error(
           `LogCentralizer ${this.#name}: log group ${g.name} already has ${existing} subscription filter(s); AWS allows ${MAX_SUBSCRIPTION_FILTERS_PER_LOG_GROUP} per log group`,
@@ -378,7 +476,12 @@ export class LogCentralizer extends pulumi.ComponentResource {
       const key = this.#uniqueKey(resourceKey(g.name));
       if (g.manageRetention ?? true) {
         this.logGroups[key] = new aws.cloudwatch.LogGroup(
-          ...transform(this.#args.transform?.logGroup, `${this.#name}-group-${key}`, { name: g.name, retentionInDays: this.#args.retentionInDays ?? DEFAULT_RETENTION_DAYS }, { parent: this }),
+          ...transform(
+            this.#args.transform?.logGroup,
+            `${this.#name}-group-${key}`,
+            { name: g.name, retentionInDays: this.#args.retentionInDays ?? DEFAULT_RETENTION_DAYS },
+            { parent: this },
+          ),
         );
         dependsOn = [this.logGroups[key]];
       }
@@ -395,11 +498,19 @@ export class LogCentralizer extends pulumi.ComponentResource {
         continue;
       }
       // The name is known at deploy time only: the own-group check runs then.
-      const checked = pulumi.all([pulumi.output(logGroupName as pulumi.Input<string>), this.consumer.logGroup.name]).apply(([groupName, own]) => {
-        if (groupName === own) throw new Error(`LogCentralizer ${this.#name}: ${groupName} is the consumer's own log group`);
-        return groupName;
-      });
-      this.#subscribe(this.#uniqueKey(resourceKey(`${service.serviceName}-${fn}`)), checked, service.serviceName, []);
+      const checked = pulumi
+        .all([pulumi.output(logGroupName as pulumi.Input<string>), this.consumer.logGroup.name])
+        .apply(([groupName, own]) => {
+          if (groupName === own)
+            throw new Error(`LogCentralizer ${this.#name}: ${groupName} is the consumer's own log group`);
+          return groupName;
+        });
+      this.#subscribe(
+        this.#uniqueKey(resourceKey(`${service.serviceName}-${fn}`)),
+        checked,
+        service.serviceName,
+        [],
+      );
     }
     return this;
   }
@@ -411,7 +522,12 @@ export class LogCentralizer extends pulumi.ComponentResource {
     return unique;
   }
 
-  #subscribe(key: string, logGroupName: pulumi.Input<string>, service: string, dependsOn: pulumi.Resource[]): void {
+  #subscribe(
+    key: string,
+    logGroupName: pulumi.Input<string>,
+    service: string,
+    dependsOn: pulumi.Resource[],
+  ): void {
     const servicePartition = partitionValue(service);
     this.#services.add(servicePartition);
     this.#groupNames.push(logGroupName);

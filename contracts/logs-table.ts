@@ -10,20 +10,50 @@ export const LOGS_TABLE = "logs";
 
 export const LOGS_PARTITION_KEYS: ColumnSpec[] = [
   { name: "dt", glueType: "string", duckdbType: "VARCHAR", comment: "UTC date of the log event, YYYY-MM-DD" },
-  { name: "service", glueType: "string", duckdbType: "VARCHAR", comment: "service that wrote the line (or the log group's function)" },
+  {
+    name: "service",
+    glueType: "string",
+    duckdbType: "VARCHAR",
+    comment: "service that wrote the line (or the log group's function)",
+  },
 ];
 
 export const LOGS_COLUMNS: ColumnSpec[] = [
   { name: "log_id", glueType: "string", duckdbType: "VARCHAR", comment: "CloudWatch Logs event id, unique" },
   // TIMESTAMP_MS: Parquet INT64 milliseconds (what Athena reads as `timestamp`), values in UTC.
-  { name: "time", glueType: "timestamp", duckdbType: "TIMESTAMP_MS", comment: "when the line was written (the line's own timestamp when it has one), UTC" },
-  { name: "ingested_at", glueType: "timestamp", duckdbType: "TIMESTAMP_MS", comment: "CloudWatch Logs ingestion timestamp of the event, UTC" },
+  {
+    name: "time",
+    glueType: "timestamp",
+    duckdbType: "TIMESTAMP_MS",
+    comment: "when the line was written (the line's own timestamp when it has one), UTC",
+  },
+  {
+    name: "ingested_at",
+    glueType: "timestamp",
+    duckdbType: "TIMESTAMP_MS",
+    comment: "CloudWatch Logs ingestion timestamp of the event, UTC",
+  },
   { name: "kind", glueType: "string", duckdbType: "VARCHAR", comment: "json | platform | text" },
-  { name: "level", glueType: "string", duckdbType: "VARCHAR", comment: "DEBUG | INFO | WARN | ERROR | CRITICAL (pino numbers mapped), null when unknown" },
-  { name: "message", glueType: "string", duckdbType: "VARCHAR", comment: "the message (the whole line for plain text)" },
+  {
+    name: "level",
+    glueType: "string",
+    duckdbType: "VARCHAR",
+    comment: "DEBUG | INFO | WARN | ERROR | CRITICAL (pino numbers mapped), null when unknown",
+  },
+  {
+    name: "message",
+    glueType: "string",
+    duckdbType: "VARCHAR",
+    comment: "the message (the whole line for plain text)",
+  },
   { name: "correlation_id", glueType: "string", duckdbType: "VARCHAR", comment: "" },
   { name: "function_name", glueType: "string", duckdbType: "VARCHAR", comment: "" },
-  { name: "function_request_id", glueType: "string", duckdbType: "VARCHAR", comment: "Lambda request id (also of START/END/REPORT lines)" },
+  {
+    name: "function_request_id",
+    glueType: "string",
+    duckdbType: "VARCHAR",
+    comment: "Lambda request id (also of START/END/REPORT lines)",
+  },
   { name: "xray_trace_id", glueType: "string", duckdbType: "VARCHAR", comment: "" },
   { name: "cold_start", glueType: "boolean", duckdbType: "BOOLEAN", comment: "" },
   { name: "stage", glueType: "string", duckdbType: "VARCHAR", comment: "" },
@@ -31,11 +61,26 @@ export const LOGS_COLUMNS: ColumnSpec[] = [
   { name: "log_stream", glueType: "string", duckdbType: "VARCHAR", comment: "" },
   { name: "account_id", glueType: "string", duckdbType: "VARCHAR", comment: "owner of the log group" },
   { name: "duration_ms", glueType: "double", duckdbType: "DOUBLE", comment: "REPORT: Duration" },
-  { name: "billed_duration_ms", glueType: "double", duckdbType: "DOUBLE", comment: "REPORT: Billed Duration" },
+  {
+    name: "billed_duration_ms",
+    glueType: "double",
+    duckdbType: "DOUBLE",
+    comment: "REPORT: Billed Duration",
+  },
   { name: "memory_size_mb", glueType: "int", duckdbType: "INTEGER", comment: "REPORT: Memory Size" },
   { name: "max_memory_used_mb", glueType: "int", duckdbType: "INTEGER", comment: "REPORT: Max Memory Used" },
-  { name: "init_duration_ms", glueType: "double", duckdbType: "DOUBLE", comment: "REPORT: Init Duration (cold starts)" },
-  { name: "fields", glueType: "string", duckdbType: "VARCHAR", comment: "JSON object: every other key of a JSON line" },
+  {
+    name: "init_duration_ms",
+    glueType: "double",
+    duckdbType: "DOUBLE",
+    comment: "REPORT: Init Duration (cold starts)",
+  },
+  {
+    name: "fields",
+    glueType: "string",
+    duckdbType: "VARCHAR",
+    comment: "JSON object: every other key of a JSON line",
+  },
 ];
 
 /**
@@ -47,7 +92,9 @@ export const SUBSCRIPTION_FILTER_PREFIX = "observatory-logs.service=";
 
 /** The service a delivery's subscription filter names, if it is one of ours. */
 export function serviceOfSubscriptionFilters(filters: readonly unknown[] | undefined): string | undefined {
-  const ours = filters?.find((f): f is string => typeof f === "string" && f.startsWith(SUBSCRIPTION_FILTER_PREFIX));
+  const ours = filters?.find(
+    (f): f is string => typeof f === "string" && f.startsWith(SUBSCRIPTION_FILTER_PREFIX),
+  );
   const service = ours?.slice(SUBSCRIPTION_FILTER_PREFIX.length);
   return service ? service : undefined;
 }
@@ -62,7 +109,13 @@ export const LOGS_OPENSEARCH_FAILED_PREFIX = "quarantine/logs-opensearch/";
  * partition. Deterministic in (log group, stream, first event id), so a retried invocation overwrites
  * its own object instead of adding a duplicate.
  */
-export function logsObjectKey(dt: string, service: string, logGroup: string, logStream: string, firstEventId: string): string {
+export function logsObjectKey(
+  dt: string,
+  service: string,
+  logGroup: string,
+  logStream: string,
+  firstEventId: string,
+): string {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(dt)) throw new Error(`dt must be YYYY-MM-DD: ${JSON.stringify(dt)}`);
   return `${tablePrefix(LOGS_TABLE)}dt=${dt}/service=${partitionValue(service)}/${deliveryId(logGroup, logStream, firstEventId)}.parquet`;
 }

@@ -1,6 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import type { CloudWatchLogsDecodedData, CloudWatchLogsEvent, CloudWatchLogsLogEvent, Context } from "aws-lambda";
+import type {
+  CloudWatchLogsDecodedData,
+  CloudWatchLogsEvent,
+  CloudWatchLogsLogEvent,
+  Context,
+} from "aws-lambda";
 import { captureLogLines } from "../runtime/log-output.js";
 
 /**
@@ -39,13 +44,21 @@ export interface LocalLogDeliveryOptions {
 }
 
 export class LocalLogDelivery {
-  readonly #buffers = new Map<string, { logGroup: string; logStream: string; events: CloudWatchLogsLogEvent[] }>();
-  readonly #options: Required<Omit<LocalLogDeliveryOptions, "onError">> & Pick<LocalLogDeliveryOptions, "onError">;
+  readonly #buffers = new Map<
+    string,
+    { logGroup: string; logStream: string; events: CloudWatchLogsLogEvent[] }
+  >();
+  readonly #options: Required<Omit<LocalLogDeliveryOptions, "onError">> &
+    Pick<LocalLogDeliveryOptions, "onError">;
   readonly #timer: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
 
   constructor(options: LocalLogDeliveryOptions) {
-    this.#options = { intervalMs: DELIVERY_INTERVAL_MS, maxEventsPerDelivery: MAX_EVENTS_PER_DELIVERY, ...options };
+    this.#options = {
+      intervalMs: DELIVERY_INTERVAL_MS,
+      maxEventsPerDelivery: MAX_EVENTS_PER_DELIVERY,
+      ...options,
+    };
     this.#timer = setInterval(() => void this.flush(), this.#options.intervalMs);
     this.#timer.unref();
   }
@@ -112,7 +125,11 @@ export interface LocalFunctionOptions {
  * Runs `handler` the way Lambda would for logging: a Context with a fresh request id, START / END /
  * REPORT platform lines, and every logger line of the invocation written to `/aws/lambda/<name>`.
  */
-export function asLocalLambda<E, R>(delivery: LocalLogDelivery, options: LocalFunctionOptions, handler: Handler<E, R>): (event: E) => Promise<R> {
+export function asLocalLambda<E, R>(
+  delivery: LocalLogDelivery,
+  options: LocalFunctionOptions,
+  handler: Handler<E, R>,
+): (event: E) => Promise<R> {
   const logGroup = `/aws/lambda/${options.functionName}`;
   const now = new Date();
   // One stream per execution environment, named like Lambda's.

@@ -11,7 +11,9 @@ import type { LocalStackExtra } from "./stack.js";
  * the three demo services (storefront -> search -> images) whose lines it archives. `--no-logs`
  * leaves it out.
  */
-export function logsStackExtra(options: { intervalMs?: number; ports?: { storefront?: number; search?: number; images?: number } } = {}): LocalStackExtra {
+export function logsStackExtra(
+  options: { intervalMs?: number; ports?: { storefront?: number; search?: number; images?: number } } = {},
+): LocalStackExtra {
   return {
     name: "logs",
     async start(core) {
@@ -19,9 +21,14 @@ export function logsStackExtra(options: { intervalMs?: number; ports?: { storefr
         s3: core.s3.client,
         bucket: core.bucket,
         intervalMs: options.intervalMs,
-        onError: (error) => core.log(`log consumer: delivery failed, will retry: ${(error as Error).message}`),
+        onError: (error) =>
+          core.log(`log consumer: delivery failed, will retry: ${(error as Error).message}`),
       });
-      const services = await startDemoServices({ pipeline, collector: { url: core.collector.url, apiKey: core.apiKey }, ports: options.ports ?? LOCAL_DEMO_SERVICE_PORTS }).catch(async (error) => {
+      const services = await startDemoServices({
+        pipeline,
+        collector: { url: core.collector.url, apiKey: core.apiKey },
+        ports: options.ports ?? LOCAL_DEMO_SERVICE_PORTS,
+      }).catch(async (error) => {
         await pipeline.close();
         throw error;
       });

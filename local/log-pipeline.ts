@@ -10,7 +10,10 @@ import { asLocalLambda, DELIVERY_INTERVAL_MS, LocalLogDelivery } from "./log-del
  */
 export interface LocalLogPipeline {
   /** Wraps a handler as the Lambda function `functionName` (log group `/aws/lambda/<functionName>`). */
-  lambda<E, R>(functionName: string, handler: (event: E, context: Context) => Promise<R>): (event: E, context?: Context) => Promise<R>;
+  lambda<E, R>(
+    functionName: string,
+    handler: (event: E, context: Context) => Promise<R>,
+  ): (event: E, context?: Context) => Promise<R>;
   /** Delivers every buffered line now (and waits until the consumer has archived it). */
   flush(): Promise<void>;
   close(): Promise<void>;

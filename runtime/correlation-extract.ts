@@ -29,7 +29,8 @@ export function headerValue(headers: unknown, name: string): string | undefined 
   if (!isObj(headers)) return undefined;
   const wanted = name.toLowerCase();
   for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() === wanted) return typeof v === "string" ? v : Array.isArray(v) ? String(v[0]) : undefined;
+    if (k.toLowerCase() === wanted)
+      return typeof v === "string" ? v : Array.isArray(v) ? String(v[0]) : undefined;
   }
   return undefined;
 }
@@ -45,10 +46,15 @@ export function correlationIdOfSqsRecord(record: unknown): string | undefined {
       if (id) return id;
     }
   }
-  if (typeof record.body === "string" && record.body.startsWith("{") && record.body.includes(CORRELATION_ATTRIBUTE)) {
+  if (
+    typeof record.body === "string" &&
+    record.body.startsWith("{") &&
+    record.body.includes(CORRELATION_ATTRIBUTE)
+  ) {
     try {
       const envelope = JSON.parse(record.body) as unknown;
-      if (isObj(envelope) && envelope.Type === "Notification") return snsAttribute(envelope.MessageAttributes);
+      if (isObj(envelope) && envelope.Type === "Notification")
+        return snsAttribute(envelope.MessageAttributes);
     } catch {
       // Not JSON after all: no ID in the body.
     }

@@ -15,7 +15,11 @@ export function xrayTraceIdFromEnv(env: NodeJS.ProcessEnv = process.env): string
 }
 
 function isApiGatewayEvent(event: unknown): event is Obj {
-  return isObj(event) && "headers" in event && ("requestContext" in event || "routeKey" in event || "httpMethod" in event);
+  return (
+    isObj(event) &&
+    "headers" in event &&
+    ("requestContext" in event || "routeKey" in event || "httpMethod" in event)
+  );
 }
 
 /**
@@ -51,7 +55,10 @@ type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
  * (API Gateway header, single SQS/SNS record attribute, EventBridge detail, Step Functions input) or
  * created; every log line and Tracker event inside carries it; API responses echo it.
  */
-export function withCorrelation<E, R>(handler: LambdaHandler<E, R>, options: WithCorrelationOptions = {}): LambdaHandler<E, R> {
+export function withCorrelation<E, R>(
+  handler: LambdaHandler<E, R>,
+  options: WithCorrelationOptions = {},
+): LambdaHandler<E, R> {
   const createId = options.createId ?? randomUUID;
   let coldStart = true;
   return async (event, context) => {
@@ -111,7 +118,11 @@ export function withSqsRecordCorrelation(
   recordHandler: (record: SQSRecord, context: Context) => Promise<void>,
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   return async (event, context) => {
-    const { failedMessageIds } = await forEachRecordWithCorrelation(event.Records, (record) => recordHandler(record, context), { context });
+    const { failedMessageIds } = await forEachRecordWithCorrelation(
+      event.Records,
+      (record) => recordHandler(record, context),
+      { context },
+    );
     return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

@@ -21,8 +21,13 @@ export function withCorrelationAttributes<A extends Record<string, unknown>>(
   const out = { ...(attributes ?? {}) } as A & Record<string, StringMessageAttribute>;
   if (correlationId === undefined || CORRELATION_ATTRIBUTE in out) return out;
   if (Object.keys(out).length >= MAX_MESSAGE_ATTRIBUTES) {
-    throw new Error(`cannot add ${CORRELATION_ATTRIBUTE}: the message already has ${MAX_MESSAGE_ATTRIBUTES} attributes, the SQS limit`);
+    throw new Error(
+      `cannot add ${CORRELATION_ATTRIBUTE}: the message already has ${MAX_MESSAGE_ATTRIBUTES} attributes, the SQS limit`,
+    );
   }
-  (out as Record<string, StringMessageAttribute>)[CORRELATION_ATTRIBUTE] = { DataType: "String", StringValue: correlationId };
+  (out as Record<string, StringMessageAttribute>)[CORRELATION_ATTRIBUTE] = {
+    DataType: "String",
+    StringValue: correlationId,
+  };
   return out;
 }

@@ -39,7 +39,11 @@ export class RoutedLogStream extends Writable {
       if (typeof cb === "function") (cb as () => void)();
       return true;
     }
-    return (this.fallback.write as (c: unknown, e?: unknown, cb?: unknown) => boolean)(chunk, encodingOrCallback, callback);
+    return (this.fallback.write as (c: unknown, e?: unknown, cb?: unknown) => boolean)(
+      chunk,
+      encodingOrCallback,
+      callback,
+    );
   }
 }
 

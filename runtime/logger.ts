@@ -1,6 +1,10 @@
 import { Console } from "node:console";
 import { LogFormatter, LogItem, Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
-import type { LogAttributes, LogItemExtraInput, UnformattedAttributes } from "@aws-lambda-powertools/logger/types";
+import type {
+  LogAttributes,
+  LogItemExtraInput,
+  UnformattedAttributes,
+} from "@aws-lambda-powertools/logger/types";
 import { currentCorrelationContext } from "./correlation-context.js";
 import { RoutedLogStream } from "./log-output.js";
 import { redact, redactionKeySet } from "./log-redaction.js";
@@ -19,7 +23,13 @@ import { isDebugSampled } from "./log-sampling.js";
 export type LogLevelName = "DEBUG" | "INFO" | "WARN" | "ERROR" | "CRITICAL";
 
 /** Numeric thresholds, the same as Powertools' (so a level read from POWERTOOLS_LOG_LEVEL means the same). */
-export const LOG_LEVEL_THRESHOLDS: Record<LogLevelName, number> = { DEBUG: 8, INFO: 12, WARN: 16, ERROR: 20, CRITICAL: 24 };
+export const LOG_LEVEL_THRESHOLDS: Record<LogLevelName, number> = {
+  DEBUG: 8,
+  INFO: 12,
+  WARN: 16,
+  ERROR: 20,
+  CRITICAL: 24,
+};
 
 export const DEFAULT_LOG_LEVEL: LogLevelName = "INFO";
 export const UNKNOWN_SERVICE = "service_undefined";
@@ -48,14 +58,17 @@ function envLevel(env: NodeJS.ProcessEnv): LogLevelName | undefined {
   if (raw === undefined || raw === "") return undefined;
   if (raw === "WARNING") return "WARN";
   if (raw in LOG_LEVEL_THRESHOLDS) return raw as LogLevelName;
-  throw new Error(`log level ${JSON.stringify(raw)} is not one of ${Object.keys(LOG_LEVEL_THRESHOLDS).join(", ")}`);
+  throw new Error(
+    `log level ${JSON.stringify(raw)} is not one of ${Object.keys(LOG_LEVEL_THRESHOLDS).join(", ")}`,
+  );
 }
 
 function envRate(env: NodeJS.ProcessEnv): number {
   const raw = env.OBSERVATORY_DEBUG_SAMPLE_RATE ?? env.POWERTOOLS_LOGGER_SAMPLE_RATE;
   if (raw === undefined || raw === "") return 0;
   const rate = Number(raw);
-  if (!(rate >= 0 && rate <= 1)) throw new Error(`debug sample rate must be a number from 0 to 1, got ${JSON.stringify(raw)}`);
+  if (!(rate >= 0 && rate <= 1))
+    throw new Error(`debug sample rate must be a number from 0 to 1, got ${JSON.stringify(raw)}`);
   return rate;
 }
 
@@ -97,9 +110,11 @@ export class Logger {
 
   constructor(options: LoggerOptions = {}, shared?: { powertools: PowertoolsLogger; bound: LogAttributes }) {
     const env = process.env;
-    this.service = options.service ?? env.OBSERVATORY_SERVICE ?? env.POWERTOOLS_SERVICE_NAME ?? UNKNOWN_SERVICE;
+    this.service =
+      options.service ?? env.OBSERVATORY_SERVICE ?? env.POWERTOOLS_SERVICE_NAME ?? UNKNOWN_SERVICE;
     this.level = options.level ?? envLevel(env) ?? DEFAULT_LOG_LEVEL;
-    if (!(this.level in LOG_LEVEL_THRESHOLDS)) throw new Error(`unknown log level ${JSON.stringify(this.level)}`);
+    if (!(this.level in LOG_LEVEL_THRESHOLDS))
+      throw new Error(`unknown log level ${JSON.stringify(this.level)}`);
     this.debugSampleRate = options.debugSampleRate ?? envRate(env);
     this.#threshold = LOG_LEVEL_THRESHOLDS[this.level];
     if (shared) {
@@ -107,8 +122,14 @@ export class Logger {
       this.#bound = shared.bound;
       return;
     }
-    const extraRedact = (env.OBSERVATORY_REDACT_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean);
-    const redactKeys = redactionKeySet([...(options.redactKeys ?? ["password", "authorization", "token", "secret", "email"]), ...extraRedact]);
+    const extraRedact = (env.OBSERVATORY_REDACT_KEYS ?? "")
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean);
+    const redactKeys = redactionKeySet([
+      ...(options.redactKeys ?? ["password", "authorization", "token", "secret", "email"]),
+      ...extraRedact,
+    ]);
     // Powertools itself lets everything through; this class decides (level + per-request sampling).
     this.#powertools = new PowertoolsLogger({
       serviceName: this.service,
@@ -117,8 +138,14 @@ export class Logger {
     });
     const destination = options.destination ?? new RoutedLogStream();
     // Powertools prints through a Console it owns; pointing it at our stream keeps its serialization.
-    (this.#powertools as unknown as { console: Console }).console = new Console({ stdout: destination, stderr: destination });
-    this.#bound = options.attributes && Object.keys(options.attributes).length > 0 ? { ...options.attributes } : undefined;
+    (this.#powertools as unknown as { console: Console }).console = new Console({
+      stdout: destination,
+      stderr: destination,
+    });
+    this.#bound =
+      options.attributes && Object.keys(options.attributes).length > 0
+        ? { ...options.attributes }
+        : undefined;
   }
 
   /** A logger writing to the same place with `attributes` added to every line (and the same level). */
@@ -132,7 +159,9 @@ export class Logger {
   /** Whether a line at `level` would be written now (debug also when this request is sampled). */
   isLevelEnabled(level: LogLevelName): boolean {
     if (LOG_LEVEL_THRESHOLDS[level] >= this.#threshold) return true;
-    return level === "DEBUG" && isDebugSampled(currentCorrelationContext()?.correlationId, this.debugSampleRate);
+    return (
+      level === "DEBUG" && isDebugSampled(currentCorrelationContext()?.correlationId, this.debugSampleRate)
+    );
   }
 
   debug(message: string, extra?: Extra): void {
@@ -145,14 +174,16 @@ export class Logger {
     if (LOG_LEVEL_THRESHOLDS.WARN >= this.#threshold) this.#powertools.warn(message, ...this.#extras(extra));
   }
   error(message: string, extra?: Extra): void {
-    if (LOG_LEVEL_THRESHOLDS.ERROR >= this.#threshold) this.#powertools.error(message, ...this.#extras(extra));
+    if (LOG_LEVEL_THRESHOLDS.ERROR >= this.#threshold)
+      this.#powertools.error(message, ...this.#extras(extra));
   }
   critical(message: string, extra?: Extra): void {
     this.#powertools.critical(message, ...this.#extras(extra));
   }
 
   #extras(extra: Extra): LogItemExtraInput {
-    if (extra instanceof Error) return this.#bound === undefined ? [extra] : [{ ...this.#bound, error: extra }];
+    if (extra instanceof Error)
+      return this.#bound === undefined ? [extra] : [{ ...this.#bound, error: extra }];
     if (this.#bound === undefined) return extra === undefined ? [] : [extra];
     return extra === undefined ? [this.#bound] : [this.#bound, extra];
   }

@@ -5,10 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDemoServices, type DemoServices } from "../local/demo-services/start.js";
-import { startLocalLogPipeline, type LocalLogPipeline } from "../local/log-pipeline.js";
+import { type DemoServices, startDemoServices } from "../local/demo-services/start.js";
+import { type LocalLogPipeline, startLocalLogPipeline } from "../local/log-pipeline.js";
 import { type LocalStack, startLocalStack } from "../local/stack.js";
-import { currentCorrelationContext, currentCorrelationId, runWithCorrelation } from "../runtime/correlation-context.js";
+import {
+  currentCorrelationContext,
+  currentCorrelationId,
+  runWithCorrelation,
+} from "../runtime/correlation-context.js";
 import { extractCorrelationId, MAX_CORRELATION_ID_LENGTH } from "../runtime/correlation-extract.js";
 import { correlatedFetch } from "../runtime/correlation-fetch.js";
 import { withCorrelation, withSqsRecordCorrelation } from "../runtime/correlation-handler.js";
@@ -19,7 +23,10 @@ import { createLogger } from "../runtime/logger.js";
 import { traceLocal } from "../trace/local-trace.js";
 import { buildTimeline } from "../trace/timeline.js";
 
-const context = { awsRequestId: "11111111-2222-4333-8444-555555555555", functionName: "orders-fn" } as Context;
+const context = {
+  awsRequestId: "11111111-2222-4333-8444-555555555555",
+  functionName: "orders-fn",
+} as Context;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function sqsRecord(messageId: string, body: string, correlationId?: string): SQSRecord {
@@ -27,8 +34,22 @@ function sqsRecord(messageId: string, body: string, correlationId?: string): SQS
     messageId,
     receiptHandle: `AQEB${messageId}`,
     body,
-    attributes: { ApproximateReceiveCount: "1", SentTimestamp: "1763800000000", SenderId: "AIDAEXAMPLE", ApproximateFirstReceiveTimestamp: "1763800000001" },
-    messageAttributes: correlationId ? { "x-correlation-id": { stringValue: correlationId, stringListValues: [], binaryListValues: [], dataType: "String" } } : {},
+    attributes: {
+      ApproximateReceiveCount: "1",
+      SentTimestamp: "1763800000000",
+      SenderId: "AIDAEXAMPLE",
+      ApproximateFirstReceiveTimestamp: "1763800000001",
+    },
+    messageAttributes: correlationId
+      ? {
+          "x-correlation-id": {
+            stringValue: correlationId,
+            stringListValues: [],
+            binaryListValues: [],
+            dataType: "String",
+          },
+        }
+      : {},
     md5OfBody: "0".repeat(32),
     eventSource: "aws:sqs",
     eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:orders",
@@ -38,24 +59,70 @@ function sqsRecord(messageId: string, body: string, correlationId?: string): SQS
 
 describe("correlation ID extraction", () => {
   it("reads API Gateway v1 (any header case) and v2 headers", () => {
-    const v1 = { resource: "/orders", path: "/orders", httpMethod: "POST", headers: { "X-Correlation-Id": "abc-1" }, requestContext: { requestId: "r" } };
-    const v2 = { version: "2.0", routeKey: "POST /orders", rawPath: "/orders", headers: { "x-correlation-id": "abc-2" }, requestContext: { requestId: "r" } };
+    const v1 = {
+      resource: "/orders",
+      path: "/orders",
+      httpMethod: "POST",
+      headers: { "X-Correlation-Id": "abc-1" },
+      requestContext: { requestId: "r" },
+    };
+    const v2 = {
+      version: "2.0",
+      routeKey: "POST /orders",
+      rawPath: "/orders",
+      headers: { "x-correlation-id": "abc-2" },
+      requestContext: { requestId: "r" },
+    };
     expect(extractCorrelationId(v1)).toEqual({ correlationId: "abc-1", source: "header" });
     expect(extractCorrelationId(v2)).toEqual({ correlationId: "abc-2", source: "header" });
     expect(extractCorrelationId({ ...v2, headers: {} })).toBeUndefined();
   });
 
   it("reads SNS records, SNS envelopes delivered through SQS, EventBridge detail and Step Functions input", () => {
-    const sns = { Records: [{ EventSource: "aws:sns", EventVersion: "1.0", Sns: { Type: "Notification", MessageId: "m", Message: "{}", MessageAttributes: { "x-correlation-id": { Type: "String", Value: "sns-1" } } } }] };
+    const sns = {
+      Records: [
+        {
+          EventSource: "aws:sns",
+          EventVersion: "1.0",
+          Sns: {
+            Type: "Notification",
+            MessageId: "m",
+            Message: "{}",
+            MessageAttributes: { "x-correlation-id": { Type: "String", Value: "sns-1" } },
+          },
+        },
+      ],
+    };
     expect(extractCorrelationId(sns)).toEqual({ correlationId: "sns-1", source: "sns" });
-    const envelope = JSON.stringify({ Type: "Notification", MessageId: "m", Message: "{}", MessageAttributes: { "x-correlation-id": { Type: "String", Value: "sns-2" } } });
-    expect(extractCorrelationId({ Records: [sqsRecord("m1", envelope)] })).toEqual({ correlationId: "sns-2", source: "sqs" });
-    expect(extractCorrelationId({ version: "0", id: "e", "detail-type": "OrderPlaced", source: "shop", detail: { correlation_id: "eb-1" } })).toEqual({ correlationId: "eb-1", source: "eventbridge" });
-    expect(extractCorrelationId({ correlation_id: "sfn-1", job: "compaction" })).toEqual({ correlationId: "sfn-1", source: "stepfunctions" });
+    const envelope = JSON.stringify({
+      Type: "Notification",
+      MessageId: "m",
+      Message: "{}",
+      MessageAttributes: { "x-correlation-id": { Type: "String", Value: "sns-2" } },
+    });
+    expect(extractCorrelationId({ Records: [sqsRecord("m1", envelope)] })).toEqual({
+      correlationId: "sns-2",
+      source: "sqs",
+    });
+    expect(
+      extractCorrelationId({
+        version: "0",
+        id: "e",
+        "detail-type": "OrderPlaced",
+        source: "shop",
+        detail: { correlation_id: "eb-1" },
+      }),
+    ).toEqual({ correlationId: "eb-1", source: "eventbridge" });
+    expect(extractCorrelationId({ correlation_id: "sfn-1", job: "compaction" })).toEqual({
+      correlationId: "sfn-1",
+      source: "stepfunctions",
+    });
   });
 
   it("ignores IDs that are not usable IDs (too long, spaces, not a string)", () => {
-    expect(extractCorrelationId({ correlation_id: "a".repeat(MAX_CORRELATION_ID_LENGTH + 1) })).toBeUndefined();
+    expect(
+      extractCorrelationId({ correlation_id: "a".repeat(MAX_CORRELATION_ID_LENGTH + 1) }),
+    ).toBeUndefined();
     expect(extractCorrelationId({ correlation_id: "has space" })).toBeUndefined();
     expect(extractCorrelationId({ correlation_id: 42 })).toBeUndefined();
   });
@@ -68,22 +135,49 @@ describe("withCorrelation", () => {
       seen.push(currentCorrelationContext());
       return { statusCode: 201, headers: { "content-type": "text/plain" }, body: "ok" };
     });
-    const v2 = { version: "2.0", routeKey: "$default", rawPath: "/", headers: { "x-correlation-id": "given-1" }, requestContext: { requestId: "r" } };
+    const v2 = {
+      version: "2.0",
+      routeKey: "$default",
+      rawPath: "/",
+      headers: { "x-correlation-id": "given-1" },
+      requestContext: { requestId: "r" },
+    };
     const first = (await handler(v2, context)) as { headers: Record<string, string> };
     expect(first.headers).toEqual({ "content-type": "text/plain", "x-correlation-id": "given-1" });
     const second = (await handler({ ...v2, headers: {} }, context)) as { headers: Record<string, string> };
     expect(second.headers["x-correlation-id"]).toMatch(UUID);
     expect(seen).toEqual([
-      { correlationId: "given-1", source: "header", functionRequestId: context.awsRequestId, functionName: "orders-fn", xrayTraceId: undefined, coldStart: true },
-      { correlationId: second.headers["x-correlation-id"], source: "created", functionRequestId: context.awsRequestId, functionName: "orders-fn", xrayTraceId: undefined, coldStart: false },
+      {
+        correlationId: "given-1",
+        source: "header",
+        functionRequestId: context.awsRequestId,
+        functionName: "orders-fn",
+        xrayTraceId: undefined,
+        coldStart: true,
+      },
+      {
+        correlationId: second.headers["x-correlation-id"],
+        source: "created",
+        functionRequestId: context.awsRequestId,
+        functionName: "orders-fn",
+        xrayTraceId: undefined,
+        coldStart: false,
+      },
     ]);
     expect(currentCorrelationId()).toBeUndefined();
   });
 
   it("turns a bare v2 result into a response so it can carry the header", async () => {
     const handler = withCorrelation(async () => ({ hello: "world" }));
-    const result = await handler({ version: "2.0", routeKey: "$default", headers: {}, requestContext: {} }, context);
-    expect(result).toMatchObject({ statusCode: 200, body: '{"hello":"world"}', headers: { "content-type": "application/json" } });
+    const result = await handler(
+      { version: "2.0", routeKey: "$default", headers: {}, requestContext: {} },
+      context,
+    );
+    expect(result).toMatchObject({
+      statusCode: 200,
+      body: '{"hello":"world"}',
+      headers: { "content-type": "application/json" },
+    });
   });
 
   it("processes every SQS record in its own context and reports only the failed record", async () => {
@@ -93,8 +187,17 @@ describe("withCorrelation", () => {
       logger.info(`processing ${record.messageId}`);
       if (record.body === "poison") throw new Error("cannot parse");
     });
-    const event: SQSEvent = { Records: [sqsRecord("m-1", "{}", "id-one"), sqsRecord("m-2", "poison", "id-two"), sqsRecord("m-3", "{}")] };
-    const result = await captureLogLines((l) => lines.push(JSON.parse(l)), () => handler(event, context));
+    const event: SQSEvent = {
+      Records: [
+        sqsRecord("m-1", "{}", "id-one"),
+        sqsRecord("m-2", "poison", "id-two"),
+        sqsRecord("m-3", "{}"),
+      ],
+    };
+    const result = await captureLogLines(
+      (l) => lines.push(JSON.parse(l)),
+      () => handler(event, context),
+    );
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "m-2" }] });
     expect(lines.map((l) => [l.message, l.correlation_id])).toEqual([
       ["processing m-1", "id-one"],
@@ -111,11 +214,20 @@ describe("propagation helpers", () => {
         kind: { DataType: "String", StringValue: "order" },
         "x-correlation-id": { DataType: "String", StringValue: "prop-1" },
       });
-      expect(withCorrelationAttributes({ "x-correlation-id": { DataType: "String", StringValue: "kept" } })["x-correlation-id"]).toEqual({ DataType: "String", StringValue: "kept" });
-      const ten = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`a${i}`, { DataType: "String", StringValue: "v" }]));
+      expect(
+        withCorrelationAttributes({ "x-correlation-id": { DataType: "String", StringValue: "kept" } })[
+          "x-correlation-id"
+        ],
+      ).toEqual({ DataType: "String", StringValue: "kept" });
+      const ten = Object.fromEntries(
+        Array.from({ length: 10 }, (_, i) => [`a${i}`, { DataType: "String", StringValue: "v" }]),
+      );
       expect(() => withCorrelationAttributes(ten)).toThrow(/already has 10 attributes/);
       expect(withCorrelationInput({ job: "x" })).toEqual({ job: "x", correlation_id: "prop-1" });
-      expect(withCorrelationInput({ job: "x", correlation_id: "kept" })).toEqual({ job: "x", correlation_id: "kept" });
+      expect(withCorrelationInput({ job: "x", correlation_id: "kept" })).toEqual({
+        job: "x",
+        correlation_id: "kept",
+      });
     });
     expect(withCorrelationAttributes()).toEqual({});
     expect(withCorrelationInput({ job: "x" })).toEqual({ job: "x" });
@@ -125,7 +237,9 @@ describe("propagation helpers", () => {
     let server: Server;
     let url: string;
     beforeAll(async () => {
-      server = createServer((req, res) => res.end(JSON.stringify({ header: req.headers["x-correlation-id"] ?? null })));
+      server = createServer((req, res) =>
+        res.end(JSON.stringify({ header: req.headers["x-correlation-id"] ?? null })),
+      );
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     });
@@ -133,9 +247,14 @@ describe("propagation helpers", () => {
 
     it("sends the current ID, never overrides an explicit one, and adds nothing outside a request", async () => {
       const f = correlatedFetch();
-      const get = async (init?: RequestInit) => ((await (await f(url, init)).json()) as { header: string | null }).header;
+      const get = async (init?: RequestInit) =>
+        ((await (await f(url, init)).json()) as { header: string | null }).header;
       expect(await runWithCorrelation({ correlationId: "fetch-1" }, () => get())).toBe("fetch-1");
-      expect(await runWithCorrelation({ correlationId: "fetch-1" }, () => get({ headers: { "x-correlation-id": "mine" } }))).toBe("mine");
+      expect(
+        await runWithCorrelation({ correlationId: "fetch-1" }, () =>
+          get({ headers: { "x-correlation-id": "mine" } }),
+        ),
+      ).toBe("mine");
       expect(await get()).toBeNull();
     });
   });
@@ -151,7 +270,10 @@ describe("one correlation ID through three services over real local HTTP", () =>
     dir = await mkdtemp(join(tmpdir(), "obs-corr-"));
     stack = await startLocalStack({ dataDir: dir, s3Port: 0, collectorPort: 0, dynamoPort: 0, quiet: true });
     pipeline = startLocalLogPipeline({ s3: stack.s3.client, bucket: stack.bucket, intervalMs: 100 });
-    services = await startDemoServices({ pipeline, collector: { url: stack.collector.url, apiKey: stack.apiKey } });
+    services = await startDemoServices({
+      pipeline,
+      collector: { url: stack.collector.url, apiKey: stack.apiKey },
+    });
   });
   afterAll(async () => {
     await services?.close();
@@ -162,7 +284,9 @@ describe("one correlation ID through three services over real local HTTP", () =>
 
   it("A -> B -> C: every line and event carries the caller's ID, and trace shows all of it", async () => {
     const id = "5e1f7a9c-3b2d-4c8e-9f01-23456789abcd";
-    const response = await fetch(`${services.storefront.url}/search?q=cat&user=u-7`, { headers: { "x-correlation-id": id } });
+    const response = await fetch(`${services.storefront.url}/search?q=cat&user=u-7`, {
+      headers: { "x-correlation-id": id },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get("x-correlation-id")).toBe(id);
     const body = (await response.json()) as { results: { image_id: string; thumbnail: string }[] };
@@ -170,10 +294,19 @@ describe("one correlation ID through three services over real local HTTP", () =>
     expect(body.results[0]!.thumbnail).toMatch(/img-cat-1\.webp$/);
 
     await pipeline.flush();
-    const rows = buildTimeline(await traceLocal({ s3: stack.s3.client, bucket: stack.bucket, correlationId: id, cacheDir: join(dir, "trace") }));
+    const rows = buildTimeline(
+      await traceLocal({
+        s3: stack.s3.client,
+        bucket: stack.bucket,
+        correlationId: id,
+        cacheDir: join(dir, "trace"),
+      }),
+    );
     const logs = rows.filter((r) => r.kind === "log");
     expect(new Set(logs.map((r) => r.service))).toEqual(new Set(["storefront", "search", "images"]));
-    expect(logs.filter((r) => !/^(START|END|REPORT) /.test(r.message)).map((r) => `${r.service}: ${r.message}`)).toEqual([
+    expect(
+      logs.filter((r) => !/^(START|END|REPORT) /.test(r.message)).map((r) => `${r.service}: ${r.message}`),
+    ).toEqual([
       "storefront: search page requested",
       "search: catalog searched",
       "images: thumbnails served",
@@ -199,7 +332,16 @@ describe("one correlation ID through three services over real local HTTP", () =>
     const id = response.headers.get("x-correlation-id")!;
     expect(id).toMatch(UUID);
     await pipeline.flush();
-    const rows = buildTimeline(await traceLocal({ s3: stack.s3.client, bucket: stack.bucket, correlationId: id, cacheDir: join(dir, "trace") }));
-    expect(new Set(rows.filter((r) => r.kind === "log").map((r) => r.service))).toEqual(new Set(["storefront", "search", "images"]));
+    const rows = buildTimeline(
+      await traceLocal({
+        s3: stack.s3.client,
+        bucket: stack.bucket,
+        correlationId: id,
+        cacheDir: join(dir, "trace"),
+      }),
+    );
+    expect(new Set(rows.filter((r) => r.kind === "log").map((r) => r.service))).toEqual(
+      new Set(["storefront", "search", "images"]),
+    );
   });
 });

@@ -1,13 +1,13 @@
+import { Console } from "node:console";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Console } from "node:console";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { Client } from "@opensearch-project/opensearch";
 import type { CloudWatchLogsDecodedData } from "aws-lambda";
@@ -39,14 +39,23 @@ function capture(): { stream: Writable; lines: string[] } {
   return { stream, lines };
 }
 
-function delivery(logGroup: string, logStream: string, messages: string[], start = Date.UTC(2026, 10, 22, 12, 0, 0)): CloudWatchLogsDecodedData {
+function delivery(
+  logGroup: string,
+  logStream: string,
+  messages: string[],
+  start = Date.UTC(2026, 10, 22, 12, 0, 0),
+): CloudWatchLogsDecodedData {
   return {
     messageType: "DATA_MESSAGE",
     owner: "111122223333",
     logGroup,
     logStream,
     subscriptionFilters: ["observatory"],
-    logEvents: messages.map((message, i) => ({ id: `${start + i}00000000000000000000000000000000000000${String(i).padStart(3, "0")}`, timestamp: start + i, message })),
+    logEvents: messages.map((message, i) => ({
+      id: `${start + i}00000000000000000000000000000000000000${String(i).padStart(3, "0")}`,
+      timestamp: start + i,
+      message,
+    })),
   };
 }
 
@@ -81,7 +90,9 @@ describe("log consumer", () => {
     const file = join(dir, `${Math.random().toString(36).slice(2)}.parquet`);
     await writeFile(file, await got.Body!.transformToByteArray());
     const connection = await duck.connect();
-    const reader = await connection.runAndReadAll(`SELECT * FROM read_parquet('${file}') ORDER BY time, log_id`);
+    const reader = await connection.runAndReadAll(
+      `SELECT * FROM read_parquet('${file}') ORDER BY time, log_id`,
+    );
     const rows = reader.getRowObjectsJS() as Record<string, unknown>[];
     connection.closeSync();
     return rows;
@@ -91,7 +102,9 @@ describe("log consumer", () => {
     const result = await consumeSubscription(AWS_SAMPLE_EVENT, deps());
     expect(result).toMatchObject({ status: "data", rows: 2, quarantined: [] });
     expect(result.objects).toHaveLength(1);
-    expect(result.objects[0]).toMatch(/^tables\/logs\/dt=2015-08-24\/service=testLogGroup\/[0-9a-f]{32}\.parquet$/);
+    expect(result.objects[0]).toMatch(
+      /^tables\/logs\/dt=2015-08-24\/service=testLogGroup\/[0-9a-f]{32}\.parquet$/,
+    );
     const rows = await parquetRows(result.objects[0]!);
     expect(Object.keys(rows[0]!)).toEqual(LOGS_COLUMNS.map((c) => c.name));
     expect(rows.map((r) => [r.log_id, r.level, r.message, r.account_id, r.log_group, r.kind])).toEqual([
@@ -116,10 +129,20 @@ describe("log consumer", () => {
       logGroup: "",
       logStream: "",
       subscriptionFilters: [],
-      logEvents: [{ id: "", timestamp: 1440442987000, message: "CWL CONTROL MESSAGE: Checking health of destination Firehose." }],
+      logEvents: [
+        {
+          id: "",
+          timestamp: 1440442987000,
+          message: "CWL CONTROL MESSAGE: Checking health of destination Firehose.",
+        },
+      ],
     });
     const before = await keys("");
-    expect(await consumeSubscription(control, deps())).toMatchObject({ status: "control", rows: 0, objects: [] });
+    expect(await consumeSubscription(control, deps())).toMatchObject({
+      status: "control",
+      rows: 0,
+      objects: [],
+    });
     expect(await keys("")).toEqual(before);
   });
 
@@ -127,9 +150,15 @@ describe("log consumer", () => {
     const full = gzipSync(JSON.stringify(delivery("/aws/lambda/x", "s", ["hello"])));
     const cases: [unknown, RegExp][] = [
       [{ awslogs: { data: "this is not base64 gzip!!" } }, /not base64 gzip/],
-      [{ awslogs: { data: full.subarray(0, full.length - 12).toString("base64") } }, /not base64 gzip: unexpected end of file/],
+      [
+        { awslogs: { data: full.subarray(0, full.length - 12).toString("base64") } },
+        /not base64 gzip: unexpected end of file/,
+      ],
       [{ awslogs: { data: gzipSync("[1,2").toString("base64") } }, /not JSON/],
-      [{ awslogs: { data: gzipSync('{"messageType":"DATA_MESSAGE"}').toString("base64") } }, /without logGroup/],
+      [
+        { awslogs: { data: gzipSync('{"messageType":"DATA_MESSAGE"}').toString("base64") } },
+        /without logGroup/,
+      ],
       [{ hello: "world" }, /missing/],
       [null, /missing/],
     ];
@@ -138,7 +167,8 @@ describe("log consumer", () => {
       expect(result.status).toBe("quarantined");
       const stored = JSON.parse(await text(result.quarantined[0]!)) as { reasons: string[]; payload: string };
       expect(stored.reasons[0]).toMatch(reason);
-      const original = (event as { awslogs?: { data?: string } } | null)?.awslogs?.data ?? JSON.stringify(event);
+      const original =
+        (event as { awslogs?: { data?: string } } | null)?.awslogs?.data ?? JSON.stringify(event);
       expect(stored.payload).toBe(original);
     }
   });
@@ -146,15 +176,29 @@ describe("log consumer", () => {
   it("parses ours, Powertools, pino, Node console, platform and plain text lines of one stream", async () => {
     const ours = capture();
     const logger = new Logger({ service: "checkout", stage: "dev", destination: ours.stream });
-    runWithCorrelation({ correlationId: "corr-mixed-1", functionRequestId: "6f3b2c1a-1111-4222-8333-444455556666", functionName: "checkout-fn", coldStart: true }, () => {
-      logger.info("order placed", { order_id: "o-1", password: "hunter2" });
-    });
+    runWithCorrelation(
+      {
+        correlationId: "corr-mixed-1",
+        functionRequestId: "6f3b2c1a-1111-4222-8333-444455556666",
+        functionName: "checkout-fn",
+        coldStart: true,
+      },
+      () => {
+        logger.info("order placed", { order_id: "o-1", password: "hunter2" });
+      },
+    );
     const pt = capture();
     const powertools = new PowertoolsLogger({ serviceName: "payments" });
-    (powertools as unknown as { console: Console }).console = new Console({ stdout: pt.stream, stderr: pt.stream });
+    (powertools as unknown as { console: Console }).console = new Console({
+      stdout: pt.stream,
+      stderr: pt.stream,
+    });
     powertools.warn("card declined", { attempt: 2 });
     const pn = capture();
-    pino({ base: { service: "inventory" } }, pn.stream).error({ correlationId: "corr-pino-1", sku: "A1" }, "out of stock");
+    pino({ base: { service: "inventory" } }, pn.stream).error(
+      { correlationId: "corr-pino-1", sku: "A1" },
+      "out of stock",
+    );
     const requestId = "6f3b2c1a-1111-4222-8333-444455556666";
     const longMessage = "x".repeat(200_000);
     const messages = [
@@ -168,34 +212,71 @@ describe("log consumer", () => {
       longMessage,
       `END RequestId: ${requestId}`,
       `REPORT RequestId: ${requestId}\tDuration: 102.34 ms\tBilled Duration: 103 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\tInit Duration: 150.12 ms\t\n`,
-      JSON.stringify({ time: "2026-11-22T12:00:00.011Z", type: "platform.report", record: { requestId, metrics: { durationMs: 5.5, billedDurationMs: 6, memorySizeMB: 256, maxMemoryUsedMB: 80 } } }),
+      JSON.stringify({
+        time: "2026-11-22T12:00:00.011Z",
+        type: "platform.report",
+        record: {
+          requestId,
+          metrics: { durationMs: 5.5, billedDurationMs: 6, memorySizeMB: 256, maxMemoryUsedMB: 80 },
+        },
+      }),
     ];
-    const result = await consumeSubscription(encodeSubscriptionPayload(delivery("/aws/lambda/checkout-fn", "2026/11/22/[$LATEST]abc", messages)), deps());
+    const result = await consumeSubscription(
+      encodeSubscriptionPayload(delivery("/aws/lambda/checkout-fn", "2026/11/22/[$LATEST]abc", messages)),
+      deps(),
+    );
     expect(result.status).toBe("data");
     expect(result.rows).toBe(messages.length);
     const all = (await Promise.all(result.objects.map(parquetRows))).flat();
     const byMessage = (m: string) => all.find((r) => r.message === m)!;
 
     const own = byMessage("order placed");
-    expect(own).toMatchObject({ kind: "json", level: "INFO", correlation_id: "corr-mixed-1", function_name: "checkout-fn", function_request_id: requestId, cold_start: true, stage: "dev" });
+    expect(own).toMatchObject({
+      kind: "json",
+      level: "INFO",
+      correlation_id: "corr-mixed-1",
+      function_name: "checkout-fn",
+      function_request_id: requestId,
+      cold_start: true,
+      stage: "dev",
+    });
     expect(JSON.parse(own.fields as string)).toEqual({ order_id: "o-1", password: "[REDACTED]" });
     expect(byMessage("card declined")).toMatchObject({ kind: "json", level: "WARN" });
     expect(JSON.parse(byMessage("card declined").fields as string)).toMatchObject({ attempt: 2 });
-    expect(byMessage("out of stock")).toMatchObject({ kind: "json", level: "ERROR", correlation_id: "corr-pino-1" });
-    expect(byMessage("plain console line")).toMatchObject({ kind: "text", level: "INFO", function_request_id: requestId });
+    expect(byMessage("out of stock")).toMatchObject({
+      kind: "json",
+      level: "ERROR",
+      correlation_id: "corr-pino-1",
+    });
+    expect(byMessage("plain console line")).toMatchObject({
+      kind: "text",
+      level: "INFO",
+      function_request_id: requestId,
+    });
     expect(byMessage("just some text")).toMatchObject({ kind: "text", level: null });
     expect(byMessage('{"level":"INFO","message":"trunc')).toMatchObject({ kind: "text" });
     expect((byMessage(longMessage).message as string).length).toBe(200_000);
 
     const report = all.find((r) => r.kind === "platform" && (r.message as string).startsWith("REPORT"))!;
-    expect(report).toMatchObject({ function_request_id: requestId, duration_ms: 102.34, billed_duration_ms: 103, memory_size_mb: 128, max_memory_used_mb: 70, init_duration_ms: 150.12 });
+    expect(report).toMatchObject({
+      function_request_id: requestId,
+      duration_ms: 102.34,
+      billed_duration_ms: 103,
+      memory_size_mb: 128,
+      max_memory_used_mb: 70,
+      init_duration_ms: 150.12,
+    });
     // The platform lines name only the request; the request's own lines name corr-mixed-1, so they get it.
     expect(report.correlation_id).toBe("corr-mixed-1");
     const jsonReport = all.find((r) => r.kind === "platform" && r.duration_ms === 5.5)!;
     expect(jsonReport).toMatchObject({ billed_duration_ms: 6, memory_size_mb: 256, max_memory_used_mb: 80 });
 
     // Partitions: by the service each line names; lines that name none take the delivery's first service.
-    expect(result.objects.map((k) => /service=([^/]+)/.exec(k)![1]).sort()).toEqual(["checkout", "inventory", "payments"]);
+    expect(result.objects.map((k) => /service=([^/]+)/.exec(k)![1]).sort()).toEqual([
+      "checkout",
+      "inventory",
+      "payments",
+    ]);
     const checkout = await parquetRows(result.objects.find((k) => k.includes("service=checkout/"))!);
     expect(checkout.map((r) => r.message)).toContain(`END RequestId: ${requestId}`);
     expect(checkout.map((r) => r.message)).not.toContain("out of stock");
@@ -204,21 +285,33 @@ describe("log consumer", () => {
 
   it("quarantines malformed log events but archives the good ones", async () => {
     const data = delivery("/aws/lambda/bad-events", "s1", ["good line"]);
-    (data.logEvents as unknown[]).push({ id: "x", timestamp: "yesterday", message: "bad ts" }, { id: "y", timestamp: 1 });
+    (data.logEvents as unknown[]).push(
+      { id: "x", timestamp: "yesterday", message: "bad ts" },
+      { id: "y", timestamp: 1 },
+    );
     const result = await consumeSubscription(encodeSubscriptionPayload(data), deps());
     expect(result.rows).toBe(1);
     expect(result.objects[0]).toMatch(/service=bad-events\//);
     const stored = JSON.parse(await text(result.quarantined[0]!)) as { events: unknown[] };
-    expect(stored.events).toEqual([{ id: "x", timestamp: "yesterday", message: "bad ts" }, { id: "y", timestamp: 1 }]);
+    expect(stored.events).toEqual([
+      { id: "x", timestamp: "yesterday", message: "bad ts" },
+      { id: "y", timestamp: 1 },
+    ]);
   });
 
   it("puts every line of a LogCentralizer-subscribed group in the service its filter names", async () => {
-    const data = delivery("/aws/lambda/images-resize-x1y2", "s9", ['{"level":"INFO","message":"resized","service":"something-else"}', "END RequestId: 0f0e0d0c-0000-4000-8000-000000000000"]);
+    const data = delivery("/aws/lambda/images-resize-x1y2", "s9", [
+      '{"level":"INFO","message":"resized","service":"something-else"}',
+      "END RequestId: 0f0e0d0c-0000-4000-8000-000000000000",
+    ]);
     data.subscriptionFilters = ["observatory-logs.service=images"];
     const result = await consumeSubscription(encodeSubscriptionPayload(data), deps());
     expect(result.objects).toHaveLength(1);
     expect(result.objects[0]).toMatch(/^tables\/logs\/dt=2026-11-22\/service=images\//);
-    expect((await parquetRows(result.objects[0]!)).map((r) => r.message)).toEqual(["resized", "END RequestId: 0f0e0d0c-0000-4000-8000-000000000000"]);
+    expect((await parquetRows(result.objects[0]!)).map((r) => r.message)).toEqual([
+      "resized",
+      "END RequestId: 0f0e0d0c-0000-4000-8000-000000000000",
+    ]);
   });
 
   describe("with OpenSearch", () => {
@@ -231,15 +324,33 @@ describe("log consumer", () => {
         req.on("data", (c) => (body += c));
         req.on("end", () => {
           requests.push(`${req.method} ${req.url}`);
-          const lines = body.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+          const lines = body
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { index: { _index: string; _id: string }; message: string });
           const items = [];
           for (let i = 0; i < lines.length; i += 2) {
             const action = lines[i]!.index;
             const doc = lines[i + 1]!;
             items.push(
               String(doc.message).includes("reject me")
-                ? { index: { _index: action._index, _id: action._id, status: 400, error: { type: "mapper_parsing_exception", reason: "failed to parse field [fields]" } } }
-                : { index: { _index: action._index, _id: action._id, _version: 1, result: "created", status: 201 } },
+                ? {
+                    index: {
+                      _index: action._index,
+                      _id: action._id,
+                      status: 400,
+                      error: { type: "mapper_parsing_exception", reason: "failed to parse field [fields]" },
+                    },
+                  }
+                : {
+                    index: {
+                      _index: action._index,
+                      _id: action._id,
+                      _version: 1,
+                      result: "created",
+                      status: 201,
+                    },
+                  },
             );
           }
           res.setHeader("content-type", "application/json");
@@ -252,20 +363,30 @@ describe("log consumer", () => {
 
     it("bulk-indexes rows and backs up the documents OpenSearch refused to S3", async () => {
       const opensearch = new Client({ node: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-      const data = delivery("/aws/lambda/search-fn", "s2", ['{"level":"INFO","message":"fine","service":"search"}', '{"level":"INFO","message":"please reject me","service":"search"}']);
+      const data = delivery("/aws/lambda/search-fn", "s2", [
+        '{"level":"INFO","message":"fine","service":"search"}',
+        '{"level":"INFO","message":"please reject me","service":"search"}',
+      ]);
       const result = await consumeSubscription(encodeSubscriptionPayload(data), { ...deps(), opensearch });
       expect(requests).toEqual(["POST /_bulk"]);
       expect(result.opensearch).toEqual({ indexed: 1, failed: 1 });
       expect(result.objects).toHaveLength(1); // the archive has both lines whatever OpenSearch said
       const backup = (await text(result.quarantined[0]!)).split("\n").map((l) => JSON.parse(l));
       expect(backup).toHaveLength(1);
-      expect(backup[0]).toMatchObject({ index: "logs-2026.11.22", id: data.logEvents[1]!.id, status: 400, document: { message: "please reject me" } });
+      expect(backup[0]).toMatchObject({
+        index: "logs-2026.11.22",
+        id: data.logEvents[1]!.id,
+        status: 400,
+        document: { message: "please reject me" },
+      });
       expect(backup[0].error).toMatch(/mapper_parsing_exception/);
     });
 
     it("backs up every document when OpenSearch cannot be reached", async () => {
       const opensearch = new Client({ node: "http://127.0.0.1:9" });
-      const data = delivery("/aws/lambda/search-fn", "s3", ['{"level":"INFO","message":"a","service":"search"}']);
+      const data = delivery("/aws/lambda/search-fn", "s3", [
+        '{"level":"INFO","message":"a","service":"search"}',
+      ]);
       const result = await consumeSubscription(encodeSubscriptionPayload(data), { ...deps(), opensearch });
       expect(result.opensearch).toEqual({ indexed: 0, failed: 1 });
       expect(await text(result.quarantined[0]!)).toMatch(/bulk request failed/);

@@ -17,7 +17,17 @@ function sink() {
   return { stream, lines };
 }
 
-const ENV_KEYS = ["OBSERVATORY_SERVICE", "POWERTOOLS_SERVICE_NAME", "OBSERVATORY_STAGE", "OBSERVATORY_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "LOG_LEVEL", "OBSERVATORY_DEBUG_SAMPLE_RATE", "OBSERVATORY_REDACT_KEYS", "_X_AMZN_TRACE_ID"];
+const ENV_KEYS = [
+  "OBSERVATORY_SERVICE",
+  "POWERTOOLS_SERVICE_NAME",
+  "OBSERVATORY_STAGE",
+  "OBSERVATORY_LOG_LEVEL",
+  "POWERTOOLS_LOG_LEVEL",
+  "LOG_LEVEL",
+  "OBSERVATORY_DEBUG_SAMPLE_RATE",
+  "OBSERVATORY_REDACT_KEYS",
+  "_X_AMZN_TRACE_ID",
+];
 const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
 afterEach(() => {
   for (const k of ENV_KEYS) {
@@ -32,13 +42,28 @@ describe("Logger", () => {
     process.env.OBSERVATORY_STAGE = "prod";
     const { stream, lines } = sink();
     const logger = new Logger({ destination: stream });
-    runWithCorrelation({ correlationId: "c-1", functionName: "checkout-fn", functionRequestId: "r-1", coldStart: true, xrayTraceId: "1-5759e988-bd862e3fe1be46a994272793" }, () =>
-      logger.info("order placed", { order_id: "o-1" }),
+    runWithCorrelation(
+      {
+        correlationId: "c-1",
+        functionName: "checkout-fn",
+        functionRequestId: "r-1",
+        coldStart: true,
+        xrayTraceId: "1-5759e988-bd862e3fe1be46a994272793",
+      },
+      () => logger.info("order placed", { order_id: "o-1" }),
     );
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
-      level: "INFO", message: "order placed", service: "checkout", stage: "prod", correlation_id: "c-1",
-      function_name: "checkout-fn", function_request_id: "r-1", cold_start: true, xray_trace_id: "1-5759e988-bd862e3fe1be46a994272793", order_id: "o-1",
+      level: "INFO",
+      message: "order placed",
+      service: "checkout",
+      stage: "prod",
+      correlation_id: "c-1",
+      function_name: "checkout-fn",
+      function_request_id: "r-1",
+      cold_start: true,
+      xray_trace_id: "1-5759e988-bd862e3fe1be46a994272793",
+      order_id: "o-1",
     });
     expect(new Date(lines[0]!.timestamp as string).toISOString()).toBe(lines[0]!.timestamp);
   });
@@ -54,12 +79,19 @@ describe("Logger", () => {
     expect(lines.map((l) => l.level)).toEqual(["WARN", "ERROR"]);
     expect(lines[1]!.error).toMatchObject({ name: "Error", message: "boom" });
     process.env.OBSERVATORY_LOG_LEVEL = "LOUD";
-    expect(() => new Logger({ service: "s" })).toThrow(/log level "LOUD" is not one of DEBUG, INFO, WARN, ERROR, CRITICAL/);
+    expect(() => new Logger({ service: "s" })).toThrow(
+      /log level "LOUD" is not one of DEBUG, INFO, WARN, ERROR, CRITICAL/,
+    );
   });
 
   it("child loggers add their keys to every line and keep the parent's level and output", () => {
     const { stream, lines } = sink();
-    const logger = new Logger({ service: "s", level: "INFO", destination: stream, attributes: { app: "shop" } });
+    const logger = new Logger({
+      service: "s",
+      level: "INFO",
+      destination: stream,
+      attributes: { app: "shop" },
+    });
     const child = logger.child({ component: "cart" }).child({ step: 2 });
     child.debug("hidden");
     child.info("shown", { extra: true });
@@ -73,11 +105,23 @@ describe("Logger", () => {
     process.env.OBSERVATORY_REDACT_KEYS = "ssn";
     const { stream, lines } = sink();
     const logger = new Logger({ service: "s", destination: stream });
-    const user = { name: "Ada", Email: "ada@example.com", ssn: "123", nested: [{ headers: { Authorization: "Bearer x", accept: "json" } }], token: { value: 1 } };
+    const user = {
+      name: "Ada",
+      Email: "ada@example.com",
+      ssn: "123",
+      nested: [{ headers: { Authorization: "Bearer x", accept: "json" } }],
+      token: { value: 1 },
+    };
     logger.info("signup", { user, password: "p" });
     expect(lines[0]).toMatchObject({
       password: "[REDACTED]",
-      user: { name: "Ada", Email: "[REDACTED]", ssn: "[REDACTED]", token: "[REDACTED]", nested: [{ headers: { Authorization: "[REDACTED]", accept: "json" } }] },
+      user: {
+        name: "Ada",
+        Email: "[REDACTED]",
+        ssn: "[REDACTED]",
+        token: "[REDACTED]",
+        nested: [{ headers: { Authorization: "[REDACTED]", accept: "json" } }],
+      },
     });
     expect(user.Email).toBe("ada@example.com");
     const cyclic: Record<string, unknown> = { a: 1 };
@@ -89,9 +133,22 @@ describe("Logger", () => {
   it("samples debug per correlation ID: the same requests in every service, about the rate's share", () => {
     const a = sink();
     const b = sink();
-    const storefront = new Logger({ service: "storefront", level: "INFO", debugSampleRate: 0.25, destination: a.stream });
-    const search = new Logger({ service: "search", level: "INFO", debugSampleRate: 0.25, destination: b.stream });
-    const ids = Array.from({ length: 400 }, (_, i) => `4f1c${i.toString(16).padStart(4, "0")}-6a2b-4c3d-8e9f-0a1b2c3d4e5f`);
+    const storefront = new Logger({
+      service: "storefront",
+      level: "INFO",
+      debugSampleRate: 0.25,
+      destination: a.stream,
+    });
+    const search = new Logger({
+      service: "search",
+      level: "INFO",
+      debugSampleRate: 0.25,
+      destination: b.stream,
+    });
+    const ids = Array.from(
+      { length: 400 },
+      (_, i) => `4f1c${i.toString(16).padStart(4, "0")}-6a2b-4c3d-8e9f-0a1b2c3d4e5f`,
+    );
     for (const id of ids) {
       runWithCorrelation({ correlationId: id }, () => {
         storefront.debug("detail");
@@ -117,8 +174,16 @@ describe("Logger", () => {
         await sleep(wait);
         logger.info("end");
       });
-    await captureLogLines((line) => captured.push(line), () => Promise.all([request("first", 20), request("second", 5)]));
+    await captureLogLines(
+      (line) => captured.push(line),
+      () => Promise.all([request("first", 20), request("second", 5)]),
+    );
     const parsed = captured.map((l) => JSON.parse(l) as { message: string; correlation_id: string });
-    expect(parsed.map((p) => `${p.correlation_id}:${p.message}`)).toEqual(["first:start", "second:start", "second:end", "first:end"]);
+    expect(parsed.map((p) => `${p.correlation_id}:${p.message}`)).toEqual([
+      "first:start",
+      "second:start",
+      "second:end",
+      "first:end",
+    ]);
   });
 });

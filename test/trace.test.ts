@@ -2,18 +2,23 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  StartQueryExecutionCommand,
+} from "@aws-sdk/client-athena";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderTimeline, runTrace } from "../cli/commands/trace.js";
 import type { RawEventRecord } from "../contracts/event-record.js";
 import { EVENTS_COLUMNS } from "../contracts/events-table.js";
 import { rawObjectKey } from "../contracts/storage-layout.js";
 import { consumeSubscription } from "../functions/log-consumer/consume.js";
 import { encodeSubscriptionPayload } from "../local/log-delivery.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
-import { renderTimeline, runTrace } from "../cli/commands/trace.js";
 import { traceAthena, traceSql } from "../trace/athena-trace.js";
 import { traceLocal } from "../trace/local-trace.js";
 import { buildTimeline } from "../trace/timeline.js";
@@ -31,17 +36,54 @@ function delivery(fn: string, lines: [number, string][]) {
     logGroup: `/aws/lambda/${fn}`,
     logStream: `2026/11/22/[$LATEST]${fn}`,
     subscriptionFilters: ["observatory-local"],
-    logEvents: lines.map(([at, message]) => ({ id: String(nextId++).padStart(56, "0"), timestamp: T0 + at, message })),
+    logEvents: lines.map(([at, message]) => ({
+      id: String(nextId++).padStart(56, "0"),
+      timestamp: T0 + at,
+      message,
+    })),
   });
 }
-const line = (at: number, service: string, fn: string, message: string, correlationId: string, requestId: string, level = "INFO") =>
-  JSON.stringify({ level, message, timestamp: new Date(T0 + at).toISOString(), service, correlation_id: correlationId, function_name: fn, function_request_id: requestId });
+const line = (
+  at: number,
+  service: string,
+  fn: string,
+  message: string,
+  correlationId: string,
+  requestId: string,
+  level = "INFO",
+) =>
+  JSON.stringify({
+    level,
+    message,
+    timestamp: new Date(T0 + at).toISOString(),
+    service,
+    correlation_id: correlationId,
+    function_name: fn,
+    function_request_id: requestId,
+  });
 
-function rawEvent(eventId: string, event: string, at: number, correlationId: string, service: string, properties: Record<string, unknown>): RawEventRecord {
+function rawEvent(
+  eventId: string,
+  event: string,
+  at: number,
+  correlationId: string,
+  service: string,
+  properties: Record<string, unknown>,
+): RawEventRecord {
   return {
-    event_id: eventId, event, event_time: new Date(T0 + at).toISOString(), received_at: new Date(T0 + at + 5).toISOString(),
-    user_id: "u-42", anonymous_id: null, correlation_id: correlationId, service, stage: "dev", properties,
-    context: { function_name: `${service}-fn`, library: { name: "observatory" } }, schema_version: 1, request_id: "req-1",
+    event_id: eventId,
+    event,
+    event_time: new Date(T0 + at).toISOString(),
+    received_at: new Date(T0 + at + 5).toISOString(),
+    user_id: "u-42",
+    anonymous_id: null,
+    correlation_id: correlationId,
+    service,
+    stage: "dev",
+    properties,
+    context: { function_name: `${service}-fn`, library: { name: "observatory" } },
+    schema_version: 1,
+    request_id: "req-1",
   };
 }
 
@@ -54,16 +96,84 @@ describe("observatory trace", () => {
     s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
     const deps = { s3: s3.client, bucket: s3.bucket };
     // Three services of one request (and a line of another request in between), through the real consumer.
-    await consumeSubscription(delivery("storefront-fn", [
-      [0, "START RequestId: aaaaaaaa-0000-4000-8000-000000000001 Version: $LATEST"],
-      [1, line(1, "storefront", "storefront-fn", "GET /search received", ID, "aaaaaaaa-0000-4000-8000-000000000001")],
-      [2, line(2, "storefront", "storefront-fn", "someone else's request", OTHER, "aaaaaaaa-0000-4000-8000-000000000002")],
-      [90, line(90, "storefront", "storefront-fn", "responding 200", ID, "aaaaaaaa-0000-4000-8000-000000000001")],
-      [91, "END RequestId: aaaaaaaa-0000-4000-8000-000000000001"],
-      [92, "REPORT RequestId: aaaaaaaa-0000-4000-8000-000000000001\tDuration: 91.00 ms\tBilled Duration: 92 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\t"],
-    ]), deps);
-    await consumeSubscription(delivery("search-fn", [[10, line(10, "search", "search-fn", "searching catalog", ID, "bbbbbbbb-0000-4000-8000-000000000001", "DEBUG")]]), deps);
-    await consumeSubscription(delivery("images-fn", [[40, line(40, "images", "images-fn", "thumbnail missing", ID, "cccccccc-0000-4000-8000-000000000001", "WARN")]]), deps);
+    await consumeSubscription(
+      delivery("storefront-fn", [
+        [0, "START RequestId: aaaaaaaa-0000-4000-8000-000000000001 Version: $LATEST"],
+        [
+          1,
+          line(
+            1,
+            "storefront",
+            "storefront-fn",
+            "GET /search received",
+            ID,
+            "aaaaaaaa-0000-4000-8000-000000000001",
+          ),
+        ],
+        [
+          2,
+          line(
+            2,
+            "storefront",
+            "storefront-fn",
+            "someone else's request",
+            OTHER,
+            "aaaaaaaa-0000-4000-8000-000000000002",
+          ),
+        ],
+        [
+          90,
+          line(
+            90,
+            "storefront",
+            "storefront-fn",
+            "responding 200",
+            ID,
+            "aaaaaaaa-0000-4000-8000-000000000001",
+          ),
+        ],
+        [91, "END RequestId: aaaaaaaa-0000-4000-8000-000000000001"],
+        [
+          92,
+          "REPORT RequestId: aaaaaaaa-0000-4000-8000-000000000001\tDuration: 91.00 ms\tBilled Duration: 92 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\t",
+        ],
+      ]),
+      deps,
+    );
+    await consumeSubscription(
+      delivery("search-fn", [
+        [
+          10,
+          line(
+            10,
+            "search",
+            "search-fn",
+            "searching catalog",
+            ID,
+            "bbbbbbbb-0000-4000-8000-000000000001",
+            "DEBUG",
+          ),
+        ],
+      ]),
+      deps,
+    );
+    await consumeSubscription(
+      delivery("images-fn", [
+        [
+          40,
+          line(
+            40,
+            "images",
+            "images-fn",
+            "thumbnail missing",
+            ID,
+            "cccccccc-0000-4000-8000-000000000001",
+            "WARN",
+          ),
+        ],
+      ]),
+      deps,
+    );
 
     // Events: one compacted (Parquet, also still in raw: shown once), one only in the raw zone, one of another request.
     const events = [
@@ -71,16 +181,39 @@ describe("observatory trace", () => {
       rawEvent("e-2", "downloaded_img", 50, ID, "images", { image_id: "img-9", image_size: 2048 }),
       rawEvent("e-3", "search_made", 21, OTHER, "search", { query: "dogs", n_results: 0 }),
     ];
-    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: rawObjectKey(new Date(T0), "req-1"), Body: gzipSync(events.map((e) => JSON.stringify(e)).join("\n")) }));
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: rawObjectKey(new Date(T0), "req-1"),
+        Body: gzipSync(events.map((e) => JSON.stringify(e)).join("\n")),
+      }),
+    );
     const ndjson = join(dir, "compacted.ndjson");
-    await writeFile(ndjson, JSON.stringify({ ...events[0], properties: JSON.stringify(events[0]!.properties), context: JSON.stringify(events[0]!.context) }));
+    await writeFile(
+      ndjson,
+      JSON.stringify({
+        ...events[0],
+        properties: JSON.stringify(events[0]!.properties),
+        context: JSON.stringify(events[0]!.context),
+      }),
+    );
     const db = await DuckDBInstance.create(":memory:");
     const c = await db.connect();
-    const select = EVENTS_COLUMNS.map((col) => `CAST(${col.name} AS ${col.duckdbType}) AS ${col.name}`).join(", ");
-    await c.run(`COPY (SELECT ${select} FROM read_json('${ndjson}', format='newline_delimited')) TO '${join(dir, "events.parquet")}' (FORMAT parquet)`);
+    const select = EVENTS_COLUMNS.map((col) => `CAST(${col.name} AS ${col.duckdbType}) AS ${col.name}`).join(
+      ", ",
+    );
+    await c.run(
+      `COPY (SELECT ${select} FROM read_json('${ndjson}', format='newline_delimited')) TO '${join(dir, "events.parquet")}' (FORMAT parquet)`,
+    );
     c.closeSync();
     db.closeSync();
-    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "tables/events/dt=2026-11-22/hour=09/part-0.parquet", Body: await readFile(join(dir, "events.parquet")) }));
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "tables/events/dt=2026-11-22/hour=09/part-0.parquet",
+        Body: await readFile(join(dir, "events.parquet")),
+      }),
+    );
   });
   afterAll(async () => {
     await s3?.close();
@@ -88,10 +221,22 @@ describe("observatory trace", () => {
   });
 
   it("shows every line and event of the request across services, in order, with offsets", async () => {
-    const entries = await traceLocal({ s3: s3.client, bucket: s3.bucket, correlationId: ID, cacheDir: join(dir, "cache"), now: NOW });
+    const entries = await traceLocal({
+      s3: s3.client,
+      bucket: s3.bucket,
+      correlationId: ID,
+      cacheDir: join(dir, "cache"),
+      now: NOW,
+    });
     const rows = buildTimeline(entries);
     expect(rows.map((r) => [r.offset_ms, r.service, r.kind, r.level, r.message.split("\t")[0]])).toEqual([
-      [0, "storefront", "log", "INFO", "START RequestId: aaaaaaaa-0000-4000-8000-000000000001 Version: $LATEST"],
+      [
+        0,
+        "storefront",
+        "log",
+        "INFO",
+        "START RequestId: aaaaaaaa-0000-4000-8000-000000000001 Version: $LATEST",
+      ],
       [1, "storefront", "log", "INFO", "GET /search received"],
       [10, "search", "log", "DEBUG", "searching catalog"],
       [20, "search", "event", "", 'search_made {"query":"cats","n_results":3}'],
@@ -108,26 +253,64 @@ describe("observatory trace", () => {
 
   it("finds nothing outside the searched days, and says so", async () => {
     const later = new Date(Date.UTC(2026, 11, 30));
-    const rows = buildTimeline(await traceLocal({ s3: s3.client, bucket: s3.bucket, correlationId: ID, cacheDir: join(dir, "cache2"), now: later, days: 3 }));
+    const rows = buildTimeline(
+      await traceLocal({
+        s3: s3.client,
+        bucket: s3.bucket,
+        correlationId: ID,
+        cacheDir: join(dir, "cache2"),
+        now: later,
+        days: 3,
+      }),
+    );
     expect(rows).toEqual([]);
     expect(renderTimeline(rows, "table", ID)).toMatch(/No log line or event carries correlation ID/);
   });
 
   it("runs as the CLI command against the local stack's S3, in json and csv", async () => {
-    const rows = await runTrace(OTHER, { format: "json", days: "400", dataDir: dir, s3Endpoint: s3.endpoint, bucket: s3.bucket });
-    expect(rows.map((r) => r.message)).toEqual(["someone else's request", 'search_made {"query":"dogs","n_results":0}']);
+    const rows = await runTrace(OTHER, {
+      format: "json",
+      days: "400",
+      dataDir: dir,
+      s3Endpoint: s3.endpoint,
+      bucket: s3.bucket,
+    });
+    expect(rows.map((r) => r.message)).toEqual([
+      "someone else's request",
+      'search_made {"query":"dogs","n_results":0}',
+    ]);
     const csv = renderTimeline(rows, "csv", OTHER).split("\n");
     expect(csv[0]).toBe("time,offset_ms,service,function,level,kind,message");
-    expect(csv[2]).toBe('2026-11-22T09:15:00.021Z,19,search,search-fn,,event,"search_made {""query"":""dogs"",""n_results"":0}"');
-    await expect(runTrace("has space", { format: "json", days: "7", dataDir: dir, s3Endpoint: s3.endpoint, bucket: s3.bucket })).rejects.toThrow(/not a correlation ID/);
-    await expect(runTrace(ID, { format: "json", days: "7", dataDir: dir, s3Endpoint: "http://127.0.0.1:9", bucket: s3.bucket })).rejects.toThrow(/observatory dev/);
+    expect(csv[2]).toBe(
+      '2026-11-22T09:15:00.021Z,19,search,search-fn,,event,"search_made {""query"":""dogs"",""n_results"":0}"',
+    );
+    await expect(
+      runTrace("has space", {
+        format: "json",
+        days: "7",
+        dataDir: dir,
+        s3Endpoint: s3.endpoint,
+        bucket: s3.bucket,
+      }),
+    ).rejects.toThrow(/not a correlation ID/);
+    await expect(
+      runTrace(ID, {
+        format: "json",
+        days: "7",
+        dataDir: dir,
+        s3Endpoint: "http://127.0.0.1:9",
+        bucket: s3.bucket,
+      }),
+    ).rejects.toThrow(/observatory dev/);
   });
 });
 
 describe("observatory trace --athena", () => {
   it("queries logs and events of the recent days and reads Athena's result rows", async () => {
     const athena = mockClient(AthenaClient);
-    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: "b3c1f6a2-8e0d-4a57-9d3f-0c2e4b6a8d10" });
+    athena
+      .on(StartQueryExecutionCommand)
+      .resolves({ QueryExecutionId: "b3c1f6a2-8e0d-4a57-9d3f-0c2e4b6a8d10" });
     athena.on(GetQueryExecutionCommand).resolves({
       QueryExecution: {
         QueryExecutionId: "b3c1f6a2-8e0d-4a57-9d3f-0c2e4b6a8d10",
@@ -136,33 +319,116 @@ describe("observatory trace --athena", () => {
         Statistics: { DataScannedInBytes: 52_311, EngineExecutionTimeInMillis: 812 },
       },
     });
-    const col = (name: string, type: string) => ({ CatalogName: "hive", SchemaName: "", TableName: "", Name: name, Label: name, Type: type, Precision: 0, Scale: 0, Nullable: "UNKNOWN" as const, CaseSensitive: type === "varchar" });
+    const col = (name: string, type: string) => ({
+      CatalogName: "hive",
+      SchemaName: "",
+      TableName: "",
+      Name: name,
+      Label: name,
+      Type: type,
+      Precision: 0,
+      Scale: 0,
+      Nullable: "UNKNOWN" as const,
+      CaseSensitive: type === "varchar",
+    });
     const header = ["kind", "t", "log_id", "service", "fn", "level", "message", "event", "properties"];
     athena.on(GetQueryResultsCommand).resolves({
       UpdateCount: 0,
       ResultSet: {
-        ResultSetMetadata: { ColumnInfo: [col("kind", "varchar"), col("t", "double"), col("log_id", "varchar"), col("service", "varchar"), col("fn", "varchar"), col("level", "varchar"), col("message", "varchar"), col("event", "varchar"), col("properties", "varchar")] },
+        ResultSetMetadata: {
+          ColumnInfo: [
+            col("kind", "varchar"),
+            col("t", "double"),
+            col("log_id", "varchar"),
+            col("service", "varchar"),
+            col("fn", "varchar"),
+            col("level", "varchar"),
+            col("message", "varchar"),
+            col("event", "varchar"),
+            col("properties", "varchar"),
+          ],
+        },
         Rows: [
           { Data: header.map((h) => ({ VarCharValue: h })) },
-          { Data: [{ VarCharValue: "log" }, { VarCharValue: "1.7953353E12" }, { VarCharValue: "38000000000000000000000000000000000000000000000000000001" }, { VarCharValue: "storefront" }, { VarCharValue: "storefront-fn" }, { VarCharValue: "INFO" }, { VarCharValue: "GET /search received" }, {}, {}] },
-          { Data: [{ VarCharValue: "event" }, { VarCharValue: "1.795335300042E12" }, { VarCharValue: "e-1" }, { VarCharValue: "search" }, {}, {}, {}, { VarCharValue: "search_made" }, { VarCharValue: '{"query":"cats"}' }] },
+          {
+            Data: [
+              { VarCharValue: "log" },
+              { VarCharValue: "1.7953353E12" },
+              { VarCharValue: "38000000000000000000000000000000000000000000000000000001" },
+              { VarCharValue: "storefront" },
+              { VarCharValue: "storefront-fn" },
+              { VarCharValue: "INFO" },
+              { VarCharValue: "GET /search received" },
+              {},
+              {},
+            ],
+          },
+          {
+            Data: [
+              { VarCharValue: "event" },
+              { VarCharValue: "1.795335300042E12" },
+              { VarCharValue: "e-1" },
+              { VarCharValue: "search" },
+              {},
+              {},
+              {},
+              { VarCharValue: "search_made" },
+              { VarCharValue: '{"query":"cats"}' },
+            ],
+          },
         ],
       },
     });
-    const entries = await traceAthena({ client: new AthenaClient({ region: "us-east-1" }), correlationId: ID, workGroup: "observatory", logsDatabase: "observatory_logs_dev", eventsDatabase: "observatory_dev", now: NOW, days: 2 });
+    const entries = await traceAthena({
+      client: new AthenaClient({ region: "us-east-1" }),
+      correlationId: ID,
+      workGroup: "observatory",
+      logsDatabase: "observatory_logs_dev",
+      eventsDatabase: "observatory_dev",
+      now: NOW,
+      days: 2,
+    });
     const rows = buildTimeline(entries);
     expect(rows).toEqual([
-      { time: "2026-11-22T08:15:00.000Z", offset_ms: 0, service: "storefront", function: "storefront-fn", level: "INFO", kind: "log", message: "GET /search received" },
-      { time: "2026-11-22T08:15:00.042Z", offset_ms: 42, service: "search", function: "", level: "", kind: "event", message: 'search_made {"query":"cats"}' },
+      {
+        time: "2026-11-22T08:15:00.000Z",
+        offset_ms: 0,
+        service: "storefront",
+        function: "storefront-fn",
+        level: "INFO",
+        kind: "log",
+        message: "GET /search received",
+      },
+      {
+        time: "2026-11-22T08:15:00.042Z",
+        offset_ms: 42,
+        service: "search",
+        function: "",
+        level: "",
+        kind: "event",
+        message: 'search_made {"query":"cats"}',
+      },
     ]);
     const sent = athena.commandCalls(StartQueryExecutionCommand)[0]!.args[0].input;
     expect(sent.WorkGroup).toBe("observatory");
-    expect(sent.QueryString).toBe(traceSql({ correlationId: ID, logsDatabase: "observatory_logs_dev", eventsDatabase: "observatory_dev", now: NOW, days: 2 }));
+    expect(sent.QueryString).toBe(
+      traceSql({
+        correlationId: ID,
+        logsDatabase: "observatory_logs_dev",
+        eventsDatabase: "observatory_dev",
+        now: NOW,
+        days: 2,
+      }),
+    );
     expect(sent.QueryString).toContain(`dt BETWEEN '2026-11-21' AND '2026-11-22'`);
     expect(sent.QueryString).toContain(`"observatory_logs_dev".logs`);
     expect(sent.QueryString).toContain(`"observatory_dev".events`);
-    expect(traceSql({ correlationId: "it's", logsDatabase: "l", now: NOW })).toContain("correlation_id = 'it''s'");
-    expect(() => traceSql({ correlationId: ID, logsDatabase: "bad-name; drop", now: NOW })).toThrow(/Glue database name/);
+    expect(traceSql({ correlationId: "it's", logsDatabase: "l", now: NOW })).toContain(
+      "correlation_id = 'it''s'",
+    );
+    expect(() => traceSql({ correlationId: ID, logsDatabase: "bad-name; drop", now: NOW })).toThrow(
+      /Glue database name/,
+    );
     athena.restore();
   });
 });
@@ -171,9 +437,25 @@ describe("timeline order", () => {
   it("orders lines of the same millisecond by their event id (write order), not by text", () => {
     const at = new Date(Date.UTC(2026, 10, 22));
     const rows = buildTimeline([
-      { time: at, service: "a", function: "f", level: "INFO", kind: "log", message: "END RequestId: r", seq: "0002" },
+      {
+        time: at,
+        service: "a",
+        function: "f",
+        level: "INFO",
+        kind: "log",
+        message: "END RequestId: r",
+        seq: "0002",
+      },
       { time: at, service: "a", function: "f", level: "INFO", kind: "event", message: "a_event" },
-      { time: at, service: "a", function: "f", level: "INFO", kind: "log", message: "zzz last line", seq: "0001" },
+      {
+        time: at,
+        service: "a",
+        function: "f",
+        level: "INFO",
+        kind: "log",
+        message: "zzz last line",
+        seq: "0001",
+      },
     ]);
     expect(rows.map((r) => r.message)).toEqual(["zzz last line", "END RequestId: r", "a_event"]);
   });

@@ -1,7 +1,7 @@
 import type { AthenaClient } from "@aws-sdk/client-athena";
 import { LOGS_TABLE } from "../contracts/logs-table.js";
 import { runAthenaQuery } from "../query/athena-runner.js";
-import { DEFAULT_TRACE_DAYS, type TimelineEntry, eventMessage, recentDays } from "./timeline.js";
+import { DEFAULT_TRACE_DAYS, eventMessage, recentDays, type TimelineEntry } from "./timeline.js";
 
 export interface AthenaTraceOptions {
   client: AthenaClient;
@@ -18,7 +18,8 @@ export interface AthenaTraceOptions {
 
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const identifier = (name: string) => {
-  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`Glue database name must be lowercase letters, digits and _: ${JSON.stringify(name)}`);
+  if (!/^[a-z0-9_]+$/.test(name))
+    throw new Error(`Glue database name must be lowercase letters, digits and _: ${JSON.stringify(name)}`);
   return `"${name}"`;
 };
 
@@ -26,7 +27,9 @@ const identifier = (name: string) => {
  * The trace SQL: log lines and events of one correlation ID, restricted to the recent `dt` partitions
  * so Athena scans days, not the whole archive. Platform lines join in through their request id.
  */
-export function traceSql(options: Pick<AthenaTraceOptions, "correlationId" | "logsDatabase" | "eventsDatabase" | "days" | "now">): string {
+export function traceSql(
+  options: Pick<AthenaTraceOptions, "correlationId" | "logsDatabase" | "eventsDatabase" | "days" | "now">,
+): string {
   const days = recentDays(options.now ?? new Date(), options.days ?? DEFAULT_TRACE_DAYS);
   const dt = `dt BETWEEN ${literal(days[0]!)} AND ${literal(days[days.length - 1]!)}`;
   const id = literal(options.correlationId);

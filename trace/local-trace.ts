@@ -4,7 +4,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { LOGS_TABLE } from "../contracts/logs-table.js";
 import { RAW_PREFIX, tablePrefix } from "../contracts/storage-layout.js";
 import { mirrorPrefix } from "../local/table-mirror.js";
-import { DEFAULT_TRACE_DAYS, type TimelineEntry, eventMessage, recentDays } from "./timeline.js";
+import { DEFAULT_TRACE_DAYS, eventMessage, recentDays, type TimelineEntry } from "./timeline.js";
 
 export interface LocalTraceOptions {
   s3: S3Client;
@@ -29,9 +29,24 @@ export async function traceLocal(options: LocalTraceOptions): Promise<TimelineEn
   const days = recentDays(options.now ?? new Date(), options.days ?? DEFAULT_TRACE_DAYS);
   // One mirror directory per prefix: a mirror deletes local files its prefix no longer lists.
   const mirror = (name: string, prefix: string, accept: (key: string) => boolean) =>
-    mirrorPrefix({ s3: options.s3, bucket: options.bucket, prefix, directory: join(options.cacheDir, name), accept, onProgress: options.onProgress });
-  const logs = await mirror("logs", tablePrefix(LOGS_TABLE), (k) => k.endsWith(".parquet") && inDays(days)(k));
-  const events = await mirror("events", tablePrefix("events"), (k) => k.endsWith(".parquet") && inDays(days)(k));
+    mirrorPrefix({
+      s3: options.s3,
+      bucket: options.bucket,
+      prefix,
+      directory: join(options.cacheDir, name),
+      accept,
+      onProgress: options.onProgress,
+    });
+  const logs = await mirror(
+    "logs",
+    tablePrefix(LOGS_TABLE),
+    (k) => k.endsWith(".parquet") && inDays(days)(k),
+  );
+  const events = await mirror(
+    "events",
+    tablePrefix("events"),
+    (k) => k.endsWith(".parquet") && inDays(days)(k),
+  );
   const raw = await mirror("raw", RAW_PREFIX, (k) => k.endsWith(".ndjson.gz") && inDays(days)(k));
 
   const instance = await DuckDBInstance.create(":memory:");
@@ -51,7 +66,15 @@ export async function traceLocal(options: LocalTraceOptions): Promise<TimelineEn
         { id },
       );
       for (const r of reader.getRowObjectsJS()) {
-        entries.push({ time: new Date(Number(r.t)), service: r.service as string | null, function: r.function_name as string | null, level: r.level as string | null, kind: "log", message: String(r.message), seq: String(r.log_id) });
+        entries.push({
+          time: new Date(Number(r.t)),
+          service: r.service as string | null,
+          function: r.function_name as string | null,
+          level: r.level as string | null,
+          kind: "log",
+          message: String(r.message),
+          seq: String(r.log_id),
+        });
       }
     }
     const seen = new Set<string>();
@@ -59,7 +82,14 @@ export async function traceLocal(options: LocalTraceOptions): Promise<TimelineEn
       const eventId = String(r.event_id);
       if (seen.has(eventId)) return;
       seen.add(eventId);
-      entries.push({ time: new Date(Number(r.t)), service: r.service as string | null, function: (r.fn as string | null) ?? null, level: null, kind: "event", message: eventMessage(String(r.event), r.properties) });
+      entries.push({
+        time: new Date(Number(r.t)),
+        service: r.service as string | null,
+        function: (r.fn as string | null) ?? null,
+        level: null,
+        kind: "event",
+        message: eventMessage(String(r.event), r.properties),
+      });
     };
     if (events.files.length > 0) {
       const reader = await connection.runAndReadAll(

@@ -22,9 +22,18 @@ export interface TimelineRow {
   message: string;
 }
 
-export const TIMELINE_COLUMNS = ["time", "offset_ms", "service", "function", "level", "kind", "message"] as const;
+export const TIMELINE_COLUMNS = [
+  "time",
+  "offset_ms",
+  "service",
+  "function",
+  "level",
+  "kind",
+  "message",
+] as const;
 
-const bySeq = (a?: string, b?: string) => (a === undefined || b === undefined ? 0 : a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+const bySeq = (a?: string, b?: string) =>
+  a === undefined || b === undefined ? 0 : a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Orders entries by time (ties: logs before events, then by event id - write order - then message,
@@ -33,7 +42,11 @@ const bySeq = (a?: string, b?: string) => (a === undefined || b === undefined ? 
  */
 export function buildTimeline(entries: readonly TimelineEntry[]): TimelineRow[] {
   const sorted = [...entries].sort(
-    (a, b) => a.time.getTime() - b.time.getTime() || (a.kind === b.kind ? 0 : a.kind === "log" ? -1 : 1) || bySeq(a.seq, b.seq) || a.message.localeCompare(b.message),
+    (a, b) =>
+      a.time.getTime() - b.time.getTime() ||
+      (a.kind === b.kind ? 0 : a.kind === "log" ? -1 : 1) ||
+      bySeq(a.seq, b.seq) ||
+      a.message.localeCompare(b.message),
   );
   const start = sorted[0]?.time.getTime() ?? 0;
   return sorted.map((e) => ({
@@ -58,6 +71,9 @@ export const DEFAULT_TRACE_DAYS = 7;
 
 /** The `dt` values (YYYY-MM-DD, UTC) from `days - 1` days before `now` through `now`. */
 export function recentDays(now: Date, days: number): string[] {
-  if (!Number.isInteger(days) || days < 1) throw new Error(`--days must be a whole number of at least 1, got ${days}`);
-  return Array.from({ length: days }, (_, i) => new Date(now.getTime() - (days - 1 - i) * 86_400_000).toISOString().slice(0, 10));
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(`--days must be a whole number of at least 1, got ${days}`);
+  return Array.from({ length: days }, (_, i) =>
+    new Date(now.getTime() - (days - 1 - i) * 86_400_000).toISOString().slice(0, 10),
+  );
 }

@@ -11,7 +11,12 @@ import { localS3Client } from "../../local/s3-server.js";
 import { validCorrelationId } from "../../runtime/correlation-extract.js";
 import { traceAthena } from "../../trace/athena-trace.js";
 import { traceLocal } from "../../trace/local-trace.js";
-import { DEFAULT_TRACE_DAYS, TIMELINE_COLUMNS, type TimelineRow, buildTimeline } from "../../trace/timeline.js";
+import {
+  buildTimeline,
+  DEFAULT_TRACE_DAYS,
+  TIMELINE_COLUMNS,
+  type TimelineRow,
+} from "../../trace/timeline.js";
 import { formatOption, formatRows, type OutputFormat } from "../format.js";
 
 /** The table view cuts long messages (json and csv keep them whole). */
@@ -33,7 +38,8 @@ export interface TraceCommandOptions {
 
 function days(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--days must be a whole number of at least 1, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--days must be a whole number of at least 1, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -42,20 +48,37 @@ export function renderTimeline(rows: TimelineRow[], format: OutputFormat, correl
   if (rows.length === 0 && format === "table") {
     return `No log line or event carries correlation ID ${correlationId} in the searched days (--days widens the range; lines reach the archive a few seconds after they are written).`;
   }
-  const shown = format === "table" ? rows.map((r) => ({ ...r, message: r.message.length > TABLE_MESSAGE_CHARS ? `${r.message.slice(0, TABLE_MESSAGE_CHARS - 1)}…` : r.message })) : rows;
+  const shown =
+    format === "table"
+      ? rows.map((r) => ({
+          ...r,
+          message:
+            r.message.length > TABLE_MESSAGE_CHARS
+              ? `${r.message.slice(0, TABLE_MESSAGE_CHARS - 1)}…`
+              : r.message,
+        }))
+      : rows;
   return formatRows(shown as unknown as Record<string, unknown>[], format, [...TIMELINE_COLUMNS]);
 }
 
-export async function runTrace(correlationIdArg: string, options: TraceCommandOptions): Promise<TimelineRow[]> {
+export async function runTrace(
+  correlationIdArg: string,
+  options: TraceCommandOptions,
+): Promise<TimelineRow[]> {
   const correlationId = validCorrelationId(correlationIdArg);
-  if (!correlationId) throw new Error(`not a correlation ID: ${JSON.stringify(correlationIdArg)} (1-128 printable characters, no spaces)`);
+  if (!correlationId)
+    throw new Error(
+      `not a correlation ID: ${JSON.stringify(correlationIdArg)} (1-128 printable characters, no spaces)`,
+    );
   if (options.local && options.athena) throw new Error("choose one of --local and --athena");
   const n = days(options.days);
   if (options.athena) {
     const workGroup = options.workgroup ?? process.env.OBSERVATORY_ATHENA_WORKGROUP;
     const logsDatabase = options.logsDatabase ?? process.env.OBSERVATORY_LOGS_DATABASE;
     if (!workGroup || !logsDatabase) {
-      throw new Error("--athena needs --workgroup and --logs-database (or OBSERVATORY_ATHENA_WORKGROUP / OBSERVATORY_LOGS_DATABASE): see the stack outputs");
+      throw new Error(
+        "--athena needs --workgroup and --logs-database (or OBSERVATORY_ATHENA_WORKGROUP / OBSERVATORY_LOGS_DATABASE): see the stack outputs",
+      );
     }
     const client = new AthenaClient(options.region ? { region: options.region } : {});
     try {
@@ -88,8 +111,13 @@ export async function runTrace(correlationIdArg: string, options: TraceCommandOp
     });
     return buildTimeline(entries);
   } catch (error) {
-    if ((error as { code?: string; name?: string }).code === "ECONNREFUSED" || /ECONNREFUSED/.test(String((error as Error).message))) {
-      throw new Error(`no local S3 at ${options.s3Endpoint}: start the local stack with \`observatory dev\` (or pass --s3-endpoint)`);
+    if (
+      (error as { code?: string; name?: string }).code === "ECONNREFUSED" ||
+      /ECONNREFUSED/.test(String((error as Error).message))
+    ) {
+      throw new Error(
+        `no local S3 at ${options.s3Endpoint}: start the local stack with \`observatory dev\` (or pass --s3-endpoint)`,
+      );
     }
     throw error;
   } finally {
@@ -105,9 +133,15 @@ export function registerTraceCommand(program: Command): void {
     .option("--local", "read the local stack's archive (default)")
     .option("--athena", "query the logs and events tables through Athena")
     .addOption(formatOption())
-    .addOption(new Option("--days <n>", "how many days back to search (UTC dates)").default(String(DEFAULT_TRACE_DAYS)))
+    .addOption(
+      new Option("--days <n>", "how many days back to search (UTC dates)").default(
+        String(DEFAULT_TRACE_DAYS),
+      ),
+    )
     .addOption(new Option("--data-dir <dir>", "local stack data directory").default(LOCAL_DATA_DIR))
-    .addOption(new Option("--s3-endpoint <url>", "local S3 endpoint").default(`http://127.0.0.1:${LOCAL_S3_PORT}`))
+    .addOption(
+      new Option("--s3-endpoint <url>", "local S3 endpoint").default(`http://127.0.0.1:${LOCAL_S3_PORT}`),
+    )
     .addOption(new Option("--bucket <name>", "local bucket").default(LOCAL_BUCKET))
     .option("--workgroup <name>", "Athena workgroup (with --athena)")
     .option("--logs-database <name>", "Glue database of the logs table (with --athena)")

@@ -13,7 +13,12 @@ import {
 import { decodeSubscriptionData } from "./decode-payload.js";
 import { indexRows } from "./opensearch-indexer.js";
 import { logsParquet } from "./parquet-writer.js";
-import { type DeliverySource, functionNameOfLogGroup, type LogRow, parseLogEvent } from "./parse-log-event.js";
+import {
+  type DeliverySource,
+  functionNameOfLogGroup,
+  type LogRow,
+  parseLogEvent,
+} from "./parse-log-event.js";
 
 export interface ConsumerDependencies {
   s3: S3Client;
@@ -37,13 +42,27 @@ type Obj = Record<string, unknown>;
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const sha = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 32);
 
-async function put(s3: S3Client, bucket: string, key: string, body: string | Buffer, contentType: string): Promise<void> {
+async function put(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string | Buffer,
+  contentType: string,
+): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
 }
 
 function isValidLogEvent(value: unknown): value is CloudWatchLogsLogEvent {
   const e = value as Obj;
-  return typeof e === "object" && e !== null && typeof e.id === "string" && e.id.length > 0 && typeof e.message === "string" && typeof e.timestamp === "number" && Number.isFinite(e.timestamp);
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof e.id === "string" &&
+    e.id.length > 0 &&
+    typeof e.message === "string" &&
+    typeof e.timestamp === "number" &&
+    Number.isFinite(e.timestamp)
+  );
 }
 
 /**
@@ -51,7 +70,11 @@ function isValidLogEvent(value: unknown): value is CloudWatchLogsLogEvent {
  * its JSON lines name, else the function of the log group, else the log group itself.
  */
 function deliveryService(rows: readonly LogRow[], source: DeliverySource): string {
-  return rows.find((r) => r.service !== null)?.service ?? functionNameOfLogGroup(source.logGroup) ?? source.logGroup;
+  return (
+    rows.find((r) => r.service !== null)?.service ??
+    functionNameOfLogGroup(source.logGroup) ??
+    source.logGroup
+  );
 }
 
 /**
@@ -64,10 +87,14 @@ function fillCorrelationOfPlatformLines(rows: LogRow[]): void {
   for (const row of rows) {
     if (row.function_request_id === null || row.correlation_id === null) continue;
     const known = byRequest.get(row.function_request_id);
-    byRequest.set(row.function_request_id, known === undefined || known === row.correlation_id ? row.correlation_id : null);
+    byRequest.set(
+      row.function_request_id,
+      known === undefined || known === row.correlation_id ? row.correlation_id : null,
+    );
   }
   for (const row of rows) {
-    if (row.correlation_id === null && row.function_request_id !== null) row.correlation_id = byRequest.get(row.function_request_id) ?? null;
+    if (row.correlation_id === null && row.function_request_id !== null)
+      row.correlation_id = byRequest.get(row.function_request_id) ?? null;
   }
 }
 
@@ -77,20 +104,34 @@ function fillCorrelationOfPlatformLines(rows: LogRow[]): void {
  * OpenSearch when configured. Bad payloads and bad events go to the quarantine with the reason.
  * Throws only when storage fails, so Lambda retries the whole (idempotent) delivery.
  */
-export async function consumeSubscription(event: unknown, deps: ConsumerDependencies): Promise<ConsumeResult> {
+export async function consumeSubscription(
+  event: unknown,
+  deps: ConsumerDependencies,
+): Promise<ConsumeResult> {
   const now = (deps.now ?? (() => new Date()))();
   const data = (event as { awslogs?: { data?: unknown } } | null)?.awslogs?.data;
   const decoded = decodeSubscriptionData(data);
   if (!decoded.ok) {
     const raw = typeof data === "string" ? data : JSON.stringify(event ?? null);
     const key = `${LOGS_QUARANTINE_PREFIX}dt=${day(now.getTime())}/payload-${sha(raw)}.json`;
-    await put(deps.s3, deps.bucket, key, JSON.stringify({ quarantined_at: now.toISOString(), reasons: [decoded.reason], payload: raw }), "application/json");
+    await put(
+      deps.s3,
+      deps.bucket,
+      key,
+      JSON.stringify({ quarantined_at: now.toISOString(), reasons: [decoded.reason], payload: raw }),
+      "application/json",
+    );
     return { status: "quarantined", rows: 0, objects: [], quarantined: [key] };
   }
   const payload = decoded.payload;
-  if (payload.messageType === "CONTROL_MESSAGE") return { status: "control", rows: 0, objects: [], quarantined: [] };
+  if (payload.messageType === "CONTROL_MESSAGE")
+    return { status: "control", rows: 0, objects: [], quarantined: [] };
 
-  const source: DeliverySource = { logGroup: payload.logGroup, logStream: payload.logStream, owner: typeof payload.owner === "string" ? payload.owner : null };
+  const source: DeliverySource = {
+    logGroup: payload.logGroup,
+    logStream: payload.logStream,
+    owner: typeof payload.owner === "string" ? payload.owner : null,
+  };
   const events = payload.logEvents as unknown[];
   const valid = events.filter(isValidLogEvent);
   const invalid = events.filter((e) => !isValidLogEvent(e));
@@ -99,7 +140,13 @@ export async function consumeSubscription(event: unknown, deps: ConsumerDependen
   const quarantined: string[] = [];
   if (invalid.length > 0) {
     const key = `${LOGS_QUARANTINE_PREFIX}dt=${day(now.getTime())}/events-${delivery}.json`;
-    const body = JSON.stringify({ quarantined_at: now.toISOString(), reasons: ["log events without a string id, a numeric timestamp and a string message"], log_group: source.logGroup, log_stream: source.logStream, events: invalid });
+    const body = JSON.stringify({
+      quarantined_at: now.toISOString(),
+      reasons: ["log events without a string id, a numeric timestamp and a string message"],
+      log_group: source.logGroup,
+      log_stream: source.logStream,
+      events: invalid,
+    });
     await put(deps.s3, deps.bucket, key, body, "application/json");
     quarantined.push(key);
   }
@@ -131,7 +178,13 @@ export async function consumeSubscription(event: unknown, deps: ConsumerDependen
     opensearch = { indexed: result.indexed, failed: result.failed.length };
     if (result.failed.length > 0) {
       const key = `${LOGS_OPENSEARCH_FAILED_PREFIX}dt=${day(now.getTime())}/${delivery}.ndjson`;
-      await put(deps.s3, deps.bucket, key, result.failed.map((f) => JSON.stringify(f)).join("\n"), "application/x-ndjson");
+      await put(
+        deps.s3,
+        deps.bucket,
+        key,
+        result.failed.map((f) => JSON.stringify(f)).join("\n"),
+        "application/x-ndjson",
+      );
       quarantined.push(key);
     }
   }

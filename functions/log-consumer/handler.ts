@@ -19,6 +19,12 @@ export async function handler(event: CloudWatchLogsEvent): Promise<ConsumeResult
   const result = await consumeSubscription(event, { s3, bucket, opensearch: await opensearch });
   // Plain stdout, not our logger: this function's own log group is never subscribed (no loop), and
   // one summary line per delivery is what an operator needs here.
-  console.log(JSON.stringify({ level: result.quarantined.length > 0 ? "WARN" : "INFO", message: "delivery consumed", ...result }));
+  console.log(
+    JSON.stringify({
+      level: result.quarantined.length > 0 ? "WARN" : "INFO",
+      message: "delivery consumed",
+      ...result,
+    }),
+  );
   return result;
 }

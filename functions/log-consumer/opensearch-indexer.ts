@@ -33,7 +33,13 @@ function document(row: LogRow): Record<string, unknown> {
       fields = row.fields;
     }
   }
-  return { ...row, "@timestamp": new Date(row.time).toISOString(), ingested_at: new Date(row.ingested_at).toISOString(), time: undefined, fields };
+  return {
+    ...row,
+    "@timestamp": new Date(row.time).toISOString(),
+    ingested_at: new Date(row.ingested_at).toISOString(),
+    time: undefined,
+    fields,
+  };
 }
 
 /**
@@ -45,28 +51,39 @@ export async function indexRows(client: Client, rows: readonly LogRow[]): Promis
   let indexed = 0;
   for (let start = 0; start < rows.length; start += MAX_BULK_DOCUMENTS) {
     const chunk = rows.slice(start, start + MAX_BULK_DOCUMENTS);
-    const docs = chunk.map((row) => ({ index: indexName(row.time), id: row.log_id, document: document(row) }));
+    const docs = chunk.map((row) => ({
+      index: indexName(row.time),
+      id: row.log_id,
+      document: document(row),
+    }));
     const body = docs.flatMap((d) => [{ index: { _index: d.index, _id: d.id } }, d.document]);
     try {
       const response = await client.bulk({ body });
-      const items = (response.body as { items?: Record<string, { status?: number; error?: unknown }>[] }).items ?? [];
+      const items =
+        (response.body as { items?: Record<string, { status?: number; error?: unknown }>[] }).items ?? [];
       docs.forEach((d, i) => {
         const result = items[i] ? Object.values(items[i]!)[0] : undefined;
         if (result && result.status !== undefined && result.status < 300 && !result.error) indexed++;
         else {
-          const error = result?.error === undefined ? "no result for this document in the bulk response" : JSON.stringify(result.error);
+          const error =
+            result?.error === undefined
+              ? "no result for this document in the bulk response"
+              : JSON.stringify(result.error);
           failed.push({ ...d, status: result?.status ?? null, error });
         }
       });
     } catch (error) {
-      for (const d of docs) failed.push({ ...d, status: null, error: `bulk request failed: ${(error as Error).message}` });
+      for (const d of docs)
+        failed.push({ ...d, status: null, error: `bulk request failed: ${(error as Error).message}` });
     }
   }
   return { indexed, failed };
 }
 
 /** A client for OPENSEARCH_ENDPOINT (SigV4 on AWS when OPENSEARCH_SIGV4_SERVICE is es or aoss). */
-export async function openSearchClientFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Client | undefined> {
+export async function openSearchClientFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Client | undefined> {
   const node = env.OPENSEARCH_ENDPOINT;
   if (!node) return undefined;
   const service = env.OPENSEARCH_SIGV4_SERVICE;

@@ -33,7 +33,9 @@ export async function logsParquet(rows: readonly LogRow[]): Promise<Buffer> {
     await writeFile(input, rows.map((row) => JSON.stringify(row)).join("\n"));
     const columns = `{${LOGS_COLUMNS.map((c) => `${sqlString(c.name)}: ${sqlString(readType(c.duckdbType))}`).join(", ")}}`;
     const select = LOGS_COLUMNS.map((c) =>
-      c.duckdbType === "TIMESTAMP_MS" ? `CAST(epoch_ms("${c.name}") AS TIMESTAMP_MS) AS "${c.name}"` : `"${c.name}"`,
+      c.duckdbType === "TIMESTAMP_MS"
+        ? `CAST(epoch_ms("${c.name}") AS TIMESTAMP_MS) AS "${c.name}"`
+        : `"${c.name}"`,
     ).join(", ");
     await connection.run(
       `COPY (SELECT ${select} FROM read_json(${sqlString(input)}, format = 'newline_delimited', columns = ${columns}, maximum_object_size = 16777216) ORDER BY "time", log_id)

@@ -47,8 +47,16 @@ const PINO_LEVELS: [number, string][] = [
   [0, "TRACE"],
 ];
 const LEVEL_NAMES: Record<string, string> = {
-  TRACE: "TRACE", DEBUG: "DEBUG", INFO: "INFO", INFORMATION: "INFO", WARN: "WARN", WARNING: "WARN",
-  ERROR: "ERROR", ERR: "ERROR", FATAL: "CRITICAL", CRITICAL: "CRITICAL",
+  TRACE: "TRACE",
+  DEBUG: "DEBUG",
+  INFO: "INFO",
+  INFORMATION: "INFO",
+  WARN: "WARN",
+  WARNING: "WARN",
+  ERROR: "ERROR",
+  ERR: "ERROR",
+  FATAL: "CRITICAL",
+  CRITICAL: "CRITICAL",
 };
 
 export function normalizeLevel(value: unknown): string | null {
@@ -62,7 +70,8 @@ export function functionNameOfLogGroup(logGroup: string): string | null {
   return logGroup.startsWith("/aws/lambda/") ? logGroup.slice("/aws/lambda/".length) || null : null;
 }
 
-const str = (v: unknown): string | null => (typeof v === "string" && v.length > 0 ? v : typeof v === "number" ? String(v) : null);
+const str = (v: unknown): string | null =>
+  typeof v === "string" && v.length > 0 ? v : typeof v === "number" ? String(v) : null;
 
 function epochOf(value: unknown): number | null {
   if (typeof value === "number" && Number.isFinite(value)) return value < 1e11 ? value * 1000 : value; // seconds or ms
@@ -75,8 +84,21 @@ function epochOf(value: unknown): number | null {
 
 /** Keys we lift into columns; the rest of a JSON line stays in `fields`. */
 const LIFTED = new Set([
-  "level", "levelname", "message", "msg", "timestamp", "time", "service", "correlation_id", "correlationId",
-  "function_name", "function_request_id", "requestId", "xray_trace_id", "cold_start", "stage",
+  "level",
+  "levelname",
+  "message",
+  "msg",
+  "timestamp",
+  "time",
+  "service",
+  "correlation_id",
+  "correlationId",
+  "function_name",
+  "function_request_id",
+  "requestId",
+  "xray_trace_id",
+  "cold_start",
+  "stage",
 ]);
 
 function emptyRow(event: CloudWatchLogsLogEvent, source: DeliverySource, message: string): LogRow {
@@ -124,7 +146,8 @@ function applyJson(row: LogRow, value: Obj): LogRow {
   row.kind = "json";
   row.level = normalizeLevel(value.level ?? value.levelname);
   const message = value.message ?? value.msg;
-  row.message = typeof message === "string" ? message : message === undefined ? row.message : JSON.stringify(message);
+  row.message =
+    typeof message === "string" ? message : message === undefined ? row.message : JSON.stringify(message);
   row.time = epochOf(value.timestamp ?? value.time) ?? row.time;
   row.service = str(value.service);
   row.correlation_id = str(value.correlation_id ?? value.correlationId);
@@ -146,7 +169,8 @@ function applyJson(row: LogRow, value: Obj): LogRow {
 }
 
 /** Node's Lambda text format for console.*: `<ISO time>\t<request id>\t<LEVEL>\t<message>`. */
-const NODE_TEXT_LINE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\t([0-9a-f-]{36}|undefined)\t([A-Z]+)\t([\s\S]*)$/;
+const NODE_TEXT_LINE =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\t([0-9a-f-]{36}|undefined)\t([A-Z]+)\t([\s\S]*)$/;
 /** `[ERROR] message`, `ERROR: message`, `WARN message` at the start of a plain line. */
 const LEADING_LEVEL = /^\[?(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL)\]?:?\s/i;
 

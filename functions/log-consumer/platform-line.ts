@@ -31,7 +31,9 @@ export function parseTextPlatformLine(line: string): PlatformLine | undefined {
   const requestId = /RequestId: ([0-9A-Za-z-]+)/.exec(line)?.[1] ?? null;
   // Every platform line but INIT_START names its request; a line that merely starts with "END" is app text.
   if (requestId === null && kindMatch[1] !== "INIT_START" && kindMatch[1] !== "INIT_REPORT") return undefined;
-  const kind = (["START", "END", "REPORT", "INIT_START", "INIT_REPORT"].includes(kindMatch[1]!) ? kindMatch[1] : "OTHER") as PlatformLine["kind"];
+  const kind = (
+    ["START", "END", "REPORT", "INIT_START", "INIT_REPORT"].includes(kindMatch[1]!) ? kindMatch[1] : "OTHER"
+  ) as PlatformLine["kind"];
   return {
     kind,
     requestId,
@@ -59,8 +61,12 @@ const num = (v: unknown): number | null => (typeof v === "number" && Number.isFi
 export function parseJsonPlatformLine(value: Obj): PlatformLine | undefined {
   if (typeof value.type !== "string" || !value.type.startsWith("platform.")) return undefined;
   const record = (typeof value.record === "object" && value.record !== null ? value.record : {}) as Obj;
-  const metrics = (typeof record.metrics === "object" && record.metrics !== null ? record.metrics : {}) as Obj;
-  const tracing = (typeof record.tracing === "object" && record.tracing !== null ? record.tracing : {}) as Obj;
+  const metrics = (
+    typeof record.metrics === "object" && record.metrics !== null ? record.metrics : {}
+  ) as Obj;
+  const tracing = (
+    typeof record.tracing === "object" && record.tracing !== null ? record.tracing : {}
+  ) as Obj;
   const time = typeof value.time === "string" ? Date.parse(value.time) : Number.NaN;
   return {
     kind: JSON_PLATFORM_KINDS[value.type] ?? "OTHER",
@@ -70,7 +76,8 @@ export function parseJsonPlatformLine(value: Obj): PlatformLine | undefined {
     memorySizeMb: num(metrics.memorySizeMB),
     maxMemoryUsedMb: num(metrics.maxMemoryUsedMB),
     initDurationMs: num(metrics.initDurationMs),
-    xrayTraceId: typeof tracing.value === "string" ? (/Root=([^;]+)/.exec(tracing.value)?.[1] ?? tracing.value) : null,
+    xrayTraceId:
+      typeof tracing.value === "string" ? (/Root=([^;]+)/.exec(tracing.value)?.[1] ?? tracing.value) : null,
     time: Number.isFinite(time) ? time : null,
   };
 }

@@ -12,22 +12,32 @@ export const MAX_THUMBNAILS_PER_REQUEST = 50;
  */
 export function createImagesHandler(options: { tracker?: Tracker }) {
   const logger = createLogger({ service: "images" });
-  return withCorrelation(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const ids = (event.queryStringParameters?.ids ?? "").split(",").filter(Boolean);
-    const user = event.queryStringParameters?.user ?? "anonymous";
-    if (ids.length > MAX_THUMBNAILS_PER_REQUEST) {
-      logger.warn("too many thumbnails asked", { requested: ids.length, max: MAX_THUMBNAILS_PER_REQUEST });
-      return { statusCode: 400, headers: { "content-type": "application/json" }, body: JSON.stringify({ error: `at most ${MAX_THUMBNAILS_PER_REQUEST} ids` }) };
-    }
-    const thumbnails: Record<string, string> = {};
-    for (const id of ids) {
-      thumbnails[id] = `https://images.example.com/thumb/${id}.webp`;
-      // A stable size per image, so repeated demos give the same numbers.
-      const size = 1024 + ([...id].reduce((n, ch) => n + ch.charCodeAt(0), 0) % 64) * 256;
-      options.tracker?.track("downloaded_img", { image_id: id, image_size: size }, { userId: user });
-    }
-    logger.info("thumbnails served", { count: ids.length });
-    await options.tracker?.flush();
-    return { statusCode: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ thumbnails }) };
-  });
+  return withCorrelation(
+    async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+      const ids = (event.queryStringParameters?.ids ?? "").split(",").filter(Boolean);
+      const user = event.queryStringParameters?.user ?? "anonymous";
+      if (ids.length > MAX_THUMBNAILS_PER_REQUEST) {
+        logger.warn("too many thumbnails asked", { requested: ids.length, max: MAX_THUMBNAILS_PER_REQUEST });
+        return {
+          statusCode: 400,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ error: `at most ${MAX_THUMBNAILS_PER_REQUEST} ids` }),
+        };
+      }
+      const thumbnails: Record<string, string> = {};
+      for (const id of ids) {
+        thumbnails[id] = `https://images.example.com/thumb/${id}.webp`;
+        // A stable size per image, so repeated demos give the same numbers.
+        const size = 1024 + ([...id].reduce((n, ch) => n + ch.charCodeAt(0), 0) % 64) * 256;
+        options.tracker?.track("downloaded_img", { image_id: id, image_size: size }, { userId: user });
+      }
+      logger.info("thumbnails served", { count: ids.length });
+      await options.tracker?.flush();
+      return {
+        statusCode: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ thumbnails }),
+      };
+    },
+  );
 }

@@ -19,24 +19,31 @@ export const DEMO_CATALOG = [
 export function createSearchHandler(options: { imagesUrl: string; tracker?: Tracker; fetch?: typeof fetch }) {
   const logger = createLogger({ service: "search" });
   const fetchWithId = correlatedFetch(options.fetch);
-  return withCorrelation(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const query = (event.queryStringParameters?.q ?? "").toLowerCase();
-    const user = event.queryStringParameters?.user ?? "anonymous";
-    logger.debug("catalog scan", { catalog_size: DEMO_CATALOG.length });
-    const hits = DEMO_CATALOG.filter((item) => item.title.includes(query));
-    logger.info("catalog searched", { query, n_results: hits.length });
-    let thumbnails: Record<string, string> = {};
-    if (hits.length > 0) {
-      const response = await fetchWithId(`${options.imagesUrl}/thumbnails?ids=${hits.map((h) => h.image_id).join(",")}&user=${encodeURIComponent(user)}`);
-      if (response.ok) thumbnails = ((await response.json()) as { thumbnails: Record<string, string> }).thumbnails;
-      else logger.warn("thumbnails unavailable", { status: response.status });
-    }
-    options.tracker?.track("search_made", { query, n_results: hits.length }, { userId: user });
-    await options.tracker?.flush();
-    return {
-      statusCode: 200,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ results: hits.map((h) => ({ ...h, thumbnail: thumbnails[h.image_id] ?? null })) }),
-    };
-  });
+  return withCorrelation(
+    async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+      const query = (event.queryStringParameters?.q ?? "").toLowerCase();
+      const user = event.queryStringParameters?.user ?? "anonymous";
+      logger.debug("catalog scan", { catalog_size: DEMO_CATALOG.length });
+      const hits = DEMO_CATALOG.filter((item) => item.title.includes(query));
+      logger.info("catalog searched", { query, n_results: hits.length });
+      let thumbnails: Record<string, string> = {};
+      if (hits.length > 0) {
+        const response = await fetchWithId(
+          `${options.imagesUrl}/thumbnails?ids=${hits.map((h) => h.image_id).join(",")}&user=${encodeURIComponent(user)}`,
+        );
+        if (response.ok)
+          thumbnails = ((await response.json()) as { thumbnails: Record<string, string> }).thumbnails;
+        else logger.warn("thumbnails unavailable", { status: response.status });
+      }
+      options.tracker?.track("search_made", { query, n_results: hits.length }, { userId: user });
+      await options.tracker?.flush();
+      return {
+        statusCode: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          results: hits.map((h) => ({ ...h, thumbnail: thumbnails[h.image_id] ?? null })),
+        }),
+      };
+    },
+  );
 }

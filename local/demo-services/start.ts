@@ -29,21 +29,43 @@ export async function startDemoServices(options: DemoServicesOptions): Promise<D
   const trackers: Tracker[] = [];
   const tracker = (service: string) => {
     if (!options.collector) return undefined;
-    const t = new Tracker({ endpoint: options.collector.url, apiKey: options.collector.apiKey, service, stage: options.stage ?? "local", flushInterval: 200 });
+    const t = new Tracker({
+      endpoint: options.collector.url,
+      apiKey: options.collector.apiKey,
+      service,
+      stage: options.stage ?? "local",
+      flushInterval: 200,
+    });
     trackers.push(t);
     return t;
   };
   const started: HttpLambda[] = [];
   const serve = async (functionName: string, port: number | undefined, handler: HttpHandler) => {
-    const server = await startHttpLambda({ port: port ?? 0, functionName, handler: options.pipeline.lambda(functionName, handler) });
+    const server = await startHttpLambda({
+      port: port ?? 0,
+      functionName,
+      handler: options.pipeline.lambda(functionName, handler),
+    });
     started.push(server);
     return server;
   };
   try {
     // C first: B needs its URL, and A needs B's.
-    const images = await serve("demo-images", options.ports?.images, createImagesHandler({ tracker: tracker("images") }));
-    const search = await serve("demo-search", options.ports?.search, createSearchHandler({ imagesUrl: images.url, tracker: tracker("search") }));
-    const storefront = await serve("demo-storefront", options.ports?.storefront, createStorefrontHandler({ searchUrl: search.url }));
+    const images = await serve(
+      "demo-images",
+      options.ports?.images,
+      createImagesHandler({ tracker: tracker("images") }),
+    );
+    const search = await serve(
+      "demo-search",
+      options.ports?.search,
+      createSearchHandler({ imagesUrl: images.url, tracker: tracker("search") }),
+    );
+    const storefront = await serve(
+      "demo-storefront",
+      options.ports?.storefront,
+      createStorefrontHandler({ searchUrl: search.url }),
+    );
     return {
       storefront,
       search,
