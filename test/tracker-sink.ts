@@ -50,7 +50,7 @@ export const acceptAll: SinkScript = (request) => ({
 
 export async function startSink(
   script: SinkScript = acceptAll,
-  options: { keepBodies?: boolean; port?: number } = {},
+  options: { keepBodies?: boolean; port?: number; keepAliveTimeoutMs?: number } = {},
 ): Promise<Sink> {
   const requests: ReceivedRequest[] = [];
   let current = script;
@@ -102,6 +102,7 @@ export async function startSink(
     });
   };
   const server = createServer(handle);
+  if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", resolve);

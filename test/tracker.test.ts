@@ -1,8 +1,8 @@
 // The Tracker against a real HTTP server on 127.0.0.1 that each test scripts: what arrives, how often, when.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { runWithCorrelation } from "../runtime/correlation-context.js";
 import { Tracker, type TrackerError, type TrackerOptions } from "../runtime/tracker.js";
 import { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from "../runtime/tracker-options.js";
@@ -132,6 +132,35 @@ describe("Tracker delivery", () => {
     expect(child.status).toBe(0);
     expect(JSON.parse(child.stdout)).toMatchObject({ enqueued: 1, queued: 1 });
   });
+});
+
+describe("Tracker at the end of a process", () => {
+  it("lets the process exit by itself right after close(): no timer or keep-alive connection holds it", async () => {
+    // The server offers 2-minute keep-alive: if the Tracker's idle connection kept the loop alive, the
+    // child would outlive the 30 s this test waits.
+    sink = await startSink(acceptAll, { keepAliveTimeoutMs: 120_000 });
+    const here = dirname(fileURLToPath(import.meta.url));
+    const script = `
+      import { Tracker } from ${JSON.stringify(join(here, "../runtime/tracker.ts"))};
+      const t = new Tracker({ endpoint: ${JSON.stringify(sink.url)}, apiKey: "k" });
+      t.track("e", { n: 1 }, { userId: "u" });
+      await t.close();
+      console.log(JSON.stringify(t.stats()));`;
+    // Async spawn: the sink lives in this process and must keep answering.
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const killer = setTimeout(() => child.kill(), 30_000);
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    clearTimeout(killer);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ enqueued: 1, accepted: 1, queued: 0, inFlight: 0 });
+    expect(sink.events()).toHaveLength(1);
+  }, 40_000);
 });
 
 describe("Tracker retries", () => {
@@ -483,6 +512,23 @@ describe("track() on garbage input", () => {
     const { dropped } = tracker.stats();
     expect(dropped.invalid).toBe(11);
     expect(dropped.unserializable).toBe(2);
+  });
+
+  it("without onError, warns once per kind of trouble and counts the rest", () => {
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      const tracker = new Tracker({ endpoint: "http://127.0.0.1:9", apiKey: "k" });
+      for (let i = 0; i < 3; i++)
+        tracker.track("big", { blob: "z".repeat(MAX_EVENT_BYTES) }, { userId: "u" });
+      (tracker as unknown as { track: (...args: unknown[]) => void }).track("no_identity", {}, {});
+      expect(warn).toHaveBeenCalledTimes(2);
+      expect(String(warn.mock.calls[0]?.[0])).toMatch(
+        /over the 32768-byte limit.*further ones are only counted/,
+      );
+      expect(tracker.stats().dropped).toMatchObject({ oversize: 3, invalid: 1 });
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it("snapshots properties at track() time", async () => {
