@@ -38,16 +38,8 @@ export function locationTemplate(bucketName: string, table: string): string {
   return `s3://${bucketName}/${tablePrefix(table)}dt=\${dt}/hour=\${hour}/`;
 }
 
-/**
- * Partition projection properties: Athena computes partitions from these instead of a crawler or a
- * partition-adding Lambda. `dt` is a date (yyyy-MM-dd, one a day), `hour` an integer 0-23 written
- * with two digits, so `hour=07` matches the `HH` the worker writes.
- */
-export function projectionParameters(
-  bucketName: string,
-  table: string,
-  dtRange: string,
-): Record<string, string> {
+/** The `dt` date projection (yyyy-MM-dd, one a day) shared by every table partitioned by day. */
+export function dtProjectionParameters(dtRange: string): Record<string, string> {
   return {
     "projection.enabled": "true",
     "projection.dt.type": "date",
@@ -55,6 +47,17 @@ export function projectionParameters(
     "projection.dt.range": dtRange,
     "projection.dt.interval": "1",
     "projection.dt.interval.unit": "DAYS",
+  };
+}
+
+/**
+ * Partition projection properties: Athena computes partitions from these instead of a crawler or a
+ * partition-adding Lambda. `dt` is a date (yyyy-MM-dd, one a day), `hour` an integer 0-23 written
+ * with two digits, so `hour=07` matches the `HH` the worker writes.
+ */
+export function projectionParameters(bucketName: string, table: string, dtRange: string): Record<string, string> {
+  return {
+    ...dtProjectionParameters(dtRange),
     "projection.hour.type": "integer",
     "projection.hour.range": "0,23",
     "projection.hour.digits": "2",
