@@ -20,7 +20,7 @@ import { startLocalS3 } from "../local/s3-server.js";
 const gzipAsync = promisify(gzip);
 const BATCH_EVENTS = 500;
 const BATCHES = 12;
-const ROUNDS = 5;
+const ROUNDS = 9;
 const WARMUP_ROUNDS = 1;
 
 /** A body as the Tracker sends it: events with event_id, timestamp and the library context. */
@@ -86,12 +86,11 @@ function inProcessSinkClient(): { client: S3Client; bytes: () => number } {
   return { client, bytes: () => stored };
 }
 
-async function measure(name: string, bodies: string[], run: (body: string, n: number) => Promise<void>): Promise<number> {
-  let n = 0;
+/** Seconds one call takes. */
+async function timed(run: () => Promise<void>): Promise<number> {
   const started = process.hrtime.bigint();
-  for (const body of bodies) await run(body, n++);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return (bodies.length * BATCH_EVENTS) / seconds;
+  await run();
+  return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -110,13 +109,18 @@ async function compare(sinkName: string, client: S3Client, bucket: string, bodie
   };
   const collectorRates: number[] = [];
   const baselineRates: number[] = [];
-  // Alternate the two within each round so drift (GC, CPU frequency, neighbours) hits both alike.
+  // Interleave the two batch by batch, so load from neighbours (a shared 2-core machine), GC and CPU
+  // frequency changes hit both alike; each round yields one rate for each.
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
-    const c = await measure("collector", bodies, viaCollector);
-    const b = await measure("baseline", bodies, baseline);
+    let collectorSeconds = 0;
+    let baselineSeconds = 0;
+    for (const body of bodies) {
+      collectorSeconds += await timed(() => viaCollector(body));
+      baselineSeconds += await timed(() => baseline(body));
+    }
     if (round >= WARMUP_ROUNDS) {
-      collectorRates.push(c);
-      baselineRates.push(b);
+      collectorRates.push((bodies.length * BATCH_EVENTS) / collectorSeconds);
+      baselineRates.push((bodies.length * BATCH_EVENTS) / baselineSeconds);
     }
   }
   const c = median(collectorRates);

@@ -10,6 +10,7 @@ import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { quarantineObjectKey, rawObjectKey } from "../contracts/storage-layout.js";
 import { type CollectorLogger, collectorFromEnv, createCollector } from "../functions/collector/handler.js";
 import { RETRY_AFTER_SECONDS } from "../functions/collector/limits.js";
+import type { ValidEvent } from "../functions/collector/validate.js";
 import { type LocalS3, localS3Client, startLocalS3 } from "../local/s3-server.js";
 import { httpApiEvent, readNdjsonObject, readNdjsonObjects, restApiEvent } from "./collector-helpers.js";
 
@@ -253,7 +254,7 @@ describe("raw line encoder", () => {
     const facts = { receivedAt: NOW, receivedAtIso: NOW.toISOString(), requestId: 'r-"1"', correlationId: "c\u00e9", userAgent: null, ip: "::1", service: "svc", stage: null };
     const encode = rawRecordEncoder(facts);
     const base = { eventId: "e", event: "a", eventTimeMs: NOW.getTime() - 1, userId: null, anonymousId: "x", schemaVersion: null };
-    const events = [
+    const events: ValidEvent[] = [
       { ...base, properties: {}, context: {} },
       { ...base, properties: { q: "line\nbreak \u2028", n: 1.5, deep: [{ a: null }] }, context: { service: "app", stage: "prod", library: { name: "t" } }, schemaVersion: 2 },
       // Client context naming keys the collector sets: the collector's values win, once each.
