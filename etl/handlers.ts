@@ -58,7 +58,8 @@ export function plannerHandler<Item extends EtlItem, Result extends JsonValue>(j
       new PutObjectCommand({
         Bucket: event.manifest_location.bucket,
         Key: key,
-        Body: items.map((item) => JSON.stringify(item)).join("\n") + (items.length > 0 ? "\n" : ""),
+        // A Buffer, not a string: the SDK then knows the length even for an empty manifest.
+        Body: Buffer.from(items.map((item) => `${JSON.stringify(item)}\n`).join("")),
         ContentType: "application/x-ndjson",
       }),
     );

@@ -54,6 +54,8 @@ export interface LocalJobOptions {
    * catalog or in one of jobModules (each thread looks it up by name).
    */
   workerThreads?: number;
+  /** An already started pool (kept warm across runs, as a benchmark does); its creator closes it. */
+  workerPool?: WorkerPool;
   s3Endpoint?: string;
   jobModules?: string[];
   /** Replace a role's handler (tests inject failures or count invocations around the real one). */
@@ -72,6 +74,11 @@ export function newRunId(now = new Date()): string {
   return `${now.toISOString().slice(0, 19).replaceAll(":", "-")}Z-${randomUUID().slice(0, 8)}`;
 }
 
+/** A pool of worker threads running a job's worker handler (see worker-pool.ts). */
+export function createEtlWorkerPool(setup: EtlWorkerSetup, size: number): WorkerPool {
+  return createWorkerPool({ setupModule: new URL("./etl-worker-setup.ts", import.meta.url), options: setup, size });
+}
+
 export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
   const name = o.job.spec.name;
   const ledgerTable = o.ledgerTable ?? LOCAL_LEDGER_TABLE;
@@ -82,11 +89,12 @@ export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
   if (o.seed && o.job.seedLocal) await o.job.seedLocal(o.s3, o.bucket, input);
   const s3 = () => o.s3;
   const wrap = (role: "planner" | "worker" | "finalizer", handler: LocalResource) => o.wrap?.[role]?.(handler) ?? handler;
-  let pool: WorkerPool | undefined;
-  if (o.workerThreads && o.workerThreads > 0) {
+  let pool: WorkerPool | undefined = o.workerPool;
+  const ownPool = !pool && (o.workerThreads ?? 0) > 0;
+  if (ownPool) {
     if (!o.s3Endpoint) throw new Error("workerThreads needs s3Endpoint (each thread makes its own S3 client)");
     const setup: EtlWorkerSetup = { job: name, s3Endpoint: o.s3Endpoint, jobModules: o.jobModules };
-    pool = createWorkerPool({ setupModule: new URL("./etl-worker-setup.ts", import.meta.url), options: setup, size: o.workerThreads });
+    pool = createEtlWorkerPool(setup, o.workerThreads!);
   }
   const worker: LocalResource = pool ? (input) => pool.invoke(input) : (workerHandler(o.job, s3) as LocalResource);
   const resources: Record<string, LocalResource> = {
@@ -107,7 +115,7 @@ export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
     s3: o.s3,
     retryIntervalOverrides: o.retryIntervalOverrides,
     onMapProgress: o.onMapProgress,
-  }).finally(() => pool?.close());
+  }).finally(() => (ownPool ? pool?.close() : undefined));
   const ledger = await getRun(o.dynamodb, ledgerTable, name, runId);
   return { runId, result, ledger, etl };
 }

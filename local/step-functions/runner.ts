@@ -127,6 +127,17 @@ function liveStateContext(): Record<string, unknown> {
   };
 }
 
+/** Definitions (as JSON) the library has validated in this process: validation compiles schemas, ~1 s. */
+const validated = new Set<string>();
+
+/** Validates the top level as the library does by default (paths, reachability, fields), once per definition. */
+function validateOnce(definition: StateMachineDefinition): void {
+  const key = JSON.stringify(definition);
+  if (validated.has(key)) return;
+  new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  validated.add(key);
+}
+
 export async function runLocalExecution(o: LocalRunOptions): Promise<LocalRunResult> {
   const [, , , region, account, , smName] = o.stateMachineArn.split(":");
   const executionArn = `arn:aws:states:${region}:${account}:execution:${smName}:${o.executionName}`;
@@ -136,8 +147,7 @@ export async function runLocalExecution(o: LocalRunOptions): Promise<LocalRunRes
     State: liveStateContext(),
   };
   const prepared = prepareDefinition(o.definition, { ...o, context });
-  // Validate the top level as the library does by default (paths, reachability, fields).
-  new StateMachine(prepared.definition as never, { validationOptions: { checkArn: false } });
+  validateOnce(prepared.definition);
   try {
     const output = await runMachine(prepared.definition, o.input, context, prepared.overrides, o.retryIntervalOverrides);
     return { status: "SUCCEEDED", output, executionArn };
