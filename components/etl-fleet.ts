@@ -6,8 +6,12 @@ import type { EtlJob } from "../etl/jobs.js";
 import { LEDGER_HASH_KEY, LEDGER_RANGE_KEY, LEDGER_TTL_ATTRIBUTE } from "../etl/ledger.js";
 import type { BundleOptions } from "./bundle.js";
 import { functionEntry } from "./bundle.js";
-import { EXECUTION_LOGGING_STATEMENT, selfStatements, stateMachineDefinition } from "./etl-fleet/state-machine.js";
-import { type PolicyStatement, assumeRolePolicy, policyDocument, statement } from "./iam.js";
+import {
+  EXECUTION_LOGGING_STATEMENT,
+  selfStatements,
+  stateMachineDefinition,
+} from "./etl-fleet/state-machine.js";
+import { assumeRolePolicy, type PolicyStatement, policyDocument, statement } from "./iam.js";
 import { LambdaFunction, type LambdaFunctionArgs } from "./lambda-function.js";
 import { type Transform, transform } from "./transform.js";
 
@@ -156,16 +160,41 @@ export class EtlFleet extends pulumi.ComponentResource {
    * its handlers, with what each may read and write given in `access`. Spread it and add the rest:
    * `new EtlFleet("wordcount", { ...EtlFleet.fromJob(wordcount, access), schedule })`.
    */
-  static fromJob(job: Pick<EtlJob, "spec">, access: Partial<Record<"planner" | "worker" | "finalizer", Partial<EtlFleetFunction>>> = {}): EtlFleetArgs {
+  static fromJob(
+    job: Pick<EtlJob, "spec">,
+    access: Partial<Record<"planner" | "worker" | "finalizer", Partial<EtlFleetFunction>>> = {},
+  ): EtlFleetArgs {
     const { name, ...spec } = job.spec;
-    const handler = (role: "planner" | "worker" | "finalizer"): EtlFleetFunction => ({ entry: functionEntry(`${name}-${role}`), ...access[role] });
-    return { ...spec, job: name, planner: handler("planner"), worker: handler("worker"), finalizer: handler("finalizer") };
+    const handler = (role: "planner" | "worker" | "finalizer"): EtlFleetFunction => ({
+      entry: functionEntry(`${name}-${role}`),
+      ...access[role],
+    });
+    return {
+      ...spec,
+      job: name,
+      planner: handler("planner"),
+      worker: handler("worker"),
+      finalizer: handler("finalizer"),
+    };
   }
 
   constructor(name: string, args: EtlFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("observatory:aws:EtlFleet", name, {}, opts);
     const parent = { parent: this };
-    const { planner, worker, finalizer, schedule, bucket, alarmTopicArn, transform: t, job, tracing, logLevel, logRetentionDays, ...specArgs } = args;
+    const {
+      planner,
+      worker,
+      finalizer,
+      schedule,
+      bucket,
+      alarmTopicArn,
+      transform: t,
+      job,
+      tracing,
+      logLevel,
+      logRetentionDays,
+      ...specArgs
+    } = args;
     this.spec = resolveSpec({ ...specArgs, name: job ?? name });
     const jobName = this.spec.name;
     const prefixes = fleetPrefixes(jobName);
@@ -174,10 +203,18 @@ export class EtlFleet extends pulumi.ComponentResource {
     if (bucket) {
       this.bucketName = pulumi.output(bucket.name);
     } else {
-      this.bucket = new aws.s3.Bucket(...transform(t?.bucket, `${name}-bucket`, { forceDestroy: false }, parent));
+      this.bucket = new aws.s3.Bucket(
+        ...transform(t?.bucket, `${name}-bucket`, { forceDestroy: false }, parent),
+      );
       new aws.s3.BucketPublicAccessBlock(
         `${name}-bucket-public-access`,
-        { bucket: this.bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+        {
+          bucket: this.bucket.id,
+          blockPublicAcls: true,
+          blockPublicPolicy: true,
+          ignorePublicAcls: true,
+          restrictPublicBuckets: true,
+        },
         parent,
       );
       new aws.s3.BucketLifecycleConfiguration(
@@ -238,7 +275,9 @@ export class EtlFleet extends pulumi.ComponentResource {
             }),
           ]
         : []),
-      ...(writes.length > 0 ? [statement({ Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: objectArns(writes) })] : []),
+      ...(writes.length > 0
+        ? [statement({ Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: objectArns(writes) })]
+        : []),
     ];
     const fn = (
       role: "planner" | "worker" | "finalizer",
@@ -261,9 +300,16 @@ export class EtlFleet extends pulumi.ComponentResource {
           // The handlers learn their job and bucket from the environment (the same names the local runner sets).
           environment: pulumi
             .all([pulumi.output(f.environment ?? {}), this.bucketName])
-            .apply(([env, bucketName]) => ({ OBSERVATORY_ETL_JOB: jobName, OBSERVATORY_BUCKET: bucketName, ...env })),
+            .apply(([env, bucketName]) => ({
+              OBSERVATORY_ETL_JOB: jobName,
+              OBSERVATORY_BUCKET: bucketName,
+              ...env,
+            })),
           statements: [
-            ...s3Statements([...defaults.reads, ...(f.reads ?? [])], [...defaults.writes, ...(f.writes ?? [])]),
+            ...s3Statements(
+              [...defaults.reads, ...(f.reads ?? [])],
+              [...defaults.writes, ...(f.writes ?? [])],
+            ),
             ...kms,
             ...(f.statements ?? []),
           ],
@@ -275,7 +321,12 @@ export class EtlFleet extends pulumi.ComponentResource {
     this.planner = fn(
       "planner",
       planner,
-      { memory: DEFAULT_PLANNER_MEMORY_MB, timeout: timeouts.plannerSeconds, reads: [prefixes.resultsOfJob], writes: [prefixes.manifestsOfJob] },
+      {
+        memory: DEFAULT_PLANNER_MEMORY_MB,
+        timeout: timeouts.plannerSeconds,
+        reads: [prefixes.resultsOfJob],
+        writes: [prefixes.manifestsOfJob],
+      },
       t?.planner,
     );
     this.worker = fn(
@@ -287,13 +338,23 @@ export class EtlFleet extends pulumi.ComponentResource {
     this.finalizer = fn(
       "finalizer",
       finalizer ?? { entry: functionEntry(GENERIC_FINALIZER) },
-      { memory: DEFAULT_PLANNER_MEMORY_MB, timeout: timeouts.finalizerSeconds, reads: [prefixes.resultsOfJob], writes: [] },
+      {
+        memory: DEFAULT_PLANNER_MEMORY_MB,
+        timeout: timeouts.finalizerSeconds,
+        reads: [prefixes.resultsOfJob],
+        writes: [],
+      },
       t?.finalizer,
     );
 
     // The state machine's role: what its states need (collected from the definition), plus log delivery.
     this.role = new aws.iam.Role(
-      ...transform(t?.role, `${name}-role`, { assumeRolePolicy: assumeRolePolicy("states.amazonaws.com"), description: `EtlFleet ${jobName}` }, parent),
+      ...transform(
+        t?.role,
+        `${name}-role`,
+        { assumeRolePolicy: assumeRolePolicy("states.amazonaws.com"), description: `EtlFleet ${jobName}` },
+        parent,
+      ),
     );
     const built = stateMachineDefinition(this.spec, {
       planner: this.planner.arn,
@@ -317,7 +378,19 @@ export class EtlFleet extends pulumi.ComponentResource {
               ...needs,
               ...(this.spec.mode === "distributed" ? kms : []),
               EXECUTION_LOGGING_STATEMENT,
-              ...(tracing ? [statement({ Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], Resource: ["*"] })] : []),
+              ...(tracing
+                ? [
+                    statement({
+                      Action: [
+                        "xray:PutTraceSegments",
+                        "xray:PutTelemetryRecords",
+                        "xray:GetSamplingRules",
+                        "xray:GetSamplingTargets",
+                      ],
+                      Resource: ["*"],
+                    }),
+                  ]
+                : []),
             ]),
           ),
         },
@@ -330,7 +403,10 @@ export class EtlFleet extends pulumi.ComponentResource {
         t?.logGroup,
         `${name}-logs`,
         // The vendedlogs path keeps CloudWatch's resource policy for Step Functions small (AWS advice).
-        { namePrefix: `/aws/vendedlogs/states/${name}-`, retentionInDays: logRetentionDays ?? FLEET_LOG_RETENTION_DAYS },
+        {
+          namePrefix: `/aws/vendedlogs/states/${name}-`,
+          retentionInDays: logRetentionDays ?? FLEET_LOG_RETENTION_DAYS,
+        },
         parent,
       ),
     );
@@ -376,7 +452,11 @@ export class EtlFleet extends pulumi.ComponentResource {
       this.alarmTopic = new aws.sns.Topic(...transform(t?.alarmTopic, `${name}-alarms`, {}, parent));
       this.alarmTopicArn = this.alarmTopic.arn;
     }
-    const alarm = (metric: "ExecutionsFailed" | "ExecutionsTimedOut", suffix: string, tr: Transform<aws.cloudwatch.MetricAlarmArgs> | undefined) =>
+    const alarm = (
+      metric: "ExecutionsFailed" | "ExecutionsTimedOut",
+      suffix: string,
+      tr: Transform<aws.cloudwatch.MetricAlarmArgs> | undefined,
+    ) =>
       new aws.cloudwatch.MetricAlarm(
         ...transform(
           tr,
@@ -407,13 +487,21 @@ export class EtlFleet extends pulumi.ComponentResource {
         ...transform(
           t?.scheduleRole,
           `${name}-schedule-role`,
-          { assumeRolePolicy: assumeRolePolicy("scheduler.amazonaws.com"), description: `Scheduler of EtlFleet ${jobName}` },
+          {
+            assumeRolePolicy: assumeRolePolicy("scheduler.amazonaws.com"),
+            description: `Scheduler of EtlFleet ${jobName}`,
+          },
           parent,
         ),
       );
       const schedulePolicy = new aws.iam.RolePolicy(
         `${name}-schedule-policy`,
-        { role: this.scheduleRole.id, policy: policyDocument([statement({ Action: ["states:StartExecution"], Resource: [this.stateMachine.arn] })]) },
+        {
+          role: this.scheduleRole.id,
+          policy: policyDocument([
+            statement({ Action: ["states:StartExecution"], Resource: [this.stateMachine.arn] }),
+          ]),
+        },
         parent,
       );
       this.schedule = new aws.scheduler.Schedule(
@@ -432,7 +520,10 @@ export class EtlFleet extends pulumi.ComponentResource {
               arn: this.stateMachine.arn,
               roleArn: this.scheduleRole.arn,
               input: JSON.stringify(schedule.input ?? scheduledRunInput()),
-              retryPolicy: { maximumEventAgeInSeconds: SCHEDULE_MAX_EVENT_AGE_SECONDS, maximumRetryAttempts: SCHEDULE_MAX_RETRIES },
+              retryPolicy: {
+                maximumEventAgeInSeconds: SCHEDULE_MAX_EVENT_AGE_SECONDS,
+                maximumRetryAttempts: SCHEDULE_MAX_RETRIES,
+              },
             },
           },
           { ...parent, dependsOn: [schedulePolicy] },

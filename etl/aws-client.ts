@@ -6,14 +6,14 @@
 import { randomUUID } from "node:crypto";
 import {
   DescribeExecutionCommand,
-  ListExecutionsCommand,
   type DescribeExecutionCommandOutput,
   DescribeMapRunCommand,
   type DescribeMapRunCommandOutput,
+  ListExecutionsCommand,
   type MapRunItemCounts,
+  paginateListMapRuns,
   type SFNClient,
   StartExecutionCommand,
-  paginateListMapRuns,
 } from "@aws-sdk/client-sfn";
 
 /**
@@ -48,7 +48,10 @@ export function ledgerTableEnvVar(job: string): string {
 }
 
 /** The ledger table of a deployed job: `--ledger-table`, else OBSERVATORY_<JOB>_LEDGER_TABLE. */
-export function resolveLedgerTable(job: string, options: { ledgerTable?: string; env?: Record<string, string | undefined> } = {}): string {
+export function resolveLedgerTable(
+  job: string,
+  options: { ledgerTable?: string; env?: Record<string, string | undefined> } = {},
+): string {
   const table = options.ledgerTable ?? options.env?.[ledgerTableEnvVar(job)];
   if (!table) {
     const envVar = ledgerTableEnvVar(job);
@@ -60,7 +63,8 @@ export function resolveLedgerTable(job: string, options: { ledgerTable?: string;
   return table;
 }
 
-const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+(:[A-Za-z0-9_$.-]+)?$/;
+const STATE_MACHINE_ARN =
+  /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+(:[A-Za-z0-9_$.-]+)?$/;
 const EXECUTION_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:(execution|express):[^:]+:[^:]+/;
 
 export interface ResolveOptions {
@@ -93,14 +97,18 @@ export function resolveStateMachineArn(target: string, options: ResolveOptions =
     );
   }
   if (!STATE_MACHINE_ARN.test(candidate)) {
-    throw new EtlAwsError(`the state machine ARN given for job "${target}" is not a state machine ARN: ${candidate}`);
+    throw new EtlAwsError(
+      `the state machine ARN given for job "${target}" is not a state machine ARN: ${candidate}`,
+    );
   }
   return candidate;
 }
 
 export function assertExecutionArn(arn: string): void {
   if (!EXECUTION_ARN.test(arn)) {
-    throw new EtlAwsError(`${arn} is not an execution ARN (arn:aws:states:<region>:<account>:execution:<machine>:<name>)`);
+    throw new EtlAwsError(
+      `${arn} is not an execution ARN (arn:aws:states:<region>:<account>:execution:<machine>:<name>)`,
+    );
   }
 }
 
@@ -126,7 +134,14 @@ const THROTTLING_ERRORS = new Set([
 ]);
 
 /** Node's socket errors: the request never got an answer from AWS. */
-const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EAI_AGAIN", "EHOSTUNREACH"]);
+const NETWORK_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+]);
 
 export function isThrottling(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
@@ -140,7 +155,10 @@ export function explainAwsError(error: unknown, action: string, service = "Step 
   const name = e?.name ?? "Error";
   const detail = e?.message ? `${name}: ${e.message}` : name;
   if (e?.code && NETWORK_ERRORS.has(e.code)) {
-    return new EtlAwsError(`${action}: could not reach ${service} (${e.code}: ${e.message}); check the network and AWS_REGION`, e.code);
+    return new EtlAwsError(
+      `${action}: could not reach ${service} (${e.code}: ${e.message}); check the network and AWS_REGION`,
+      e.code,
+    );
   }
   if (isThrottling(error)) {
     return new EtlAwsError(
@@ -151,23 +169,41 @@ export function explainAwsError(error: unknown, action: string, service = "Step 
   }
   switch (name) {
     case "ExecutionDoesNotExist":
-      return new EtlAwsError(`${action}: no such execution (${detail}); check the ARN and the region (AWS_REGION)`, name);
+      return new EtlAwsError(
+        `${action}: no such execution (${detail}); check the ARN and the region (AWS_REGION)`,
+        name,
+      );
     case "StateMachineDoesNotExist":
-      return new EtlAwsError(`${action}: no such state machine (${detail}); check the ARN and the region (AWS_REGION)`, name);
+      return new EtlAwsError(
+        `${action}: no such state machine (${detail}); check the ARN and the region (AWS_REGION)`,
+        name,
+      );
     case "ResourceNotFoundException":
-      return new EtlAwsError(`${action}: no such table (${detail}); check the name and the region (AWS_REGION)`, name);
+      return new EtlAwsError(
+        `${action}: no such table (${detail}); check the name and the region (AWS_REGION)`,
+        name,
+      );
     case "ResourceNotFound":
       return new EtlAwsError(`${action}: not found (${detail})`, name);
     case "ExecutionAlreadyExists":
-      return new EtlAwsError(`${action}: an execution with this name already ran with other input (${detail})`, name);
+      return new EtlAwsError(
+        `${action}: an execution with this name already ran with other input (${detail})`,
+        name,
+      );
     case "ExecutionLimitExceeded":
-      return new EtlAwsError(`${action}: the account's limit of open executions is reached (${detail}); wait for runs to finish`, name);
+      return new EtlAwsError(
+        `${action}: the account's limit of open executions is reached (${detail}); wait for runs to finish`,
+        name,
+      );
     case "InvalidExecutionInput":
       return new EtlAwsError(`${action}: --input is not accepted as execution input (${detail})`, name);
     case "InvalidArn":
       return new EtlAwsError(`${action}: ${detail}`, name);
     case "AccessDeniedException":
-      return new EtlAwsError(`${action}: access denied (${detail}); the caller's IAM policy must allow it`, name);
+      return new EtlAwsError(
+        `${action}: access denied (${detail}); the caller's IAM policy must allow it`,
+        name,
+      );
     case "CredentialsProviderError":
       return new EtlAwsError(
         `${action}: no AWS credentials found (${detail}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --local`,
@@ -340,7 +376,11 @@ function report(out: DescribeExecutionCommandOutput, mapRuns: MapRunSummary[], n
 }
 
 /** DescribeExecution + its Map Runs' item counts: what `etl status` prints. */
-export async function describeExecution(client: SFNClient, executionArn: string, now = new Date()): Promise<ExecutionReport> {
+export async function describeExecution(
+  client: SFNClient,
+  executionArn: string,
+  now = new Date(),
+): Promise<ExecutionReport> {
   assertExecutionArn(executionArn);
   try {
     const out = await client.send(new DescribeExecutionCommand({ executionArn }));
@@ -357,7 +397,10 @@ export async function latestExecutionArn(client: SFNClient, stateMachineArn: str
   try {
     const out = await client.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1 }));
     const latest = out.executions?.[0]?.executionArn;
-    if (!latest) throw new EtlAwsError(`${stateMachineArn} has no executions yet; start one with \`observatory etl start\``);
+    if (!latest)
+      throw new EtlAwsError(
+        `${stateMachineArn} has no executions yet; start one with \`observatory etl start\``,
+      );
     return latest;
   } catch (error) {
     throw explainAwsError(error, `listing executions of ${stateMachineArn}`);
@@ -404,7 +447,11 @@ function abortableSleep(signal: AbortSignal | undefined) {
  * Poll until the execution leaves RUNNING; returns its final report. Throttling backs the poll
  * interval off (doubling, capped) instead of failing the wait, until MAX_CONSECUTIVE_THROTTLES in a row.
  */
-export async function waitForExecution(client: SFNClient, executionArn: string, options: WaitOptions = {}): Promise<ExecutionReport> {
+export async function waitForExecution(
+  client: SFNClient,
+  executionArn: string,
+  options: WaitOptions = {},
+): Promise<ExecutionReport> {
   const base = options.pollIntervalMs ?? POLL_INTERVAL_MS;
   const sleep = options.sleep ?? abortableSleep(options.signal);
   let interval = base;

@@ -4,7 +4,7 @@
  * are counted on the definition buildEtlDefinition really generates, not assumed.
  */
 import type { State, StateMachineDefinition } from "./asl.js";
-import { STATE, buildEtlDefinition, placeholderRefs } from "./definition.js";
+import { buildEtlDefinition, placeholderRefs, STATE } from "./definition.js";
 import type { EtlJobSpec } from "./job-spec.js";
 
 /** us-east-1 list prices (USD), November 2026; change them here, every number follows. */
@@ -83,7 +83,11 @@ export function lambdaSeconds(cpuSeconds: number, memoryMb: number): number {
 }
 
 export function costOf(p: CostParameters): CostBreakdown {
-  const spec: EtlJobSpec = { name: "costmodel", childExecutionType: p.childExecutionType, batching: { maxItems: p.itemsPerBatch } };
+  const spec: EtlJobSpec = {
+    name: "costmodel",
+    childExecutionType: p.childExecutionType,
+    batching: { maxItems: p.itemsPerBatch },
+  };
   const { definition } = buildEtlDefinition(spec, placeholderRefs("costmodel"));
   const parentTransitionsPerRun = happyPathTransitions(definition);
   const childExecutionsPerRun = Math.ceil(p.itemsPerRun / p.itemsPerBatch);
@@ -93,25 +97,33 @@ export function costOf(p: CostParameters): CostBreakdown {
   let children = childExecutionsPerRun * PRICES.standardTransition;
   if (p.childExecutionType === "EXPRESS") {
     const billedSeconds = Math.ceil(batchSeconds * 10) / 10;
-    children += childExecutionsPerRun * (PRICES.expressRequest + billedSeconds * EXPRESS_MEMORY_GB * PRICES.expressGbSecond);
+    children +=
+      childExecutionsPerRun *
+      (PRICES.expressRequest + billedSeconds * EXPRESS_MEMORY_GB * PRICES.expressGbSecond);
   } else {
     // A STANDARD child pays its own transitions (the worker Task: one).
     const map = definition.States[STATE.process];
-    if (!map || map.Type !== "Map") throw new Error(`the generated definition has no ${STATE.process} Map`);
-    const childStates = happyPathTransitions({ StartAt: map.ItemProcessor.StartAt, States: map.ItemProcessor.States });
+    if (map?.Type !== "Map") throw new Error(`the generated definition has no ${STATE.process} Map`);
+    const childStates = happyPathTransitions({
+      StartAt: map.ItemProcessor.StartAt,
+      States: map.ItemProcessor.States,
+    });
     children += childExecutionsPerRun * childStates * PRICES.standardTransition;
   }
   const stepFunctionsPerRun = parentTransitionsPerRun * PRICES.standardTransition + children;
 
   const gbSeconds =
-    childExecutionsPerRun * batchSeconds * (p.workerMemoryMb / 1024) + (p.plannerSeconds + p.finalizerSeconds) * (p.controlMemoryMb / 1024);
-  const lambdaPerRun = gbSeconds * PRICES.lambdaArmGbSecond + (childExecutionsPerRun + 2) * PRICES.lambdaRequest;
+    childExecutionsPerRun * batchSeconds * (p.workerMemoryMb / 1024) +
+    (p.plannerSeconds + p.finalizerSeconds) * (p.controlMemoryMb / 1024);
+  const lambdaPerRun =
+    gbSeconds * PRICES.lambdaArmGbSecond + (childExecutionsPerRun + 2) * PRICES.lambdaRequest;
 
   const fleetPerRun = stepFunctionsPerRun + lambdaPerRun;
   const fleetPerMonth = fleetPerRun * p.runsPerMonth;
   const cpuSecondsPerHour = (p.itemsPerRun * p.cpuSecondsPerItem * p.runsPerMonth) / HOURS_PER_MONTH;
   const instances = Math.max(1, Math.ceil(cpuSecondsPerHour / (T4G_SMALL_SUSTAINED_VCPU * 3600)));
-  const instancePerMonth = instances * (PRICES.t4gSmallHour * HOURS_PER_MONTH + T4G_SMALL_ROOT_GB * PRICES.gp3GbMonth);
+  const instancePerMonth =
+    instances * (PRICES.t4gSmallHour * HOURS_PER_MONTH + T4G_SMALL_ROOT_GB * PRICES.gp3GbMonth);
   return {
     parentTransitionsPerRun,
     childExecutionsPerRun,

@@ -1,21 +1,34 @@
 // `observatory etl start|status` on AWS through the real commander program (cli/main.ts): flags reach
 // Step Functions as they should. The SFN client is aws-sdk-client-mock with API-reference shapes.
-import { DescribeExecutionCommand, ListMapRunsCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  DescribeExecutionCommand,
+  ListMapRunsCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildProgram } from "../cli/main.js";
 
 const MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:wordcount-state-machine-5d1e9a0";
-const EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:wordcount-state-machine-5d1e9a0:nightly-2026-11-22";
+const EXECUTION =
+  "arn:aws:states:eu-west-1:123456789012:execution:wordcount-state-machine-5d1e9a0:nightly-2026-11-22";
 const START = new Date("2026-11-22T02:00:00.000Z");
-const meta = { httpStatusCode: 200, requestId: "0f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c", attempts: 1, totalRetryDelay: 0 };
+const meta = {
+  httpStatusCode: 200,
+  requestId: "0f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c",
+  attempts: 1,
+  totalRetryDelay: 0,
+};
 const sfn = mockClient(SFNClient);
 
 async function run(...args: string[]): Promise<string> {
   const lines: string[] = [];
   const log = vi.spyOn(console, "log").mockImplementation((text: string) => void lines.push(text));
   try {
-    await buildProgram().exitOverride().parseAsync(["node", "observatory", ...args]);
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(["node", "observatory", ...args]);
   } finally {
     log.mockRestore();
   }
@@ -35,7 +48,19 @@ describe("observatory etl (AWS)", () => {
   it("start <job> uses OBSERVATORY_<JOB>_STATE_MACHINE_ARN; --input is the planner's input, --run-id the ledger run, as with --local", async () => {
     process.env.OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN = MACHINE;
     sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: EXECUTION, startDate: START });
-    const out = await run("etl", "start", "wordcount", "--input", '{"prefix":"etl/inputs/talks/"}', "--run-id", "nightly-2026-11-22", "--name", "nightly-2026-11-22", "--format", "json");
+    const out = await run(
+      "etl",
+      "start",
+      "wordcount",
+      "--input",
+      '{"prefix":"etl/inputs/talks/"}',
+      "--run-id",
+      "nightly-2026-11-22",
+      "--name",
+      "nightly-2026-11-22",
+      "--format",
+      "json",
+    );
     expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
       stateMachineArn: MACHINE,
       input: '{"run_id":"nightly-2026-11-22","input":{"prefix":"etl/inputs/talks/"}}',
@@ -61,7 +86,9 @@ describe("observatory etl (AWS)", () => {
     const [header, rule, row] = out.split("\n");
     expect(header).toMatch(/^execution\s+\| status\s+\| started/);
     expect(rule).toMatch(/^-+-\+-/);
-    expect(row).toMatch(/^wordcount-state-machine-5d1e9a0:nightly-2026-11-22 \| SUCCEEDED \| 2026-11-22T02:00:00.000Z \| 2026-11-22T02:00:42.500Z \| 42.5/);
+    expect(row).toMatch(
+      /^wordcount-state-machine-5d1e9a0:nightly-2026-11-22 \| SUCCEEDED \| 2026-11-22T02:00:00.000Z \| 2026-11-22T02:00:42.500Z \| 42.5/,
+    );
     expect(process.exitCode).toBe(0);
   });
 

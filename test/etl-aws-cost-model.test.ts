@@ -1,7 +1,13 @@
 // The EtlFleet cost model: the formula checked by hand on one case, and transitions counted on the
 // definition the component really deploys.
 import { describe, expect, it } from "vitest";
-import { HOURLY_BURSTY_JOB, breakEvenItemsPerRun, costOf, happyPathTransitions, lambdaSeconds } from "../etl/aws-cost-model.js";
+import {
+  breakEvenItemsPerRun,
+  costOf,
+  HOURLY_BURSTY_JOB,
+  happyPathTransitions,
+  lambdaSeconds,
+} from "../etl/aws-cost-model.js";
 import { buildEtlDefinition, placeholderRefs } from "../etl/definition.js";
 
 describe("EtlFleet cost model", () => {
@@ -12,7 +18,12 @@ describe("EtlFleet cost model", () => {
   });
 
   it("prices 100 items in batches of 10 with EXPRESS children as computed by hand", () => {
-    const c = costOf({ ...HOURLY_BURSTY_JOB, itemsPerRun: 100, itemsPerBatch: 10, childExecutionType: "EXPRESS" });
+    const c = costOf({
+      ...HOURLY_BURSTY_JOB,
+      itemsPerRun: 100,
+      itemsPerBatch: 10,
+      childExecutionType: "EXPRESS",
+    });
     // A batch: 1 vCPU-s of work at 1024 MB = 1 * 1769/1024 = 1.7275 s of Lambda; Express bills 1.8 s at 64 MB.
     expect(lambdaSeconds(1, 1024)).toBeCloseTo(1.72754, 5);
     const expressChild = 0.000025 + 0.000001 + 1.8 * (64 / 1024) * 0.00001667;
@@ -33,7 +44,9 @@ describe("EtlFleet cost model", () => {
   });
 
   it("sizes the instance baseline for the work and finds where the fleet stops being cheaper", () => {
-    expect(costOf({ ...HOURLY_BURSTY_JOB, itemsPerRun: 100_000 }).instances).toBe(Math.ceil((100_000 * 0.1) / (0.4 * 3600)));
+    expect(costOf({ ...HOURLY_BURSTY_JOB, itemsPerRun: 100_000 }).instances).toBe(
+      Math.ceil((100_000 * 0.1) / (0.4 * 3600)),
+    );
     const breakEven = breakEvenItemsPerRun(HOURLY_BURSTY_JOB);
     expect(costOf({ ...HOURLY_BURSTY_JOB, itemsPerRun: breakEven - 1 }).instanceOverFleet).toBeGreaterThan(1);
     expect(costOf({ ...HOURLY_BURSTY_JOB, itemsPerRun: breakEven }).instanceOverFleet).toBeLessThanOrEqual(1);

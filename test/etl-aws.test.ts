@@ -16,11 +16,11 @@ import {
 } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { INTERRUPTED_EXIT_CODE, etlStartOnAws, etlStatusOnAws, statusRows } from "../cli/commands/etl-aws.js";
+import { etlStartOnAws, etlStatusOnAws, INTERRUPTED_EXIT_CODE, statusRows } from "../cli/commands/etl-aws.js";
 import {
+  describeExecution,
   EtlAwsError,
   MAX_CONSECUTIVE_THROTTLES,
-  describeExecution,
   newExecutionName,
   resolveStateMachineArn,
   stateMachineArnEnvVar,
@@ -34,7 +34,12 @@ const EXECUTION = `arn:aws:states:eu-west-1:${ACCOUNT}:execution:wordcount-fleet
 const MAP_RUN = `arn:aws:states:eu-west-1:${ACCOUNT}:mapRun:wordcount-fleet-4f2a9c1/Process:0c4d2f1e-9a7b-3c55-8e21-2f9b0d6a4c11`;
 const START = new Date("2026-11-22T15:00:00.123Z");
 const STOP = new Date("2026-11-22T15:03:20.623Z");
-const meta = { httpStatusCode: 200, requestId: "5b6f1e6c-7a2e-4f0e-9f1a-1d2c3b4a5e6f", attempts: 1, totalRetryDelay: 0 };
+const meta = {
+  httpStatusCode: 200,
+  requestId: "5b6f1e6c-7a2e-4f0e-9f1a-1d2c3b4a5e6f",
+  attempts: 1,
+  totalRetryDelay: 0,
+};
 
 function execution(overrides: Partial<DescribeExecutionCommandOutput>): DescribeExecutionCommandOutput {
   return {
@@ -54,7 +59,18 @@ function execution(overrides: Partial<DescribeExecutionCommandOutput>): Describe
 }
 
 function itemCounts(c: Partial<Record<string, number>>) {
-  const base = { pending: 0, running: 0, succeeded: 0, failed: 0, timedOut: 0, aborted: 0, total: 0, resultsWritten: 0, failuresNotRedrivable: 0, pendingRedrive: 0 };
+  const base = {
+    pending: 0,
+    running: 0,
+    succeeded: 0,
+    failed: 0,
+    timedOut: 0,
+    aborted: 0,
+    total: 0,
+    resultsWritten: 0,
+    failuresNotRedrivable: 0,
+    pendingRedrive: 0,
+  };
   return { ...base, ...c };
 }
 
@@ -95,42 +111,76 @@ describe("resolving a job to its state machine", () => {
   it("uses an ARN as is and a job name through its env var", () => {
     expect(resolveStateMachineArn(MACHINE)).toBe(MACHINE);
     expect(stateMachineArnEnvVar("word-count")).toBe("OBSERVATORY_WORD_COUNT_STATE_MACHINE_ARN");
-    expect(resolveStateMachineArn("wordcount", { env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: MACHINE } })).toBe(MACHINE);
+    expect(
+      resolveStateMachineArn("wordcount", { env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: MACHINE } }),
+    ).toBe(MACHINE);
     const other = MACHINE.replace("wordcount-fleet-4f2a9c1", "other");
-    expect(resolveStateMachineArn("wordcount", { stateMachineArn: other, env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: MACHINE } })).toBe(other);
+    expect(
+      resolveStateMachineArn("wordcount", {
+        stateMachineArn: other,
+        env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: MACHINE },
+      }),
+    ).toBe(other);
   });
 
   it("says which flag or variable to set when a job is unknown, and refuses a non-machine ARN", () => {
-    expect(() => resolveStateMachineArn("wordcount", { env: {} })).toThrow(/--state-machine-arn.*OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN.*--local/);
+    expect(() => resolveStateMachineArn("wordcount", { env: {} })).toThrow(
+      /--state-machine-arn.*OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN.*--local/,
+    );
     expect(() => resolveStateMachineArn(EXECUTION)).toThrow(/not a state machine ARN/);
-    expect(() => resolveStateMachineArn("wordcount", { env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: "wordcount" } })).toThrow(/not a state machine ARN/);
+    expect(() =>
+      resolveStateMachineArn("wordcount", { env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: "wordcount" } }),
+    ).toThrow(/not a state machine ARN/);
   });
 });
 
 describe("etl status", () => {
   it("reports a succeeded run with timings and the Map Run's item counts", async () => {
     sfn.on(DescribeExecutionCommand, { executionArn: EXECUTION }).resolves(
-      execution({ status: "SUCCEEDED", stopDate: STOP, output: '{"words":48211,"failed_items":0}', outputDetails: { included: true } }),
+      execution({
+        status: "SUCCEEDED",
+        stopDate: STOP,
+        output: '{"words":48211,"failed_items":0}',
+        outputDetails: { included: true },
+      }),
     );
     sfn.on(ListMapRunsCommand).resolves({
       $metadata: meta,
-      mapRuns: [{ executionArn: EXECUTION, mapRunArn: MAP_RUN, stateMachineArn: MACHINE, startDate: START, stopDate: STOP }],
+      mapRuns: [
+        {
+          executionArn: EXECUTION,
+          mapRunArn: MAP_RUN,
+          stateMachineArn: MACHINE,
+          startDate: START,
+          stopDate: STOP,
+        },
+      ],
     });
     sfn.on(DescribeMapRunCommand, { mapRunArn: MAP_RUN }).resolves(
-      mapRun({ status: "SUCCEEDED", stopDate: STOP, itemCounts: itemCounts({ total: 1000, succeeded: 1000, resultsWritten: 1000 }) }),
+      mapRun({
+        status: "SUCCEEDED",
+        stopDate: STOP,
+        itemCounts: itemCounts({ total: 1000, succeeded: 1000, resultsWritten: 1000 }),
+      }),
     );
     const report = await describeExecution(client, EXECUTION);
     expect(report.status).toBe("SUCCEEDED");
     expect(report.durationMs).toBe(200_500);
     expect(report.output).toEqual({ words: 48211, failed_items: 0 });
     expect(report.items).toMatchObject({ total: 1000, succeeded: 1000, failed: 0, resultsWritten: 1000 });
-    expect(report.mapRuns[0]).toMatchObject({ maxConcurrency: 40, toleratedFailurePercentage: 5, status: "SUCCEEDED" });
+    expect(report.mapRuns[0]).toMatchObject({
+      maxConcurrency: 40,
+      toleratedFailurePercentage: 5,
+      status: "SUCCEEDED",
+    });
 
     const printed: string[] = [];
     const code = await etlStatusOnAws(EXECUTION, { format: "csv" }, { client, out: (t) => printed.push(t) });
     expect(code).toBe(0);
     const [header, row] = printed[0]!.split("\n");
-    expect(header).toBe("execution,status,started,stopped,duration_s,map_run,map_run_status,items_total,succeeded,failed,timed_out,aborted,running,pending,results_written,error,cause");
+    expect(header).toBe(
+      "execution,status,started,stopped,duration_s,map_run,map_run_status,items_total,succeeded,failed,timed_out,aborted,running,pending,results_written,error,cause",
+    );
     expect(row).toBe(
       "wordcount-fleet-4f2a9c1:run-2026-11-22T15,SUCCEEDED,2026-11-22T15:00:00.123Z,2026-11-22T15:03:20.623Z,200.5," +
         "wordcount-fleet-4f2a9c1/Process:0c4d2f1e-9a7b-3c55-8e21-2f9b0d6a4c11,SUCCEEDED,1000,1000,0,0,0,0,0,1000,,",
@@ -138,16 +188,42 @@ describe("etl status", () => {
   });
 
   it("reports a failed run with its error and cause, and the Map Run's failures", async () => {
-    const cause = "The specified tolerated failure threshold was exceeded: 61 of 1000 items failed (tolerated 5%)";
+    const cause =
+      "The specified tolerated failure threshold was exceeded: 61 of 1000 items failed (tolerated 5%)";
     sfn.on(DescribeExecutionCommand).resolves(
-      execution({ status: "FAILED", stopDate: STOP, error: "States.ExceedToleratedFailureThreshold", cause, redriveStatus: "REDRIVABLE" }),
+      execution({
+        status: "FAILED",
+        stopDate: STOP,
+        error: "States.ExceedToleratedFailureThreshold",
+        cause,
+        redriveStatus: "REDRIVABLE",
+      }),
     );
-    sfn.on(ListMapRunsCommand).resolves({ $metadata: meta, mapRuns: [{ executionArn: EXECUTION, mapRunArn: MAP_RUN, stateMachineArn: MACHINE, startDate: START, stopDate: STOP }] });
+    sfn.on(ListMapRunsCommand).resolves({
+      $metadata: meta,
+      mapRuns: [
+        {
+          executionArn: EXECUTION,
+          mapRunArn: MAP_RUN,
+          stateMachineArn: MACHINE,
+          startDate: START,
+          stopDate: STOP,
+        },
+      ],
+    });
     sfn.on(DescribeMapRunCommand).resolves(
       mapRun({
         status: "FAILED",
         stopDate: STOP,
-        itemCounts: itemCounts({ total: 1000, succeeded: 920, failed: 58, timedOut: 3, aborted: 19, resultsWritten: 1000, failuresNotRedrivable: 0 }),
+        itemCounts: itemCounts({
+          total: 1000,
+          succeeded: 920,
+          failed: 58,
+          timedOut: 3,
+          aborted: 19,
+          resultsWritten: 1000,
+          failuresNotRedrivable: 0,
+        }),
         executionCounts: itemCounts({ total: 100, succeeded: 92, failed: 6, aborted: 2 }),
       }),
     );
@@ -158,20 +234,38 @@ describe("etl status", () => {
     expect(json.items).toMatchObject({ total: 1000, succeeded: 920, failed: 58, timedOut: 3, aborted: 19 });
     expect(json.startDate).toBe("2026-11-22T15:00:00.123Z");
     const [row] = statusRows(await describeExecution(client, EXECUTION));
-    expect(row).toMatchObject({ status: "FAILED", failed: 58, timed_out: 3, aborted: 19, error: "States.ExceedToleratedFailureThreshold" });
+    expect(row).toMatchObject({
+      status: "FAILED",
+      failed: 58,
+      timed_out: 3,
+      aborted: 19,
+      error: "States.ExceedToleratedFailureThreshold",
+    });
   });
 
   it("follows every page of ListMapRuns and sums item counts over the Map Runs", async () => {
     const second = MAP_RUN.replace("Process:0c4d", "Process:9e8f");
     sfn.on(DescribeExecutionCommand).resolves(execution({ status: "RUNNING" }));
+    sfn.on(ListMapRunsCommand, { executionArn: EXECUTION, nextToken: undefined }).resolves({
+      $metadata: meta,
+      mapRuns: [{ executionArn: EXECUTION, mapRunArn: MAP_RUN, stateMachineArn: MACHINE, startDate: START }],
+      nextToken: "AAAAKgAAAAIAAAAAAAAAAQ",
+    });
+    sfn.on(ListMapRunsCommand, { executionArn: EXECUTION, nextToken: "AAAAKgAAAAIAAAAAAAAAAQ" }).resolves({
+      $metadata: meta,
+      mapRuns: [{ executionArn: EXECUTION, mapRunArn: second, stateMachineArn: MACHINE, startDate: START }],
+    });
     sfn
-      .on(ListMapRunsCommand, { executionArn: EXECUTION, nextToken: undefined })
-      .resolves({ $metadata: meta, mapRuns: [{ executionArn: EXECUTION, mapRunArn: MAP_RUN, stateMachineArn: MACHINE, startDate: START }], nextToken: "AAAAKgAAAAIAAAAAAAAAAQ" });
-    sfn
-      .on(ListMapRunsCommand, { executionArn: EXECUTION, nextToken: "AAAAKgAAAAIAAAAAAAAAAQ" })
-      .resolves({ $metadata: meta, mapRuns: [{ executionArn: EXECUTION, mapRunArn: second, stateMachineArn: MACHINE, startDate: START }] });
-    sfn.on(DescribeMapRunCommand, { mapRunArn: MAP_RUN }).resolves(mapRun({ itemCounts: itemCounts({ total: 1000, succeeded: 600, running: 40, pending: 360 }) }));
-    sfn.on(DescribeMapRunCommand, { mapRunArn: second }).resolves(mapRun({ mapRunArn: second, itemCounts: itemCounts({ total: 500, succeeded: 100, failed: 2, pending: 398 }) }));
+      .on(DescribeMapRunCommand, { mapRunArn: MAP_RUN })
+      .resolves(
+        mapRun({ itemCounts: itemCounts({ total: 1000, succeeded: 600, running: 40, pending: 360 }) }),
+      );
+    sfn.on(DescribeMapRunCommand, { mapRunArn: second }).resolves(
+      mapRun({
+        mapRunArn: second,
+        itemCounts: itemCounts({ total: 500, succeeded: 100, failed: 2, pending: 398 }),
+      }),
+    );
     const report = await describeExecution(client, EXECUTION, new Date(START.getTime() + 60_000));
     expect(sfn.commandCalls(ListMapRunsCommand)).toHaveLength(2);
     expect(report.mapRuns.map((r) => r.mapRunArn)).toEqual([MAP_RUN, second]);
@@ -182,30 +276,57 @@ describe("etl status", () => {
   it("given a job, shows its most recent execution", async () => {
     sfn.on(ListExecutionsCommand, { stateMachineArn: MACHINE, maxResults: 1 }).resolves({
       $metadata: meta,
-      executions: [{ executionArn: EXECUTION, stateMachineArn: MACHINE, name: "run-2026-11-22T15", status: "RUNNING", startDate: START }],
+      executions: [
+        {
+          executionArn: EXECUTION,
+          stateMachineArn: MACHINE,
+          name: "run-2026-11-22T15",
+          status: "RUNNING",
+          startDate: START,
+        },
+      ],
       nextToken: "AAAAKgAAAAIAAAAAAAAAAg",
     });
     sfn.on(DescribeExecutionCommand, { executionArn: EXECUTION }).resolves(execution({ status: "RUNNING" }));
     sfn.on(ListMapRunsCommand).resolves({ $metadata: meta, mapRuns: [] });
     const printed: string[] = [];
-    await etlStatusOnAws("wordcount", { format: "json" }, { client, env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: MACHINE }, out: (t) => printed.push(t) });
-    expect(JSON.parse(printed[0]!)).toMatchObject({ executionArn: EXECUTION, status: "RUNNING", mapRuns: [] });
+    await etlStatusOnAws(
+      "wordcount",
+      { format: "json" },
+      { client, env: { OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN: MACHINE }, out: (t) => printed.push(t) },
+    );
+    expect(JSON.parse(printed[0]!)).toMatchObject({
+      executionArn: EXECUTION,
+      status: "RUNNING",
+      mapRuns: [],
+    });
 
     sfn.on(ListExecutionsCommand).resolves({ $metadata: meta, executions: [] });
-    await expect(etlStatusOnAws(MACHINE, {}, { client, out: () => {} })).rejects.toThrow(/has no executions yet/);
+    await expect(etlStatusOnAws(MACHINE, {}, { client, out: () => {} })).rejects.toThrow(
+      /has no executions yet/,
+    );
   });
 
   it("refuses a non-execution ARN and explains a missing execution", async () => {
     await expect(describeExecution(client, MACHINE)).rejects.toThrow(/not an execution ARN/);
     sfn.on(DescribeExecutionCommand).rejects(
-      new ExecutionDoesNotExist({ message: `Execution Does Not Exist: '${EXECUTION}'`, $metadata: { httpStatusCode: 400 } }),
+      new ExecutionDoesNotExist({
+        message: `Execution Does Not Exist: '${EXECUTION}'`,
+        $metadata: { httpStatusCode: 400 },
+      }),
     );
-    await expect(describeExecution(client, EXECUTION)).rejects.toThrow(/no such execution .*check the ARN and the region/);
+    await expect(describeExecution(client, EXECUTION)).rejects.toThrow(
+      /no such execution .*check the ARN and the region/,
+    );
   });
 
   it("says when Step Functions cannot be reached", async () => {
-    sfn.on(DescribeExecutionCommand).rejects(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:443"), { code: "ECONNREFUSED" }));
-    await expect(describeExecution(client, EXECUTION)).rejects.toThrow(/could not reach Step Functions \(ECONNREFUSED.*check the network and AWS_REGION/);
+    sfn
+      .on(DescribeExecutionCommand)
+      .rejects(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:443"), { code: "ECONNREFUSED" }));
+    await expect(describeExecution(client, EXECUTION)).rejects.toThrow(
+      /could not reach Step Functions \(ECONNREFUSED.*check the network and AWS_REGION/,
+    );
   });
 
   it("surfaces throttling clearly", async () => {
@@ -213,7 +334,9 @@ describe("etl status", () => {
     const error = await describeExecution(client, EXECUTION).catch((e) => e);
     expect(error).toBeInstanceOf(EtlAwsError);
     expect(error.throttled).toBe(true);
-    expect(error.message).toMatch(/Step Functions throttled describing .*ThrottlingException: Rate exceeded.*run the command again/);
+    expect(error.message).toMatch(
+      /Step Functions throttled describing .*ThrottlingException: Rate exceeded.*run the command again/,
+    );
   });
 });
 
@@ -244,11 +367,15 @@ describe("etl start", () => {
     expect(first!.input).toBe('{"input":{}}');
     expect(first!.name).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-[0-9a-f]{8}$/);
     expect(second!.name).not.toBe(first!.name);
-    expect(newExecutionName(new Date("2026-11-22T15:04:05.678Z"))).toMatch(/^2026-11-22T15-04-05Z-[0-9a-f]{8}$/);
+    expect(newExecutionName(new Date("2026-11-22T15:04:05.678Z"))).toMatch(
+      /^2026-11-22T15-04-05Z-[0-9a-f]{8}$/,
+    );
   });
 
   it("refuses input that is not JSON before calling AWS", async () => {
-    await expect(etlStartOnAws(MACHINE, { input: "{since:" }, { client, out: () => {} })).rejects.toThrow(/--input is not JSON/);
+    await expect(etlStartOnAws(MACHINE, { input: "{since:" }, { client, out: () => {} })).rejects.toThrow(
+      /--input is not JSON/,
+    );
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
@@ -258,18 +385,42 @@ describe("etl start", () => {
       .on(DescribeExecutionCommand)
       .resolvesOnce(execution({ status: "RUNNING" }))
       .resolvesOnce(execution({ status: "RUNNING" }))
-      .resolves(execution({ status: "FAILED", stopDate: STOP, error: "WordCountError", cause: "finalizer could not write results" }));
-    sfn.on(ListMapRunsCommand).resolves({ $metadata: meta, mapRuns: [{ executionArn: EXECUTION, mapRunArn: MAP_RUN, stateMachineArn: MACHINE, startDate: START }] });
+      .resolves(
+        execution({
+          status: "FAILED",
+          stopDate: STOP,
+          error: "WordCountError",
+          cause: "finalizer could not write results",
+        }),
+      );
+    sfn.on(ListMapRunsCommand).resolves({
+      $metadata: meta,
+      mapRuns: [{ executionArn: EXECUTION, mapRunArn: MAP_RUN, stateMachineArn: MACHINE, startDate: START }],
+    });
     sfn
       .on(DescribeMapRunCommand)
       .resolvesOnce(mapRun({ itemCounts: itemCounts({ total: 1000, running: 40, pending: 960 }) }))
-      .resolvesOnce(mapRun({ itemCounts: itemCounts({ total: 1000, succeeded: 500, failed: 1, running: 40, pending: 459 }) }))
-      .resolves(mapRun({ status: "SUCCEEDED", stopDate: STOP, itemCounts: itemCounts({ total: 1000, succeeded: 999, failed: 1 }) }));
+      .resolvesOnce(
+        mapRun({
+          itemCounts: itemCounts({ total: 1000, succeeded: 500, failed: 1, running: 40, pending: 459 }),
+        }),
+      )
+      .resolves(
+        mapRun({
+          status: "SUCCEEDED",
+          stopDate: STOP,
+          itemCounts: itemCounts({ total: 1000, succeeded: 999, failed: 1 }),
+        }),
+      );
     const err = new PassThrough();
     const progress: string[] = [];
     err.on("data", (d) => progress.push(String(d)));
     const printed: string[] = [];
-    const code = await etlStartOnAws(MACHINE, { wait: true, format: "table" }, { client, out: (t) => printed.push(t), err, sleep: noSleep });
+    const code = await etlStartOnAws(
+      MACHINE,
+      { wait: true, format: "table" },
+      { client, out: (t) => printed.push(t), err, sleep: noSleep },
+    );
     expect(code).toBe(1);
     expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(3);
     expect(progress.join("")).toBe(
@@ -286,14 +437,22 @@ describe("etl start", () => {
     const err = new PassThrough();
     const notes: string[] = [];
     err.on("data", (d) => notes.push(String(d)));
-    const code = await etlStartOnAws(MACHINE, { wait: true }, { client, out: () => {}, err, signal: interrupt.signal, sleep: async () => interrupt.abort() });
+    const code = await etlStartOnAws(
+      MACHINE,
+      { wait: true },
+      { client, out: () => {}, err, signal: interrupt.signal, sleep: async () => interrupt.abort() },
+    );
     expect(code).toBe(INTERRUPTED_EXIT_CODE);
     expect(notes.join("")).toContain(`the execution keeps running: observatory etl status ${EXECUTION}`);
     expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(1);
 
     // Without an injected sleep, an abort ends the real poll interval at once (a 10-minute one here).
     const later = new AbortController();
-    const waiting = waitForExecution(client, EXECUTION, { pollIntervalMs: 600_000, signal: later.signal, onProgress: () => later.abort() });
+    const waiting = waitForExecution(client, EXECUTION, {
+      pollIntervalMs: 600_000,
+      signal: later.signal,
+      onProgress: () => later.abort(),
+    });
     await expect(waiting).rejects.toBeInstanceOf(WaitStopped);
   });
 
@@ -305,7 +464,10 @@ describe("etl start", () => {
       .rejectsOnce(throttling())
       .resolves(execution({ status: "SUCCEEDED", stopDate: STOP }));
     const slept: number[] = [];
-    const done = await waitForExecution(client, EXECUTION, { pollIntervalMs: 1000, sleep: async (ms) => void slept.push(ms) });
+    const done = await waitForExecution(client, EXECUTION, {
+      pollIntervalMs: 1000,
+      sleep: async (ms) => void slept.push(ms),
+    });
     expect(done.status).toBe("SUCCEEDED");
     expect(slept).toEqual([2000, 4000]);
 

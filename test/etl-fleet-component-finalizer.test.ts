@@ -11,10 +11,14 @@ import { countsOnlyJob } from "../functions/etl-finalizer/counts-only.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
 
 const MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:chars-state-machine-1a2b3c";
-const MAP_RUN = "arn:aws:states:us-east-1:123456789012:mapRun:chars-state-machine-1a2b3c/ProcessItems:7f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+const MAP_RUN =
+  "arn:aws:states:us-east-1:123456789012:mapRun:chars-state-machine-1a2b3c/ProcessItems:7f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
 
 function child(n: number, ids: string[], status: "SUCCEEDED" | "FAILED"): MapChildResult {
-  const input = { Items: ids.map((id) => ({ id, text: `doc ${id}` })), BatchInput: { job: "chars", run_id: "r1", input: {} } };
+  const input = {
+    Items: ids.map((id) => ({ id, text: `doc ${id}` })),
+    BatchInput: { job: "chars", run_id: "r1", input: {} },
+  };
   return {
     ExecutionArn: `arn:aws:states:us-east-1:123456789012:express:chars-state-machine-1a2b3c/ProcessItems:7f1e2d3c:${n}`,
     Input: JSON.stringify(input),
@@ -65,7 +69,12 @@ describe("generic EtlFleet finalizer", () => {
       job: "chars",
       run_id: "r1",
       input: {},
-      plan: { manifest: { bucket: s3.bucket, key: "etl/manifests/chars/r1/manifest-1.jsonl" }, item_count: 5, skipped_count: 0, expires_at: 1_800_000_000 },
+      plan: {
+        manifest: { bucket: s3.bucket, key: "etl/manifests/chars/r1/manifest-1.jsonl" },
+        item_count: 5,
+        skipped_count: 0,
+        expires_at: 1_800_000_000,
+      },
       map: { MapRunArn: MAP_RUN, ResultWriterDetails: { Bucket: s3.bucket, Key: `${prefix}manifest.json` } },
       results_location: { bucket: s3.bucket, prefix: "etl/results/chars/r1/" },
     };
@@ -81,6 +90,8 @@ describe("generic EtlFleet finalizer", () => {
 
   it("says so when asked to plan or work", async () => {
     const job = countsOnlyJob("chars");
-    await expect(job.work([], { s3: s3.client, job: "chars", run_id: "r1", input: {} })).rejects.toThrow(/no worker.*give the EtlFleet a worker handler/);
+    await expect(job.work([], { s3: s3.client, job: "chars", run_id: "r1", input: {} })).rejects.toThrow(
+      /no worker.*give the EtlFleet a worker handler/,
+    );
   });
 });

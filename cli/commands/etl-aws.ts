@@ -7,9 +7,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import cliProgress from "cli-progress";
 import {
+  describeExecution,
   EtlAwsError,
   type ExecutionReport,
-  describeExecution,
   executionInput,
   explainAwsError,
   latestExecutionArn,
@@ -21,7 +21,7 @@ import {
   waitForExecution,
 } from "../../etl/aws-client.js";
 import { listRuns } from "../../etl/ledger.js";
-import { type OutputFormat, formatRows } from "../format.js";
+import { formatRows, type OutputFormat } from "../format.js";
 
 export interface EtlAwsStartOptions {
   /** The planner's input (JSON), as with --local. */
@@ -139,7 +139,10 @@ function progressReporter(stream: NodeJS.WritableStream) {
       const line = `${report.status} items ${done}/${total} (failed ${failed + timedOut + aborted})`;
       if (tty) {
         bar ??= new cliProgress.SingleBar(
-          { stream, format: "{status} [{bar}] {value}/{total} items | failed {failed} | {duration_formatted}" },
+          {
+            stream,
+            format: "{status} [{bar}] {value}/{total} items | failed {failed} | {duration_formatted}",
+          },
           cliProgress.Presets.shades_classic,
         );
         if (!bar.isActive) bar.start(total, done, { status: report.status, failed: 0 });
@@ -162,11 +165,18 @@ export function exitCodeFor(report: ExecutionReport): number {
 }
 
 /** `etl start <job|ARN>` on AWS. Without --wait prints the execution ARN; with it, the final status. */
-export async function etlStartOnAws(target: string, options: EtlAwsStartOptions, io: EtlAwsIo = {}): Promise<number> {
+export async function etlStartOnAws(
+  target: string,
+  options: EtlAwsStartOptions,
+  io: EtlAwsIo = {},
+): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
   const err = io.err ?? process.stderr;
   const client = io.client ?? new SFNClient({});
-  const stateMachineArn = resolveStateMachineArn(target, { stateMachineArn: options.stateMachineArn, env: io.env ?? process.env });
+  const stateMachineArn = resolveStateMachineArn(target, {
+    stateMachineArn: options.stateMachineArn,
+    env: io.env ?? process.env,
+  });
   const input = executionInput(parseInput(options.input), options.runId);
   const started = await startExecution(client, stateMachineArn, input, options.name ?? newExecutionName());
   const format = options.format ?? "table";
@@ -183,7 +193,11 @@ export async function etlStartOnAws(target: string, options: EtlAwsStartOptions,
   const onInterrupt = () => stop.abort();
   process.once("SIGINT", onInterrupt);
   try {
-    const final = await waitForExecution(client, started.executionArn, { onProgress: progress.update, sleep: io.sleep, signal });
+    const final = await waitForExecution(client, started.executionArn, {
+      onProgress: progress.update,
+      sleep: io.sleep,
+      signal,
+    });
     progress.stop();
     out(render(final, format));
     return exitCodeFor(final);
@@ -202,22 +216,49 @@ export async function etlStartOnAws(target: string, options: EtlAwsStartOptions,
  * `etl status <execution ARN|job|state machine ARN>`: status, timings and Map Run item counts of an
  * execution; given a job or a state machine, of its most recent execution.
  */
-export async function etlStatusOnAws(target: string, options: EtlAwsStatusOptions, io: EtlAwsIo = {}): Promise<number> {
+export async function etlStatusOnAws(
+  target: string,
+  options: EtlAwsStatusOptions,
+  io: EtlAwsIo = {},
+): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
   const client = io.client ?? new SFNClient({});
   const executionArn = /:(execution|express):/.test(target)
     ? target
-    : await latestExecutionArn(client, resolveStateMachineArn(target, { stateMachineArn: options.stateMachineArn, env: io.env ?? process.env }));
+    : await latestExecutionArn(
+        client,
+        resolveStateMachineArn(target, {
+          stateMachineArn: options.stateMachineArn,
+          env: io.env ?? process.env,
+        }),
+      );
   const report = await describeExecution(client, executionArn);
   out(render(report, options.format ?? "table"));
   return 0;
 }
 
 /** Columns of `etl runs`, the same as the local ledger's. */
-export const RUNS_COLUMNS = ["run", "status", "attempts", "started_at", "finished_at", "planned_items", "skipped_items", "total_items", "succeeded_items", "failed_items", "error", "results_location"];
+export const RUNS_COLUMNS = [
+  "run",
+  "status",
+  "attempts",
+  "started_at",
+  "finished_at",
+  "planned_items",
+  "skipped_items",
+  "total_items",
+  "succeeded_items",
+  "failed_items",
+  "error",
+  "results_location",
+];
 
 /** `etl runs <job>` on AWS: the job's recent runs from its DynamoDB ledger, newest first. */
-export async function etlRunsOnAws(job: string, options: EtlAwsRunsOptions, io: EtlAwsIo = {}): Promise<number> {
+export async function etlRunsOnAws(
+  job: string,
+  options: EtlAwsRunsOptions,
+  io: EtlAwsIo = {},
+): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
   const table = resolveLedgerTable(job, { ledgerTable: options.ledgerTable, env: io.env ?? process.env });
   const dynamodb = io.dynamodb ?? new DynamoDBClient({});
@@ -225,6 +266,10 @@ export async function etlRunsOnAws(job: string, options: EtlAwsRunsOptions, io: 
     throw explainAwsError(error, `reading the ledger ${table}`, "DynamoDB");
   });
   const format = options.format ?? "table";
-  out(runs.length === 0 && format !== "json" ? `no runs of ${job} in the ledger ${table}` : formatRows(runs as unknown as Record<string, unknown>[], format, RUNS_COLUMNS));
+  out(
+    runs.length === 0 && format !== "json"
+      ? `no runs of ${job} in the ledger ${table}`
+      : formatRows(runs as unknown as Record<string, unknown>[], format, RUNS_COLUMNS),
+  );
   return 0;
 }

@@ -3,7 +3,7 @@
  * once the Outputs it points at have resolved. No resource is created here.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type EtlRefs, type IamNeed, buildEtlDefinition, selfIamNeeds } from "../../etl/definition.js";
+import { buildEtlDefinition, type EtlRefs, type IamNeed, selfIamNeeds } from "../../etl/definition.js";
 import type { ResolvedEtlJobSpec } from "../../etl/job-spec.js";
 import { type PolicyStatement, statement } from "../iam.js";
 
@@ -51,7 +51,14 @@ export interface FleetDefinition {
 
 export function stateMachineDefinition(spec: ResolvedEtlJobSpec, refs: FleetRefs): FleetDefinition {
   const built = pulumi
-    .all([refs.planner, refs.worker, refs.finalizer, refs.bucketName, refs.ledgerTableName, refs.ledgerTableArn])
+    .all([
+      refs.planner,
+      refs.worker,
+      refs.finalizer,
+      refs.bucketName,
+      refs.ledgerTableName,
+      refs.ledgerTableArn,
+    ])
     .apply(([plannerArn, workerArn, finalizerArn, bucket, ledgerTable, ledgerTableArn]) => {
       const plain: EtlRefs = {
         plannerArn,
