@@ -1,9 +1,11 @@
 // Each expectation is the answer Trino (Athena engine v3) gives, taken from the Trino function docs
 // (trino.io/docs/current/functions/*) where they show one; the bridge must make DuckDB give the same.
+import { readFileSync } from "node:fs";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   TRINO_MACROS,
+  TRINO_REWRITTEN_FUNCTIONS,
   installTrinoBridge,
   mysqlToStrftimeFormat,
   rewriteTrinoSql,
@@ -235,5 +237,13 @@ describe("rewriting is parse-aware and minimal", () => {
     );
     const installed = new Set(reader.getRowObjectsJS().map((r) => r.function_name));
     for (const macro of TRINO_MACROS) expect(installed).toContain(macro.name);
+  });
+});
+
+describe("docs/athena-functions.md", () => {
+  it("lists every bridged function", () => {
+    const doc = readFileSync(new URL("../docs/athena-functions.md", import.meta.url), "utf8");
+    const bridged = [...TRINO_MACROS.filter((m) => m.trino.length > 0), ...TRINO_REWRITTEN_FUNCTIONS].map((f) => f.name);
+    for (const name of bridged) expect(doc).toContain(`| \`${name}\` |`);
   });
 });
