@@ -25,6 +25,7 @@ import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { Tracker } from "../../runtime/tracker.js";
 import { type OutputFormat, formatOption, formatRows } from "../format.js";
 import { compactionDemoStep } from "./demo-compaction.js";
+import { traceDemoStep } from "./demo-trace.js";
 
 /** How long a running collector has to answer /v1/health before the demo starts its own stack. */
 const HEALTH_TIMEOUT_MS = 1_000;
@@ -160,7 +161,7 @@ const reportLanded: DemoStep = {
 };
 
 /** The demo, in order. Append steps here (one import + one entry). */
-export const DEMO_STEPS: DemoStep[] = [sendTraffic, reportLanded, compactionDemoStep];
+export const DEMO_STEPS: DemoStep[] = [sendTraffic, reportLanded, compactionDemoStep, traceDemoStep];
 
 export async function runDemo(options: DemoOptions, steps: readonly DemoStep[] = DEMO_STEPS): Promise<DemoContext> {
   const print = (text = "") => console.log(text);
