@@ -1,0 +1,85 @@
+// `observatory etl start <job> --local` and `etl definition`, through the command functions, on real
+// local peers handed in (tests must not take the fixed ports of `observatory dev`).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { etlRunsLocal, etlStartLocal } from "../cli/commands/etl-local.js";
+import { buildProgram } from "../cli/main.js";
+import { type LocalDynamoDB, startLocalDynamoDB } from "../local/dynamodb-server.js";
+import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import type { LocalPeers } from "../local/step-functions/peers.js";
+
+let dir: string;
+let s3: LocalS3;
+let ddb: LocalDynamoDB;
+let peers: LocalPeers;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "obs-etl-cli-"));
+  s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
+  ddb = await startLocalDynamoDB({ port: 0 });
+  peers = { s3: s3.client, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamodb: ddb.client, notes: [], close: async () => {} };
+});
+afterAll(async () => {
+  await s3?.close();
+  await ddb?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function capture() {
+  const lines: string[] = [];
+  let errText = "";
+  const err = new Writable({
+    write(chunk, _enc, done) {
+      errText += String(chunk);
+      done();
+    },
+  });
+  return { lines, out: (t: string) => lines.push(t), err, errText: () => errText };
+}
+
+describe("observatory etl start --local", () => {
+  it("seeds the wordcount input on a fresh store, runs it, and prints a JSON summary", async () => {
+    const io = capture();
+    const code = await etlStartLocal("wordcount", { format: "json", runId: "cli-1", threads: 0 }, { out: io.out, err: io.err, peers });
+    expect(code).toBe(0);
+    const summary = JSON.parse(io.lines.join("\n")) as Record<string, unknown>;
+    expect(summary).toMatchObject({ job: "wordcount", run_id: "cli-1", status: "SUCCEEDED", items_total: 48, succeeded: 48, failed: 0, failed_items: [] });
+    expect((summary.output as { objects: number }).objects).toBe(48);
+
+    // Same run id again: not redone, and said so.
+    const again = capture();
+    expect(await etlStartLocal("wordcount", { format: "table", runId: "cli-1", threads: 0 }, { out: again.out, err: again.err, peers })).toBe(0);
+    expect(again.lines.join("\n")).toMatch(/status\s+\|\s+ALREADY_SUCCEEDED/);
+    expect(again.errText()).toMatch(/already SUCCEEDED: nothing was redone/);
+
+    const runs = capture();
+    await etlRunsLocal("wordcount", { format: "csv" }, { out: runs.out, peers });
+    expect(runs.lines.join("\n")).toMatch(/^run,status,/);
+    expect(runs.lines.join("\n")).toMatch(/cli-1,SUCCEEDED,1,/);
+  });
+
+  it("says clearly what is wrong with bad input and an unknown job", async () => {
+    await expect(etlStartLocal("wordcount", { input: "{not json" }, { peers })).rejects.toThrow(/--input is not JSON/);
+    await expect(etlStartLocal("nope", {}, { peers })).rejects.toThrow(/unknown ETL job "nope"; known jobs: .*wordcount/);
+  });
+});
+
+describe("observatory etl definition", () => {
+  it("prints the ASL of a job, with placeholders marked", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      await buildProgram().parseAsync(["node", "observatory", "etl", "definition", "wordcount"]);
+      const definition = JSON.parse(String(log.mock.calls[0]![0])) as { StartAt: string; States: Record<string, { Resource?: string }> };
+      expect(definition.StartAt).toBe("Defaults");
+      expect(definition.States.Plan?.Resource).toMatch(/function:PLACEHOLDER-wordcount-planner$/);
+      expect(String(stderr.mock.calls[0]![0])).toMatch(/PLACEHOLDER/);
+    } finally {
+      log.mockRestore();
+      stderr.mockRestore();
+    }
+  });
+});
