@@ -19,6 +19,12 @@ function threadCount(value: string): number {
   return n;
 }
 
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got ${value}`);
+  return n;
+}
+
 function jobNames(): string {
   return listJobs()
     .map((j) => j.spec.name)
