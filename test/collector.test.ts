@@ -6,6 +6,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COLLECTOR_REFUSED_MESSAGE, COLLECTOR_STORED_MESSAGE } from "../contracts/collector-log.js";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { quarantineObjectKey, rawObjectKey } from "../contracts/storage-layout.js";
 import { type CollectorLogger, collectorFromEnv, createCollector } from "../functions/collector/handler.js";
@@ -213,7 +214,7 @@ describe("collector against local S3", () => {
 
 describe("collector configured from the environment", () => {
   // The env-built collector logs with Powertools; keep the test output readable.
-  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+  process.env.OBSERVATORY_LOG_LEVEL = "CRITICAL";
   it("reads keys, schemas, service and stage from env", async () => {
     const env = {
       OBSERVATORY_BUCKET: "bucket",
@@ -227,6 +228,34 @@ describe("collector configured from the environment", () => {
     const bad = await c.handler(httpApiEvent({ headers: { "x-api-key": "k2", "content-type": "text/plain" }, body: "x" }));
     expect(bad.statusCode).toBe(415);
     expect((await c.handler(httpApiEvent({ headers: { "x-api-key": "k3" }, body: "x" }))).statusCode).toBe(401);
+  });
+
+  it("logs one structured line per request with the counts MetricPipeline's metric filters read", async () => {
+    const { captureLogLines } = await import("../runtime/log-output.js");
+    const dir = await mkdtemp(join(tmpdir(), "obs-collector-log-"));
+    const s3 = await startLocalS3({ directory: dir, port: 0 });
+    const level = process.env.OBSERVATORY_LOG_LEVEL;
+    delete process.env.OBSERVATORY_LOG_LEVEL;
+    try {
+      const c = await collectorFromEnv({ OBSERVATORY_BUCKET: s3.bucket, OBSERVATORY_API_KEYS: "k", OBSERVATORY_SERVICE: "metrics", OBSERVATORY_STAGE: "dev" }, { s3: s3.client });
+      const lines: string[] = [];
+      await captureLogLines(
+        (line) => lines.push(line),
+        async () => {
+          await c.handler(httpApiEvent({ headers: { "x-api-key": "k", "x-correlation-id": "corr-log" }, body: { batch: [{ event: "a", user_id: "u" }, { event: "b" }] } }));
+          await c.handler(httpApiEvent({ headers: { "x-api-key": "k", "x-correlation-id": "corr-bad" }, body: "{" }));
+        },
+      );
+      const parsed = lines.map((line) => JSON.parse(line));
+      expect(parsed).toEqual([
+        expect.objectContaining({ level: "INFO", message: COLLECTOR_STORED_MESSAGE, accepted: 1, rejected: 1, correlation_id: "corr-log", service: "metrics" }),
+        expect.objectContaining({ level: "INFO", message: COLLECTOR_REFUSED_MESSAGE, status: 400, correlation_id: "corr-bad" }),
+      ]);
+    } finally {
+      process.env.OBSERVATORY_LOG_LEVEL = level;
+      await s3.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("reads API keys from the Secrets Manager secret (JSON array)", async () => {

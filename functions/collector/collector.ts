@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
+import { COLLECTOR_LOG_FIELDS, COLLECTOR_REFUSED_MESSAGE, COLLECTOR_STORED_MESSAGE } from "../../contracts/collector-log.js";
 import type { QuarantineRecord } from "../../contracts/event-record.js";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { quarantineObjectKey, rawObjectKey } from "../../contracts/storage-layout.js";
+import { runWithCorrelation } from "../../runtime/correlation-context.js";
 import { apiKeyMatches } from "./api-keys.js";
 import { type RequestFacts, rawRecordEncoder, toQuarantineRecord } from "./enrich.js";
 import { type CollectorRequest, type GatewayEvent, type GatewayResult, jsonResult, toCollectorRequest } from "./http-event.js";
@@ -81,7 +83,7 @@ export function createCollector(options: CollectorOptions): Collector {
     if (!parsed.ok) {
       const item = { index: null, eventId: null, event: null, reasons: [parsed.error] };
       await quarantine(facts, [toQuarantineRecord(facts, parsed.status, item, { text: parsed.payload, encoding: parsed.payloadEncoding })]);
-      logger.info("batch refused", { status: parsed.status, error: parsed.error, request_id: facts.requestId });
+      logger.info(COLLECTOR_REFUSED_MESSAGE, { status: parsed.status, error: parsed.error, request_id: facts.requestId });
       return respond(parsed.status, { error: parsed.error });
     }
 
@@ -120,13 +122,18 @@ export function createCollector(options: CollectorOptions): Collector {
       }
     }
     if (quarantined.length > 0) await quarantine(facts, quarantined);
-    logger.info("batch stored", { accepted: accepted.length, rejected: rejected.length, request_id: facts.requestId });
+    logger.info(COLLECTOR_STORED_MESSAGE, {
+      [COLLECTOR_LOG_FIELDS.accepted]: accepted.length,
+      [COLLECTOR_LOG_FIELDS.rejected]: rejected.length,
+      request_id: facts.requestId,
+    });
     const body: BatchResponse = { accepted: accepted.length, rejected };
     return respond(200, body);
   }
 
   async function handle(request: CollectorRequest): Promise<GatewayResult> {
     const correlationId = correlationIdOf(request.headers);
+    const given = correlationId === request.headers["x-correlation-id"]?.trim();
     const requestId = request.requestId || randomUUID();
     const respond = (status: number, body: unknown, headers: Record<string, string> = {}) =>
       jsonResult(status, body, { "x-correlation-id": correlationId, "x-request-id": requestId, ...headers });
@@ -154,7 +161,9 @@ export function createCollector(options: CollectorOptions): Collector {
       service: options.service ?? null,
       stage: options.stage ?? null,
     };
-    return handleBatch(request, facts, respond);
+    // Log lines written while handling (runtime/logger.ts) carry this request's correlation id.
+    const correlation = { correlationId, source: given ? ("header" as const) : ("created" as const), functionRequestId: requestId };
+    return runWithCorrelation(correlation, () => handleBatch(request, facts, respond));
   }
 
   return {

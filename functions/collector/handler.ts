@@ -6,12 +6,11 @@
 //   OBSERVATORY_API_KEYS               comma-separated API keys (local use)
 //   OBSERVATORY_EVENT_SCHEMAS          JSON array of EventSchema (contracts/event-schema.ts); optional
 //   OBSERVATORY_SERVICE, OBSERVATORY_STAGE  the pipeline's service and stage; optional
-import { Logger } from "@aws-lambda-powertools/logger";
-import type { LogAttributes } from "@aws-lambda-powertools/logger/types";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import type { EventSchema } from "../../contracts/event-schema.js";
+import { createLogger, type Logger } from "../../runtime/logger.js";
 import { loadApiKeysFromSecret, parseApiKeyList } from "./api-keys.js";
 import { type Collector, type CollectorLogger, createCollector } from "./collector.js";
 import type { GatewayEvent, GatewayResult } from "./http-event.js";
@@ -54,15 +53,18 @@ export async function collectorFromEnv(env: NodeJS.ProcessEnv, clients: { s3?: S
     schemas,
     service: env[COLLECTOR_ENV.service] ?? null,
     stage: env[COLLECTOR_ENV.stage] ?? null,
-    logger: powertoolsLogger(new Logger({ serviceName: env[COLLECTOR_ENV.service] ?? "observatory-collector" })),
+    logger: structuredLogger(createLogger({ service: env[COLLECTOR_ENV.service] ?? "observatory-collector", stage: env[COLLECTOR_ENV.stage] })),
   });
 }
 
-/** Structured JSON logs with Powertools' keys, so existing tools (and LogCentralizer) read them. */
-function powertoolsLogger(logger: Logger): CollectorLogger {
+/**
+ * Structured JSON logs (runtime/logger.ts: Powertools' keys, plus the request's correlation_id), one
+ * line per request that MetricPipeline's metric filters count (contracts/collector-log.ts).
+ */
+function structuredLogger(logger: Logger): CollectorLogger {
   return {
-    info: (message, extra = {}) => logger.info(message, extra as LogAttributes),
-    error: (message, extra = {}) => logger.error(message, extra as LogAttributes),
+    info: (message, extra) => logger.info(message, extra),
+    error: (message, extra) => logger.error(message, extra),
   };
 }
 
