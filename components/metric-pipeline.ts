@@ -109,6 +109,7 @@ export interface MetricPipelineArgs {
     table?: Transform<aws.glue.CatalogTableArgs>;
     workgroup?: Transform<aws.athena.WorkgroupArgs>;
     compaction?: EtlFleetArgs["transform"];
+    alarmTopic?: Transform<aws.sns.TopicArgs>;
   };
 }
 
@@ -134,6 +135,8 @@ export class MetricPipeline extends pulumi.ComponentResource {
   readonly compaction?: EtlFleet;
   readonly duckdbLayer?: DuckdbLayer;
   readonly monitoring: Monitoring;
+  /** The SNS topic of every alarm, unless `alarmTopicArn` was given. */
+  readonly alarmTopic?: aws.sns.Topic;
 
   readonly bucketName: pulumi.Output<string>;
   /** Base URL of the collector: POST `${collectorUrl}/v1/batch`. */
@@ -526,21 +529,13 @@ export class MetricPipeline extends pulumi.ComponentResource {
       }),
     );
 
-    // ---- Monitoring first (the fleet shares its alarm topic), then compaction.
-    const namespace = `Observatory/${pulumi.getStack()}/${name}`;
-    this.monitoring = createMonitoring(
-      name,
-      {
-        namespace,
-        apiId: this.api.id,
-        collectorFunctionName: this.collector.function.name,
-        collectorLogGroupName: this.collector.logGroup.name,
-        alarmTopicArn: args.alarmTopicArn,
-        ...args.alarms,
-      },
-      this,
-    );
-    this.alarmTopicArn = pulumi.output(this.monitoring.topicArn);
+    // ---- Alarm topic first: the fleet's alarms and the pipeline's share it.
+    if (args.alarmTopicArn) {
+      this.alarmTopicArn = pulumi.output(args.alarmTopicArn);
+    } else {
+      this.alarmTopic = new aws.sns.Topic(...transform(t?.alarmTopic, `${name}-alarms`, {}, parent));
+      this.alarmTopicArn = this.alarmTopic.arn;
+    }
 
     if (args.compaction !== false) {
       const c = args.compaction ?? {};
@@ -616,6 +611,22 @@ export class MetricPipeline extends pulumi.ComponentResource {
         parent,
       );
     }
+
+    // ---- Alarms and the dashboard, over everything above.
+    this.monitoring = createMonitoring(
+      name,
+      {
+        namespace: `Observatory/${pulumi.getStack()}/${name}`,
+        apiId: this.api.id,
+        collectorFunctionName: this.collector.function.name,
+        collectorLogGroupName: this.collector.logGroup.name,
+        alarmTopicArn: this.alarmTopicArn,
+        compactionStateMachineArn: this.compaction?.stateMachineArn,
+        workgroupName: this.workgroupName,
+        ...args.alarms,
+      },
+      this,
+    );
 
     this.registerOutputs({
       bucketName: this.bucketName,

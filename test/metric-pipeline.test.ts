@@ -358,7 +358,9 @@ describe("alarms and dashboard", () => {
     expect(byName["metrics-refused-batches"]).toMatchObject({ pattern: '{ $.message = "batch refused" }' });
   });
 
-  it("has a dashboard over the API, the events and the collector", () => {
+  it("has a dashboard over the API, the events, the collector, compaction and Athena", async () => {
+    const stateMachineArn = await outputOf(pipeline.compaction?.stateMachineArn as pulumi.Output<string>);
+    const workgroupName = await outputOf(pipeline.workgroupName);
     const body = JSON.parse(
       one("metrics", "aws:cloudwatch/dashboard:Dashboard", "metrics-dashboard").inputs
         .dashboardBody as string,
@@ -370,8 +372,13 @@ describe("alarms and dashboard", () => {
         "Collector requests and errors",
         "Events accepted / rejected",
         "Collector Lambda",
+        "Compaction runs",
+        "Athena bytes scanned",
       ]),
     );
+    const text = JSON.stringify(body);
+    expect(text).toContain(stateMachineArn);
+    expect(text).toContain(`WorkGroup=\\"${workgroupName}\\"`);
   });
 });
 

@@ -19,18 +19,18 @@ export interface MonitoringArgs {
   apiId: pulumi.Input<string>;
   collectorFunctionName: pulumi.Input<string>;
   collectorLogGroupName: pulumi.Input<string>;
-  /** Existing SNS topic for alarms; when absent the pipeline creates one. */
-  alarmTopicArn?: pulumi.Input<string>;
+  /** SNS topic every alarm notifies. */
+  alarmTopicArn: pulumi.Input<string>;
+  /** The compaction fleet's state machine, for its executions widget. */
+  compactionStateMachineArn?: pulumi.Input<string>;
+  /** The Athena workgroup, for its bytes-scanned widget. */
+  workgroupName?: pulumi.Input<string>;
   periodSeconds?: number;
   rejectedRatioThreshold?: number;
   api5xxThreshold?: number;
-  /** Extra widgets (the compaction fleet's executions, Athena) appended to the dashboard. */
-  extraWidgets?: pulumi.Input<Record<string, unknown>>[];
 }
 
 export interface Monitoring {
-  topic?: aws.sns.Topic;
-  topicArn: pulumi.Input<string>;
   acceptedFilter: aws.cloudwatch.LogMetricFilter;
   rejectedFilter: aws.cloudwatch.LogMetricFilter;
   refusedFilter: aws.cloudwatch.LogMetricFilter;
@@ -47,8 +47,7 @@ export interface Monitoring {
 export function createMonitoring(name: string, args: MonitoringArgs, parent: pulumi.Resource): Monitoring {
   const opts = { parent };
   const period = args.periodSeconds ?? DEFAULT_ALARM_PERIOD_SECONDS;
-  const topic = args.alarmTopicArn ? undefined : new aws.sns.Topic(`${name}-alarms`, {}, opts);
-  const topicArn = args.alarmTopicArn ?? (topic as aws.sns.Topic).arn;
+  const topicArn = args.alarmTopicArn;
 
   // Counts from the per-request "batch stored" line; the pattern matches only lines with the field.
   const filter = (suffix: string, field: string, metric: string) =>
@@ -189,7 +188,27 @@ export function createMonitoring(name: string, args: MonitoringArgs, parent: pul
             ["AWS/Lambda", "Errors", "FunctionName", args.collectorFunctionName],
             ["AWS/Lambda", "Throttles", "FunctionName", args.collectorFunctionName],
           ]),
-          ...(args.extraWidgets ?? []),
+          ...(args.compactionStateMachineArn
+            ? [
+                widget("Compaction runs", 0, 12, [
+                  ["AWS/States", "ExecutionsSucceeded", "StateMachineArn", args.compactionStateMachineArn],
+                  ["AWS/States", "ExecutionsFailed", "StateMachineArn", args.compactionStateMachineArn],
+                  ["AWS/States", "ExecutionsTimedOut", "StateMachineArn", args.compactionStateMachineArn],
+                ]),
+              ]
+            : []),
+          ...(args.workgroupName
+            ? [
+                // Athena publishes per (QueryState, QueryType, WorkGroup): a search sums this workgroup's.
+                widget("Athena bytes scanned", 12, 12, [
+                  {
+                    expression: pulumi.interpolate`SUM(SEARCH('{AWS/Athena,QueryState,QueryType,WorkGroup} WorkGroup="${args.workgroupName}" MetricName="ProcessedBytes"', 'Sum', ${period}))`,
+                    id: "scanned",
+                    label: "ProcessedBytes",
+                  },
+                ]),
+              ]
+            : []),
         ],
       }),
     },
@@ -197,8 +216,6 @@ export function createMonitoring(name: string, args: MonitoringArgs, parent: pul
   );
 
   return {
-    topic,
-    topicArn,
     acceptedFilter,
     rejectedFilter,
     refusedFilter,
