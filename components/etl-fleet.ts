@@ -9,9 +9,10 @@ import { functionEntry } from "./bundle.js";
 import {
   EXECUTION_LOGGING_STATEMENT,
   selfStatements,
+  serviceTrustPolicy,
   stateMachineDefinition,
 } from "./etl-fleet/state-machine.js";
-import { assumeRolePolicy, type PolicyStatement, policyDocument, statement } from "./iam.js";
+import { type PolicyStatement, policyDocument, statement } from "./iam.js";
 import { LambdaFunction, type LambdaFunctionArgs } from "./lambda-function.js";
 import { type Transform, transform } from "./transform.js";
 
@@ -348,11 +349,15 @@ export class EtlFleet extends pulumi.ComponentResource {
     );
 
     // The state machine's role: what its states need (collected from the definition), plus log delivery.
+    const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
     this.role = new aws.iam.Role(
       ...transform(
         t?.role,
         `${name}-role`,
-        { assumeRolePolicy: assumeRolePolicy("states.amazonaws.com"), description: `EtlFleet ${jobName}` },
+        {
+          assumeRolePolicy: serviceTrustPolicy("states.amazonaws.com", accountId),
+          description: `EtlFleet ${jobName}`,
+        },
         parent,
       ),
     );
@@ -488,7 +493,7 @@ export class EtlFleet extends pulumi.ComponentResource {
           t?.scheduleRole,
           `${name}-schedule-role`,
           {
-            assumeRolePolicy: assumeRolePolicy("scheduler.amazonaws.com"),
+            assumeRolePolicy: serviceTrustPolicy("scheduler.amazonaws.com", accountId),
             description: `Scheduler of EtlFleet ${jobName}`,
           },
           parent,

@@ -320,6 +320,23 @@ describe("EtlFleet IAM", () => {
     expect(statementWith(doc, "states:StartExecution")).toEqual([]);
   });
 
+  it("lets only Step Functions of this account assume the role, and delivers its logs", async () => {
+    const trust = JSON.parse(await resolved(byName("chars-role").inputs.assumeRolePolicy as string));
+    expect(trust.Statement).toEqual([
+      {
+        Effect: "Allow",
+        Principal: { Service: "states.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
+      },
+    ]);
+    const doc = await policyOf("chars-policy");
+    const [logs] = statementWith(doc, "logs:CreateLogDelivery");
+    expect(logs).toMatchObject({ Sid: "DeliverExecutionLogs", Resource: ["*"] });
+    // The machine is created only once its role may deliver logs (CreateStateMachine checks it).
+    expect(doc.Statement.filter((s) => s.Resource.includes("*"))).toEqual([logs]);
+  });
+
   it("lets a Distributed Map start, describe and stop only its own child executions", async () => {
     const doc = await policyOf("chars-self-policy");
     assertLeastPrivilege(doc);
@@ -424,8 +441,15 @@ describe("EtlFleet alarms and schedule", () => {
     expect(schedule.target.roleArn).toBe(await resolved(inline.scheduleRole!.arn));
     expect(JSON.parse(schedule.target.input)).toEqual(scheduledRunInput());
     expect(JSON.parse(schedule.target.input).run_id).toContain("<aws.scheduler.scheduled-time>");
-    const trust = JSON.parse(byName("small-schedule-role").inputs.assumeRolePolicy as string);
-    expect(trust.Statement[0].Principal).toEqual({ Service: "scheduler.amazonaws.com" });
+    const trust = JSON.parse(await resolved(byName("small-schedule-role").inputs.assumeRolePolicy as string));
+    expect(trust.Statement).toEqual([
+      {
+        Effect: "Allow",
+        Principal: { Service: "scheduler.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
+      },
+    ]);
     const policy = await policyOf("small-schedule-policy");
     expect(policy.Statement).toEqual([
       { Effect: "Allow", Action: ["states:StartExecution"], Resource: [smallArn] },

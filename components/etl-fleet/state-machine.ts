@@ -82,3 +82,23 @@ export function stateMachineDefinition(spec: ResolvedEtlJobSpec, refs: FleetRefs
 export function selfStatements(stateMachineArn: pulumi.Input<string>): pulumi.Output<PolicyStatement[]> {
   return pulumi.output(stateMachineArn).apply((arn) => selfIamNeeds(arn).map(needToStatement));
 }
+
+/**
+ * Trust policy for a service acting for this account only: `aws:SourceAccount` keeps another
+ * account's state machine or schedule from using the role (AWS's confused-deputy advice).
+ */
+export function serviceTrustPolicy(service: string, accountId: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.output(accountId).apply((account) =>
+    JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { Service: service },
+          Action: "sts:AssumeRole",
+          Condition: { StringEquals: { "aws:SourceAccount": account } },
+        },
+      ],
+    }),
+  );
+}
