@@ -89,7 +89,8 @@ export class LocalQueryEngine {
       const partitionKeys = spec?.partitionKeys.map((k) => k.name) ?? partitionKeysOf(files[0] ?? "", join(tablesRoot, name));
       const table: LocalTable = { name, directory: join(tablesRoot, name), files, partitionKeys, spec };
       this.tables.set(name, table);
-      await this.connection.run(`CREATE OR REPLACE VIEW ${name} AS ${tableRelation(table)}`);
+      const fileColumns = files.length > 0 ? await this.columnsOf(parquetScan(table)) : new Set<string>();
+      await this.connection.run(`CREATE OR REPLACE VIEW ${name} AS ${tableRelation(table, fileColumns)}`);
     }
     return report;
   }
@@ -110,23 +111,44 @@ export class LocalQueryEngine {
     return { engine: "local", columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows };
   }
 
+  private async columnsOf(relation: string): Promise<Set<string>> {
+    const reader = await this.connection.runAndReadAll(`DESCRIBE ${relation}`);
+    return new Set(reader.getRowObjectsJS().map((r) => String(r.column_name)));
+  }
+
   close(): void {
     this.connection.closeSync();
     this.instance.closeSync();
   }
 }
 
-/** The SQL a table's view selects from: its files, or an empty relation with the declared columns. */
-export function tableRelation(table: LocalTable): string {
-  if (table.files.length > 0) {
-    // hive_types_autocast=false: partition values stay strings, as the Glue tables declare them.
-    // union_by_name: files written before a property column existed still read (NULL in it).
-    return `SELECT * FROM read_parquet(${sqlString(`${table.directory}/**/*.parquet`)}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)`;
-  }
+function parquetScan(table: LocalTable): string {
+  // hive_types_autocast=false: partition values stay strings, as the Glue tables declare them.
+  // union_by_name: files written before a property column existed still read (NULL in it).
+  return `SELECT * FROM read_parquet(${sqlString(`${table.directory}/**/*.parquet`)}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)`;
+}
+
+/**
+ * The SQL a table's view selects from. A declared table shows exactly its declared columns, as its Glue
+ * table does on Athena: a declared column no file holds yet reads as NULL, a file column the contract
+ * does not declare is not shown. An undeclared table (found in S3 only) shows what its files hold.
+ */
+export function tableRelation(table: LocalTable, fileColumns: ReadonlySet<string>): string {
   const spec = table.spec;
-  if (!spec) throw new Error(`table ${table.name} has neither files nor a declared schema`);
-  const columns = [...spec.columns, ...spec.partitionKeys].map((c) => `CAST(NULL AS ${c.duckdbType}) AS ${c.name}`);
-  return `SELECT ${columns.join(", ")} WHERE false`;
+  if (!spec) {
+    if (table.files.length === 0) throw new Error(`table ${table.name} has neither files nor a declared schema`);
+    return parquetScan(table);
+  }
+  const columns = [...spec.columns, ...spec.partitionKeys].map((c) =>
+    fileColumns.has(c.name) ? sqlIdentifier(c.name) : `CAST(NULL AS ${c.duckdbType}) AS ${sqlIdentifier(c.name)}`,
+  );
+  return table.files.length > 0
+    ? `SELECT ${columns.join(", ")} FROM (${parquetScan(table)})`
+    : `SELECT ${columns.join(", ")} WHERE false`;
+}
+
+function sqlIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 function partitionKeysOf(file: string, tableDirectory: string): string[] {

@@ -5,6 +5,7 @@ import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalQueryEngine } from "../local/query-engine.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { NAMED_QUERIES } from "../query/named-queries.js";
 import { type QueryFixture, expectedAnswers, writeQueryFixture } from "./query-fixtures.js";
 
@@ -69,6 +70,24 @@ describe("tables", () => {
   it("keeps unicode property values intact", async () => {
     const result = await engine.query("SELECT count(*) AS n FROM search_made WHERE query = '日本の桜'");
     expect(result.rows[0]!.n).toBe(fixture.events.filter((e) => e.properties.query === "日本の桜").length);
+  });
+});
+
+describe("declared columns, as Glue shows them", () => {
+  it("reads a declared property no file holds yet as NULL and hides file columns the schema does not declare", async () => {
+    const evolved = DEMO_EVENT_SCHEMAS.map((schema) =>
+      schema.event === "search_made"
+        ? { ...schema, version: 2, schema: { type: "object" as const, properties: { query: { type: "string" as const }, lang: { type: "string" as const } } } }
+        : schema,
+    );
+    const other = await LocalQueryEngine.open({ s3: s3.client, bucket: s3.bucket, cacheDir: join(dir, "cache-evolved"), eventSchemas: evolved });
+    try {
+      const result = await other.query("SELECT count(*) AS n, count(lang) AS with_lang FROM search_made");
+      expect(result.rows).toEqual([{ n: fixture.events.filter((e) => e.event === "search_made").length, with_lang: 0 }]);
+      await expect(other.query("SELECT n_results FROM search_made")).rejects.toThrow(/n_results/);
+    } finally {
+      other.close();
+    }
   });
 });
 
