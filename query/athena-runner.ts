@@ -39,6 +39,8 @@ export interface AthenaQueryOptions {
   catalog?: string;
   timeoutMs?: number;
   onProgress?: (progress: AthenaProgress) => void;
+  /** Aborting (Ctrl-C) stops the query on Athena instead of leaving it running and billing. */
+  signal?: AbortSignal;
   /** Injected by tests so the backoff sequence is observable without waiting. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -102,13 +104,30 @@ async function waitForCompletion(
       const reason = execution?.Status?.StateChangeReason ?? execution?.Status?.AthenaError?.ErrorMessage ?? "no reason given";
       throw new AthenaQueryError(`Athena query ${id} ${state.toLowerCase()}: ${reason}`, id, state, bytesScanned);
     }
+    if (options.signal?.aborted) {
+      await options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
+      throw new AthenaQueryError(`Athena query ${id} interrupted; stopped it`, id, "CANCELLED", bytesScanned);
+    }
     if (now() - start >= timeoutMs) {
       await options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
       throw new AthenaQueryError(`Athena query ${id} still ${state} after ${Math.round(timeoutMs / 1000)} s; stopped it`, id, state, bytesScanned);
     }
-    await sleep(delay);
+    await abortableSleep(sleep, delay, options.signal);
     delay = Math.min(delay * 2, MAX_POLL_DELAY_MS);
   }
+}
+
+/** Sleeps, but wakes early when the signal aborts (the next poll then stops the query). */
+function abortableSleep(sleep: (ms: number) => Promise<void>, ms: number, signal?: AbortSignal): Promise<void> {
+  if (!signal) return sleep(ms);
+  return new Promise<void>((resolve) => {
+    const wake = () => resolve();
+    signal.addEventListener("abort", wake, { once: true });
+    sleep(ms).then(() => {
+      signal.removeEventListener("abort", wake);
+      resolve();
+    });
+  });
 }
 
 async function readResults(client: AthenaClient, id: string, statementType: string | undefined) {

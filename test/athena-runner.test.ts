@@ -196,6 +196,29 @@ describe("runAthenaQuery", () => {
   });
 });
 
+describe("interrupting", () => {
+  it("stops the query on Athena when the signal aborts (Ctrl-C) instead of leaving it billing", async () => {
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: ID });
+    athena.on(GetQueryExecutionCommand).resolves(execution("RUNNING"));
+    athena.on(StopQueryExecutionCommand).resolves({});
+    const controller = new AbortController();
+    const error = await runAthenaQuery({
+      client: new AthenaClient({ region: "us-east-1" }),
+      sql: "SELECT 1",
+      workGroup: "observatory",
+      signal: controller.signal,
+      // The user presses Ctrl-C during the first wait; the wait ends at once.
+      sleep: () => {
+        controller.abort();
+        return new Promise(() => {});
+      },
+    }).catch((e: unknown) => e);
+    expect((error as AthenaQueryError).message).toMatch(/interrupted; stopped it/);
+    expect(athena.commandCalls(StopQueryExecutionCommand)[0]!.args[0].input).toEqual({ QueryExecutionId: ID });
+    expect(athena.commandCalls(GetQueryExecutionCommand)).toHaveLength(2);
+  });
+});
+
 describe("athenaValue", () => {
   it("converts Athena's text by column type", () => {
     expect(athenaValue("2026-01-15 10:00:00.000 UTC", "timestamp with time zone")).toEqual(new Date("2026-01-15T10:00:00Z"));

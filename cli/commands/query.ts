@@ -107,6 +107,10 @@ async function onAthena(sql: string, options: QueryCommandOptions, io: CommandIo
   if (!workGroup) throw new Error(`--athena needs a workgroup: --workgroup <name> or $${WORKGROUP_ENV} (MetricPipeline's workgroup output)`);
   const client = io.athena ?? new AthenaClient({});
   const status = pollStatus(io.stderr);
+  // Ctrl-C stops the query on Athena rather than leaving it running (and billing) after we exit.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once("SIGINT", onSigint);
   try {
     const result = await runAthenaQuery({
       client,
@@ -114,6 +118,7 @@ async function onAthena(sql: string, options: QueryCommandOptions, io: CommandIo
       workGroup,
       database: options.database ?? io.env[DATABASE_ENV],
       onProgress: status.update,
+      signal: interrupt.signal,
     });
     status.stop();
     io.stderr.write(
@@ -121,6 +126,7 @@ async function onAthena(sql: string, options: QueryCommandOptions, io: CommandIo
     );
     return result;
   } finally {
+    process.removeListener("SIGINT", onSigint);
     status.stop();
     if (!io.athena) client.destroy();
   }
