@@ -76,6 +76,28 @@ describe("Promise.withResolvers polyfill", () => {
   });
 });
 
+describe("payload limits", () => {
+  it("a result over 256 KiB fails the execution with States.DataLimitExceeded, which Catch cannot catch", async () => {
+    const definition: StateMachineDefinition = {
+      StartAt: "Call",
+      States: {
+        Call: { Type: "Task", Resource: FN, Catch: [{ ErrorEquals: ["States.ALL"], Next: "Caught" }], End: true },
+        Caught: { Type: "Succeed" },
+      },
+    };
+    const result = await runLocalExecution({
+      definition,
+      input: {},
+      stateMachineArn: SM,
+      executionName: "big",
+      s3: s3.client,
+      resources: { [FN]: async () => ({ blob: "x".repeat(300 * 1024) }) },
+    });
+    expect(result).toMatchObject({ status: "FAILED", error: "States.DataLimitExceeded" });
+    expect((result as { cause: string }).cause).toMatch(/over the 262144-byte state payload limit/);
+  });
+});
+
 describe("no field is silently ignored", () => {
   const base = () => buildEtlDefinition({ name: "strict" }, localRefs("strict", "bucket")).definition;
   const run = (definition: StateMachineDefinition, resources = {}) =>

@@ -51,11 +51,33 @@ function bind(overrides: Overrides, stateName: string, fn: (input: unknown) => P
   overrides[stateName] = fn;
 }
 
+/** Step Functions' limit on a state's input or output (256 KiB of UTF-8 JSON). */
+export const MAX_STATE_PAYLOAD_BYTES = 256 * 1024;
+
+/**
+ * What Step Functions raises for an over-limit payload: a terminal error that neither Retry nor
+ * Catch (not even States.ALL) handles; the library reads these two flags.
+ */
+class DataLimitExceeded extends Error {
+  override readonly name = "States.DataLimitExceeded";
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+}
+
+function checkedJson(value: unknown, what: string): string {
+  const text = JSON.stringify(value ?? null);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_STATE_PAYLOAD_BYTES) {
+    throw new DataLimitExceeded(`${what} is ${bytes} bytes, over the ${MAX_STATE_PAYLOAD_BYTES}-byte state payload limit`);
+  }
+  return text;
+}
+
 /** JSON in, JSON out, like a Lambda invocation: a handler can't leak live objects into the state. */
 function asLambda(fn: LocalResource): LocalResource {
   return async (input) => {
-    const result = await fn(JSON.parse(JSON.stringify(input ?? null)));
-    return result === undefined ? null : JSON.parse(JSON.stringify(result));
+    const result = await fn(JSON.parse(checkedJson(input, "the task's input")));
+    return JSON.parse(checkedJson(result === undefined ? null : result, "the task's result"));
   };
 }
 
