@@ -6,6 +6,7 @@ import type {
   CloudWatchLogsLogEvent,
   Context,
 } from "aws-lambda";
+import { SUBSCRIPTION_FILTER_PREFIX } from "../contracts/logs-table.js";
 import { captureLogLines } from "../runtime/log-output.js";
 
 /**
@@ -46,7 +47,7 @@ export interface LocalLogDeliveryOptions {
 export class LocalLogDelivery {
   readonly #buffers = new Map<
     string,
-    { logGroup: string; logStream: string; events: CloudWatchLogsLogEvent[] }
+    { logGroup: string; logStream: string; subscriptionFilter: string; events: CloudWatchLogsLogEvent[] }
   >();
   readonly #options: Required<Omit<LocalLogDeliveryOptions, "onError">> &
     Pick<LocalLogDeliveryOptions, "onError">;
@@ -63,12 +64,21 @@ export class LocalLogDelivery {
     this.#timer.unref();
   }
 
-  /** Buffers one line of `logGroup`/`logStream`. */
-  write(logGroup: string, logStream: string, message: string, timestamp = Date.now()): void {
+  /**
+   * Buffers one line of `logGroup`/`logStream`. `subscriptionFilter` is the name the delivery carries
+   * (LogCentralizer names its filters after the group's service; the consumer partitions by it).
+   */
+  write(
+    logGroup: string,
+    logStream: string,
+    message: string,
+    timestamp = Date.now(),
+    subscriptionFilter = LOCAL_SUBSCRIPTION_FILTER,
+  ): void {
     const key = `${logGroup}\n${logStream}`;
     let buffer = this.#buffers.get(key);
     if (!buffer) {
-      buffer = { logGroup, logStream, events: [] };
+      buffer = { logGroup, logStream, subscriptionFilter, events: [] };
       this.#buffers.set(key, buffer);
     }
     buffer.events.push({ id: logEventId(timestamp), timestamp, message });
@@ -90,7 +100,7 @@ export class LocalLogDelivery {
           owner: LOCAL_ACCOUNT_ID,
           logGroup: buffer.logGroup,
           logStream: buffer.logStream,
-          subscriptionFilters: [LOCAL_SUBSCRIPTION_FILTER],
+          subscriptionFilters: [buffer.subscriptionFilter],
           logEvents: batch,
         });
         try {
@@ -118,6 +128,11 @@ type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 /** Configuration of one emulated Lambda function. */
 export interface LocalFunctionOptions {
   functionName: string;
+  /**
+   * The service its lines belong to, named in the subscription filter as LogCentralizer does, so
+   * that lines without a service of their own (START/END/REPORT) land in the same partition.
+   */
+  service?: string;
   memoryMb?: number;
 }
 
@@ -135,7 +150,10 @@ export function asLocalLambda<E, R>(
   // One stream per execution environment, named like Lambda's.
   const logStream = `${now.toISOString().slice(0, 10).replaceAll("-", "/")}/[$LATEST]${randomBytes(16).toString("hex")}`;
   const memoryMb = options.memoryMb ?? 128;
-  const write = (line: string) => delivery.write(logGroup, logStream, line);
+  const filter = options.service
+    ? `${SUBSCRIPTION_FILTER_PREFIX}${options.service}`
+    : LOCAL_SUBSCRIPTION_FILTER;
+  const write = (line: string) => delivery.write(logGroup, logStream, line, Date.now(), filter);
   return async (event) => {
     const requestId = randomUUID();
     const context = {

@@ -9,10 +9,14 @@ import { asLocalLambda, DELIVERY_INTERVAL_MS, LocalLogDelivery } from "./log-del
  * consumer, which writes the `logs` archive into the local bucket - as LogCentralizer does on AWS.
  */
 export interface LocalLogPipeline {
-  /** Wraps a handler as the Lambda function `functionName` (log group `/aws/lambda/<functionName>`). */
+  /**
+   * Wraps a handler as the Lambda function `functionName` (log group `/aws/lambda/<functionName>`),
+   * its lines archived under `service` (default: each line's own service).
+   */
   lambda<E, R>(
     functionName: string,
     handler: (event: E, context: Context) => Promise<R>,
+    service?: string,
   ): (event: E, context?: Context) => Promise<R>;
   /** Delivers every buffered line now (and waits until the consumer has archived it). */
   flush(): Promise<void>;
@@ -40,7 +44,7 @@ export function startLocalLogPipeline(options: {
     },
   });
   return {
-    lambda: (functionName, handler) => asLocalLambda(delivery, { functionName }, handler),
+    lambda: (functionName, handler, service) => asLocalLambda(delivery, { functionName, service }, handler),
     flush: () => delivery.flush(),
     close: () => delivery.close(),
     stats,

@@ -46,6 +46,16 @@ export function echoCorrelationHeader(event: unknown, result: unknown, correlati
 export interface WithCorrelationOptions {
   /** Creates an ID when the event carries none; default a random UUID. */
   createId?: () => string;
+  /**
+   * Logs an error the handler throws (with the request's correlation ID) before it is rethrown:
+   * Lambda's own error line carries no correlation ID, so without this a trace misses the failure.
+   */
+  logger?: { error(message: string, error?: Error): void };
+  /**
+   * Flushed after every invocation, success or failure (e.g. a Tracker): Lambda freezes the
+   * environment when the handler returns, and queued events would wait - or be lost - until the next one.
+   */
+  flush?: readonly { flush(): Promise<void> }[];
 }
 
 type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
@@ -72,7 +82,17 @@ export function withCorrelation<E, R>(
       coldStart,
     };
     coldStart = false;
-    const result = await runWithCorrelation(correlation, () => handler(event, context));
+    const result = await runWithCorrelation(correlation, async () => {
+      try {
+        return await handler(event, context);
+      } catch (error) {
+        options.logger?.error("handler failed", error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      } finally {
+        // A failing flush must not turn a good response into an error: the Tracker reports its own losses.
+        await Promise.allSettled((options.flush ?? []).map((f) => f.flush()));
+      }
+    });
     return echoCorrelationHeader(event, result, correlation.correlationId) as R;
   };
 }

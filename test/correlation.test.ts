@@ -167,6 +167,36 @@ describe("withCorrelation", () => {
     expect(currentCorrelationId()).toBeUndefined();
   });
 
+  it("logs a thrown error with the request's ID, rethrows it, and flushes after every invocation", async () => {
+    const lines: { message: string; correlation_id: string; error?: { message: string } }[] = [];
+    const flushed: string[] = [];
+    const tracker = { flush: async () => void flushed.push(currentCorrelationId() ?? "none") };
+    const failingFlush = { flush: async () => Promise.reject(new Error("collector down")) };
+    const handler = withCorrelation(
+      async (event: { correlation_id: string; fail?: boolean }) => {
+        if (event.fail) throw new Error("out of stock");
+        return "done";
+      },
+      { logger: createLogger({ service: "orders" }), flush: [tracker, failingFlush] },
+    );
+    await captureLogLines(
+      (l) => lines.push(JSON.parse(l)),
+      async () => {
+        expect(await handler({ correlation_id: "ok-1" }, context)).toBe("done");
+        await expect(handler({ correlation_id: "bad-1", fail: true }, context)).rejects.toThrow(
+          "out of stock",
+        );
+      },
+    );
+    expect(flushed).toEqual(["ok-1", "bad-1"]);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      message: "handler failed",
+      correlation_id: "bad-1",
+      error: { message: "out of stock" },
+    });
+  });
+
   it("turns a bare v2 result into a response so it can carry the header", async () => {
     const handler = withCorrelation(async () => ({ hello: "world" }));
     const result = await handler(

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { currentCorrelationContext } from "../../runtime/correlation-context.js";
 import { withCorrelation } from "../../runtime/correlation-handler.js";
 import { createLogger } from "../../runtime/logger.js";
 import type { Tracker } from "../../runtime/tracker.js";
@@ -29,15 +30,19 @@ export function createImagesHandler(options: { tracker?: Tracker }) {
         thumbnails[id] = `https://images.example.com/thumb/${id}.webp`;
         // A stable size per image, so repeated demos give the same numbers.
         const size = 1024 + ([...id].reduce((n, ch) => n + ch.charCodeAt(0), 0) % 64) * 256;
-        options.tracker?.track("downloaded_img", { image_id: id, image_size: size }, { userId: user });
+        options.tracker?.track(
+          "downloaded_img",
+          { image_id: id, image_size: size },
+          { userId: user, context: { function_name: currentCorrelationContext()?.functionName } },
+        );
       }
       logger.info("thumbnails served", { count: ids.length });
-      await options.tracker?.flush();
       return {
         statusCode: 200,
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ thumbnails }),
       };
     },
+    { logger, flush: options.tracker ? [options.tracker] : [] },
   );
 }

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { currentCorrelationContext } from "../../runtime/correlation-context.js";
 import { correlatedFetch } from "../../runtime/correlation-fetch.js";
 import { withCorrelation } from "../../runtime/correlation-handler.js";
 import { createLogger } from "../../runtime/logger.js";
@@ -35,8 +36,11 @@ export function createSearchHandler(options: { imagesUrl: string; tracker?: Trac
           thumbnails = ((await response.json()) as { thumbnails: Record<string, string> }).thumbnails;
         else logger.warn("thumbnails unavailable", { status: response.status });
       }
-      options.tracker?.track("search_made", { query, n_results: hits.length }, { userId: user });
-      await options.tracker?.flush();
+      options.tracker?.track(
+        "search_made",
+        { query, n_results: hits.length },
+        { userId: user, context: { function_name: currentCorrelationContext()?.functionName } },
+      );
       return {
         statusCode: 200,
         headers: { "content-type": "application/json" },
@@ -45,5 +49,6 @@ export function createSearchHandler(options: { imagesUrl: string; tracker?: Trac
         }),
       };
     },
+    { logger, flush: options.tracker ? [options.tracker] : [] },
   );
 }

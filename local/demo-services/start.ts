@@ -41,10 +41,11 @@ export async function startDemoServices(options: DemoServicesOptions): Promise<D
   };
   const started: HttpLambda[] = [];
   const serve = async (functionName: string, port: number | undefined, handler: HttpHandler) => {
+    const service = functionName.replace(/^demo-/, "");
     const server = await startHttpLambda({
       port: port ?? 0,
       functionName,
-      handler: options.pipeline.lambda(functionName, handler),
+      handler: options.pipeline.lambda(functionName, handler, service),
     });
     started.push(server);
     return server;

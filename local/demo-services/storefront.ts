@@ -42,5 +42,6 @@ export function createStorefrontHandler(options: { searchUrl: string; fetch?: ty
         body: JSON.stringify(results),
       };
     },
+    { logger },
   );
 }
