@@ -1,5 +1,5 @@
 import { cpus } from "node:os";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { DUCKDB_MEMORY_SHARE } from "./limits.js";
 
 /** A DuckDB connection set up for batch work on local temp files (no httpfs: S3 goes through the SDK). */
@@ -9,6 +9,9 @@ export interface DuckDB {
 }
 
 export async function openDuckDB(options: { tempDirectory: string; memoryMb?: number; threads?: number }): Promise<DuckDB> {
+  // Loaded on first use: the planner Lambda (no DuckDB layer) and Pulumi programs that import the job's
+  // spec must not load the native module.
+  const { DuckDBInstance } = await import("@duckdb/node-api");
   const instance = await DuckDBInstance.create(":memory:");
   const connection = await instance.connect();
   const memoryMb = options.memoryMb ?? lambdaMemoryMb();
