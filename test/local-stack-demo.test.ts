@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type DemoStep, runDemo } from "../cli/commands/demo.js";
+import { type DemoStep, reportLandedStep, runDemo, sendTrafficStep } from "../cli/commands/demo.js";
 import type { QuarantineRecord, RawEventRecord } from "../contracts/event-record.js";
 import { badDemoTraffic } from "../local/demo-traffic.js";
 import { startLocalStack } from "../local/stack.js";
@@ -16,11 +16,12 @@ describe("observatory demo", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const options = (dataDir: string, endpoint = "http://127.0.0.1:0", s3Endpoint = "http://127.0.0.1:0") => ({
+  const options = (dataDir: string, endpoint = "http://127.0.0.1:0", s3Endpoint = "http://127.0.0.1:0", dynamodbEndpoint = "http://127.0.0.1:0") => ({
     events: 150,
     seed: 3,
     endpoint,
     s3Endpoint,
+    dynamodbEndpoint,
     apiKey: "local-dev-key",
     dataDir,
     format: "json" as const,
@@ -30,10 +31,9 @@ describe("observatory demo", () => {
     const printed: string[] = [];
     const log = vi.spyOn(console, "log").mockImplementation((text = "") => void printed.push(String(text)));
     const extraRan: string[] = [];
-    const extra: DemoStep = { title: "appended step", run: async (c) => void extraRan.push(`${(c.results.raw as unknown[]).length}`) };
+    const extra: DemoStep = { title: "appended step", run: async (c) => void extraRan.push(`${(c.results.raw as unknown[]).length} ${c.dynamodbEndpoint === c.stack?.dynamodb.endpoint}`) };
     try {
-      const { DEMO_STEPS } = await import("../cli/commands/demo.js");
-      const context = await runDemo(options(join(dir, "own")), [...DEMO_STEPS, extra]);
+      const context = await runDemo(options(join(dir, "own")), [sendTrafficStep, reportLandedStep, extra]);
       const raw = context.results.raw as RawEventRecord[];
       const quarantined = context.results.quarantined as QuarantineRecord[];
       expect(raw).toHaveLength(150);
@@ -42,7 +42,7 @@ describe("observatory demo", () => {
       // The Tracker's bad events, each with a reason, plus the hand-sent broken body.
       expect(quarantined).toHaveLength(badDemoTraffic().length + 1);
       expect(quarantined.filter((q) => q.status === 400 && q.index === null)).toHaveLength(1);
-      expect(extraRan).toEqual(["150"]);
+      expect(extraRan).toEqual(["150 true"]);
       expect(printed.join("\n")).toContain("starting the local stack in this process");
       expect(printed.join("\n")).toMatch(/150 events, 150 distinct event_ids/);
     } finally {
@@ -54,10 +54,13 @@ describe("observatory demo", () => {
     const stack = await startLocalStack({ dataDir: join(dir, "running"), s3Port: 0, collectorPort: 0, dynamoPort: 0, quiet: true });
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
-      await runDemo(options("unused", stack.collector.url, stack.s3.endpoint));
-      const second = await runDemo(options("unused", stack.collector.url, stack.s3.endpoint));
+      const ingest = [sendTrafficStep, reportLandedStep];
+      const running = options("unused", stack.collector.url, stack.s3.endpoint, stack.dynamodb.endpoint);
+      await runDemo(running, ingest);
+      const second = await runDemo(running, ingest);
       expect((second.results.raw as unknown[]).length).toBe(150);
       expect(second.stack).toBeUndefined();
+      expect(second.dynamodbEndpoint).toBe(stack.dynamodb.endpoint);
     } finally {
       log.mockRestore();
       await stack.close();

@@ -15,6 +15,7 @@ import {
   LOCAL_BUCKET,
   LOCAL_COLLECTOR_PORT,
   LOCAL_DATA_DIR,
+  LOCAL_DYNAMODB_PORT,
   LOCAL_S3_PORT,
 } from "../../contracts/local-stack.js";
 import { QUARANTINE_PREFIX, RAW_PREFIX, hourPartition } from "../../contracts/storage-layout.js";
@@ -37,6 +38,7 @@ export interface DemoOptions {
   seed: number;
   endpoint: string;
   s3Endpoint: string;
+  dynamodbEndpoint: string;
   apiKey: string;
   dataDir: string;
   format: OutputFormat;
@@ -49,6 +51,8 @@ export interface DemoContext {
   endpoint: string;
   s3: S3Client;
   s3Endpoint: string;
+  /** DynamoDB of the stack in use (the running dev's, or the in-process one's). */
+  dynamodbEndpoint: string;
   bucket: string;
   /** When the traffic started: objects received since then are this run's. */
   startedAt: Date;
@@ -87,7 +91,7 @@ async function keysSince(context: DemoContext, zone: string): Promise<string[]> 
   return keys;
 }
 
-const sendTraffic: DemoStep = {
+export const sendTrafficStep: DemoStep = {
   title: "Send traffic through the Tracker",
   async run(context) {
     const good = demoTraffic({ events: context.options.events, seed: context.options.seed });
@@ -131,7 +135,7 @@ const sendTraffic: DemoStep = {
   },
 };
 
-const reportLanded: DemoStep = {
+export const reportLandedStep: DemoStep = {
   title: "What landed where",
   async run(context) {
     const rawKeys = await keysSince(context, RAW_PREFIX);
@@ -161,13 +165,14 @@ const reportLanded: DemoStep = {
 };
 
 /** The demo, in order. Append steps here (one import + one entry). */
-export const DEMO_STEPS: DemoStep[] = [sendTraffic, reportLanded, compactionDemoStep, traceDemoStep];
+export const DEMO_STEPS: DemoStep[] = [sendTrafficStep, reportLandedStep, compactionDemoStep, traceDemoStep];
 
 export async function runDemo(options: DemoOptions, steps: readonly DemoStep[] = DEMO_STEPS): Promise<DemoContext> {
   const print = (text = "") => console.log(text);
   let stack: LocalStack | undefined;
   let endpoint = options.endpoint.replace(/\/+$/, "");
   let s3Endpoint = options.s3Endpoint;
+  let dynamodbEndpoint = options.dynamodbEndpoint;
   if (await isCollectorRunning(endpoint)) {
     print(`Using the running local stack: collector ${endpoint}, S3 ${s3Endpoint}.`);
   } else {
@@ -177,13 +182,15 @@ export async function runDemo(options: DemoOptions, steps: readonly DemoStep[] =
       apiKey: options.apiKey,
       collectorPort: Number(new URL(endpoint).port || LOCAL_COLLECTOR_PORT),
       s3Port: Number(new URL(s3Endpoint).port || LOCAL_S3_PORT),
+      dynamoPort: Number(new URL(dynamodbEndpoint).port || LOCAL_DYNAMODB_PORT),
       quiet: true,
     });
     endpoint = stack.collector.url;
     s3Endpoint = stack.s3.endpoint;
+    dynamodbEndpoint = stack.dynamodb.endpoint;
   }
   const s3 = stack?.s3.client ?? localS3Client(s3Endpoint);
-  const context: DemoContext = { options, endpoint, s3, s3Endpoint, bucket: stack?.bucket ?? LOCAL_BUCKET, startedAt: new Date(), stack, results: {}, print };
+  const context: DemoContext = { options, endpoint, s3, s3Endpoint, dynamodbEndpoint, bucket: stack?.bucket ?? LOCAL_BUCKET, startedAt: new Date(), stack, results: {}, print };
   try {
     for (const [i, step] of steps.entries()) {
       print();
@@ -211,6 +218,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--seed <n>", "traffic seed (the same seed sends the same traffic)", positiveInteger, 42)
     .option("--endpoint <url>", "collector of a running `observatory dev`", `http://127.0.0.1:${LOCAL_COLLECTOR_PORT}`)
     .option("--s3-endpoint <url>", "S3 of a running `observatory dev`", `http://127.0.0.1:${LOCAL_S3_PORT}`)
+    .option("--dynamodb-endpoint <url>", "DynamoDB of a running `observatory dev`", `http://127.0.0.1:${LOCAL_DYNAMODB_PORT}`)
     .option("--api-key <key>", "x-api-key for the collector", LOCAL_API_KEY)
     .option("--data-dir <dir>", "data directory when the demo starts its own stack", LOCAL_DATA_DIR)
     .addOption(formatOption())
