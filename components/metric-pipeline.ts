@@ -97,6 +97,11 @@ export interface MetricPipelineArgs {
   forceDestroy?: boolean;
   /** Handler entries to deploy instead of ours (a customised collector). */
   handlers?: { collector?: string };
+  /**
+   * Collector sizing. `reservedConcurrency` caps concurrent collectors (back pressure: beyond it API
+   * Gateway answers 429/503 and the Tracker retries with backoff) and protects the account's pool.
+   */
+  collector?: { memorySize?: number; reservedConcurrency?: number };
   transform?: {
     bucket?: Transform<aws.s3.BucketArgs>;
     bucketPolicy?: Transform<aws.s3.BucketPolicyArgs>;
@@ -146,6 +151,13 @@ export class MetricPipeline extends pulumi.ComponentResource {
   readonly databaseName: pulumi.Output<string>;
   readonly workgroupName: pulumi.Output<string>;
   readonly alarmTopicArn: pulumi.Output<string>;
+  /** The customer-managed key of the bucket and Athena results, when one was given. */
+  readonly kmsKeyArn?: pulumi.Input<string>;
+
+  /** Statements letting a role run queries in this pipeline's workgroup (see `queryStatements`). */
+  queryStatements(): PolicyStatement[] {
+    return queryStatements(this);
+  }
 
   constructor(name: string, args: MetricPipelineArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("observatory:aws:MetricPipeline", name, {}, opts);
@@ -155,6 +167,7 @@ export class MetricPipeline extends pulumi.ComponentResource {
     const service = args.service ?? "observatory";
     const schemas = args.eventSchemas ?? [];
     checkSchemas(schemas);
+    this.kmsKeyArn = args.kmsKeyArn;
 
     // ---- Storage: one private, encrypted, TLS-only bucket for raw, quarantine, tables, ETL and results.
     this.bucket = new aws.s3.Bucket(
@@ -320,6 +333,8 @@ export class MetricPipeline extends pulumi.ComponentResource {
         entry: args.handlers?.collector ?? functionEntry("collector"),
         description: `Observatory collector (${name})`,
         timeout: COLLECTOR_TIMEOUT_SECONDS,
+        memorySize: args.collector?.memorySize,
+        reservedConcurrency: args.collector?.reservedConcurrency,
         tracing: args.tracing,
         logRetentionDays,
         environment: {
@@ -638,6 +653,60 @@ export class MetricPipeline extends pulumi.ComponentResource {
       compactionStateMachineArn: this.compaction?.stateMachineArn,
     });
   }
+}
+
+/**
+ * What a principal needs to run queries in the pipeline's workgroup (the CLI's `query --athena`,
+ * a dashboard role): Athena in this workgroup only, Glue reads of this database and its tables,
+ * S3 reads of `tables/` and read/write of `athena-results/` (Athena writes results as the caller).
+ */
+export function queryStatements(pipeline: {
+  bucket: aws.s3.Bucket;
+  database: aws.glue.CatalogDatabase;
+  workgroup: aws.athena.Workgroup;
+  kmsKeyArn?: pulumi.Input<string>;
+}): PolicyStatement[] {
+  const region = aws.getRegionOutput({}, { parent: pipeline.bucket }).region;
+  const account = aws.getCallerIdentityOutput({}, { parent: pipeline.bucket }).accountId;
+  const glue = (path: pulumi.Input<string>) => pulumi.interpolate`arn:aws:glue:${region}:${account}:${path}`;
+  const bucketArn = pipeline.bucket.arn;
+  return [
+    statement({
+      Action: [
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+        "athena:GetWorkGroup",
+        "athena:ListNamedQueries",
+        "athena:GetNamedQuery",
+      ],
+      Resource: [pipeline.workgroup.arn],
+    }),
+    statement({
+      Action: ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"],
+      Resource: [
+        glue("catalog"),
+        glue(pulumi.interpolate`database/${pipeline.database.name}`),
+        glue(pulumi.interpolate`table/${pipeline.database.name}/*`),
+      ],
+    }),
+    statement({
+      Action: ["s3:GetObject"],
+      Resource: [
+        pulumi.interpolate`${bucketArn}/${TABLES_PREFIX}*`,
+        pulumi.interpolate`${bucketArn}/${ATHENA_RESULTS_PREFIX}*`,
+      ],
+    }),
+    statement({
+      Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+      Resource: [pulumi.interpolate`${bucketArn}/${ATHENA_RESULTS_PREFIX}*`],
+    }),
+    statement({ Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: [bucketArn] }),
+    ...(pipeline.kmsKeyArn
+      ? [statement({ Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [pipeline.kmsKeyArn] })]
+      : []),
+  ];
 }
 
 function positiveDays(what: string, days: number): number {

@@ -149,3 +149,38 @@ describe("tablesReadBy", () => {
     ]);
   });
 });
+
+describe("query access for other roles", () => {
+  it("scopes Athena to the workgroup, Glue to the database, S3 to tables/ and athena-results/, KMS to the key", async () => {
+    const { policyDocument } = await import("../components/iam.js");
+    const doc = JSON.parse(await outputOf(policyDocument(kms.queryStatements()))) as Doc;
+    const grants = Object.fromEntries(doc.Statement.map((s) => [s.Action[0] as string, s.Resource]));
+    const bucketArn = await outputOf(kms.bucket.arn);
+    const db = await outputOf(kms.databaseName);
+    expect(grants["athena:GetNamedQuery"]).toEqual([await outputOf(kms.workgroup.arn)]);
+    expect(grants["glue:GetDatabase"]).toEqual([
+      "arn:aws:glue:us-east-1:123456789012:catalog",
+      `arn:aws:glue:us-east-1:123456789012:database/${db}`,
+      `arn:aws:glue:us-east-1:123456789012:table/${db}/*`,
+    ]);
+    expect(grants["s3:GetObject"]).toEqual([`${bucketArn}/tables/*`, `${bucketArn}/athena-results/*`]);
+    expect(grants["s3:AbortMultipartUpload"]).toEqual([`${bucketArn}/athena-results/*`]);
+    expect(grants["kms:Decrypt"]).toEqual([KMS_KEY]);
+    for (const s of doc.Statement) for (const a of s.Action) expect(a).not.toContain("*");
+    expect(minimal.queryStatements().some((s) => s.Action.some((a) => a.startsWith("kms:")))).toBe(false);
+  });
+
+  it("caps the collector's concurrency when asked (back pressure)", async () => {
+    const { MetricPipeline } = await import("../components/metric-pipeline.js");
+    const capped = new MetricPipeline("capped", {
+      compaction: false,
+      collector: { reservedConcurrency: 20, memorySize: 1024 },
+    });
+    await outputOf(capped.collector.arn);
+    await settle();
+    expect(one("capped", "aws:lambda/function:Function", "capped-collector-function").inputs).toMatchObject({
+      reservedConcurrentExecutions: 20,
+      memorySize: 1024,
+    });
+  });
+});
