@@ -40,7 +40,24 @@ export interface MirrorOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Times the listing is taken again when an object vanished between listing and download. */
+export const MIRROR_ATTEMPTS = 3;
+
+/**
+ * Mirrors the prefix. Compaction may replace small parts by a merged file while we copy: an object
+ * listed but gone by the time it is fetched makes the whole listing stale, so it is taken again.
+ */
 export async function mirrorPrefix(options: MirrorOptions): Promise<MirrorReport> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await mirrorOnce(options);
+    } catch (error) {
+      if ((error as { name?: string }).name !== "NoSuchKey" || attempt >= MIRROR_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function mirrorOnce(options: MirrorOptions): Promise<MirrorReport> {
   const accept = options.accept ?? ((key: string) => key.endsWith(".parquet"));
   const root = resolve(options.directory);
   await mkdir(root, { recursive: true });

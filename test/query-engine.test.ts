@@ -108,6 +108,33 @@ describe("mirror", () => {
     expect((await engine.query("SELECT count(*) AS n FROM search_made")).rows[0]!.n).toBe(before - lost);
   });
 
+  it("lists again when compaction deletes an object between listing and download", async () => {
+    const { localS3Client } = await import("../local/s3-server.js");
+    const racing = localS3Client(s3.endpoint);
+    let raced: string | undefined;
+    // Before the first download, the "compaction" deletes that object: the listing is now stale.
+    racing.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: string };
+        if (context.commandName === "GetObjectCommand" && !raced && input.Key) {
+          raced = input.Key;
+          await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: input.Key }));
+        }
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const racer = await LocalQueryEngine.open({ s3: racing, bucket: s3.bucket, cacheDir: join(dir, "cache-race") });
+    try {
+      expect(raced).toBeDefined();
+      const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "tables/" }));
+      expect(racer.lastSync!.files).toHaveLength(listed.Contents!.length);
+    } finally {
+      racer.close();
+      racing.destroy();
+    }
+  });
+
   it("offers every declared table with its columns before any data exists", async () => {
     const emptyEngine = await LocalQueryEngine.open({ s3: s3.client, bucket: "observatory-empty", cacheDir: join(dir, "empty-cache") }).catch(
       (error: Error) => error,
