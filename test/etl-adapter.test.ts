@@ -127,3 +127,22 @@ describe("no field is silently ignored", () => {
     await expect(run(base(), resources)).rejects.toThrow(/no local binding for Task "Work"/);
   });
 });
+
+describe("execution timeout", () => {
+  it("a definition's TimeoutSeconds ends the execution with States.Timeout", async () => {
+    const definition: StateMachineDefinition = {
+      StartAt: "Call",
+      TimeoutSeconds: 1,
+      States: { Call: { Type: "Task", Resource: FN, Catch: [{ ErrorEquals: ["States.ALL"], Next: "Caught" }], End: true }, Caught: { Type: "Succeed" } },
+    };
+    const result = await runLocalExecution({
+      definition,
+      input: {},
+      stateMachineArn: SM,
+      executionName: "slow",
+      s3: s3.client,
+      resources: { [FN]: () => new Promise((resolve) => setTimeout(() => resolve({}), 3000)) },
+    });
+    expect(result).toMatchObject({ status: "FAILED", error: "States.Timeout" });
+  });
+});

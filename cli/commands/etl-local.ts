@@ -57,7 +57,7 @@ export async function etlStartLocal(jobName: string, options: EtlLocalStartOptio
   const peers = io.peers ?? (await connectLocalPeers({ dataDir: options.dataDir }));
   for (const note of peers.notes) err.write(`${note}\n`);
   const bar = new cliProgress.SingleBar(
-    { stream: err, format: "{bar} {done}/{total} items | failed {failed} | in flight {inFlight}", hideCursor: false, noTTYOutput: false, notTTYSchedule: 2000 },
+    { stream: err, format: "{bar} {done}/{total} items | failed {failed} | in flight {inFlight}", hideCursor: false, noTTYOutput: true, notTTYSchedule: 2000 },
     cliProgress.Presets.shades_classic,
   );
   let barStarted = false;

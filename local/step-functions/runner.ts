@@ -174,6 +174,10 @@ export async function runLocalExecution(o: LocalRunOptions): Promise<LocalRunRes
     const output = await runMachine(prepared.definition, o.input, context, prepared.overrides, o.retryIntervalOverrides);
     return { status: "SUCCEEDED", output, executionArn };
   } catch (error) {
+    if ((error as Error).name === "ExecutionTimeoutError") {
+      // The definition's TimeoutSeconds elapsed: Step Functions reports States.Timeout (no Catch runs).
+      return { status: "FAILED", error: "States.Timeout", cause: (error as Error).message, executionArn };
+    }
     const cause = ((error as { cause?: unknown }).cause ?? error) as { name?: string; message?: string };
     return { status: "FAILED", error: cause.name ?? "Error", cause: cause.message ?? String(cause), executionArn };
   }
