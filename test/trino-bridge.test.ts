@@ -198,6 +198,12 @@ describe("same name, same answer: no bridge needed (checked so a DuckDB upgrade 
     const reader = await connection.runAndReadAll("SELECT count_if(x > 1) AS n FROM (VALUES (1), (2), (3)) t(x)");
     expect(Number(reader.getRowObjectsJS()[0]!.n)).toBe(2);
   });
+  it("sorts NULLs last in both directions, as Trino does by default", async () => {
+    for (const [order, want] of [["ASC", [1, 3, null]], ["DESC", [3, 1, null]]] as const) {
+      const reader = await connection.runAndReadAll(`SELECT x FROM (VALUES (1), (NULL), (3)) t(x) ORDER BY x ${order}`);
+      expect(reader.getRowObjectsJS().map((r) => r.x)).toEqual(want);
+    }
+  });
 });
 
 describe("format (java.util.Formatter)", () => {
