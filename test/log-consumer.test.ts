@@ -314,6 +314,21 @@ describe("log consumer", () => {
     ]);
   });
 
+  it("keeps a line whose own timestamp is absurd at its ingestion time (never an unreadable partition, never a crash)", async () => {
+    const data = delivery("/aws/lambda/clock", "s10", [
+      '{"level":"INFO","message":"year 1970","timestamp":"1970-01-01T00:00:00.000Z","service":"clock"}',
+      '{"level":"INFO","message":"year 275760","time":8640000000000000,"service":"clock"}',
+      '{"level":"INFO","message":"an hour early","timestamp":"2026-11-22T11:00:00.000Z","service":"clock"}',
+    ]);
+    const result = await consumeSubscription(encodeSubscriptionPayload(data), deps());
+    expect(result.objects).toEqual([expect.stringMatching(/^tables\/logs\/dt=2026-11-22\/service=clock\//)]);
+    const rows = await parquetRows(result.objects[0]!);
+    const at = (m: string) => (rows.find((r) => r.message === m)!.time as Date).toISOString();
+    expect(at("year 1970")).toBe("2026-11-22T12:00:00.000Z");
+    expect(at("year 275760")).toBe("2026-11-22T12:00:00.001Z");
+    expect(at("an hour early")).toBe("2026-11-22T11:00:00.000Z");
+  });
+
   describe("with OpenSearch", () => {
     let server: Server;
     const requests: string[] = [];

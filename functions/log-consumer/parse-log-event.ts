@@ -82,6 +82,22 @@ function epochOf(value: unknown): number | null {
   return null;
 }
 
+/**
+ * A line's own timestamp is trusted only this far from CloudWatch's ingestion time: CloudWatch
+ * itself refuses events older than 14 days or more than 2 hours ahead, so anything further is a
+ * wrong clock or a field that only looks like a time - and would land in a partition no query reads.
+ */
+export const MAX_LINE_TIME_SKEW_MS = 14 * 24 * 3_600_000;
+
+/** The line's time when plausible, else the ingestion time. */
+function plausibleTime(lineTime: number | null, ingestedAt: number): number {
+  return lineTime !== null &&
+    Number.isFinite(lineTime) &&
+    Math.abs(lineTime - ingestedAt) <= MAX_LINE_TIME_SKEW_MS
+    ? lineTime
+    : ingestedAt;
+}
+
 /** Keys we lift into columns; the rest of a JSON line stays in `fields`. */
 const LIFTED = new Set([
   "level",
@@ -138,7 +154,7 @@ function applyPlatform(row: LogRow, platform: PlatformLine): LogRow {
   row.max_memory_used_mb = platform.maxMemoryUsedMb;
   row.init_duration_ms = platform.initDurationMs;
   row.xray_trace_id = platform.xrayTraceId;
-  if (platform.time !== null) row.time = platform.time;
+  row.time = plausibleTime(platform.time, row.ingested_at);
   return row;
 }
 
@@ -148,7 +164,7 @@ function applyJson(row: LogRow, value: Obj): LogRow {
   const message = value.message ?? value.msg;
   row.message =
     typeof message === "string" ? message : message === undefined ? row.message : JSON.stringify(message);
-  row.time = epochOf(value.timestamp ?? value.time) ?? row.time;
+  row.time = plausibleTime(epochOf(value.timestamp ?? value.time), row.ingested_at);
   row.service = str(value.service);
   row.correlation_id = str(value.correlation_id ?? value.correlationId);
   row.function_name = str(value.function_name) ?? row.function_name;
@@ -205,7 +221,7 @@ export function parseLogEvent(event: CloudWatchLogsLogEvent, source: DeliverySou
     const inner = parseJsonObject(rest!.trimStart());
     if (inner) applyJson(row, inner);
     else row.message = rest!;
-    row.time = Date.parse(time!);
+    row.time = plausibleTime(Date.parse(time!), row.ingested_at);
     row.level = row.level ?? normalizeLevel(level);
     if (requestId !== "undefined") row.function_request_id = row.function_request_id ?? requestId!;
     return row;
