@@ -13,7 +13,7 @@ import { MAX_CORRELATION_ID_LENGTH, MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS }
 import { parseInstant } from "./event-time.js";
 import { parseBody } from "./parse-body.js";
 import { EventValidator } from "./validate.js";
-import { putNdjsonGzip } from "./write-objects.js";
+import { GzipNdjsonBuilder, putGzipObject, putNdjsonGzip } from "./write-objects.js";
 
 /** Where the collector reports what it did; Powertools' Logger fits, so does a no-op in tests. */
 export interface CollectorLogger {
@@ -88,7 +88,8 @@ export function createCollector(options: CollectorOptions): Collector {
     }
 
     const receivedAtMs = facts.receivedAt.getTime();
-    const accepted: string[] = [];
+    // Accepted lines are compressed while later events are still being validated (see GzipNdjsonBuilder).
+    const accepted = new GzipNdjsonBuilder();
     const encode = rawRecordEncoder(facts);
     const rejected: BatchResponse["rejected"] = [];
     const quarantined: QuarantineRecord[] = [];
@@ -96,7 +97,7 @@ export function createCollector(options: CollectorOptions): Collector {
     parsed.events.forEach((raw, index) => {
       const verdict = validator.check(raw, batchSentAt, receivedAtMs, request.body.length);
       if (verdict.ok) {
-        accepted.push(encode(verdict.value));
+        accepted.add(encode(verdict.value));
         return;
       }
       rejected.push({ index, event_id: verdict.eventId, errors: verdict.errors });
@@ -113,9 +114,9 @@ export function createCollector(options: CollectorOptions): Collector {
     });
 
     // Raw first: if it fails the client retries the whole batch, so nothing may be quarantined yet.
-    if (accepted.length > 0) {
+    if (accepted.count > 0) {
       try {
-        await putNdjsonGzip(s3, bucket, rawObjectKey(facts.receivedAt, facts.requestId), accepted);
+        await putGzipObject(s3, bucket, rawObjectKey(facts.receivedAt, facts.requestId), await accepted.finish(), accepted.count);
       } catch (error) {
         logger.error("raw write failed; answering 503", { error: (error as Error).message, request_id: facts.requestId });
         return respond(503, { error: "storage is unavailable; retry later" }, { "retry-after": String(RETRY_AFTER_SECONDS) });
@@ -123,11 +124,11 @@ export function createCollector(options: CollectorOptions): Collector {
     }
     if (quarantined.length > 0) await quarantine(facts, quarantined);
     logger.info(COLLECTOR_STORED_MESSAGE, {
-      [COLLECTOR_LOG_FIELDS.accepted]: accepted.length,
+      [COLLECTOR_LOG_FIELDS.accepted]: accepted.count,
       [COLLECTOR_LOG_FIELDS.rejected]: rejected.length,
       request_id: facts.requestId,
     });
-    const body: BatchResponse = { accepted: accepted.length, rejected };
+    const body: BatchResponse = { accepted: accepted.count, rejected };
     return respond(200, body);
   }
 
