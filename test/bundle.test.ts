@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { isBuiltin } from "node:module";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { bundleHandler, handlerBuildOptions, PACKAGE_ROOT } from "../components/bundle.js";
+import { bundleHandler, functionEntry, handlerBuildOptions, PACKAGE_ROOT } from "../components/bundle.js";
 
 // Inside node_modules/.cache so the fixture entries resolve this package's dependencies, as a user's would.
 const cacheDir = path.join(PACKAGE_ROOT, "node_modules", ".cache");
@@ -80,5 +81,42 @@ describe("bundleHandler", () => {
     expect(() => bundleHandler(path.join(dir, "nope.ts"))).toThrow(/handler entry not found/);
     const broken = writeEntry("broken.ts", "export const x = ;");
     expect(() => bundleHandler(broken)).toThrow(/esbuild|Unexpected/);
+  });
+});
+
+describe("every handler under functions/", () => {
+  // Lambda has no node_modules: a bundle may only import Node built-ins, the runtime's AWS SDK and
+  // the DuckDB layer. Any other bare import would fail at cold start.
+  const handlers = readdirSync(path.join(PACKAGE_ROOT, "functions"), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(PACKAGE_ROOT, "functions", d.name, "handler.ts")))
+    .map((d) => d.name);
+
+  it.each(handlers)("%s bundles, importing only built-ins, @aws-sdk/* and @duckdb/*", (name) => {
+    const { code } = bundleHandler(functionEntry(name));
+    const specifiers = [
+      ...[...code.matchAll(/\bfrom\s*"([^"]+)"/g)].map((m) => m[1] as string),
+      ...[...code.matchAll(/\bimport\s*\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] as string),
+      // Not inside a string: ajv keeps `'require("ajv/dist/runtime/equal")'` as text for its code generator.
+      ...[...code.matchAll(/(?<!['"`])\brequire\s*\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] as string),
+    ];
+    // The OpenSearch client tries `import("aws-sdk")` (v2) inside a try/catch, after the v3 provider.
+    const GUARDED_OPTIONAL = new Set(["aws-sdk"]);
+    const foreign = specifiers.filter(
+      (s) =>
+        !isBuiltin(s) && !s.startsWith("@aws-sdk/") && !s.startsWith("@duckdb/") && !GUARDED_OPTIONAL.has(s),
+    );
+    expect(foreign).toEqual([]);
+    expect(code).toMatch(/export\s*\{[^}]*\bhandler\b/);
+  });
+
+  it("covers the pipeline's own handlers", () => {
+    expect(handlers).toEqual(
+      expect.arrayContaining([
+        "collector",
+        "compaction-planner",
+        "compaction-worker",
+        "compaction-finalizer",
+      ]),
+    );
   });
 });
