@@ -11,8 +11,9 @@ import type { DuckDBConnection } from "@duckdb/node-api";
  *    as `system.main.<name>`), so functions DuckDB lacks *or answers differently* (regexp_replace,
  *    element_at, date_add, cardinality) become macros with Trino's semantics. Macros are expanded at
  *    bind time: constant arguments (format strings, units) fold away.
- * 3. Rewriting, only where a macro cannot work: `format` takes any number of arguments, which a macro
- *    cannot. The SQL is parsed by DuckDB itself (json_serialize_sql), function nodes are changed in the
+ * 3. Rewriting, only where a macro cannot work: `format`, `concat`, `greatest` and `least` take any
+ *    number of arguments, and DuckDB's strptime needs its format as a constant (`date_parse`,
+ *    `date_format` translate a literal format while rewriting). The SQL is parsed by DuckDB itself (json_serialize_sql), function nodes are changed in the
  *    tree, and the tree is turned back into SQL (json_deserialize_sql), so string literals, quoted
  *    identifiers and comments are never touched. SQL that needs no rewrite is passed through verbatim.
  *
@@ -42,7 +43,7 @@ export interface TrinoMacro {
  * MySQL-style specifiers (Trino date_parse / date_format) -> DuckDB strftime/strptime specifiers.
  * Specifiers that map to themselves (%Y %y %m %d %H %I %S %f %p %b %a %j %%) are absent. One pass over
  * the format, so `%M` (month name) -> `%B` and `%i` (minutes) -> `%M` cannot collide.
- * Trino does not support %D %U %u %V %w %X either; those fail in DuckDB too.
+ * Trino rejects %D %U %u %V %w %X; they are passed through, where DuckDB gives them its own meaning.
  */
 const MYSQL_TO_STRFTIME: Readonly<Record<string, string>> = {
   M: "%B",
