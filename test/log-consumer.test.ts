@@ -329,6 +329,24 @@ describe("log consumer", () => {
     expect(at("an hour early")).toBe("2026-11-22T11:00:00.000Z");
   });
 
+  it("archives lines with a lone UTF-16 surrogate, NUL, ANSI colours and emoji (one odd line failed the whole delivery)", async () => {
+    const data = delivery("/aws/lambda/odd", "s11", [
+      '{"level":"INFO","message":"half a pair \\ud800 here","service":"odd"}',
+      "nul \u0000 byte",
+      "\u001b[31mred\u001b[0m",
+      "emoji \u{1F600} ok",
+    ]);
+    const result = await consumeSubscription(encodeSubscriptionPayload(data), deps());
+    expect(result.rows).toBe(4);
+    const messages = (await parquetRows(result.objects[0]!)).map((r) => r.message);
+    expect(messages).toEqual([
+      "half a pair \ufffd here",
+      "nul \u0000 byte",
+      "\u001b[31mred\u001b[0m",
+      "emoji \u{1F600} ok",
+    ]);
+  });
+
   describe("with OpenSearch", () => {
     let server: Server;
     const requests: string[] = [];

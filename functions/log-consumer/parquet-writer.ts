@@ -15,6 +15,14 @@ function duckdb(): Promise<DuckDBInstance> {
 
 const sqlString = (value: string) => `'${value.replaceAll("'", "''")}'`;
 
+/** A UTF-16 half of a pair without its other half: JavaScript allows it, UTF-8 (and DuckDB's JSON reader) does not. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** JSON.stringify replacer: lone surrogates become U+FFFD, so one odd line never fails a whole delivery. */
+function wellFormed(_key: string, value: unknown): unknown {
+  return typeof value === "string" ? value.replace(LONE_SURROGATE, "\ufffd") : value;
+}
+
 /** Column types as read from our NDJSON: times arrive as epoch ms and are converted in the SELECT. */
 function readType(duckdbType: string): string {
   return duckdbType === "TIMESTAMP_MS" ? "BIGINT" : duckdbType;
@@ -30,7 +38,7 @@ export async function logsParquet(rows: readonly LogRow[]): Promise<Buffer> {
   const output = join(directory, "rows.parquet");
   const connection = await (await duckdb()).connect();
   try {
-    await writeFile(input, rows.map((row) => JSON.stringify(row)).join("\n"));
+    await writeFile(input, rows.map((row) => JSON.stringify(row, wellFormed)).join("\n"));
     const columns = `{${LOGS_COLUMNS.map((c) => `${sqlString(c.name)}: ${sqlString(readType(c.duckdbType))}`).join(", ")}}`;
     const select = LOGS_COLUMNS.map((c) =>
       c.duckdbType === "TIMESTAMP_MS"
