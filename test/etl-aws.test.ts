@@ -429,6 +429,26 @@ describe("etl start", () => {
     expect(printed[0]).toMatch(/FAILED .*WordCountError \| finalizer could not write results/);
   });
 
+  it("status --wait follows an execution already running until it succeeds", async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce(execution({ status: "RUNNING" }))
+      .resolves(execution({ status: "SUCCEEDED", stopDate: STOP }));
+    sfn.on(ListMapRunsCommand).resolves({ $metadata: meta, mapRuns: [] });
+    const err = new PassThrough();
+    const notes: string[] = [];
+    err.on("data", (d) => notes.push(String(d)));
+    const printed: string[] = [];
+    const code = await etlStatusOnAws(
+      EXECUTION,
+      { wait: true, format: "json" },
+      { client, out: (t) => printed.push(t), err, sleep: noSleep },
+    );
+    expect(code).toBe(0);
+    expect(notes.join("")).toBe("RUNNING items 0/0 (failed 0)\nSUCCEEDED items 0/0 (failed 0)\n");
+    expect(JSON.parse(printed[0]!)).toMatchObject({ status: "SUCCEEDED", durationMs: 200_500 });
+  });
+
   it("Ctrl-C stops waiting, not the run, and says how to follow it", async () => {
     sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: EXECUTION, startDate: START });
     sfn.on(DescribeExecutionCommand).resolves(execution({ status: "RUNNING" }));

@@ -37,6 +37,8 @@ export interface EtlAwsStartOptions {
 
 export interface EtlAwsStatusOptions {
   format?: OutputFormat;
+  /** Follow the execution until it ends (progress, then exit 0 only when it SUCCEEDED). */
+  wait?: boolean;
   stateMachineArn?: string;
 }
 
@@ -186,14 +188,28 @@ export async function etlStartOnAws(
     return 0;
   }
   err.write(`started ${started.executionArn}\n`);
+  return follow(client, started.executionArn, format, io);
+}
+
+/**
+ * Waits for an execution with progress on stderr and prints its final status; exit 0 only when it
+ * SUCCEEDED. Ctrl-C stops waiting, not the run: it says how to follow it and exits 130.
+ */
+async function follow(
+  client: SFNClient,
+  executionArn: string,
+  format: OutputFormat,
+  io: EtlAwsIo,
+): Promise<number> {
+  const out = io.out ?? ((text: string) => console.log(text));
+  const err = io.err ?? process.stderr;
   const progress = progressReporter(err);
-  // Ctrl-C stops waiting, not the run: say how to follow it, exit 130 like an interrupted command.
   const stop = new AbortController();
   const signal = io.signal ?? stop.signal;
   const onInterrupt = () => stop.abort();
   process.once("SIGINT", onInterrupt);
   try {
-    const final = await waitForExecution(client, started.executionArn, {
+    const final = await waitForExecution(client, executionArn, {
       onProgress: progress.update,
       sleep: io.sleep,
       signal,
@@ -232,6 +248,7 @@ export async function etlStatusOnAws(
           env: io.env ?? process.env,
         }),
       );
+  if (options.wait) return follow(client, executionArn, options.format ?? "table", io);
   const report = await describeExecution(client, executionArn);
   out(render(report, options.format ?? "table"));
   return 0;

@@ -58,9 +58,10 @@ export function registerEtlCommand(program: Command): void {
     .description("Status and item counts of an execution on AWS (given a job or state machine: its latest execution)")
     .argument("<execution>", "execution ARN, or a job name / state machine ARN for its most recent execution")
     .option("--state-machine-arn <arn>", "the job's state machine (default: OBSERVATORY_<JOB>_STATE_MACHINE_ARN)")
+    .option("--wait", "follow the execution until it ends, with progress (exit 0 only when it SUCCEEDED)")
     .addOption(formatOption())
-    .action(async (execution: string, options: { format: OutputFormat; stateMachineArn?: string }) => {
-      process.exitCode = await etlStatusOnAws(execution, { format: options.format, stateMachineArn: options.stateMachineArn });
+    .action(async (execution: string, options: { format: OutputFormat; stateMachineArn?: string; wait?: boolean }) => {
+      process.exitCode = await etlStatusOnAws(execution, { format: options.format, stateMachineArn: options.stateMachineArn, wait: options.wait });
     });
 
   etl
