@@ -514,6 +514,28 @@ describe("compaction", () => {
   });
 });
 
+describe("compaction definition", () => {
+  it("deploys the compaction job's own spec as a valid ASL over the pipeline's bucket and functions", async () => {
+    const { createRequire } = await import("node:module");
+    const aslValidator = createRequire(import.meta.url)("asl-validator") as (d: unknown) => {
+      isValid: boolean;
+      errors: unknown[];
+    };
+    const { compaction } = await import("../etl/jobs/compaction.js");
+    const { resolveSpec } = await import("../etl/job-spec.js");
+    const fleet = pipeline.compaction as NonNullable<typeof pipeline.compaction>;
+    expect(fleet.spec).toEqual(resolveSpec(compaction.spec));
+    const asl = JSON.parse(await outputOf(fleet.definition)) as Record<string, unknown>;
+    const result = aslValidator(structuredClone(asl));
+    expect(result.errors).toEqual([]);
+    const text = JSON.stringify(asl);
+    expect(text).toContain(await outputOf(pipeline.bucketName));
+    for (const role of ["planner", "worker", "finalizer"] as const) {
+      expect(text).toContain(await outputOf(fleet[role].arn));
+    }
+  });
+});
+
 describe("argument checks", () => {
   it("refuses a bytes-scanned cutoff below Athena's minimum", () => {
     expect(
