@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import type { RawEventRecord } from "../contracts/event-record.js";
@@ -158,4 +158,61 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
     const after = await queryTable(s3.client, s3.bucket, "events", "SELECT count(*)::INT AS n FROM events");
     expect((after[0] as { n: number }).n).toBe((before[0] as { n: number }).n + 1);
   });
+
+  it("two finalizers merging one partition at once lose nothing (conditional writes, merge redone)", async () => {
+    const x = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:37:00Z"), [rawEvent({ event_id: "x1", event: "page_viewed", event_time: "2026-11-22T15:10:00.000Z" })]);
+    const planB = await planCompaction(deps, { run_id: "run-b", input: { max_chunk_objects: 1 } });
+    const y = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:38:00Z"), [rawEvent({ event_id: "y1", event: "page_viewed", event_time: "2026-11-22T15:20:00.000Z" })]);
+    const planC = await planCompaction(deps, { run_id: "run-c", input: { max_chunk_objects: 1 } });
+    for (const chunk of planB.filter((c) => c.keys.includes(x))) await compactChunk(deps, "run-b", chunk);
+    for (const chunk of planC.filter((c) => c.keys.includes(y))) await compactChunk(deps, "run-c", chunk);
+    const target = "tables/events/dt=2026-11-22/hour=15/part-0000.parquet";
+    const racing = { ...deps, s3: s3WithConditionalWrites(s3.client, target) };
+    await Promise.all([finalizeCompaction(racing, "run-b"), finalizeCompaction(racing, "run-c")]);
+    const rows = await queryTable(s3.client, s3.bucket, "events", "SELECT event_id FROM events WHERE event_id IN ('x1', 'y1', 'e2', 'e3') ORDER BY event_id");
+    expect(rows.map((r) => r.event_id)).toEqual(["e2", "e3", "x1", "y1"]);
+  });
 });
+
+/**
+ * s3rver ignores If-Match / If-None-Match; this client enforces them as S3 does (atomically, within this
+ * process) and makes the first two conditional writes to `barrierKey` meet before either is applied,
+ * so two merges of that partition really race.
+ */
+function s3WithConditionalWrites(client: S3Client, barrierKey: string): S3Client {
+  let writes = 0;
+  let release: () => void = () => {};
+  const barrier = new Promise<void>((resolve) => {
+    release = resolve;
+    setTimeout(resolve, 10_000); // never hang the test
+  });
+  let queue = Promise.resolve();
+  const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
+  const conditional = async (command: PutObjectCommand | CopyObjectCommand) => {
+    const { Bucket, Key, IfMatch, IfNoneMatch } = command.input;
+    if (Key === barrierKey && ++writes <= 2) {
+      if (writes === 2) release();
+      await barrier;
+    }
+    const run = queue.then(async () => {
+      const etag = await send(new HeadObjectCommand({ Bucket, Key })).then((h) => (h as { ETag?: string }).ETag, () => undefined);
+      if ((IfNoneMatch === "*" && etag) || (IfMatch && IfMatch !== etag)) {
+        throw Object.assign(new Error("At least one of the pre-conditions you specified did not hold"), { name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } });
+      }
+      return send(command);
+    });
+    queue = run.then(() => undefined, () => undefined);
+    return run;
+  };
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property !== "send") return Reflect.get(target, property, receiver);
+      return (command: unknown) => {
+        if ((command instanceof PutObjectCommand || command instanceof CopyObjectCommand) && (command.input.IfMatch || command.input.IfNoneMatch)) {
+          return conditional(command);
+        }
+        return send(command);
+      };
+    },
+  });
+}

@@ -8,7 +8,7 @@ import type { JsonValue } from "../../etl/contracts.js";
 import pMap from "p-map";
 import { openDuckDB, sqlStringList } from "./duckdb.js";
 import { COMPACTED_FILE, committedKey, compactedKey, doneMarkerKey, doneMarkerPrefix, planKey, STATE_KEY, stagedKey } from "./keys.js";
-import { MERGE_CONCURRENCY } from "./limits.js";
+import { MAX_MERGE_ATTEMPTS, MERGE_CONCURRENCY } from "./limits.js";
 import { mergePartition } from "./merge.js";
 import { type ChunkLimits, type CompactionChunk, DEFAULT_CHUNK_LIMITS, planChunks } from "./plan.js";
 import {
@@ -17,7 +17,9 @@ import {
   downloadObjects,
   listObjects,
   readJsonObject,
+  isWriteConflict,
   uploadFile,
+  type WriteCondition,
   writeJsonObject,
 } from "./s3-files.js";
 import { type CompactionState, EMPTY_STATE, commitState, consumedSet, listStartAfter } from "./state.js";
@@ -266,13 +268,32 @@ async function mergeIntoPartition(
   staged: string[],
   markers: ChunkDone[],
 ): Promise<{ table: string; key: string; newRows: number; duplicates: number }> {
+  // Optimistic concurrency: the merged file is written only if the partition's file is still the one
+  // merged (S3 conditional write); otherwise the merge is redone over the newer file.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await mergeOnce(deps, table, partitionPath, staged, markers);
+    } catch (error) {
+      if (!isWriteConflict(error) || attempt >= MAX_MERGE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function mergeOnce(
+  deps: CompactionDeps,
+  table: CompactionTable,
+  partitionPath: string,
+  staged: string[],
+  markers: ChunkDone[],
+): Promise<{ table: string; key: string; newRows: number; duplicates: number }> {
   const key = compactedKey(table.name, partitionPath);
-  const existing = (await listObjects(deps.s3, deps.bucket, `${tablePrefix(table.name)}${partitionPath}`))
-    .map((o) => o.key)
-    .filter((k) => k.endsWith(".parquet"));
+  const listed = (await listObjects(deps.s3, deps.bucket, `${tablePrefix(table.name)}${partitionPath}`)).filter((o) => o.key.endsWith(".parquet"));
+  const existing = listed.map((o) => o.key);
+  const current = listed.find((o) => o.key === key);
+  const condition: WriteCondition = current?.etag ? { ifMatch: current.etag } : { ifNoneMatch: "*" };
   const stagedRows = markers.reduce((sum, m) => sum + (m.rows_by_partition[table.name]?.[partitionPath] ?? 0), 0);
   if (existing.length === 0 && staged.length === 1) {
-    await copyObject(deps.s3, deps.bucket, staged[0] as string, key);
+    await copyObject(deps.s3, deps.bucket, staged[0] as string, key, condition);
     return { table: table.name, key, newRows: stagedRows, duplicates: 0 };
   }
   const work = await mkdtemp(join(deps.tempDirectory ?? tmpdir(), `compaction-merge-${table.name}-`));
@@ -285,7 +306,7 @@ async function mergeIntoPartition(
     const outFile = join(work, COMPACTED_FILE);
     const before = existing.length === 0 ? 0 : await countRows(db.connection, existingFiles);
     const result = await mergePartition(db.connection, { table, existingFiles, stagedFiles, outFile });
-    await uploadFile(deps.s3, deps.bucket, key, outFile);
+    await uploadFile(deps.s3, deps.bucket, key, outFile, condition);
     // Only after the merged file is in place: the parts it replaced.
     await deleteObjects(deps.s3, deps.bucket, existing.filter((k) => k !== key));
     return { table: table.name, key, newRows: result.rows - before, duplicates: result.duplicates };

@@ -30,3 +30,7 @@ export const MERGE_CONCURRENCY = 2;
 /** DuckDB memory ceiling as a share of the function's memory: the rest is Node, the SDK and buffers;
  * above it DuckDB spills to /tmp instead of being OOM-killed. */
 export const DUCKDB_MEMORY_SHARE = 0.6;
+
+/** Merges of one partition redone after losing a conditional write to another writer before giving up:
+ * runs never overlap by design, so even one conflict means something unusual is going on. */
+export const MAX_MERGE_ATTEMPTS = 3;

@@ -19,6 +19,7 @@ import { S3_TRANSFER_CONCURRENCY } from "./limits.js";
 export interface ListedObject {
   key: string;
   size: number;
+  etag?: string;
 }
 
 /** Every object under `prefix` (all pages), optionally only keys after `startAfter`, in key order. */
@@ -29,7 +30,7 @@ export async function listObjects(s3: S3Client, bucket: string, prefix: string, 
     const page = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, StartAfter: token ? undefined : startAfter, ContinuationToken: token }),
     );
-    for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, size: o.Size ?? 0 });
+    for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return objects;
@@ -49,14 +50,40 @@ export async function downloadObjects(s3: S3Client, bucket: string, keys: string
   );
 }
 
-export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string): Promise<void> {
+/**
+ * S3 conditional write: replace only the version we read (`ifMatch` = its ETag), or create only if
+ * absent (`ifNoneMatch: "*"`). A writer that lost the race gets PreconditionFailed (see isWriteConflict).
+ */
+export interface WriteCondition {
+  ifMatch?: string;
+  ifNoneMatch?: "*";
+}
+
+export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string, condition: WriteCondition = {}): Promise<void> {
   // Parquet files here are at most a partition-hour: reading them whole is simpler than a multipart upload.
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path), ContentType: "application/vnd.apache.parquet" }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: await readFile(path),
+      ContentType: "application/vnd.apache.parquet",
+      IfMatch: condition.ifMatch,
+      IfNoneMatch: condition.ifNoneMatch,
+    }),
+  );
 }
 
 /** Server-side copy. encodeURI leaves `/` and `=` as they are: AWS accepts that, and s3rver does not decode `%3D`. */
-export async function copyObject(s3: S3Client, bucket: string, from: string, to: string): Promise<void> {
-  await s3.send(new CopyObjectCommand({ Bucket: bucket, CopySource: `${bucket}/${encodeURI(from)}`, Key: to }));
+export async function copyObject(s3: S3Client, bucket: string, from: string, to: string, condition: WriteCondition = {}): Promise<void> {
+  await s3.send(
+    new CopyObjectCommand({ Bucket: bucket, CopySource: `${bucket}/${encodeURI(from)}`, Key: to, IfMatch: condition.ifMatch, IfNoneMatch: condition.ifNoneMatch }),
+  );
+}
+
+/** The answer S3 gives a conditional write whose condition no longer holds (someone else wrote first). */
+export function isWriteConflict(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "PreconditionFailed" || e?.name === "ConditionalRequestConflict" || e?.$metadata?.httpStatusCode === 412;
 }
 
 export async function readJsonObject<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
