@@ -1,4 +1,6 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { LOGS_COLUMNS } from "../contracts/logs-table.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -19,13 +21,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "obs-cost-"));
   s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
   await writeQueryFixture({ s3: s3.client, bucket: s3.bucket, workDir: join(dir, "work"), events: 3000 });
+  await writeLogsTable();
   engine = await LocalQueryEngine.open({ s3: s3.client, bucket: s3.bucket, cacheDir: join(dir, "cache") });
   const instance = await DuckDBInstance.create(":memory:");
   const db = await instance.connect();
   const reader = await db.runAndReadAll(
     `SELECT file_name, path_in_schema, total_compressed_size FROM parquet_metadata('${join(dir, "cache")}/**/*.parquet')`,
   );
-  chunks = reader.getRowObjectsJS().map((r) => {
+  chunks = reader.getRowObjectsJS().filter((r) => !String(r.file_name).includes("/tables/logs/")).map((r) => {
     const [, table, dt, hour] = /tables\/([^/]+)\/dt=([^/]+)\/hour=([^/]+)\//.exec(String(r.file_name))!;
     return { table: table!, dt: dt!, hour: hour!, column: String(r.path_in_schema).split(", ")[0]!, bytes: Number(r.total_compressed_size) };
   });
@@ -37,6 +40,23 @@ afterAll(async () => {
   await s3?.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** The `logs` table (H5's layout: dt/service partitions, LOGS_COLUMNS), 100 lines per partition. */
+async function writeLogsTable(): Promise<void> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const db = await instance.connect();
+  const columns = LOGS_COLUMNS.map((c) =>
+    c.name === "message" ? "'request handled ' || i AS message" : c.name === "level" ? "'INFO' AS level" : `CAST(NULL AS ${c.duckdbType}) AS "${c.name}"`,
+  ).join(", ");
+  for (const [dt, service] of [["2026-01-15", "search"], ["2026-01-15", "images"], ["2026-01-16", "search"]]) {
+    const file = join(dir, `logs-${dt}-${service}.parquet`);
+    await db.run(`COPY (SELECT ${columns} FROM range(100) t(i)) TO '${file}' (FORMAT parquet, COMPRESSION zstd)`);
+    const body = await readFile(file);
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `tables/logs/dt=${dt}/service=${service}/part.parquet`, Body: body }));
+  }
+  db.closeSync();
+  instance.closeSync();
+}
 
 const truth = (table: string, columns: string[], keep: (dt: string, hour: string) => boolean = () => true) =>
   chunks.filter((c) => c.table === table && columns.includes(c.column) && keep(c.dt, c.hour)).reduce((sum, c) => sum + c.bytes, 0);
@@ -94,6 +114,16 @@ describe("estimateScan", () => {
     expect(estimate.bytesScanned).toBe(
       truth("downloaded_img", ["event_id", "image_size", "user_id"], (dt) => dt === "2026-01-15") + truth("events", ["event_id"]),
     );
+  });
+
+  it("prunes the logs table by its own partition keys (dt, service)", async () => {
+    const result = await engine.query("SELECT service, count(*) AS n FROM logs WHERE dt = '2026-01-15' GROUP BY service ORDER BY service");
+    expect(result.rows).toEqual([
+      { service: "images", n: 100 },
+      { service: "search", n: 100 },
+    ]);
+    const estimate = await estimateScan(engine, "SELECT message FROM logs WHERE service = 'search'");
+    expect(estimate.scans[0]).toMatchObject({ table: "logs", files: 2, filesTotal: 3, columns: ["message"] });
   });
 
   it("prices the scan as Athena bills it, 10 MB minimum", async () => {
