@@ -94,7 +94,7 @@ describe("collector against local S3", () => {
 
   it("keeps good events and quarantines bad ones of the same batch, with reasons and the original payload", async () => {
     const requestId = "req-mixed";
-    const bad = { event: "search_made", user_id: "u1", properties: { query: "dogs", n_results: "many" } };
+    const bad = { event: "Search Made", user_id: "u1", properties: { query: "dogs", nResults: "many" } };
     const result = await collector().handler(
       httpApiEvent({ requestId, body: { batch: [{ event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 3 } }, bad] } }),
     );
@@ -112,6 +112,7 @@ describe("collector against local S3", () => {
         status: 200,
         index: 1,
         event_id: answer.rejected[0].event_id,
+        // Named as the events table would name it; the payload keeps the event as sent.
         event: "search_made",
         reasons: answer.rejected[0].errors,
         payload: JSON.stringify(bad),

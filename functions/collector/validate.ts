@@ -109,7 +109,9 @@ export class EventValidator {
     const input = raw as Record<string, unknown>;
     const eventId = typeof input.event_id === "string" && input.event_id.length > 0 ? input.event_id : randomUUID();
     const eventName = typeof input.event === "string" ? input.event : null;
-    if (!this.envelope(input)) return rejected(eventId, eventName, describeErrors(this.envelope.errors, ""));
+    // Quarantine records name the event as the events table would (conformed), or as sent when that is empty.
+    const eventLabel = eventName === null ? null : conformName(eventName) || eventName;
+    if (!this.envelope(input)) return rejected(eventId, eventLabel, describeErrors(this.envelope.errors, ""));
 
     const errors: string[] = [];
     const userId = identityOf(input, "user_id", errors);
@@ -131,9 +133,9 @@ export class EventValidator {
       try {
         bytes = Buffer.byteLength(JSON.stringify(input));
       } catch {
-        return rejected(eventId, eventName, ["event is nested too deeply to serialize"]);
+        return rejected(eventId, eventLabel, ["event is nested too deeply to serialize"]);
       }
-      if (bytes > MAX_EVENT_BYTES) return rejected(eventId, eventName, [`event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`]);
+      if (bytes > MAX_EVENT_BYTES) return rejected(eventId, eventLabel, [`event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`]);
     }
 
     const timestamp = input.timestamp === undefined ? undefined : parseInstant(input.timestamp, "timestamp");
@@ -151,7 +153,7 @@ export class EventValidator {
     if (declared && errors.length === 0 && !declared.validate(properties)) {
       errors.push(...describeErrors(declared.validate.errors, "properties").map((e) => `${e} (schema ${event} v${declared.version})`));
     }
-    if (errors.length > 0) return rejected(eventId, eventName, errors);
+    if (errors.length > 0) return rejected(eventId, eventLabel, errors);
     return {
       ok: true,
       value: { eventId, event, eventTimeMs, userId, anonymousId, properties, context, schemaVersion: declared?.version ?? null },
