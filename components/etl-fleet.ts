@@ -207,7 +207,7 @@ export class EtlFleet extends pulumi.ComponentResource {
       this.bucket = new aws.s3.Bucket(
         ...transform(t?.bucket, `${name}-bucket`, { forceDestroy: false }, parent),
       );
-      new aws.s3.BucketPublicAccessBlock(
+      const publicAccess = new aws.s3.BucketPublicAccessBlock(
         `${name}-bucket-public-access`,
         {
           bucket: this.bucket.id,
@@ -217,6 +217,29 @@ export class EtlFleet extends pulumi.ComponentResource {
           restrictPublicBuckets: true,
         },
         parent,
+      );
+      const ownArn = this.bucket.arn;
+      new aws.s3.BucketPolicy(
+        `${name}-bucket-policy`,
+        {
+          bucket: this.bucket.id,
+          // A resource policy Deny of every S3 action over plain HTTP: the one place a wildcard action is the point.
+          policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [ownArn, pulumi.interpolate`${ownArn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+              },
+            ],
+          }),
+        },
+        // S3 rejects a bucket policy while the public access block is being changed.
+        { ...parent, dependsOn: [publicAccess] },
       );
       new aws.s3.BucketLifecycleConfiguration(
         `${name}-bucket-lifecycle`,

@@ -227,13 +227,25 @@ describe("EtlFleet resource graph", () => {
     expect(byName("small-ledger").inputs.deletionProtectionEnabled).toBe(true);
   });
 
-  it("expires its own bucket's ETL objects with the ledger rows", () => {
+  it("keeps its own bucket private, TLS-only, and expires its ETL objects with the ledger rows", async () => {
     const lifecycle = byName("chars-bucket-lifecycle").inputs as any;
     expect(lifecycle.rules[0]).toMatchObject({
       status: "Enabled",
       filter: { prefix: "etl/" },
       expiration: { days: 90 },
     });
+    const bucketPolicy = JSON.parse(await resolved(byName("chars-bucket-policy").inputs.policy as string));
+    expect(bucketPolicy.Statement).toEqual([
+      {
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: ["arn:aws:s3:::chars-bucket-abc123", "arn:aws:s3:::chars-bucket-abc123/*"],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+    ]);
+    expect(has("small-bucket-policy")).toBe(false);
     expect(byName("chars-bucket-public-access").inputs).toMatchObject({
       blockPublicAcls: true,
       restrictPublicBuckets: true,
