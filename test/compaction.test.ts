@@ -103,24 +103,28 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
     expect(await queryTable(s3.client, s3.bucket, "search_made", "SELECT count(*)::INT AS n FROM search_made")).toEqual([{ n: 1 }]);
   });
 
-  it("compacts quarantine into a queryable table", async () => {
-    await putQuarantineObject(s3.client, s3.bucket, at("2026-11-22T15:31:00Z"), [
-      {
-        quarantined_at: "2026-11-22T15:31:00.500Z",
-        request_id: "req-9",
-        correlation_id: "corr-9",
-        status: 200,
-        index: 2,
-        event_id: "bad-1",
-        event: "search_made",
-        reasons: ["properties.n_results must be integer", "timestamp is in the future"],
-        payload: '{"event":"search_made"}',
-        payload_encoding: "json",
-      },
-    ]);
+  it("compacts quarantine into a queryable table, one row per rejected item", async () => {
+    const record = {
+      quarantined_at: "2026-11-22T15:31:00.500Z",
+      request_id: "req-9",
+      correlation_id: "corr-9",
+      status: 200,
+      index: 2,
+      event_id: "bad-1",
+      event: "search_made",
+      reasons: ["properties.n_results must be integer", "timestamp is in the future"],
+      payload: '{"event":"search_made"}',
+      payload_encoding: "json" as const,
+    };
+    // The same request's quarantine object read twice (e.g. written again by a retried collector invocation).
+    await putQuarantineObject(s3.client, s3.bucket, at("2026-11-22T15:31:00Z"), [record]);
+    await putQuarantineObject(s3.client, s3.bucket, at("2026-11-22T15:31:01Z"), [record, { ...record, index: null, event_id: null, event: null, reasons: ["body is not valid JSON"], payload: "{", payload_encoding: "utf8" as const }]);
     await runOnce(deps, "run-4");
-    const rows = await queryTable(s3.client, s3.bucket, "quarantine", "SELECT request_id, batch_index, reasons, quarantined_at::VARCHAR AS t, hour FROM quarantine");
-    expect(rows).toEqual([{ request_id: "req-9", batch_index: 2, reasons: ["properties.n_results must be integer", "timestamp is in the future"], t: "2026-11-22 15:31:00.5", hour: "15" }]);
+    const rows = await queryTable(s3.client, s3.bucket, "quarantine", "SELECT request_id, batch_index, reasons, quarantined_at::VARCHAR AS t, hour FROM quarantine ORDER BY batch_index NULLS LAST");
+    expect(rows).toEqual([
+      { request_id: "req-9", batch_index: 2, reasons: ["properties.n_results must be integer", "timestamp is in the future"], t: "2026-11-22 15:31:00.5", hour: "15" },
+      { request_id: "req-9", batch_index: null, reasons: ["body is not valid JSON"], t: "2026-11-22 15:31:00.5", hour: "15" },
+    ]);
   });
 
   it("leaves a failed chunk's objects for the next run and never consumes them twice", async () => {
