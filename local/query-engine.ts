@@ -100,15 +100,17 @@ export class LocalQueryEngine {
     const rewritten = await rewriteTrinoSql(this.connection, sql);
     const reader = await this.connection.runAndReadAll(rewritten);
     const names = reader.columnNames();
-    const types = reader.columnTypes();
-    const rows = reader.getRowsJS().map((values) => {
+    const types = reader.columnTypes().map(String);
+    const converters = types.map(converterFor);
+    const values = reader.getRows();
+    const rows = reader.getRowsJS().map((jsValues, r) => {
       const row: Record<string, unknown> = {};
       names.forEach((name, i) => {
-        row[name] = plainValue(values[i]);
+        row[name] = converters[i]!(jsValues[i], values[r]![i]);
       });
       return row;
     });
-    return { engine: "local", columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows };
+    return { engine: "local", columns: names.map((name, i) => ({ name, type: types[i]! })), rows };
   }
 
   private async columnsOf(relation: string): Promise<Set<string>> {
@@ -162,6 +164,26 @@ function partitionKeysOf(file: string, tableDirectory: string): string[] {
 
 export function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** Doubles hold 15 significant digits; wider decimals are returned as their exact text. */
+const MAX_EXACT_DECIMAL_DIGITS = 15;
+
+/**
+ * How a column's values become plain JS values, matching what the Athena runner returns for the same
+ * type (query/athena-runner.ts athenaValue): dates as `YYYY-MM-DD`, wide decimals and times as text.
+ */
+function converterFor(type: string): (js: unknown, value: unknown) => unknown {
+  const text = (_js: unknown, value: unknown) => (value === null || value === undefined ? null : String(value));
+  if (type === "DATE") return (js) => (js instanceof Date ? js.toISOString().slice(0, 10) : js);
+  if (type === "TIME" || type === "TIME WITH TIME ZONE" || type === "INTERVAL" || type === "BLOB") return text;
+  const decimal = /^DECIMAL\((\d+),/.exec(type);
+  if (decimal && Number(decimal[1]) > MAX_EXACT_DECIMAL_DIGITS) return text;
+  if (type.startsWith("MAP(")) {
+    return (js) =>
+      Array.isArray(js) ? Object.fromEntries(js.map((e: { key: unknown; value: unknown }) => [String(e.key), plainValue(e.value)])) : js;
+  }
+  return (js) => plainValue(js);
 }
 
 function plainValue(value: unknown): unknown {

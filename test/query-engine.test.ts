@@ -67,6 +67,17 @@ describe("tables", () => {
     expect(result.rows).toEqual([{ n: want }]);
   });
 
+  it("returns values as the Athena runner does: dates as text, wide decimals exact, maps as objects", async () => {
+    const result = await engine.query(
+      "SELECT DATE '2026-01-15' AS d, CAST('12345678901234567890.5' AS DECIMAL(38,1)) AS big, CAST(123.45 AS DECIMAL(10,2)) AS small, " +
+        "MAP(ARRAY['a'], ARRAY[1]) AS m, TIME '10:00:00' AS t, count(*) AS n, sum(image_size) AS total FROM downloaded_img",
+    );
+    const row = result.rows[0]!;
+    expect(row).toMatchObject({ d: "2026-01-15", big: "12345678901234567890.5", small: 123.45, m: { a: 1 }, t: "10:00:00" });
+    expect(typeof row.n).toBe("number");
+    expect(row.total).toBe(fixture.events.filter((e) => e.event === "downloaded_img").reduce((sum, e) => sum + (e.properties.image_size as number), 0));
+  });
+
   it("keeps unicode property values intact", async () => {
     const result = await engine.query("SELECT count(*) AS n FROM search_made WHERE query = '日本の桜'");
     expect(result.rows[0]!.n).toBe(fixture.events.filter((e) => e.properties.query === "日本の桜").length);
