@@ -10,7 +10,8 @@ export const CPU_JOB = "bench-cpu";
 /** Items of the no-op job, from the planner input `{ "items": n }`. */
 export const noop = defineJob<EtlItem, null>({
   spec: { name: NOOP_JOB },
-  plan: async ({ input }) => Array.from({ length: (input as { items: number }).items }, (_, n) => ({ id: `i${n}` })),
+  plan: async ({ input }) =>
+    Array.from({ length: (input as { items: number }).items }, (_, n) => ({ id: `i${n}` })),
   work: async () => null,
   finalize: async (results) => results.length,
 });
@@ -29,7 +30,8 @@ export function cpuWork(seed: number): number {
 
 export const cpu = defineJob<EtlItem & { seed: number }, number>({
   spec: { name: CPU_JOB, batching: { maxItems: 1 } },
-  plan: async ({ input }) => Array.from({ length: (input as { items: number }).items }, (_, n) => ({ id: `c${n}`, seed: n })),
+  plan: async ({ input }) =>
+    Array.from({ length: (input as { items: number }).items }, (_, n) => ({ id: `c${n}`, seed: n })),
   work: async (items) => items.reduce((n, item) => n + cpuWork(item.seed), 0),
   finalize: async (results) => results.reduce((a, b) => a + b, 0),
 });

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+
 process.env.OBSERVATORY_QUIET_POLYFILL = "1";
 const { CPU_JOB, cpu, cpuWork, noop } = await import("./etl-bench-jobs.js");
 const { workerHandler } = await import("../etl/handlers.js");
@@ -154,7 +155,8 @@ for (let r = 0; r < REPEATS; r++) {
       input: { items: CPU_ITEMS },
       ...(threads > 0 ? { workerPool: pool } : {}),
     });
-    (samples[`${threads}/${concurrency}`] ??= []).push(ms);
+    const key = `${threads}/${concurrency}`;
+    samples[key] = [...(samples[key] ?? []), ms];
   }
 }
 const results: Record<string, number> = Object.fromEntries(

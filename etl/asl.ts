@@ -129,6 +129,7 @@ function escapeIntrinsic(text: string): string {
  * for each argument path.
  */
 export function formatIntrinsic(literals: string[], args: string[]): string {
-  if (literals.length !== args.length + 1) throw new Error("formatIntrinsic: need one more literal than arguments");
+  if (literals.length !== args.length + 1)
+    throw new Error("formatIntrinsic: need one more literal than arguments");
   return `States.Format('${literals.map(escapeIntrinsic).join("{}")}', ${args.join(", ")})`;
 }

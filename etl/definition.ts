@@ -80,7 +80,8 @@ const PLACEHOLDER_REGION = "us-east-1";
  * every ARN says PLACEHOLDER so nobody mistakes it for a deployed resource.
  */
 export function placeholderRefs(job: string): EtlRefs {
-  const fn = (role: string) => `arn:aws:lambda:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:function:PLACEHOLDER-${job}-${role}`;
+  const fn = (role: string) =>
+    `arn:aws:lambda:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:function:PLACEHOLDER-${job}-${role}`;
   return {
     plannerArn: fn("planner"),
     workerArn: fn("worker"),
@@ -117,8 +118,12 @@ function runResultsPrefixFormat(refs: EtlRefs, job: string, trailingSlash: boole
 
 export function buildEtlDefinition(specInput: EtlJobSpec, refs: EtlRefs): EtlDefinition {
   const spec = resolveSpec(specInput);
-  for (const [name, prefix] of [["manifestPrefix", refs.manifestPrefix], ["resultsPrefix", refs.resultsPrefix]] as const) {
-    if (prefix !== "" && !prefix.endsWith("/")) throw new Error(`${name} must end in "/": ${JSON.stringify(prefix)}`);
+  for (const [name, prefix] of [
+    ["manifestPrefix", refs.manifestPrefix],
+    ["resultsPrefix", refs.resultsPrefix],
+  ] as const) {
+    if (prefix !== "" && !prefix.endsWith("/"))
+      throw new Error(`${name} must end in "/": ${JSON.stringify(prefix)}`);
   }
   const job = spec.name;
   const toFailed: Catcher = { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: STATE.recordFailed };
@@ -163,7 +168,9 @@ export function buildEtlDefinition(specInput: EtlJobSpec, refs: EtlRefs): EtlDef
           },
           ItemBatcher: {
             ...(spec.batching.maxItems !== undefined ? { MaxItemsPerBatch: spec.batching.maxItems } : {}),
-            ...(spec.batching.maxBytes !== undefined ? { MaxInputBytesPerBatch: spec.batching.maxBytes } : {}),
+            ...(spec.batching.maxBytes !== undefined
+              ? { MaxInputBytesPerBatch: spec.batching.maxBytes }
+              : {}),
             BatchInput: runFields,
           },
           ItemProcessor: {
@@ -172,8 +179,12 @@ export function buildEtlDefinition(specInput: EtlJobSpec, refs: EtlRefs): EtlDef
             States: { [STATE.work]: work },
           },
           MaxConcurrency: spec.concurrency,
-          ...(spec.toleratedFailurePercentage !== undefined ? { ToleratedFailurePercentage: spec.toleratedFailurePercentage } : {}),
-          ...(spec.toleratedFailureCount !== undefined ? { ToleratedFailureCount: spec.toleratedFailureCount } : {}),
+          ...(spec.toleratedFailurePercentage !== undefined
+            ? { ToleratedFailurePercentage: spec.toleratedFailurePercentage }
+            : {}),
+          ...(spec.toleratedFailureCount !== undefined
+            ? { ToleratedFailureCount: spec.toleratedFailureCount }
+            : {}),
           ResultWriter: {
             Resource: S3_PUT_OBJECT,
             Parameters: { Bucket: refs.bucket, "Prefix.$": runResultsPrefixFormat(refs, job, false) },
@@ -187,7 +198,11 @@ export function buildEtlDefinition(specInput: EtlJobSpec, refs: EtlRefs): EtlDef
           Comment: "Inline Map: items travel in state; each worker gets a batch of one",
           ItemsPath: "$.plan.items",
           ItemSelector: { "Items.$": "States.Array($$.Map.Item.Value)", BatchInput: runFields },
-          ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: STATE.work, States: { [STATE.work]: work } },
+          ItemProcessor: {
+            ProcessorConfig: { Mode: "INLINE" },
+            StartAt: STATE.work,
+            States: { [STATE.work]: work },
+          },
           MaxConcurrency: spec.concurrency,
           ResultPath: "$.map",
           Catch: [toFailed],
@@ -231,12 +246,29 @@ export function buildEtlDefinition(specInput: EtlJobSpec, refs: EtlRefs): EtlDef
         alreadyDone: STATE.alreadySucceeded,
       }),
       [STATE.plan]: plan,
-      [STATE.recordPlan]: plannedState({ table: refs.ledgerTable, job, next: STATE.process, onError: toFailed }),
+      [STATE.recordPlan]: plannedState({
+        table: refs.ledgerTable,
+        job,
+        next: STATE.process,
+        onError: toFailed,
+      }),
       [STATE.process]: process,
       [STATE.finalize]: finalize,
-      [STATE.recordSucceeded]: succeededState({ table: refs.ledgerTable, job, next: STATE.done, onError: toFailed }),
-      [STATE.done]: { Type: "Succeed", Comment: "The run's summary is the execution output", OutputPath: "$.summary" },
-      [STATE.alreadySucceeded]: { Type: "Succeed", Comment: "This run id already SUCCEEDED; nothing was redone" },
+      [STATE.recordSucceeded]: succeededState({
+        table: refs.ledgerTable,
+        job,
+        next: STATE.done,
+        onError: toFailed,
+      }),
+      [STATE.done]: {
+        Type: "Succeed",
+        Comment: "The run's summary is the execution output",
+        OutputPath: "$.summary",
+      },
+      [STATE.alreadySucceeded]: {
+        Type: "Succeed",
+        Comment: "This run id already SUCCEEDED; nothing was redone",
+      },
       [STATE.recordFailed]: failedState({ table: refs.ledgerTable, job, next: STATE.runFailed }),
       [STATE.runFailed]: {
         Type: "Fail",
@@ -251,15 +283,25 @@ export function buildEtlDefinition(specInput: EtlJobSpec, refs: EtlRefs): EtlDef
 
 function iamNeeds(spec: ResolvedEtlJobSpec, refs: EtlRefs): IamNeed[] {
   const functions = [refs.plannerArn, refs.workerArn, refs.finalizerArn];
-  const tableArn = refs.ledgerTableArn ?? `arn:aws:dynamodb:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:table/${refs.ledgerTable}`;
+  const tableArn =
+    refs.ledgerTableArn ??
+    `arn:aws:dynamodb:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:table/${refs.ledgerTable}`;
   const needs: IamNeed[] = [
     // Qualified ARNs too (":*"): Step Functions may invoke a version or alias.
-    { sid: "InvokeOwnFunctions", actions: ["lambda:InvokeFunction"], resources: [...new Set(functions.flatMap((a) => [a, `${a}:*`]))] },
+    {
+      sid: "InvokeOwnFunctions",
+      actions: ["lambda:InvokeFunction"],
+      resources: [...new Set(functions.flatMap((a) => [a, `${a}:*`]))],
+    },
     { sid: "WriteLedger", actions: ["dynamodb:UpdateItem"], resources: [tableArn] },
   ];
   if (spec.mode === "distributed") {
     needs.push(
-      { sid: "ReadManifests", actions: ["s3:GetObject"], resources: [`arn:aws:s3:::${refs.bucket}/${refs.manifestPrefix}${spec.name}/*`] },
+      {
+        sid: "ReadManifests",
+        actions: ["s3:GetObject"],
+        resources: [`arn:aws:s3:::${refs.bucket}/${refs.manifestPrefix}${spec.name}/*`],
+      },
       {
         // What the ResultWriter needs to write (multipart for large result files) and read back.
         sid: "WriteMapResults",

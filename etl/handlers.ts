@@ -16,8 +16,8 @@ import type {
   RunSummary,
   WorkerEvent,
 } from "./contracts.js";
-import type { EtlJob } from "./jobs.js";
 import { resolveSpec } from "./job-spec.js";
+import type { EtlJob } from "./jobs.js";
 import { completedItemIds, itemsOf, readMapRun, readRunResults } from "./map-results.js";
 
 const SECONDS_PER_DAY = 86_400;
@@ -32,20 +32,33 @@ export function manifestKey(prefix: string, job: string, runId: string, at: Date
 function checkItems(items: EtlItem[], job: string): void {
   const seen = new Set<string>();
   for (const [index, item] of items.entries()) {
-    if (typeof item?.id !== "string" || item.id === "") throw new Error(`job ${job}: item ${index} has no string "id" (needed to resume a run)`);
+    if (typeof item?.id !== "string" || item.id === "")
+      throw new Error(`job ${job}: item ${index} has no string "id" (needed to resume a run)`);
     if (seen.has(item.id)) throw new Error(`job ${job}: item id ${JSON.stringify(item.id)} is planned twice`);
     seen.add(item.id);
   }
 }
 
-export function plannerHandler<Item extends EtlItem, Result extends JsonValue>(job: EtlJob<Item, Result>, s3: S3Factory) {
+export function plannerHandler<Item extends EtlItem, Result extends JsonValue>(
+  job: EtlJob<Item, Result>,
+  s3: S3Factory,
+) {
   const spec = resolveSpec(job.spec);
   return async (event: PlannerEvent): Promise<PlannerResult & { items?: Item[] }> => {
     const client = s3();
     const now = new Date();
-    const all = await job.plan({ s3: client, job: event.job, run_id: event.run_id, input: event.input, bucket: event.manifest_location.bucket });
+    const all = await job.plan({
+      s3: client,
+      job: event.job,
+      run_id: event.run_id,
+      input: event.input,
+      bucket: event.manifest_location.bucket,
+    });
     checkItems(all, event.job);
-    const done = spec.mode === "distributed" ? completedItemIds(await readRunResults(client, event.results_location)) : new Set<string>();
+    const done =
+      spec.mode === "distributed"
+        ? completedItemIds(await readRunResults(client, event.results_location))
+        : new Set<string>();
     const items = all.filter((item) => !done.has(item.id));
     const common = {
       item_count: items.length,
@@ -67,7 +80,10 @@ export function plannerHandler<Item extends EtlItem, Result extends JsonValue>(j
   };
 }
 
-export function workerHandler<Item extends EtlItem, Result extends JsonValue>(job: EtlJob<Item, Result>, s3: S3Factory) {
+export function workerHandler<Item extends EtlItem, Result extends JsonValue>(
+  job: EtlJob<Item, Result>,
+  s3: S3Factory,
+) {
   return async (event: WorkerEvent<Item>): Promise<Result> => {
     const { job: name, run_id, input } = event.BatchInput;
     return job.work(event.Items, { s3: s3(), job: name, run_id, input });
@@ -78,19 +94,37 @@ function isMapRunOutput(map: FinalizerEvent["map"]): map is MapRunOutput {
   return !Array.isArray(map) && typeof map === "object" && map !== null && "ResultWriterDetails" in map;
 }
 
-export function finalizerHandler<Item extends EtlItem, Result extends JsonValue>(job: EtlJob<Item, Result>, s3: S3Factory) {
+export function finalizerHandler<Item extends EtlItem, Result extends JsonValue>(
+  job: EtlJob<Item, Result>,
+  s3: S3Factory,
+) {
   return async (event: FinalizerEvent): Promise<RunSummary> => {
     const client = s3();
-    const ctx = { s3: client, job: event.job, run_id: event.run_id, input: event.input, bucket: event.results_location.bucket };
+    const ctx = {
+      s3: client,
+      job: event.job,
+      run_id: event.run_id,
+      input: event.input,
+      bucket: event.results_location.bucket,
+    };
     const total = event.plan.item_count + event.plan.skipped_count;
     if (!isMapRunOutput(event.map)) {
       // Inline: the Map fails on any failed item, so reaching here means every item succeeded.
       const output = await job.finalize(event.map as Result[], ctx);
-      return { total_items: total, succeeded_items: total, failed_items: 0, skipped_items: 0, failed_items_location: null, output };
+      return {
+        total_items: total,
+        succeeded_items: total,
+        failed_items: 0,
+        skipped_items: 0,
+        failed_items_location: null,
+        output,
+      };
     }
     const details = event.map.ResultWriterDetails;
     const current = await readMapRun(client, { bucket: details.Bucket, key: details.Key });
-    const earlier = (await readRunResults(client, event.results_location)).filter((r) => r.manifest.key !== details.Key);
+    const earlier = (await readRunResults(client, event.results_location)).filter(
+      (r) => r.manifest.key !== details.Key,
+    );
     const succeededIds = new Set<string>();
     const results: Result[] = [];
     for (const run of [...earlier, current]) {
@@ -102,7 +136,9 @@ export function finalizerHandler<Item extends EtlItem, Result extends JsonValue>
         results.push(JSON.parse(record.Output ?? "null") as Result);
       }
     }
-    const failedIds = new Set(current.failed.flatMap((r) => itemsOf(r).map((i) => i.id)).filter((id) => !succeededIds.has(id)));
+    const failedIds = new Set(
+      current.failed.flatMap((r) => itemsOf(r).map((i) => i.id)).filter((id) => !succeededIds.has(id)),
+    );
     const output = await job.finalize(results, ctx);
     return {
       total_items: total,

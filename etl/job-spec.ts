@@ -101,8 +101,12 @@ export function resolveSpec(spec: EtlJobSpec): ResolvedEtlJobSpec {
     concurrency: spec.concurrency ?? DEFAULT_SPEC.concurrency,
     batching: { ...DEFAULT_SPEC.batching, ...spec.batching },
     retry: { ...DEFAULT_SPEC.retry, ...spec.retry },
-    ...(spec.toleratedFailurePercentage !== undefined ? { toleratedFailurePercentage: spec.toleratedFailurePercentage } : {}),
-    ...(spec.toleratedFailureCount !== undefined ? { toleratedFailureCount: spec.toleratedFailureCount } : {}),
+    ...(spec.toleratedFailurePercentage !== undefined
+      ? { toleratedFailurePercentage: spec.toleratedFailurePercentage }
+      : {}),
+    ...(spec.toleratedFailureCount !== undefined
+      ? { toleratedFailureCount: spec.toleratedFailureCount }
+      : {}),
     childExecutionType: spec.childExecutionType ?? DEFAULT_SPEC.childExecutionType,
     timeouts: { ...DEFAULT_SPEC.timeouts, ...spec.timeouts },
     ledgerTtlDays: spec.ledgerTtlDays ?? DEFAULT_SPEC.ledgerTtlDays,
@@ -114,28 +118,48 @@ export function resolveSpec(spec: EtlJobSpec): ResolvedEtlJobSpec {
   if (batching.maxItems !== undefined && (!Number.isInteger(batching.maxItems) || batching.maxItems < 1)) {
     problems.push(`batching.maxItems must be a positive integer, got ${batching.maxItems}`);
   }
-  if (batching.maxBytes !== undefined && (!Number.isInteger(batching.maxBytes) || batching.maxBytes < 1 || batching.maxBytes > MAX_BATCH_BYTES)) {
-    problems.push(`batching.maxBytes must be an integer in 1..${MAX_BATCH_BYTES} (256 KiB payload limit), got ${batching.maxBytes}`);
+  if (
+    batching.maxBytes !== undefined &&
+    (!Number.isInteger(batching.maxBytes) || batching.maxBytes < 1 || batching.maxBytes > MAX_BATCH_BYTES)
+  ) {
+    problems.push(
+      `batching.maxBytes must be an integer in 1..${MAX_BATCH_BYTES} (256 KiB payload limit), got ${batching.maxBytes}`,
+    );
   }
-  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 0) problems.push(`retry.maxAttempts must be >= 0`);
-  if (retry.intervalSeconds < 1 || !Number.isInteger(retry.intervalSeconds)) problems.push(`retry.intervalSeconds must be an integer >= 1`);
+  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 0)
+    problems.push(`retry.maxAttempts must be >= 0`);
+  if (retry.intervalSeconds < 1 || !Number.isInteger(retry.intervalSeconds))
+    problems.push(`retry.intervalSeconds must be an integer >= 1`);
   if (retry.backoffRate < 1) problems.push(`retry.backoffRate must be >= 1`);
   const pct = resolved.toleratedFailurePercentage;
   const count = resolved.toleratedFailureCount;
-  if (pct !== undefined && !(pct >= 0 && pct <= 100)) problems.push(`toleratedFailurePercentage must be in 0..100, got ${pct}`);
-  if (count !== undefined && (!Number.isInteger(count) || count < 0)) problems.push(`toleratedFailureCount must be a non-negative integer`);
+  if (pct !== undefined && !(pct >= 0 && pct <= 100))
+    problems.push(`toleratedFailurePercentage must be in 0..100, got ${pct}`);
+  if (count !== undefined && (!Number.isInteger(count) || count < 0))
+    problems.push(`toleratedFailureCount must be a non-negative integer`);
   if (resolved.mode === "inline" && (pct !== undefined || count !== undefined)) {
-    problems.push(`tolerated failures need mode "distributed" (an inline Map fails on its first failed item)`);
+    problems.push(
+      `tolerated failures need mode "distributed" (an inline Map fails on its first failed item)`,
+    );
   }
   for (const [key, seconds] of Object.entries(timeouts)) {
-    if (!Number.isInteger(seconds) || seconds < 1) problems.push(`timeouts.${key} must be a positive integer`);
+    if (!Number.isInteger(seconds) || seconds < 1)
+      problems.push(`timeouts.${key} must be a positive integer`);
   }
   for (const key of ["plannerSeconds", "workerSeconds", "finalizerSeconds"] as const) {
-    if (timeouts[key] > MAX_LAMBDA_SECONDS) problems.push(`timeouts.${key} exceeds Lambda's ${MAX_LAMBDA_SECONDS}s`);
+    if (timeouts[key] > MAX_LAMBDA_SECONDS)
+      problems.push(`timeouts.${key} exceeds Lambda's ${MAX_LAMBDA_SECONDS}s`);
   }
-  if (resolved.mode === "distributed" && resolved.childExecutionType === "EXPRESS" && timeouts.workerSeconds > MAX_EXPRESS_SECONDS) {
-    problems.push(`timeouts.workerSeconds ${timeouts.workerSeconds} exceeds an EXPRESS child's ${MAX_EXPRESS_SECONDS}s; use childExecutionType "STANDARD"`);
+  if (
+    resolved.mode === "distributed" &&
+    resolved.childExecutionType === "EXPRESS" &&
+    timeouts.workerSeconds > MAX_EXPRESS_SECONDS
+  ) {
+    problems.push(
+      `timeouts.workerSeconds ${timeouts.workerSeconds} exceeds an EXPRESS child's ${MAX_EXPRESS_SECONDS}s; use childExecutionType "STANDARD"`,
+    );
   }
-  if (problems.length > 0) throw new Error(`invalid ETL job spec ${JSON.stringify(spec.name)}:\n  - ${problems.join("\n  - ")}`);
+  if (problems.length > 0)
+    throw new Error(`invalid ETL job spec ${JSON.stringify(spec.name)}:\n  - ${problems.join("\n  - ")}`);
   return resolved;
 }

@@ -36,10 +36,13 @@ export interface EtlJob<Item extends EtlItem = EtlItem, Result extends JsonValue
 const registry = new Map<string, EtlJob>();
 
 /** Registers a job (its spec is validated now, not at deploy time). Returns it for direct use. */
-export function defineJob<Item extends EtlItem, Result extends JsonValue>(job: EtlJob<Item, Result>): EtlJob<Item, Result> {
+export function defineJob<Item extends EtlItem, Result extends JsonValue>(
+  job: EtlJob<Item, Result>,
+): EtlJob<Item, Result> {
   const { name } = resolveSpec(job.spec);
   const existing = registry.get(name);
-  if (existing && existing !== (job as unknown as EtlJob)) throw new Error(`ETL job ${JSON.stringify(name)} is defined twice`);
+  if (existing && existing !== (job as unknown as EtlJob))
+    throw new Error(`ETL job ${JSON.stringify(name)} is defined twice`);
   registry.set(name, job as unknown as EtlJob);
   return job;
 }

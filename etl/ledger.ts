@@ -6,7 +6,12 @@
  * built here, so user handlers need no table access and the ledger is written even when a Lambda
  * fails. Reads (the CLI, tests) use @aws-sdk/lib-dynamodb.
  */
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { Catcher, Retrier, TaskState } from "./asl.js";
 import { formatIntrinsic } from "./asl.js";
@@ -46,7 +51,12 @@ export interface LedgerRun {
 /** Throttling and 5xx of DynamoDB are worth retrying; a failed condition is not. */
 const DYNAMODB_RETRY: Retrier[] = [
   {
-    ErrorEquals: ["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException", "DynamoDB.RequestLimitExceeded", "DynamoDB.InternalServerErrorException"],
+    ErrorEquals: [
+      "DynamoDB.ProvisionedThroughputExceededException",
+      "DynamoDB.ThrottlingException",
+      "DynamoDB.RequestLimitExceeded",
+      "DynamoDB.InternalServerErrorException",
+    ],
     IntervalSeconds: 1,
     MaxAttempts: 5,
     BackoffRate: 2,
@@ -66,7 +76,13 @@ const number = (path: string) => ({ "N.$": `States.Format('{}', ${path})` });
  * First state of a run: marks it RUNNING unless it already SUCCEEDED (then the condition fails and
  * `alreadyDone` ends the execution without redoing anything). A FAILED run is resumed.
  */
-export function startRunState(o: { table: string; job: string; resultsUrlPrefix: string; next: string; alreadyDone: string }): TaskState {
+export function startRunState(o: {
+  table: string;
+  job: string;
+  resultsUrlPrefix: string;
+  next: string;
+  alreadyDone: string;
+}): TaskState {
   return {
     Type: "Task",
     Comment: "Ledger: mark the run RUNNING unless it already SUCCEEDED (idempotent re-run)",
@@ -170,14 +186,30 @@ export function failedState(o: { table: string; job: string; next: string }): Ta
 }
 
 /** Reads one run's row (undefined when the run never started). */
-export async function getRun(client: DynamoDBClient, table: string, job: string, run: string): Promise<LedgerRun | undefined> {
+export async function getRun(
+  client: DynamoDBClient,
+  table: string,
+  job: string,
+  run: string,
+): Promise<LedgerRun | undefined> {
   const doc = DynamoDBDocumentClient.from(client);
-  const { Item } = await doc.send(new GetCommand({ TableName: table, Key: { [LEDGER_HASH_KEY]: job, [LEDGER_RANGE_KEY]: run }, ConsistentRead: true }));
+  const { Item } = await doc.send(
+    new GetCommand({
+      TableName: table,
+      Key: { [LEDGER_HASH_KEY]: job, [LEDGER_RANGE_KEY]: run },
+      ConsistentRead: true,
+    }),
+  );
   return Item as LedgerRun | undefined;
 }
 
 /** The most recent runs of a job (run ids sort by time when they start with a timestamp, as generated ones do). */
-export async function listRuns(client: DynamoDBClient, table: string, job: string, limit = 20): Promise<LedgerRun[]> {
+export async function listRuns(
+  client: DynamoDBClient,
+  table: string,
+  job: string,
+  limit = 20,
+): Promise<LedgerRun[]> {
   const doc = DynamoDBDocumentClient.from(client);
   const { Items } = await doc.send(
     new QueryCommand({
@@ -223,7 +255,12 @@ export async function ensureLedgerTable(client: DynamoDBClient, table: string): 
     if ((error as { name?: string }).name !== "ResourceInUseException") throw error;
   }
   try {
-    await client.send(new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: LEDGER_TTL_ATTRIBUTE, Enabled: true } }));
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: table,
+        TimeToLiveSpecification: { AttributeName: LEDGER_TTL_ATTRIBUTE, Enabled: true },
+      }),
+    );
   } catch {
     // dynalite does not implement UpdateTimeToLive; TTL only matters on AWS, where the component sets it.
   }

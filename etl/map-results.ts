@@ -5,7 +5,14 @@
  * whose batch already SUCCEEDED.
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import type { EtlItem, MapChildResult, ResultWriterManifest, S3Location, S3Prefix, WorkerEvent } from "./contracts.js";
+import type {
+  EtlItem,
+  MapChildResult,
+  ResultWriterManifest,
+  S3Location,
+  S3Prefix,
+  WorkerEvent,
+} from "./contracts.js";
 
 export const MANIFEST_FILE = "manifest.json";
 
@@ -26,7 +33,11 @@ export interface MapRunResults {
 export async function readMapRun(s3: S3Client, manifest: S3Location): Promise<MapRunResults> {
   const body = await getJson<ResultWriterManifest>(s3, manifest);
   const read = async (files: { Key: string }[]) =>
-    (await Promise.all(files.map((f) => getJson<MapChildResult[]>(s3, { bucket: body.DestinationBucket, key: f.Key })))).flat();
+    (
+      await Promise.all(
+        files.map((f) => getJson<MapChildResult[]>(s3, { bucket: body.DestinationBucket, key: f.Key })),
+      )
+    ).flat();
   return {
     manifest,
     mapRunArn: body.MapRunArn,
@@ -40,9 +51,16 @@ export async function readRunResults(s3: S3Client, location: S3Prefix): Promise<
   const manifests: { key: string; at: number }[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: location.bucket, Prefix: location.prefix, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: location.bucket,
+        Prefix: location.prefix,
+        ContinuationToken: token,
+      }),
+    );
     for (const o of page.Contents ?? []) {
-      if (o.Key?.endsWith(`/${MANIFEST_FILE}`)) manifests.push({ key: o.Key, at: o.LastModified?.getTime() ?? 0 });
+      if (o.Key?.endsWith(`/${MANIFEST_FILE}`))
+        manifests.push({ key: o.Key, at: o.LastModified?.getTime() ?? 0 });
     }
     token = page.NextContinuationToken;
   } while (token);
@@ -59,6 +77,7 @@ export function itemsOf(record: MapChildResult): EtlItem[] {
 /** Ids of items whose batch succeeded in any earlier attempt of the run. */
 export function completedItemIds(runs: MapRunResults[]): Set<string> {
   const done = new Set<string>();
-  for (const run of runs) for (const record of run.succeeded) for (const item of itemsOf(record)) done.add(item.id);
+  for (const run of runs)
+    for (const record of run.succeeded) for (const item of itemsOf(record)) done.add(item.id);
   return done;
 }

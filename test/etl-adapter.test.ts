@@ -23,7 +23,9 @@ afterAll(async () => {
 });
 
 /** lib ES2023 has no typing for Promise.withResolvers (ES2024). */
-type WithResolvers = { withResolvers<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } };
+type WithResolvers = {
+  withResolvers<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void };
+};
 const P = Promise as unknown as WithResolvers;
 
 const SM = "arn:aws:states:us-east-1:000000000000:stateMachine:adapter-test";
@@ -48,7 +50,13 @@ describe("Promise.withResolvers polyfill", () => {
     const definition: StateMachineDefinition = {
       StartAt: "Call",
       States: {
-        Call: { Type: "Task", Resource: FN, Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Caught" }], ResultPath: "$.result", Next: "Ok" },
+        Call: {
+          Type: "Task",
+          Resource: FN,
+          Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Caught" }],
+          ResultPath: "$.result",
+          Next: "Ok",
+        },
         Ok: { Type: "Succeed" },
         Caught: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
       },
@@ -70,7 +78,9 @@ describe("Promise.withResolvers polyfill", () => {
       stateMachineArn: SM,
       executionName: "ko",
       s3: s3.client,
-      resources: { [FN]: async () => Promise.reject(Object.assign(new Error("nope"), { name: "CustomError" })) },
+      resources: {
+        [FN]: async () => Promise.reject(Object.assign(new Error("nope"), { name: "CustomError" })),
+      },
     });
     expect(failed).toMatchObject({ status: "FAILED", error: "CustomError", cause: "nope" });
   });
@@ -81,7 +91,12 @@ describe("payload limits", () => {
     const definition: StateMachineDefinition = {
       StartAt: "Call",
       States: {
-        Call: { Type: "Task", Resource: FN, Catch: [{ ErrorEquals: ["States.ALL"], Next: "Caught" }], End: true },
+        Call: {
+          Type: "Task",
+          Resource: FN,
+          Catch: [{ ErrorEquals: ["States.ALL"], Next: "Caught" }],
+          End: true,
+        },
         Caught: { Type: "Succeed" },
       },
     };
@@ -101,21 +116,53 @@ describe("payload limits", () => {
 describe("no field is silently ignored", () => {
   const base = () => buildEtlDefinition({ name: "strict" }, localRefs("strict", "bucket")).definition;
   const run = (definition: StateMachineDefinition, resources = {}) =>
-    runLocalExecution({ definition, input: {}, stateMachineArn: SM, executionName: "x", s3: s3.client, resources });
+    runLocalExecution({
+      definition,
+      input: {},
+      stateMachineArn: SM,
+      executionName: "x",
+      s3: s3.client,
+      resources,
+    });
   const allBound = () => {
     const refs = localRefs("strict", "bucket");
     const never = async () => {
       throw new Error("must not run");
     };
-    return { [refs.plannerArn]: never, [refs.workerArn]: never, [refs.finalizerArn]: never, "arn:aws:states:::dynamodb:updateItem": never };
+    return {
+      [refs.plannerArn]: never,
+      [refs.workerArn]: never,
+      [refs.finalizerArn]: never,
+      "arn:aws:states:::dynamodb:updateItem": never,
+    };
   };
 
   it.each([
-    ["a Map field the adapter does not implement", (m: MapState) => Object.assign(m, { MaxConcurrencyPath: "$.n" }), /MaxConcurrencyPath/],
-    ["an ItemReader option", (m: MapState) => Object.assign(m.ItemReader!.ReaderConfig, { CSVHeaderLocation: "FIRST_ROW" }), /CSVHeaderLocation/],
-    ["an unsupported InputType", (m: MapState) => Object.assign(m.ItemReader!.ReaderConfig, { InputType: "CSV" }), /InputType CSV/],
-    ["a ResultWriter WriterConfig", (m: MapState) => Object.assign(m.ResultWriter!, { WriterConfig: { OutputType: "JSONL" } }), /WriterConfig/],
-    ["an ItemBatcher path field", (m: MapState) => Object.assign(m.ItemBatcher!, { MaxItemsPerBatchPath: "$.n" }), /MaxItemsPerBatchPath/],
+    [
+      "a Map field the adapter does not implement",
+      (m: MapState) => Object.assign(m, { MaxConcurrencyPath: "$.n" }),
+      /MaxConcurrencyPath/,
+    ],
+    [
+      "an ItemReader option",
+      (m: MapState) => Object.assign(m.ItemReader!.ReaderConfig, { CSVHeaderLocation: "FIRST_ROW" }),
+      /CSVHeaderLocation/,
+    ],
+    [
+      "an unsupported InputType",
+      (m: MapState) => Object.assign(m.ItemReader!.ReaderConfig, { InputType: "CSV" }),
+      /InputType CSV/,
+    ],
+    [
+      "a ResultWriter WriterConfig",
+      (m: MapState) => Object.assign(m.ResultWriter!, { WriterConfig: { OutputType: "JSONL" } }),
+      /WriterConfig/,
+    ],
+    [
+      "an ItemBatcher path field",
+      (m: MapState) => Object.assign(m.ItemBatcher!, { MaxItemsPerBatchPath: "$.n" }),
+      /MaxItemsPerBatchPath/,
+    ],
   ])("rejects %s before anything runs", async (_what, mutate, message) => {
     const definition = base();
     mutate(definition.States[STATE.process] as MapState);
@@ -133,7 +180,15 @@ describe("execution timeout", () => {
     const definition: StateMachineDefinition = {
       StartAt: "Call",
       TimeoutSeconds: 1,
-      States: { Call: { Type: "Task", Resource: FN, Catch: [{ ErrorEquals: ["States.ALL"], Next: "Caught" }], End: true }, Caught: { Type: "Succeed" } },
+      States: {
+        Call: {
+          Type: "Task",
+          Resource: FN,
+          Catch: [{ ErrorEquals: ["States.ALL"], Next: "Caught" }],
+          End: true,
+        },
+        Caught: { Type: "Succeed" },
+      },
     };
     const result = await runLocalExecution({
       definition,

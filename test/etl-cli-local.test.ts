@@ -20,7 +20,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "obs-etl-cli-"));
   s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
   ddb = await startLocalDynamoDB({ port: 0 });
-  peers = { s3: s3.client, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamodb: ddb.client, notes: [], close: async () => {} };
+  peers = {
+    s3: s3.client,
+    s3Endpoint: s3.endpoint,
+    bucket: s3.bucket,
+    dynamodb: ddb.client,
+    notes: [],
+    close: async () => {},
+  };
 });
 afterAll(async () => {
   await s3?.close();
@@ -43,15 +50,33 @@ function capture() {
 describe("observatory etl start --local", () => {
   it("seeds the wordcount input on a fresh store, runs it, and prints a JSON summary", async () => {
     const io = capture();
-    const code = await etlStartLocal("wordcount", { format: "json", runId: "cli-1", threads: 0 }, { out: io.out, err: io.err, peers });
+    const code = await etlStartLocal(
+      "wordcount",
+      { format: "json", runId: "cli-1", threads: 0 },
+      { out: io.out, err: io.err, peers },
+    );
     expect(code).toBe(0);
     const summary = JSON.parse(io.lines.join("\n")) as Record<string, unknown>;
-    expect(summary).toMatchObject({ job: "wordcount", run_id: "cli-1", status: "SUCCEEDED", items_total: 48, succeeded: 48, failed: 0, failed_items: [] });
+    expect(summary).toMatchObject({
+      job: "wordcount",
+      run_id: "cli-1",
+      status: "SUCCEEDED",
+      items_total: 48,
+      succeeded: 48,
+      failed: 0,
+      failed_items: [],
+    });
     expect((summary.output as { objects: number }).objects).toBe(48);
 
     // Same run id again: not redone, and said so.
     const again = capture();
-    expect(await etlStartLocal("wordcount", { format: "table", runId: "cli-1", threads: 0 }, { out: again.out, err: again.err, peers })).toBe(0);
+    expect(
+      await etlStartLocal(
+        "wordcount",
+        { format: "table", runId: "cli-1", threads: 0 },
+        { out: again.out, err: again.err, peers },
+      ),
+    ).toBe(0);
     expect(again.lines.join("\n")).toMatch(/status\s+\|\s+ALREADY_SUCCEEDED/);
     expect(again.errText()).toMatch(/already SUCCEEDED: nothing was redone/);
 
@@ -62,8 +87,12 @@ describe("observatory etl start --local", () => {
   });
 
   it("says clearly what is wrong with bad input and an unknown job", async () => {
-    await expect(etlStartLocal("wordcount", { input: "{not json" }, { peers })).rejects.toThrow(/--input is not JSON/);
-    await expect(etlStartLocal("nope", {}, { peers })).rejects.toThrow(/unknown ETL job "nope"; known jobs: .*wordcount/);
+    await expect(etlStartLocal("wordcount", { input: "{not json" }, { peers })).rejects.toThrow(
+      /--input is not JSON/,
+    );
+    await expect(etlStartLocal("nope", {}, { peers })).rejects.toThrow(
+      /unknown ETL job "nope"; known jobs: .*wordcount/,
+    );
   });
 });
 
@@ -73,7 +102,10 @@ describe("observatory etl definition", () => {
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
       await buildProgram().parseAsync(["node", "observatory", "etl", "definition", "wordcount"]);
-      const definition = JSON.parse(String(log.mock.calls[0]![0])) as { StartAt: string; States: Record<string, { Resource?: string }> };
+      const definition = JSON.parse(String(log.mock.calls[0]![0])) as {
+        StartAt: string;
+        States: Record<string, { Resource?: string }>;
+      };
       expect(definition.StartAt).toBe("Defaults");
       expect(definition.States.Plan?.Resource).toMatch(/function:PLACEHOLDER-wordcount-planner$/);
       expect(String(stderr.mock.calls[0]![0])).toMatch(/PLACEHOLDER/);

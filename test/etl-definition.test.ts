@@ -1,11 +1,20 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import type { MapState, TaskState } from "../etl/asl.js";
-import { buildEtlDefinition, LAMBDA_TRANSIENT_ERRORS, placeholderRefs, selfIamNeeds, STATE } from "../etl/definition.js";
+import {
+  buildEtlDefinition,
+  LAMBDA_TRANSIENT_ERRORS,
+  placeholderRefs,
+  STATE,
+  selfIamNeeds,
+} from "../etl/definition.js";
 import { MAX_BATCH_BYTES, resolveSpec } from "../etl/job-spec.js";
 
 const require = createRequire(import.meta.url);
-const validator = require("asl-validator") as (definition: unknown) => { isValid: boolean; errors: unknown[] };
+const validator = require("asl-validator") as (definition: unknown) => {
+  isValid: boolean;
+  errors: unknown[];
+};
 
 const refs = {
   ...placeholderRefs("demo"),
@@ -25,7 +34,13 @@ describe("buildEtlDefinition", () => {
 
   it("a distributed job reads a JSONL manifest, batches, writes results to S3 and tolerates what it was told to", () => {
     const { definition } = buildEtlDefinition(
-      { name: "demo", concurrency: 7, batching: { maxItems: 25, maxBytes: 64 * 1024 }, toleratedFailurePercentage: 5, childExecutionType: "STANDARD" },
+      {
+        name: "demo",
+        concurrency: 7,
+        batching: { maxItems: 25, maxBytes: 64 * 1024 },
+        toleratedFailurePercentage: 5,
+        childExecutionType: "STANDARD",
+      },
       refs,
     );
     const map = definition.States[STATE.process] as MapState;
@@ -45,16 +60,33 @@ describe("buildEtlDefinition", () => {
     // Not set: not emitted (AWS: when both are set, either one fails the run).
     expect("ToleratedFailureCount" in map).toBe(false);
     expect(map.ResultWriter?.Resource).toBe("arn:aws:states:::s3:putObject");
-    expect(map.ResultWriter?.Parameters).toEqual({ Bucket: "data-bucket", "Prefix.$": "States.Format('etl/results/demo/{}', $.run_id)" });
-    expect(map.Catch?.[0]).toEqual({ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: STATE.recordFailed });
+    expect(map.ResultWriter?.Parameters).toEqual({
+      Bucket: "data-bucket",
+      "Prefix.$": "States.Format('etl/results/demo/{}', $.run_id)",
+    });
+    expect(map.Catch?.[0]).toEqual({
+      ErrorEquals: ["States.ALL"],
+      ResultPath: "$.error",
+      Next: STATE.recordFailed,
+    });
   });
 
   it("retries Lambda service errors and TransientError with capped exponential backoff and full jitter", () => {
-    const { definition } = buildEtlDefinition({ name: "demo", retry: { maxAttempts: 4, intervalSeconds: 2, backoffRate: 3, maxDelaySeconds: 20 } }, refs);
+    const { definition } = buildEtlDefinition(
+      { name: "demo", retry: { maxAttempts: 4, intervalSeconds: 2, backoffRate: 3, maxDelaySeconds: 20 } },
+      refs,
+    );
     const work = (definition.States[STATE.process] as MapState).ItemProcessor.States[STATE.work] as TaskState;
     expect(work.Resource).toBe(refs.workerArn);
     expect(work.Retry).toEqual([
-      { ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS, "TransientError"], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 3, MaxDelaySeconds: 20, JitterStrategy: "FULL" },
+      {
+        ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS, "TransientError"],
+        IntervalSeconds: 2,
+        MaxAttempts: 4,
+        BackoffRate: 3,
+        MaxDelaySeconds: 20,
+        JitterStrategy: "FULL",
+      },
     ]);
   });
 
@@ -62,7 +94,10 @@ describe("buildEtlDefinition", () => {
     const { definition, iam } = buildEtlDefinition({ name: "demo", mode: "inline" }, refs);
     const map = definition.States[STATE.process] as MapState;
     expect(map.ItemsPath).toBe("$.plan.items");
-    expect(map.ItemSelector).toEqual({ "Items.$": "States.Array($$.Map.Item.Value)", BatchInput: { job: "demo", "run_id.$": "$.run_id", "input.$": "$.input" } });
+    expect(map.ItemSelector).toEqual({
+      "Items.$": "States.Array($$.Map.Item.Value)",
+      BatchInput: { job: "demo", "run_id.$": "$.run_id", "input.$": "$.input" },
+    });
     expect(map.ItemReader).toBeUndefined();
     expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: "INLINE" });
     expect(iam.some((s) => s.actions.some((a) => a.startsWith("s3:")))).toBe(false);
@@ -72,10 +107,22 @@ describe("buildEtlDefinition", () => {
     const { definition } = buildEtlDefinition({ name: "demo" }, refs);
     const start = definition.States[STATE.startRun] as TaskState;
     expect(start.Resource).toBe("arn:aws:states:::dynamodb:updateItem");
-    expect(start.Parameters?.ConditionExpression).toBe("attribute_not_exists(#status) OR #status <> :succeeded");
-    expect(start.Catch).toEqual([{ ErrorEquals: ["DynamoDB.ConditionalCheckFailedException"], Next: STATE.alreadySucceeded, ResultPath: null }]);
+    expect(start.Parameters?.ConditionExpression).toBe(
+      "attribute_not_exists(#status) OR #status <> :succeeded",
+    );
+    expect(start.Catch).toEqual([
+      {
+        ErrorEquals: ["DynamoDB.ConditionalCheckFailedException"],
+        Next: STATE.alreadySucceeded,
+        ResultPath: null,
+      },
+    ]);
     expect(definition.States[STATE.recordFailed]).toMatchObject({ Type: "Task", Next: STATE.runFailed });
-    expect(definition.States[STATE.runFailed]).toMatchObject({ Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" });
+    expect(definition.States[STATE.runFailed]).toMatchObject({
+      Type: "Fail",
+      ErrorPath: "$.error.Error",
+      CausePath: "$.error.Cause",
+    });
     expect(definition.States[STATE.alreadySucceeded]).toMatchObject({ Type: "Succeed" });
     for (const name of [STATE.plan, STATE.finalize, STATE.recordPlan]) {
       expect((definition.States[name] as TaskState).Catch?.[0]?.Next).toBe(STATE.recordFailed);
@@ -93,8 +140,14 @@ describe("buildEtlDefinition", () => {
     expect(byId.InvokeOwnFunctions?.resources).toContain(refs.workerArn);
     expect(byId.ReadManifests?.resources).toEqual(["arn:aws:s3:::data-bucket/etl/manifests/demo/*"]);
     expect(byId.WriteMapResults?.resources).toEqual(["arn:aws:s3:::data-bucket/etl/results/demo/*"]);
-    expect(byId.WriteLedger).toEqual({ sid: "WriteLedger", actions: ["dynamodb:UpdateItem"], resources: [refs.ledgerTableArn] });
-    expect(byId.ManageOwnChildExecutions?.resources).toEqual(["arn:aws:states:eu-west-1:123456789012:execution:demo-sm/*"]);
+    expect(byId.WriteLedger).toEqual({
+      sid: "WriteLedger",
+      actions: ["dynamodb:UpdateItem"],
+      resources: [refs.ledgerTableArn],
+    });
+    expect(byId.ManageOwnChildExecutions?.resources).toEqual([
+      "arn:aws:states:eu-west-1:123456789012:execution:demo-sm/*",
+    ]);
   });
 
   it("placeholder references say so", () => {
@@ -106,15 +159,23 @@ describe("buildEtlDefinition", () => {
 
 describe("resolveSpec", () => {
   it("rejects what Step Functions would reject, saying why", () => {
-    expect(() => resolveSpec({ name: "demo", batching: { maxBytes: MAX_BATCH_BYTES + 1 } })).toThrow(/256 KiB/);
+    expect(() => resolveSpec({ name: "demo", batching: { maxBytes: MAX_BATCH_BYTES + 1 } })).toThrow(
+      /256 KiB/,
+    );
     expect(() => resolveSpec({ name: "demo", timeouts: { workerSeconds: 600 } })).toThrow(/EXPRESS/);
-    expect(() => resolveSpec({ name: "demo", mode: "inline", toleratedFailureCount: 1 })).toThrow(/distributed/);
+    expect(() => resolveSpec({ name: "demo", mode: "inline", toleratedFailureCount: 1 })).toThrow(
+      /distributed/,
+    );
     expect(() => resolveSpec({ name: "Bad Name" })).toThrow(/name/);
     expect(() => resolveSpec({ name: "demo", concurrency: 0 })).toThrow(/concurrency/);
   });
   it("fills documented defaults", () => {
     const spec = resolveSpec({ name: "demo" });
-    expect(spec).toMatchObject({ mode: "distributed", childExecutionType: "EXPRESS", retry: { jitter: "FULL" } });
+    expect(spec).toMatchObject({
+      mode: "distributed",
+      childExecutionType: "EXPRESS",
+      retry: { jitter: "FULL" },
+    });
     expect(spec.toleratedFailureCount).toBeUndefined();
   });
 });

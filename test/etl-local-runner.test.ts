@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EtlItem, JsonValue, ResultWriterManifest, RunSummary, WorkerEvent } from "../etl/contracts.js";
-import type { EtlJob } from "../etl/jobs.js";
 import { getJob } from "../etl/job-catalog.js";
+import type { EtlJob } from "../etl/jobs.js";
 import { itemsOf, readRunResults } from "../etl/map-results.js";
 import { TransientError } from "../etl/transient-error.js";
 import { demoDocument } from "../etl/wordcount/corpus.js";
@@ -34,7 +34,13 @@ afterAll(async () => {
 });
 
 const run = (o: Omit<LocalJobOptions, "s3" | "bucket" | "dynamodb">) =>
-  runLocalJob({ s3: s3.client, bucket: s3.bucket, dynamodb: ddb.client, retryIntervalOverrides: { Work: 0 }, ...o });
+  runLocalJob({
+    s3: s3.client,
+    bucket: s3.bucket,
+    dynamodb: ddb.client,
+    retryIntervalOverrides: { Work: 0 },
+    ...o,
+  });
 
 async function getText(key: string): Promise<string> {
   const response = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
@@ -81,7 +87,9 @@ describe("local ETL runner", () => {
       "Numbers 42 and 4,2 and l33t; the END.",
     ];
     for (const [n, text] of texts.entries()) {
-      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}t-${n}.txt`, Body: text }));
+      await s3.client.send(
+        new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}t-${n}.txt`, Body: text }),
+      );
     }
     const truth: Record<string, number> = {};
     for (const text of texts) countWords(text, truth);
@@ -89,29 +97,56 @@ describe("local ETL runner", () => {
     const { result, ledger, runId } = await run({ job: getJob("wordcount"), input: { prefix } });
     expect(result.status).toBe("SUCCEEDED");
     const summary = (result as { output: RunSummary }).output;
-    expect(summary).toMatchObject({ total_items: texts.length, succeeded_items: texts.length, failed_items: 0, failed_items_location: null });
-    const counts = JSON.parse(await getText(`etl/outputs/wordcount/${runId}/counts.json`)) as Record<string, number>;
+    expect(summary).toMatchObject({
+      total_items: texts.length,
+      succeeded_items: texts.length,
+      failed_items: 0,
+      failed_items_location: null,
+    });
+    const counts = JSON.parse(await getText(`etl/outputs/wordcount/${runId}/counts.json`)) as Record<
+      string,
+      number
+    >;
     expect(counts).toEqual(truth);
     expect(counts["über"]).toBe(3);
     expect(counts["naïve"]).toBe(1);
     expect(counts.l33t).toBe(1);
 
-    expect(ledger).toMatchObject({ job: "wordcount", run: runId, status: "SUCCEEDED", attempts: 1, total_items: texts.length, succeeded_items: texts.length, failed_items: 0 });
+    expect(ledger).toMatchObject({
+      job: "wordcount",
+      run: runId,
+      status: "SUCCEEDED",
+      attempts: 1,
+      total_items: texts.length,
+      succeeded_items: texts.length,
+      failed_items: 0,
+    });
     expect(Number(ledger!.expires_at)).toBeGreaterThan(Date.now() / 1000 + 80 * 86_400);
     expect(Date.parse(ledger!.finished_at!)).toBeGreaterThanOrEqual(Date.parse(ledger!.started_at!));
 
     // What the ResultWriter left is in the documented shape.
-    const runs = await readRunResults(s3.client, { bucket: s3.bucket, prefix: `etl/results/wordcount/${runId}/` });
+    const runs = await readRunResults(s3.client, {
+      bucket: s3.bucket,
+      prefix: `etl/results/wordcount/${runId}/`,
+    });
     expect(runs).toHaveLength(1);
     const manifest = JSON.parse(await getText(runs[0]!.manifest.key)) as ResultWriterManifest;
     expect(manifest.DestinationBucket).toBe(s3.bucket);
-    expect(manifest.MapRunArn).toMatch(/^arn:aws:states:us-east-1:000000000000:mapRun:observatory-local-wordcount\/ProcessItems:/);
+    expect(manifest.MapRunArn).toMatch(
+      /^arn:aws:states:us-east-1:000000000000:mapRun:observatory-local-wordcount\/ProcessItems:/,
+    );
     expect(manifest.ResultFiles.FAILED).toEqual([]);
     expect(manifest.ResultFiles.SUCCEEDED[0]!.Key).toMatch(/\/SUCCEEDED_0\.json$/);
     const records = runs[0]!.succeeded;
     expect(records).toHaveLength(Math.ceil(texts.length / 8)); // the job's MaxItemsPerBatch
-    expect(records[0]).toMatchObject({ Status: "SUCCEEDED", InputDetails: { Included: true }, OutputDetails: { Included: true } });
-    expect(JSON.parse(records[0]!.Input)).toMatchObject({ BatchInput: { job: "wordcount", run_id: runId, input: { prefix } } });
+    expect(records[0]).toMatchObject({
+      Status: "SUCCEEDED",
+      InputDetails: { Included: true },
+      OutputDetails: { Included: true },
+    });
+    expect(JSON.parse(records[0]!.Input)).toMatchObject({
+      BatchInput: { job: "wordcount", run_id: runId, input: { prefix } },
+    });
   });
 
   it("retries items whose worker throws TransientError, then recovers them", async () => {
@@ -120,30 +155,54 @@ describe("local ETL runner", () => {
     const job = numbersJob("flaky", 20, async (items) => {
       for (const item of items) {
         attempts.set(item.id, (attempts.get(item.id) ?? 0) + 1);
-        if (flaky.has(item.id) && attempts.get(item.id)! < 3) throw new TransientError(`throttled on ${item.id}`);
+        if (flaky.has(item.id) && attempts.get(item.id)! < 3)
+          throw new TransientError(`throttled on ${item.id}`);
       }
     });
     const { result, ledger } = await run({ job });
     expect(result.status).toBe("SUCCEEDED");
-    expect((result as { output: RunSummary }).output).toMatchObject({ succeeded_items: 20, failed_items: 0, output: { sum: 190, batches: 20 } });
+    expect((result as { output: RunSummary }).output).toMatchObject({
+      succeeded_items: 20,
+      failed_items: 0,
+      output: { sum: 190, batches: 20 },
+    });
     for (const id of flaky) expect(attempts.get(id)).toBe(3);
     expect(attempts.get("item-000")).toBe(1);
     expect(ledger?.status).toBe("SUCCEEDED");
   });
 
   it("records failures within tolerance and still succeeds", async () => {
-    const job = numbersJob("tolerant", 20, async (items) => {
-      if (items.some((i) => i.id === "item-004")) throw new Error("corrupt input item-004");
-    }, { toleratedFailurePercentage: 10 });
+    const job = numbersJob(
+      "tolerant",
+      20,
+      async (items) => {
+        if (items.some((i) => i.id === "item-004")) throw new Error("corrupt input item-004");
+      },
+      { toleratedFailurePercentage: 10 },
+    );
     const { result, ledger, runId } = await run({ job });
     expect(result.status).toBe("SUCCEEDED");
     const summary = (result as { output: RunSummary }).output;
-    expect(summary).toMatchObject({ total_items: 20, succeeded_items: 19, failed_items: 1, output: { sum: 190 - 4 } });
-    expect(summary.failed_items_location).toMatch(new RegExp(`^s3://${s3.bucket}/etl/results/tolerant/${runId}/.+/manifest\\.json$`));
+    expect(summary).toMatchObject({
+      total_items: 20,
+      succeeded_items: 19,
+      failed_items: 1,
+      output: { sum: 190 - 4 },
+    });
+    expect(summary.failed_items_location).toMatch(
+      new RegExp(`^s3://${s3.bucket}/etl/results/tolerant/${runId}/.+/manifest\\.json$`),
+    );
     expect(ledger).toMatchObject({ status: "SUCCEEDED", succeeded_items: 19, failed_items: 1 });
-    const [mapRun] = await readRunResults(s3.client, { bucket: s3.bucket, prefix: `etl/results/tolerant/${runId}/` });
+    const [mapRun] = await readRunResults(s3.client, {
+      bucket: s3.bucket,
+      prefix: `etl/results/tolerant/${runId}/`,
+    });
     expect(mapRun!.failed).toHaveLength(1);
-    expect(mapRun!.failed[0]).toMatchObject({ Status: "FAILED", Error: "Error", Cause: "corrupt input item-004" });
+    expect(mapRun!.failed[0]).toMatchObject({
+      Status: "FAILED",
+      Error: "Error",
+      Cause: "corrupt input item-004",
+    });
     expect(itemsOf(mapRun!.failed[0]!).map((i) => i.id)).toEqual(["item-004"]);
   });
 
@@ -151,19 +210,37 @@ describe("local ETL runner", () => {
     const broken = new Set(["item-001", "item-005", "item-009", "item-013", "item-017"]);
     let fixed = false;
     const calls = new Map<string, number>();
-    const job = numbersJob("resumable", 20, async (items) => {
-      for (const item of items) if (!fixed && broken.has(item.id)) throw new Error(`cannot parse ${item.id}`);
-    }, { toleratedFailurePercentage: 10, concurrency: 1 });
+    const job = numbersJob(
+      "resumable",
+      20,
+      async (items) => {
+        for (const item of items)
+          if (!fixed && broken.has(item.id)) throw new Error(`cannot parse ${item.id}`);
+      },
+      { toleratedFailurePercentage: 10, concurrency: 1 },
+    );
 
     const first = await run({ job, runId: "run-1", wrap: { worker: countingWorker(calls) } });
     expect(first.result.status).toBe("FAILED");
     expect(first.result).toMatchObject({ error: "States.ExceedToleratedFailureThreshold" });
     expect((first.result as { cause: string }).cause).toMatch(/3 of 20 items failed \(tolerated: 10%\)/);
-    expect(first.ledger).toMatchObject({ status: "FAILED", error: "States.ExceedToleratedFailureThreshold", attempts: 1, planned_items: 20 });
+    expect(first.ledger).toMatchObject({
+      status: "FAILED",
+      error: "States.ExceedToleratedFailureThreshold",
+      attempts: 1,
+      planned_items: 20,
+    });
     expect(first.ledger!.results_location).toBe(`s3://${s3.bucket}/etl/results/resumable/run-1/`);
     // With concurrency 1 the Map stops at the third failure (over 10% of 20): items after it never ran.
-    const [failedRun] = await readRunResults(s3.client, { bucket: s3.bucket, prefix: "etl/results/resumable/run-1/" });
-    expect(failedRun!.failed.flatMap((r) => itemsOf(r).map((i) => i.id))).toEqual(["item-001", "item-005", "item-009"]);
+    const [failedRun] = await readRunResults(s3.client, {
+      bucket: s3.bucket,
+      prefix: "etl/results/resumable/run-1/",
+    });
+    expect(failedRun!.failed.flatMap((r) => itemsOf(r).map((i) => i.id))).toEqual([
+      "item-001",
+      "item-005",
+      "item-009",
+    ]);
     const doneFirst = failedRun!.succeeded.flatMap((r) => itemsOf(r).map((i) => i.id));
     expect(doneFirst).toHaveLength(7); // item-000, 002-004, 006-008
     const firstCalls = new Map(calls);
@@ -176,8 +253,20 @@ describe("local ETL runner", () => {
     for (const id of doneFirst) expect(calls.has(id)).toBe(false);
     expect(calls.size).toBe(13);
     expect([...calls.values()].every((n) => n === 1)).toBe(true);
-    expect((second.result as { output: RunSummary }).output).toMatchObject({ total_items: 20, succeeded_items: 20, failed_items: 0, skipped_items: 7, output: { sum: 190 } });
-    expect(second.ledger).toMatchObject({ status: "SUCCEEDED", attempts: 2, skipped_items: 7, planned_items: 13, total_items: 20 });
+    expect((second.result as { output: RunSummary }).output).toMatchObject({
+      total_items: 20,
+      succeeded_items: 20,
+      failed_items: 0,
+      skipped_items: 7,
+      output: { sum: 190 },
+    });
+    expect(second.ledger).toMatchObject({
+      status: "SUCCEEDED",
+      attempts: 2,
+      skipped_items: 7,
+      planned_items: 13,
+      total_items: 20,
+    });
     expect(firstCalls.size).toBe(10);
 
     calls.clear();
@@ -188,7 +277,10 @@ describe("local ETL runner", () => {
   });
 
   it("a planner failure ends in the ledger as FAILED with its error", async () => {
-    const job: EtlJob = { ...numbersJob("bad-planner", 1, async () => {}), plan: async () => Promise.reject(new Error("input prefix is empty")) };
+    const job: EtlJob = {
+      ...numbersJob("bad-planner", 1, async () => {}),
+      plan: async () => Promise.reject(new Error("input prefix is empty")),
+    };
     const { result, ledger } = await run({ job, runId: "p-1" });
     expect(result).toMatchObject({ status: "FAILED", error: "Error", cause: "input prefix is empty" });
     expect(ledger).toMatchObject({ status: "FAILED", error: "Error", cause: "input prefix is empty" });
@@ -197,12 +289,17 @@ describe("local ETL runner", () => {
   it("MaxConcurrency is a real limit on workers in flight", async () => {
     let inFlight = 0;
     let maxInFlight = 0;
-    const job = numbersJob("concurrency", 24, async () => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((r) => setTimeout(r, 15));
-      inFlight--;
-    }, { concurrency: 3 });
+    const job = numbersJob(
+      "concurrency",
+      24,
+      async () => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 15));
+        inFlight--;
+      },
+      { concurrency: 3 },
+    );
     const { result } = await run({ job });
     expect(result.status).toBe("SUCCEEDED");
     expect(maxInFlight).toBe(3);
@@ -218,11 +315,13 @@ describe("local ETL runner", () => {
       work: async (items) => items.length,
       finalize: async (results) => (results as number[]).reduce((a, b) => a + b, 0),
     };
-    const wrap = (handler: LocalResource): LocalResource => async (input) => {
-      sizes.push(Buffer.byteLength(JSON.stringify(input)));
-      counts.push((input as WorkerEvent).Items.length);
-      return handler(input);
-    };
+    const wrap =
+      (handler: LocalResource): LocalResource =>
+      async (input) => {
+        sizes.push(Buffer.byteLength(JSON.stringify(input)));
+        counts.push((input as WorkerEvent).Items.length);
+        return handler(input);
+      };
     const { result } = await run({ job, wrap: { worker: wrap } });
     expect(result.status).toBe("SUCCEEDED");
     expect((result as { output: RunSummary }).output.output).toBe(50);
@@ -240,8 +339,12 @@ describe("local ETL runner", () => {
       expect(b.itemCount).toBeLessThanOrEqual(3);
       expect(Buffer.byteLength(JSON.stringify(b.input))).toBeLessThanOrEqual(200);
     }
-    expect(batches.flatMap((b) => (b.input as { Items: { id: string }[] }).Items.map((i) => i.id))).toEqual(items.map((i) => i.id));
-    expect(() => batchItems([{ id: "big", v: "z".repeat(500) }], { MaxInputBytesPerBatch: 100 }, undefined)).toThrow(/does not fit/);
+    expect(batches.flatMap((b) => (b.input as { Items: { id: string }[] }).Items.map((i) => i.id))).toEqual(
+      items.map((i) => i.id),
+    );
+    expect(() =>
+      batchItems([{ id: "big", v: "z".repeat(500) }], { MaxInputBytesPerBatch: 100 }, undefined),
+    ).toThrow(/does not fit/);
   });
 
   it("runs workers in worker threads: same results, TransientError still retried across the thread boundary", async () => {
@@ -263,7 +366,11 @@ describe("local ETL runner", () => {
     const job = numbersJob("inline-job", 9, async () => {}, { mode: "inline", batching: {} });
     const { result, ledger } = await run({ job });
     expect(result.status).toBe("SUCCEEDED");
-    expect((result as { output: RunSummary }).output).toMatchObject({ total_items: 9, succeeded_items: 9, output: { sum: 36, batches: 9 } });
+    expect((result as { output: RunSummary }).output).toMatchObject({
+      total_items: 9,
+      succeeded_items: 9,
+      output: { sum: 36, batches: 9 },
+    });
     expect(ledger?.status).toBe("SUCCEEDED");
   });
 });

@@ -7,7 +7,7 @@ import cliProgress from "cli-progress";
 import type { JsonValue } from "../../etl/contracts.js";
 import { getJob } from "../../etl/job-catalog.js";
 import { listRuns } from "../../etl/ledger.js";
-import { readRunResults, itemsOf } from "../../etl/map-results.js";
+import { itemsOf, readRunResults } from "../../etl/map-results.js";
 import type { MapProgress } from "../../local/step-functions/distributed-map.js";
 import { LOCAL_LEDGER_TABLE, runLocalJob } from "../../local/step-functions/local-etl.js";
 import { connectLocalPeers, type LocalPeers } from "../../local/step-functions/peers.js";
@@ -48,7 +48,11 @@ function parseS3Url(url: string): { bucket: string; prefix: string } | undefined
   return match ? { bucket: match[1]!, prefix: match[2]! } : undefined;
 }
 
-export async function etlStartLocal(jobName: string, options: EtlLocalStartOptions, io: EtlLocalIo = {}): Promise<number> {
+export async function etlStartLocal(
+  jobName: string,
+  options: EtlLocalStartOptions,
+  io: EtlLocalIo = {},
+): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
   const err = io.err ?? process.stderr;
   const job = getJob(jobName);
@@ -57,7 +61,13 @@ export async function etlStartLocal(jobName: string, options: EtlLocalStartOptio
   const peers = io.peers ?? (await connectLocalPeers({ dataDir: options.dataDir }));
   for (const note of peers.notes) err.write(`${note}\n`);
   const bar = new cliProgress.SingleBar(
-    { stream: err, format: "{bar} {done}/{total} items | failed {failed} | in flight {inFlight}", hideCursor: false, noTTYOutput: true, notTTYSchedule: 2000 },
+    {
+      stream: err,
+      format: "{bar} {done}/{total} items | failed {failed} | in flight {inFlight}",
+      hideCursor: false,
+      noTTYOutput: true,
+      notTTYSchedule: 2000,
+    },
     cliProgress.Presets.shades_classic,
   );
   let barStarted = false;
@@ -89,20 +99,25 @@ export async function etlStartLocal(jobName: string, options: EtlLocalStartOptio
     });
     if (barStarted) bar.stop();
     const { result, ledger } = run;
-    const summary = result.status === "SUCCEEDED" ? (result.output as Record<string, JsonValue> | null) : null;
+    const summary =
+      result.status === "SUCCEEDED" ? (result.output as Record<string, JsonValue> | null) : null;
     const alreadyDone = result.status === "SUCCEEDED" && summary !== null && !("total_items" in summary);
     let failedItems: { id: string; error: string; cause: string }[] = [];
     const location = ledger?.results_location ? parseS3Url(ledger.results_location) : undefined;
     if (location && (result.status === "FAILED" || (ledger?.failed_items ?? 0) > 0)) {
       const runs = await readRunResults(peers.s3, location);
       const last = runs.at(-1);
-      failedItems = (last?.failed ?? []).flatMap((r) => itemsOf(r).map((item) => ({ id: item.id, error: r.Error ?? "", cause: r.Cause ?? "" })));
+      failedItems = (last?.failed ?? []).flatMap((r) =>
+        itemsOf(r).map((item) => ({ id: item.id, error: r.Error ?? "", cause: r.Cause ?? "" })),
+      );
     }
     const row = {
       job: jobName,
       run_id: run.runId,
       status: alreadyDone ? "ALREADY_SUCCEEDED" : result.status,
-      items_total: ledger?.total_items ?? (ledger?.planned_items !== undefined ? ledger.planned_items + (ledger.skipped_items ?? 0) : null),
+      items_total:
+        ledger?.total_items ??
+        (ledger?.planned_items !== undefined ? ledger.planned_items + (ledger.skipped_items ?? 0) : null),
       succeeded: ledger?.succeeded_items ?? null,
       failed: ledger?.failed_items ?? (failedItems.length > 0 ? failedItems.length : null),
       skipped: ledger?.skipped_items ?? null,
@@ -111,16 +126,23 @@ export async function etlStartLocal(jobName: string, options: EtlLocalStartOptio
       error: result.status === "FAILED" ? result.error : null,
       cause: result.status === "FAILED" ? result.cause : null,
       results_location: ledger?.results_location ?? null,
-      output: alreadyDone ? (ledger?.summary ? (JSON.parse(ledger.summary) as { output?: JsonValue }).output ?? null : null) : (summary?.output ?? null),
+      output: alreadyDone
+        ? ledger?.summary
+          ? ((JSON.parse(ledger.summary) as { output?: JsonValue }).output ?? null)
+          : null
+        : (summary?.output ?? null),
     };
     if (format === "json") {
       out(JSON.stringify({ ...row, failed_items: failedItems }, null, 2));
     } else {
       // One run: a vertical field | value table reads better than one very wide row.
-      const rows = format === "table" ? Object.entries(row).map(([field, value]) => ({ field, value })) : [row];
+      const rows =
+        format === "table" ? Object.entries(row).map(([field, value]) => ({ field, value })) : [row];
       out(formatRows(rows, format));
       if (failedItems.length > 0) {
-        err.write(`\nfailed items (${failedItems.length}${failedItems.length > MAX_FAILED_ITEMS_SHOWN ? `, first ${MAX_FAILED_ITEMS_SHOWN}` : ""}):\n`);
+        err.write(
+          `\nfailed items (${failedItems.length}${failedItems.length > MAX_FAILED_ITEMS_SHOWN ? `, first ${MAX_FAILED_ITEMS_SHOWN}` : ""}):\n`,
+        );
         err.write(`${formatRows(failedItems.slice(0, MAX_FAILED_ITEMS_SHOWN), "table")}\n`);
       }
       if (alreadyDone) err.write(`run ${run.runId} had already SUCCEEDED: nothing was redone\n`);
@@ -132,17 +154,40 @@ export async function etlStartLocal(jobName: string, options: EtlLocalStartOptio
   }
 }
 
-export async function etlRunsLocal(jobName: string, options: { format?: OutputFormat; dataDir?: string; limit?: number }, io: EtlLocalIo = {}): Promise<number> {
+export async function etlRunsLocal(
+  jobName: string,
+  options: { format?: OutputFormat; dataDir?: string; limit?: number },
+  io: EtlLocalIo = {},
+): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
   getJob(jobName);
   const peers = io.peers ?? (await connectLocalPeers({ dataDir: options.dataDir }));
   try {
-    const runs = await listRuns(peers.dynamodb, LOCAL_LEDGER_TABLE, jobName, options.limit).catch((error: Error) => {
-      if (error.name === "ResourceNotFoundException") return [];
-      throw error;
-    });
-    const columns = ["run", "status", "attempts", "started_at", "finished_at", "planned_items", "skipped_items", "total_items", "succeeded_items", "failed_items", "error", "results_location"];
-    out(runs.length === 0 && options.format !== "json" ? `no runs of ${jobName} in the local ledger` : formatRows(runs as unknown as Record<string, unknown>[], options.format ?? "table", columns));
+    const runs = await listRuns(peers.dynamodb, LOCAL_LEDGER_TABLE, jobName, options.limit).catch(
+      (error: Error) => {
+        if (error.name === "ResourceNotFoundException") return [];
+        throw error;
+      },
+    );
+    const columns = [
+      "run",
+      "status",
+      "attempts",
+      "started_at",
+      "finished_at",
+      "planned_items",
+      "skipped_items",
+      "total_items",
+      "succeeded_items",
+      "failed_items",
+      "error",
+      "results_location",
+    ];
+    out(
+      runs.length === 0 && options.format !== "json"
+        ? `no runs of ${jobName} in the local ledger`
+        : formatRows(runs as unknown as Record<string, unknown>[], options.format ?? "table", columns),
+    );
     return 0;
   } finally {
     if (!io.peers) await peers.close();

@@ -84,7 +84,7 @@ export function registerEtlCommand(program: Command): void {
     .argument("<job>", `job name (${jobNames()})`)
     .option("--local", "read the local ledger (default: the job's DynamoDB ledger on AWS)")
     .option("--ledger-table <name>", "AWS: the job's ledger table (default: OBSERVATORY_<JOB>_LEDGER_TABLE)")
-    .option("--limit <n>", "how many runs", (v) => Number.parseInt(v, 10), 20)
+    .option("--limit <n>", "how many runs", positiveInteger, 20)
     .option("--data-dir <dir>", "where s3rver/dynalite keep data when no `observatory dev` is running")
     .addOption(formatOption())
     .action(async (job: string, options: { local?: boolean; limit: number; dataDir?: string; ledgerTable?: string; format: OutputFormat }) => {

@@ -32,16 +32,24 @@ export interface WordcountBatchResult {
 function inputPrefix(input: JsonValue): string {
   const prefix = (input as { prefix?: unknown } | null)?.prefix;
   if (prefix === undefined) return DEFAULT_INPUT_PREFIX;
-  if (typeof prefix !== "string" || prefix === "") throw new Error(`wordcount input "prefix" must be a non-empty string, got ${JSON.stringify(prefix)}`);
+  if (typeof prefix !== "string" || prefix === "")
+    throw new Error(`wordcount input "prefix" must be a non-empty string, got ${JSON.stringify(prefix)}`);
   return prefix;
 }
 
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; size: number }[]> {
+async function listKeys(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ key: string; size: number }[]> {
   const keys: { key: string; size: number }[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key && !o.Key.endsWith("/")) keys.push({ key: o.Key, size: o.Size ?? 0 });
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? [])
+      if (o.Key && !o.Key.endsWith("/")) keys.push({ key: o.Key, size: o.Size ?? 0 });
     token = page.NextContinuationToken;
   } while (token);
   return keys;
@@ -71,7 +79,14 @@ export const wordcount = defineJob<WordcountItem, WordcountBatchResult>({
   async finalize(results, { s3, bucket, run_id }) {
     const counts = mergeCounts(results.map((r) => r.counts));
     const key = `${OUTPUT_PREFIX}${run_id}/counts.json`;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(counts), ContentType: "application/json" }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: JSON.stringify(counts),
+        ContentType: "application/json",
+      }),
+    );
     const top = Object.entries(counts)
       .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
       .slice(0, TOP_WORDS)
@@ -90,7 +105,9 @@ export const wordcount = defineJob<WordcountItem, WordcountBatchResult>({
     if ((await listKeys(s3, bucket, prefix)).length > 0) return;
     for (let n = 0; n < DEMO_DOCUMENT_COUNT; n++) {
       const key = `${prefix}doc-${String(n).padStart(3, "0")}.txt`;
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: demoDocument(n), ContentType: "text/plain" }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: demoDocument(n), ContentType: "text/plain" }),
+      );
     }
   },
 });

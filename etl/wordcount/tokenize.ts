@@ -12,6 +12,7 @@ export function countWords(text: string, counts: Record<string, number> = {}): R
 /** Sums word counts (the reduce step). */
 export function mergeCounts(parts: Record<string, number>[]): Record<string, number> {
   const total: Record<string, number> = {};
-  for (const part of parts) for (const [word, n] of Object.entries(part)) total[word] = (total[word] ?? 0) + n;
+  for (const part of parts)
+    for (const [word, n] of Object.entries(part)) total[word] = (total[word] ?? 0) + n;
   return total;
 }

@@ -2,8 +2,9 @@
  * Setup module of the ETL worker pool: in each worker thread, builds the job's worker handler (the
  * same workerHandler the Lambda entry exports) with a client for the local S3.
  */
-import { getJob } from "../../etl/job-catalog.js";
+
 import { workerHandler } from "../../etl/handlers.js";
+import { getJob } from "../../etl/job-catalog.js";
 import { localS3Client } from "../s3-server.js";
 
 export interface EtlWorkerSetup {

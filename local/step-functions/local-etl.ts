@@ -12,9 +12,9 @@ import { finalizerHandler, plannerHandler, workerHandler } from "../../etl/handl
 import type { EtlJob } from "../../etl/jobs.js";
 import { ensureLedgerTable, getRun, type LedgerRun } from "../../etl/ledger.js";
 import type { MapProgress } from "./distributed-map.js";
+import type { EtlWorkerSetup } from "./etl-worker-setup.js";
 import { type LocalResource, type LocalRunResult, runLocalExecution } from "./runner.js";
 import { dynamoDBIntegrations } from "./service-integrations.js";
-import type { EtlWorkerSetup } from "./etl-worker-setup.js";
 import { createWorkerPool, type WorkerPool } from "./worker-pool.js";
 
 export const LOCAL_LEDGER_TABLE = "observatory-etl-ledger";
@@ -23,7 +23,8 @@ const LOCAL_REGION = "us-east-1";
 
 /** The references a local run uses: local-looking ARNs (bound in-process), the local bucket and table. */
 export function localRefs(job: string, bucket: string, ledgerTable = LOCAL_LEDGER_TABLE): EtlRefs {
-  const fn = (role: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:observatory-local-${job}-${role}`;
+  const fn = (role: string) =>
+    `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:observatory-local-${job}-${role}`;
   return {
     plannerArn: fn("planner"),
     workerArn: fn("worker"),
@@ -76,7 +77,11 @@ export function newRunId(now = new Date()): string {
 
 /** A pool of worker threads running a job's worker handler (see worker-pool.ts). */
 export function createEtlWorkerPool(setup: EtlWorkerSetup, size: number): WorkerPool {
-  return createWorkerPool({ setupModule: new URL("./etl-worker-setup.ts", import.meta.url), options: setup, size });
+  return createWorkerPool({
+    setupModule: new URL("./etl-worker-setup.ts", import.meta.url),
+    options: setup,
+    size,
+  });
 }
 
 export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
@@ -88,15 +93,19 @@ export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
   const input = o.input ?? {};
   if (o.seed && o.job.seedLocal) await o.job.seedLocal(o.s3, o.bucket, input);
   const s3 = () => o.s3;
-  const wrap = (role: "planner" | "worker" | "finalizer", handler: LocalResource) => o.wrap?.[role]?.(handler) ?? handler;
+  const wrap = (role: "planner" | "worker" | "finalizer", handler: LocalResource) =>
+    o.wrap?.[role]?.(handler) ?? handler;
   let pool: WorkerPool | undefined = o.workerPool;
   const ownPool = !pool && (o.workerThreads ?? 0) > 0;
   if (ownPool) {
-    if (!o.s3Endpoint) throw new Error("workerThreads needs s3Endpoint (each thread makes its own S3 client)");
+    if (!o.s3Endpoint)
+      throw new Error("workerThreads needs s3Endpoint (each thread makes its own S3 client)");
     const setup: EtlWorkerSetup = { job: name, s3Endpoint: o.s3Endpoint, jobModules: o.jobModules };
     pool = createEtlWorkerPool(setup, o.workerThreads!);
   }
-  const worker: LocalResource = pool ? (input) => pool.invoke(input) : (workerHandler(o.job, s3) as LocalResource);
+  const worker: LocalResource = pool
+    ? (input) => pool.invoke(input)
+    : (workerHandler(o.job, s3) as LocalResource);
   const resources: Record<string, LocalResource> = {
     [refs.plannerArn]: wrap("planner", plannerHandler(o.job, s3) as LocalResource),
     [refs.workerArn]: wrap("worker", worker),

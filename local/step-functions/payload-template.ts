@@ -11,11 +11,18 @@ type Context = NonNullable<NonNullable<Parameters<StateMachine["run"]>[1]>["cont
 
 const cache = new WeakMap<object, StateMachine>();
 
-export async function evaluateTemplate(template: Record<string, unknown>, input: unknown, context: Record<string, unknown>): Promise<unknown> {
+export async function evaluateTemplate(
+  template: Record<string, unknown>,
+  input: unknown,
+  context: Record<string, unknown>,
+): Promise<unknown> {
   let machine = cache.get(template);
   if (!machine) {
     machine = new StateMachine(
-      { StartAt: "Evaluate", States: { Evaluate: { Type: "Pass", Parameters: template as never, End: true } } },
+      {
+        StartAt: "Evaluate",
+        States: { Evaluate: { Type: "Pass", Parameters: template as never, End: true } },
+      },
       { validationOptions: { noValidate: true } },
     );
     cache.set(template, machine);

@@ -7,7 +7,12 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKET, LOCAL_DATA_DIR, LOCAL_DYNAMODB_PORT, LOCAL_S3_PORT } from "../../contracts/local-stack.js";
+import {
+  LOCAL_BUCKET,
+  LOCAL_DATA_DIR,
+  LOCAL_DYNAMODB_PORT,
+  LOCAL_S3_PORT,
+} from "../../contracts/local-stack.js";
 import { localDynamoDBClient, startLocalDynamoDB } from "../dynamodb-server.js";
 import { localS3Client, startLocalS3 } from "../s3-server.js";
 
@@ -38,7 +43,9 @@ export function portOpen(port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<bo
   });
 }
 
-export async function connectLocalPeers(o: { dataDir?: string; s3Port?: number; dynamodbPort?: number } = {}): Promise<LocalPeers> {
+export async function connectLocalPeers(
+  o: { dataDir?: string; s3Port?: number; dynamodbPort?: number } = {},
+): Promise<LocalPeers> {
   const dataDir = o.dataDir ?? LOCAL_DATA_DIR;
   const s3Port = o.s3Port ?? LOCAL_S3_PORT;
   const dynamodbPort = o.dynamodbPort ?? LOCAL_DYNAMODB_PORT;
@@ -52,7 +59,11 @@ export async function connectLocalPeers(o: { dataDir?: string; s3Port?: number; 
       closers.push(async () => s3.destroy());
       notes.push(`S3: the running local stack on port ${s3Port}`);
     } else {
-      const server = await startLocalS3({ directory: join(dataDir, "s3"), port: s3Port, bucket: LOCAL_BUCKET });
+      const server = await startLocalS3({
+        directory: join(dataDir, "s3"),
+        port: s3Port,
+        bucket: LOCAL_BUCKET,
+      });
       s3 = server.client;
       closers.push(() => server.close());
       notes.push(`S3: started s3rver on port ${s3Port} for this command (data in ${join(dataDir, "s3")})`);
@@ -66,7 +77,9 @@ export async function connectLocalPeers(o: { dataDir?: string; s3Port?: number; 
       const server = await startLocalDynamoDB({ directory: join(dataDir, "dynamodb"), port: dynamodbPort });
       dynamodb = server.client;
       closers.push(() => server.close());
-      notes.push(`DynamoDB: started dynalite on port ${dynamodbPort} for this command (data in ${join(dataDir, "dynamodb")})`);
+      notes.push(
+        `DynamoDB: started dynalite on port ${dynamodbPort} for this command (data in ${join(dataDir, "dynamodb")})`,
+      );
     }
     return {
       s3,

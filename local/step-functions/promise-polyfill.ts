@@ -29,8 +29,15 @@ const native = typeof (Promise as { withResolvers?: unknown }).withResolvers ===
 export const PROMISE_WITH_RESOLVERS_POLYFILLED = !native;
 
 if (!native) {
-  Object.defineProperty(Promise, "withResolvers", { value: withResolvers, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(Promise, "withResolvers", {
+    value: withResolvers,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
   if (!process.env.OBSERVATORY_QUIET_POLYFILL) {
-    process.stderr.write(`[observatory] Node ${process.versions.node} lacks Promise.withResolvers: polyfill active for aws-local-stepfunctions\n`);
+    process.stderr.write(
+      `[observatory] Node ${process.versions.node} lacks Promise.withResolvers: polyfill active for aws-local-stepfunctions\n`,
+    );
   }
 }

@@ -6,7 +6,12 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { MapState, State, StateMachineDefinition, TaskState } from "../../etl/asl.js";
-import { checkDistributedMap, type MapProgress, runDistributedMap, WRAPPER_FIELDS } from "./distributed-map.js";
+import {
+  checkDistributedMap,
+  type MapProgress,
+  runDistributedMap,
+  WRAPPER_FIELDS,
+} from "./distributed-map.js";
 import { StateMachine } from "./state-machine.js";
 
 /** A local stand-in for a Task Resource: takes the state's effective input, returns its result. */
@@ -47,7 +52,10 @@ interface Prepared {
 
 function bind(overrides: Overrides, stateName: string, fn: (input: unknown) => Promise<unknown>): void {
   // The library binds overrides by state name across nested machines: names must be unique.
-  if (overrides[stateName]) throw new Error(`local runner: Task state name ${JSON.stringify(stateName)} is used twice; names must be unique`);
+  if (overrides[stateName])
+    throw new Error(
+      `local runner: Task state name ${JSON.stringify(stateName)} is used twice; names must be unique`,
+    );
   overrides[stateName] = fn;
 }
 
@@ -68,7 +76,9 @@ function checkedJson(value: unknown, what: string): string {
   const text = JSON.stringify(value ?? null);
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_STATE_PAYLOAD_BYTES) {
-    throw new DataLimitExceeded(`${what} is ${bytes} bytes, over the ${MAX_STATE_PAYLOAD_BYTES}-byte state payload limit`);
+    throw new DataLimitExceeded(
+      `${what} is ${bytes} bytes, over the ${MAX_STATE_PAYLOAD_BYTES}-byte state payload limit`,
+    );
   }
   return text;
 }
@@ -90,15 +100,26 @@ export function prepareDefinition(
   for (const [name, state] of Object.entries(definition.States)) {
     if (state.Type === "Task") {
       const fn = o.resources[state.Resource];
-      if (!fn) throw new Error(`local runner: no local binding for Task ${JSON.stringify(name)} resource ${state.Resource}`);
+      if (!fn)
+        throw new Error(
+          `local runner: no local binding for Task ${JSON.stringify(name)} resource ${state.Resource}`,
+        );
       bind(overrides, name, asLambda(fn));
       states[name] = state;
     } else if (state.Type === "Map" && state.ItemProcessor.ProcessorConfig.Mode === "DISTRIBUTED") {
       checkDistributedMap(name, state);
       const { ProcessorConfig: _config, ...processor } = state.ItemProcessor;
       const child = prepareDefinition(processor as StateMachineDefinition, o, overrides).definition;
-      const wrapper: TaskState = { Type: "Task", Resource: ADAPTER_RESOURCE, TimeoutSeconds: NO_TIMEOUT_SECONDS };
-      for (const field of WRAPPER_FIELDS) if (field in state) (wrapper as unknown as Record<string, unknown>)[field] = (state as unknown as Record<string, unknown>)[field];
+      const wrapper: TaskState = {
+        Type: "Task",
+        Resource: ADAPTER_RESOURCE,
+        TimeoutSeconds: NO_TIMEOUT_SECONDS,
+      };
+      for (const field of WRAPPER_FIELDS)
+        if (field in state)
+          (wrapper as unknown as Record<string, unknown>)[field] = (
+            state as unknown as Record<string, unknown>
+          )[field];
       if (state.Comment) wrapper.Comment = state.Comment;
       bind(overrides, name, (input) =>
         runDistributedMap(name, state, child, input, {
@@ -106,7 +127,8 @@ export function prepareDefinition(
           stateMachineArn: o.stateMachineArn,
           context: o.context,
           onProgress: o.onMapProgress,
-          runChild: (childDefinition, childInput, childContext) => runMachine(childDefinition, childInput, childContext, overrides, o.retryIntervalOverrides),
+          runChild: (childDefinition, childInput, childContext) =>
+            runMachine(childDefinition, childInput, childContext, overrides, o.retryIntervalOverrides),
         }),
       );
       states[name] = wrapper;
@@ -114,7 +136,10 @@ export function prepareDefinition(
       // Inline Map: the library runs it (ItemsPath, ItemSelector, MaxConcurrency); bind its Tasks.
       const { ProcessorConfig: _config, ...processor } = state.ItemProcessor;
       const child = prepareDefinition(processor as StateMachineDefinition, o, overrides).definition;
-      states[name] = { ...state, ItemProcessor: { ...child, ProcessorConfig: { Mode: "INLINE" } } } as MapState;
+      states[name] = {
+        ...state,
+        ItemProcessor: { ...child, ProcessorConfig: { Mode: "INLINE" } },
+      } as MapState;
     } else {
       states[name] = state;
     }
@@ -129,7 +154,9 @@ async function runMachine(
   overrides: Overrides,
   retryIntervalOverrides?: Record<string, number | number[]>,
 ): Promise<unknown> {
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, noValidate: true } });
+  const machine = new StateMachine(definition as never, {
+    validationOptions: { checkArn: false, noValidate: true },
+  });
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: overrides as never, retryIntervalOverrides },
     context: context as never,
@@ -171,7 +198,13 @@ export async function runLocalExecution(o: LocalRunOptions): Promise<LocalRunRes
   const prepared = prepareDefinition(o.definition, { ...o, context });
   validateOnce(prepared.definition);
   try {
-    const output = await runMachine(prepared.definition, o.input, context, prepared.overrides, o.retryIntervalOverrides);
+    const output = await runMachine(
+      prepared.definition,
+      o.input,
+      context,
+      prepared.overrides,
+      o.retryIntervalOverrides,
+    );
     return { status: "SUCCEEDED", output, executionArn };
   } catch (error) {
     if ((error as Error).name === "ExecutionTimeoutError") {
@@ -179,6 +212,11 @@ export async function runLocalExecution(o: LocalRunOptions): Promise<LocalRunRes
       return { status: "FAILED", error: "States.Timeout", cause: (error as Error).message, executionArn };
     }
     const cause = ((error as { cause?: unknown }).cause ?? error) as { name?: string; message?: string };
-    return { status: "FAILED", error: cause.name ?? "Error", cause: cause.message ?? String(cause), executionArn };
+    return {
+      status: "FAILED",
+      error: cause.name ?? "Error",
+      cause: cause.message ?? String(cause),
+      executionArn,
+    };
   }
 }

@@ -3,7 +3,11 @@
  * against the local peers (dynalite). Errors are named as Step Functions names them: the service
  * prefix plus the SDK's error name (`DynamoDB.ConditionalCheckFailedException`), so Retry/Catch match.
  */
-import { type DynamoDBClient, UpdateItemCommand, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBClient,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from "@aws-sdk/client-dynamodb";
 import { DYNAMODB_UPDATE_ITEM } from "../../etl/ledger.js";
 import type { LocalResource } from "./runner.js";
 
@@ -18,7 +22,9 @@ export function dynamoDBIntegrations(client: DynamoDBClient): Record<string, Loc
   return {
     [DYNAMODB_UPDATE_ITEM]: async (input) => {
       try {
-        const { $metadata: _m, ...response } = await client.send(new UpdateItemCommand(input as UpdateItemCommandInput));
+        const { $metadata: _m, ...response } = await client.send(
+          new UpdateItemCommand(input as UpdateItemCommandInput),
+        );
         return response;
       } catch (error) {
         const e = error as Error;

@@ -34,7 +34,8 @@ class InvocationError extends Error {
  * @param options JSON given to createHandler in each thread.
  */
 export function createWorkerPool(o: { setupModule: URL; options: unknown; size: number }): WorkerPool {
-  if (!Number.isInteger(o.size) || o.size < 1) throw new Error(`worker pool size must be a positive integer, got ${o.size}`);
+  if (!Number.isInteger(o.size) || o.size < 1)
+    throw new Error(`worker pool size must be a positive integer, got ${o.size}`);
   interface Thread {
     worker: Worker;
     ready: boolean;
@@ -57,22 +58,37 @@ export function createWorkerPool(o: { setupModule: URL; options: unknown; size: 
   };
 
   const start = () => {
-    const thread: Thread = { worker: new Worker(THREAD_BOOTSTRAP, { workerData: { setupModule: o.setupModule.href, options: o.options } }), ready: false };
+    const thread: Thread = {
+      worker: new Worker(THREAD_BOOTSTRAP, {
+        workerData: { setupModule: o.setupModule.href, options: o.options },
+      }),
+      ready: false,
+    };
     threads.push(thread);
-    thread.worker.on("message", (message: { ready?: true; ok?: boolean; result?: unknown; error?: { name: string; message: string } }) => {
-      if (message.ready) {
-        thread.ready = true;
-      } else {
-        const pending = thread.current;
-        thread.current = undefined;
-        if (message.ok) pending?.resolve(message.result);
-        else pending?.reject(new InvocationError(message.error!.name, message.error!.message));
-      }
-      dispatch();
-    });
+    thread.worker.on(
+      "message",
+      (message: {
+        ready?: true;
+        ok?: boolean;
+        result?: unknown;
+        error?: { name: string; message: string };
+      }) => {
+        if (message.ready) {
+          thread.ready = true;
+        } else {
+          const pending = thread.current;
+          thread.current = undefined;
+          if (message.ok) pending?.resolve(message.result);
+          else pending?.reject(new InvocationError(message.error!.name, message.error!.message));
+        }
+        dispatch();
+      },
+    );
     thread.worker.on("error", (error) => {
       // A thread that dies takes its invocation with it, like a Lambda instance that crashes.
-      thread.current?.reject(new InvocationError("Lambda.Unknown", `worker thread crashed: ${error.message}`));
+      thread.current?.reject(
+        new InvocationError("Lambda.Unknown", `worker thread crashed: ${error.message}`),
+      );
       threads.splice(threads.indexOf(thread), 1);
       dispatch();
     });
