@@ -8,9 +8,11 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { glueColumns, locationTemplate } from "../components/metric-pipeline/glue-table.js";
 import type { QuarantineRecord, RawEventRecord } from "../contracts/event-record.js";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { type DuckDB, openDuckDB } from "../functions/compaction/duckdb.js";
+import { COMPACTED_FILE, compactedKey } from "../functions/compaction/keys.js";
 import { eventTables } from "../functions/compaction/tables.js";
 import { compactFiles, rows, type StagedPartitionFile } from "../functions/compaction/transform.js";
 import {
@@ -115,6 +117,26 @@ const PARQUET_TYPE_FOR_GLUE: Record<string, string> = {
 };
 
 describe("Glue columns equal the Parquet schema the compaction worker writes", () => {
+  it("projects partition locations onto exactly the keys the worker commits", () => {
+    for (const table of ["events", "quarantine", "search_made"]) {
+      const projected = locationTemplate("bucket", table)
+        .replace(/\$\{dt\}/, "2026-11-22")
+        .replace(/\$\{hour\}/, "07");
+      expect(`${projected}${COMPACTED_FILE}`).toBe(
+        `s3://bucket/${compactedKey(table, "dt=2026-11-22/hour=07/")}`,
+      );
+    }
+    // The worker's staged partition paths are what the projection enumerates (hour with two digits).
+    for (const f of Object.values(files)) expect(f.partitionPath).toBe(`dt=${f.dt}/hour=${f.hour}/`);
+    expect(Object.values(files).every((f) => /^\d{2}$/.test(f.hour))).toBe(true);
+  });
+
+  it("refuses a column comment Glue would reject", () => {
+    expect(() =>
+      glueColumns([{ name: "x", glueType: "string", duckdbType: "VARCHAR", comment: "c".repeat(256) }]),
+    ).toThrow(/255/);
+  });
+
   it("for every table: names, order and types", async () => {
     const glueTables = ofType(resources, "aws:glue/catalogTable:CatalogTable").filter((t) =>
       t.name.startsWith("schema-table-"),

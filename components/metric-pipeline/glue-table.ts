@@ -24,13 +24,19 @@ export interface ProjectedTableSpec {
   dtRange?: string;
 }
 
+/** Glue refuses a column comment longer than this (CreateTable: Column.Comment, 0-255). */
+export const GLUE_COLUMN_COMMENT_MAX = 255;
+
 /** Glue column list from the shared column specs: the worker writes exactly these. */
 export function glueColumns(columns: ColumnSpec[]): { name: string; type: string; comment?: string }[] {
-  return columns.map((c) => ({
-    name: c.name,
-    type: c.glueType,
-    ...(c.comment ? { comment: c.comment } : {}),
-  }));
+  return columns.map((c) => {
+    if (c.comment.length > GLUE_COLUMN_COMMENT_MAX) {
+      throw new Error(
+        `column ${c.name}: comment is ${c.comment.length} characters, Glue allows ${GLUE_COLUMN_COMMENT_MAX}`,
+      );
+    }
+    return { name: c.name, type: c.glueType, ...(c.comment ? { comment: c.comment } : {}) };
+  });
 }
 
 /** Template Athena fills with projected values; `${dt}` and `${hour}` are Athena's, not JavaScript's. */
@@ -55,7 +61,11 @@ export function dtProjectionParameters(dtRange: string): Record<string, string> 
  * partition-adding Lambda. `dt` is a date (yyyy-MM-dd, one a day), `hour` an integer 0-23 written
  * with two digits, so `hour=07` matches the `HH` the worker writes.
  */
-export function projectionParameters(bucketName: string, table: string, dtRange: string): Record<string, string> {
+export function projectionParameters(
+  bucketName: string,
+  table: string,
+  dtRange: string,
+): Record<string, string> {
   return {
     ...dtProjectionParameters(dtRange),
     "projection.hour.type": "integer",
