@@ -15,6 +15,12 @@ import { DuckdbLayer, type DuckdbLayerArgs } from "./duckdb-layer.js";
 import { type PolicyStatement, statement } from "./iam.js";
 import { LambdaFunction, type LambdaFunctionArgs } from "./lambda-function.js";
 import {
+  createOpenSearchDomain,
+  domainAccessPolicy,
+  type OpenSearchDomainOptions,
+  type OpenSearchDomainParts,
+} from "./log-centralizer/opensearch-domain.js";
+import {
   DEFAULT_DT_PROJECTION_RANGE,
   glueColumns,
   PARQUET_INPUT_FORMAT,
@@ -71,11 +77,17 @@ export interface LogCentralizerArgs {
   serviceProjection?: "enum" | "injected";
   /** DuckDB for the consumer's Parquet: an existing layer's ARN, or args to build one. */
   duckdbLayer?: { arn: pulumi.Input<string> } | DuckdbLayerArgs;
-  /** Also index every line into an OpenSearch Serverless collection. */
-  opensearch?: {
-    /** Principals (role ARNs) allowed to read the index (dashboards, the `trace` CLI). */
-    readerPrincipalArns?: pulumi.Input<string>[];
-  };
+  /**
+   * Also index every line into OpenSearch: a Serverless collection (default), or a managed domain in
+   * a VPC (`kind: "domain"`, with a new awsx VPC unless one is given).
+   */
+  opensearch?:
+    | {
+        kind?: "serverless";
+        /** Principals (role ARNs) allowed to read the index (dashboards, the `trace` CLI). */
+        readerPrincipalArns?: pulumi.Input<string>[];
+      }
+    | OpenSearchDomainOptions;
   /** SNS topic for the consumer-errors alarm; default a new topic. */
   alarmTopicArn?: pulumi.Input<string>;
   forceDestroy?: boolean;
@@ -88,6 +100,7 @@ export interface LogCentralizerArgs {
     queryDefinition?: Transform<aws.cloudwatch.QueryDefinitionArgs>;
     alarm?: Transform<aws.cloudwatch.MetricAlarmArgs>;
     collection?: Transform<aws.opensearch.ServerlessCollectionArgs>;
+    domain?: Transform<aws.opensearch.DomainArgs>;
     consumer?: LambdaFunctionArgs["transform"];
   };
 }
@@ -125,6 +138,8 @@ export class LogCentralizer extends pulumi.ComponentResource {
   readonly consumer: LambdaFunction;
   readonly duckdbLayer?: DuckdbLayer;
   readonly collection?: aws.opensearch.ServerlessCollection;
+  /** The domain, its VPC and security groups, when `opensearch.kind` is "domain". */
+  readonly opensearchDomain?: OpenSearchDomainParts;
   readonly alarmTopic?: aws.sns.Topic;
   readonly consumerErrorsAlarm: aws.cloudwatch.MetricAlarm;
   readonly queryDefinition: aws.cloudwatch.QueryDefinition;
@@ -204,7 +219,21 @@ export class LogCentralizer extends pulumi.ComponentResource {
       .replace(/[^a-z0-9-]/g, "-")
       .slice(0, MAX_OPENSEARCH_NAME);
     let encryptionPolicy: aws.opensearch.ServerlessSecurityPolicy | undefined;
-    if (args.opensearch) {
+    const domainOptions = args.opensearch?.kind === "domain" ? args.opensearch : undefined;
+    if (domainOptions) {
+      this.opensearchDomain = createOpenSearchDomain(name, domainOptions, this, t?.domain);
+      const domain = this.opensearchDomain.domain;
+      opensearchEnv = {
+        OPENSEARCH_ENDPOINT: pulumi.interpolate`https://${domain.endpoint}`,
+        OPENSEARCH_SIGV4_SERVICE: "es",
+      };
+      opensearchStatements.push(
+        statement({
+          Action: ["es:ESHttpPost", "es:ESHttpPut"],
+          Resource: [pulumi.interpolate`${domain.arn}/*`],
+        }),
+      );
+    } else if (args.opensearch) {
       encryptionPolicy = new aws.opensearch.ServerlessSecurityPolicy(
         `${name}-opensearch-encryption`,
         {
@@ -286,10 +315,24 @@ export class LogCentralizer extends pulumi.ComponentResource {
           }),
           ...opensearchStatements,
         ],
-        transform: t?.consumer,
+        transform: this.opensearchDomain ? inVpc(this.opensearchDomain, t?.consumer) : t?.consumer,
       },
       parent,
     );
+    if (this.opensearchDomain) {
+      new aws.opensearch.DomainPolicy(
+        `${name}-opensearch-policy`,
+        {
+          domainName: this.opensearchDomain.domain.domainName,
+          accessPolicies: domainAccessPolicy(
+            this.opensearchDomain.domain.arn,
+            this.consumer.role.arn,
+            domainOptions?.readerPrincipalArns,
+          ),
+        },
+        parent,
+      );
+    }
     // The consumer's own group is `/aws/lambda/<name>-consumer-<suffix>`: subscribing it would feed the
     // consumer its own lines forever.
     this.#ownLogGroupPrefix = `/aws/lambda/${name}-consumer`;
@@ -557,6 +600,40 @@ export class LogCentralizer extends pulumi.ComponentResource {
       ),
     );
   }
+}
+
+/** AWS's managed policy for a function in a VPC: it creates and deletes its network interfaces. */
+const LAMBDA_VPC_ACCESS_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
+
+/**
+ * The consumer's transforms with the VPC added: its subnets and security group, and the managed
+ * policy for network interfaces (on the role itself, so it is attached before the function exists;
+ * ec2:Describe* has no resource ARNs, which is why this is AWS's policy and not a statement of ours).
+ */
+function inVpc(
+  parts: OpenSearchDomainParts,
+  user: LambdaFunctionArgs["transform"],
+): LambdaFunctionArgs["transform"] {
+  const then = <A extends object>(
+    t: Transform<A> | undefined,
+    args: A,
+    opts: pulumi.CustomResourceOptions,
+    name: string,
+  ) => {
+    if (typeof t === "function") t(args, opts, name);
+    else if (t) Object.assign(args, t);
+  };
+  return {
+    ...user,
+    role: (args, opts, name) => {
+      args.managedPolicyArns = [LAMBDA_VPC_ACCESS_POLICY];
+      then(user?.role, args, opts, name);
+    },
+    function: (args, opts, name) => {
+      args.vpcConfig = { subnetIds: parts.subnetIds, securityGroupIds: [parts.consumerSecurityGroup.id] };
+      then(user?.function, args, opts, name);
+    },
+  };
 }
 
 /**

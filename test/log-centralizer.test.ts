@@ -233,4 +233,63 @@ describe("LogCentralizer", () => {
     const aoss = policy.Statement.find((s) => s.Action.includes("aoss:APIAccessAll"))!;
     expect(aoss.Resource).toEqual([await resolved(logs.collection!.arn)]);
   });
+  it("builds an OpenSearch domain in an awsx VPC, reachable from the consumer's security group only", async () => {
+    const logs = new LogCentralizer("dom", {
+      duckdbLayer: LAYER,
+      opensearch: { kind: "domain", readerPrincipalArns: ["arn:aws:iam::123456789012:role/analyst"] },
+    });
+    await settle();
+    expect(byName("dom-vpc")).toMatchObject({
+      type: "awsx:ec2:Vpc",
+      inputs: { numberOfAvailabilityZones: 2, natGateways: { strategy: "Single" } },
+    });
+    const domain = byName("dom-opensearch");
+    expect(domain.inputs).toMatchObject({
+      encryptAtRest: { enabled: true },
+      nodeToNodeEncryption: { enabled: true },
+      domainEndpointOptions: { enforceHttps: true, tlsSecurityPolicy: "Policy-Min-TLS-1-2-2019-07" },
+      clusterConfig: { instanceCount: 2, zoneAwarenessEnabled: true },
+    });
+    const consumerSg = logs.opensearchDomain!.consumerSecurityGroup;
+    const ingress = await inputs<
+      { fromPort: number; toPort: number; securityGroups: string[]; cidrBlocks?: string[] }[]
+    >(byName("dom-opensearch-sg"), "ingress");
+    expect(ingress).toEqual([
+      expect.objectContaining({
+        fromPort: 443,
+        toPort: 443,
+        securityGroups: [await resolved(consumerSg.id)],
+      }),
+    ]);
+    expect(ingress[0]!.cidrBlocks).toBeUndefined();
+
+    const fn = byName("dom-consumer-function");
+    expect(await inputs<{ securityGroupIds: string[] }>(fn, "vpcConfig")).toMatchObject({
+      securityGroupIds: [await resolved(consumerSg.id)],
+    });
+    expect(byName("dom-consumer-role").inputs.managedPolicyArns).toEqual([
+      "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+    ]);
+    expect(
+      (await inputs<{ variables: Record<string, string> }>(fn, "environment")).variables
+        .OPENSEARCH_SIGV4_SERVICE,
+    ).toBe("es");
+
+    const domainArn = await resolved(logs.opensearchDomain!.domain.arn);
+    const policy = JSON.parse(await inputs<string>(byName("dom-consumer-policy"), "policy")) as {
+      Statement: Statement[];
+    };
+    expect(policy.Statement.find((st) => st.Action.includes("es:ESHttpPost"))).toMatchObject({
+      Action: ["es:ESHttpPost", "es:ESHttpPut"],
+      Resource: [`${domainArn}/*`],
+    });
+    const access = JSON.parse(await inputs<string>(byName("dom-opensearch-policy"), "accessPolicies"));
+    expect(access.Statement[0]).toMatchObject({
+      Principal: { AWS: [await resolved(logs.consumer.role.arn)] },
+      Action: ["es:ESHttpPost", "es:ESHttpPut"],
+      Resource: `${domainArn}/*`,
+    });
+    expect(access.Statement[1].Action).not.toContain("es:ESHttpPut");
+    expect(resources.some((r) => r.name === "dom-collection")).toBe(false);
+  });
 });
