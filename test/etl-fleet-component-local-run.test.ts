@@ -6,12 +6,18 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../etl/contracts.js";
-import { type LocalDynamoDB, localDynamoDBClient, startLocalDynamoDB } from "../local/dynamodb-server.js";
-import { type LocalS3, localS3Client, startLocalS3 } from "../local/s3-server.js";
+import { type LocalDynamoDB, startLocalDynamoDB } from "../local/dynamodb-server.js";
+import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import {
+  allows,
+  type IamRequest,
+  type IamStatement,
+  recordingDynamoDB,
+  recordingS3,
+} from "./support/iam-simulator.js";
 import { installMocks, type MockedResource, valueOf as resolved } from "./support/pulumi-mocks.js";
 
 const resources: MockedResource[] = await installMocks();
@@ -32,96 +38,7 @@ const fleet = new EtlFleet("wordcount", {
   }),
 });
 
-/** One AWS request as IAM sees it: the action, the resource ARN, and the condition keys it carries. */
-interface Request {
-  action: string;
-  resource: string;
-  context: Record<string, string>;
-}
-interface Statement {
-  Effect: string;
-  Action: string[];
-  Resource: string[];
-  Condition?: { StringLike?: Record<string, string[]> };
-}
-
-/** IAM's `*` / `?` wildcards in ARNs and StringLike conditions. */
-function globMatch(pattern: string, value: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replaceAll("*", ".*")
-    .replaceAll("?", ".");
-  return new RegExp(`^${re}$`).test(value);
-}
-
-/** Allowed when one Allow statement names the action, matches the resource and its StringLike conditions. */
-function allows(policy: { Statement: Statement[] }, request: Request): boolean {
-  return policy.Statement.some(
-    (s) =>
-      s.Effect === "Allow" &&
-      s.Action.includes(request.action) &&
-      s.Resource.some((r) => globMatch(r, request.resource)) &&
-      Object.entries(s.Condition?.StringLike ?? {}).every(([key, patterns]) =>
-        patterns.some((p) => request.context[key] !== undefined && globMatch(p, request.context[key])),
-      ),
-  );
-}
-
-const S3_ACTIONS: Record<string, (input: Record<string, string>) => Request> = {
-  GetObjectCommand: (i) => ({
-    action: "s3:GetObject",
-    resource: `arn:aws:s3:::${i.Bucket}/${i.Key}`,
-    context: {},
-  }),
-  PutObjectCommand: (i) => ({
-    action: "s3:PutObject",
-    resource: `arn:aws:s3:::${i.Bucket}/${i.Key}`,
-    context: {},
-  }),
-  ListObjectsV2Command: (i) => ({
-    action: "s3:ListBucket",
-    resource: `arn:aws:s3:::${i.Bucket}`,
-    context: { "s3:prefix": i.Prefix ?? "" },
-  }),
-};
-
-/** A client for the local peer that records each request as an IAM request of `principal`. */
-function recordingS3(endpoint: string, log: Request[]): S3Client {
-  const client = localS3Client(endpoint);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const toRequest = S3_ACTIONS[context.commandName ?? ""];
-      if (!toRequest) throw new Error(`no IAM mapping for ${context.commandName}; add it to the test`);
-      log.push(toRequest(args.input as Record<string, string>));
-      return next(args);
-    },
-    { step: "initialize", name: "recordIamRequest" },
-  );
-  return client;
-}
-
-function recordingDynamoDB(
-  endpoint: string,
-  tableArnOf: (table: string) => string,
-  log: Request[],
-): DynamoDBClient {
-  const client = localDynamoDBClient(endpoint);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const action = `dynamodb:${(context.commandName ?? "").replace(/Command$/, "")}`;
-      log.push({
-        action,
-        resource: tableArnOf((args.input as { TableName: string }).TableName),
-        context: {},
-      });
-      return next(args);
-    },
-    { step: "initialize", name: "recordIamRequest" },
-  );
-  return client;
-}
-
-async function policyOf(name: string): Promise<{ Statement: Statement[] }> {
+async function policyOf(name: string): Promise<{ Statement: IamStatement[] }> {
   const found = resources.find((r) => r.name === name);
   if (!found) throw new Error(`no ${name}`);
   return JSON.parse(await resolved(found.inputs.policy as string));
@@ -158,7 +75,7 @@ describe("the EtlFleet's state machine, run locally", () => {
     const truth: Record<string, number> = {};
     for (const text of texts) countWords(text, truth);
 
-    const calls: Record<"stateMachine" | "planner" | "worker" | "finalizer", Request[]> = {
+    const calls: Record<"stateMachine" | "planner" | "worker" | "finalizer", IamRequest[]> = {
       stateMachine: [],
       planner: [],
       worker: [],
@@ -215,7 +132,7 @@ describe("the EtlFleet's state machine, run locally", () => {
       worker: await policyOf("wordcount-worker-policy"),
       finalizer: await policyOf("wordcount-finalizer-policy"),
     };
-    for (const [role, requests] of Object.entries(calls) as [keyof typeof calls, Request[]][]) {
+    for (const [role, requests] of Object.entries(calls) as [keyof typeof calls, IamRequest[]][]) {
       expect(requests.length, role).toBeGreaterThan(0);
       const denied = requests.filter((r) => !allows(policies[role], r));
       expect(denied, `${role} made calls its policy does not allow`).toEqual([]);
