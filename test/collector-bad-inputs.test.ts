@@ -183,6 +183,68 @@ describe("collector bad-input corpus", () => {
     expect(record.payload).toBe(JSON.stringify(JSON.parse(c.event)));
   });
 
+  it("accounts for every event of 150 randomly mutated bodies: stored, quarantined, or refused and quarantined; never a 5xx", async () => {
+    let seed = 20261122;
+    const random = () => {
+      seed = (seed * 1664525 + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const base = JSON.stringify({
+      sent_at: NOW.toISOString(),
+      batch: [
+        { event: "search_made", user_id: "u1", timestamp: "2026-11-22T15:29:00.000Z", properties: { query: "cats", n_results: 3 } },
+        { event: "Downloaded img", user_id: 42, properties: { imageId: "1d3x5", imageSize: 1365, tags: ["a", { Deep: true }] } },
+        { event: "uploaded_img", anonymous_id: "a-1", properties: { image_id: "x", image_size: 9001 }, context: { service: "upload-server" } },
+      ],
+    });
+    const mutations: ((text: Buffer) => Buffer)[] = [
+      (b) => b.subarray(0, Math.floor(random() * b.length)),
+      (b) => {
+        const copy = Buffer.from(b);
+        copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
+        return copy;
+      },
+      (b) => {
+        const at = Math.floor(random() * b.length);
+        const tokens = ['"', "{", "}", "[", "]", ",", ":", "null", "-1e999", '"__proto__"', "\\u0000", "\\ud800"];
+        return Buffer.concat([b.subarray(0, at), Buffer.from(tokens[Math.floor(random() * tokens.length)]!), b.subarray(at)]);
+      },
+      (b) => {
+        const from = Math.floor(random() * b.length);
+        const to = Math.min(b.length, from + Math.floor(random() * 40));
+        return Buffer.concat([b.subarray(0, to), b.subarray(from)]);
+      },
+    ];
+    const statuses: Record<number, number> = {};
+    for (let i = 0; i < 150; i++) {
+      let body = Buffer.from(base);
+      const rounds = 1 + Math.floor(random() * 3);
+      for (let r = 0; r < rounds; r++) body = mutations[Math.floor(random() * mutations.length)]!(body);
+      const gzipped = random() < 0.3;
+      const requestId = `fuzz-${i}`;
+      const result = await handler(
+        httpApiEvent({ requestId, body: gzipped ? gzipSync(body) : body, headers: gzipped ? { "content-encoding": "gzip" } : {} }),
+      );
+      expect([200, 400, 413, 415]).toContain(result.statusCode);
+      statuses[result.statusCode] = (statuses[result.statusCode] ?? 0) + 1;
+      const answer = JSON.parse(result.body);
+      const raw = (await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, requestId))) ?? [];
+      const quarantined = (await readNdjsonObject(s3.client, s3.bucket, quarantineObjectKey(NOW, requestId))) ?? [];
+      if (result.statusCode === 200) {
+        expect(raw).toHaveLength(answer.accepted);
+        expect(quarantined.map((q) => q.index)).toEqual(answer.rejected.map((r: { index: number }) => r.index));
+      } else {
+        expect(typeof answer.error).toBe("string");
+        expect(raw).toEqual([]);
+        expect(quarantined).toHaveLength(1);
+      }
+    }
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+    // The mutations reach both sides: batches that still parse (with rejected events) and refused bodies.
+    expect(statuses[200]).toBeGreaterThan(10);
+    expect(statuses[400]).toBeGreaterThan(10);
+  });
+
   it("rejects an event nested 100,000 deep without crashing, keeping the whole body as its payload", async () => {
     const requestId = "deep-100k";
     const text = `{"batch":[${JSON.stringify(GOOD)},{"event":"deep","user_id":"u","properties":{"a":${nested(100_000)}}}]}`;
