@@ -217,7 +217,7 @@ describe("collector bad-input corpus", () => {
     ];
     const statuses: Record<number, number> = {};
     for (let i = 0; i < 150; i++) {
-      let body = Buffer.from(base);
+      let body: Buffer = Buffer.from(base);
       const rounds = 1 + Math.floor(random() * 3);
       for (let r = 0; r < rounds; r++) body = mutations[Math.floor(random() * mutations.length)]!(body);
       const gzipped = random() < 0.3;
