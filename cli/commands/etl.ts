@@ -45,7 +45,12 @@ export function registerEtlCommand(program: Command): void {
     .option("--name <name>", "AWS: execution name")
     .option("--state-machine-arn <arn>", "AWS: the job's state machine (default: from the environment)")
     .option("--data-dir <dir>", "local: where s3rver/dynalite keep data when no `observatory dev` is running")
-    .option("--threads <n>", "local: worker threads running the workers, like a Lambda fleet (0: in this process)", threadCount, availableParallelism())
+    .option(
+      "--threads <n>",
+      `local: run the workers in n worker threads, like a Lambda fleet (worth it for CPU-bound workers; this machine has ${availableParallelism()} cores). 0: in this process, best for I/O-bound jobs (a thread takes ~1-2 s to start)`,
+      threadCount,
+      0,
+    )
     .addOption(formatOption())
     .action(async (job: string, options: { local?: boolean; input?: string; runId?: string; wait?: boolean; name?: string; stateMachineArn?: string; dataDir?: string; threads: number; format: OutputFormat }) => {
       process.exitCode = options.local
