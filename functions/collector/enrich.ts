@@ -45,9 +45,6 @@ export function toRawRecord(event: ValidEvent, facts: RequestFacts): RawEventRec
   };
 }
 
-/** Context keys the collector sets itself (see toRawRecord). */
-const ENRICHED_CONTEXT_KEYS = ["user_agent", "ip", "request_id"] as const;
-
 /**
  * The same line as `JSON.stringify(toRawRecord(event, facts))`, built faster: everything that is the
  * same for the whole request (received_at, correlation and request ids, the enrichment of `context`)
@@ -63,7 +60,7 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
   return (event) => {
     const context = event.context;
     let contextJson: string;
-    if (ENRICHED_CONTEXT_KEYS.some((key) => Object.hasOwn(context, key))) {
+    if (Object.hasOwn(context, "user_agent") || Object.hasOwn(context, "ip") || Object.hasOwn(context, "request_id")) {
       contextJson = JSON.stringify({ ...context, user_agent: facts.userAgent, ip: facts.ip, request_id: facts.requestId });
     } else {
       const own = JSON.stringify(context);
