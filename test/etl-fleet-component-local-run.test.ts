@@ -3,12 +3,13 @@
 // on dynalite: what AWS would run gives the ground-truth word counts and a SUCCEEDED ledger row. Every
 // AWS call each principal makes on the way (state machine, planner, worker, finalizer) is recorded and
 // checked against the IAM policy the component wrote for that principal: enough, and no more is used.
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunSummary } from "../etl/contracts.js";
+import type { RunSummary, WorkerEvent } from "../etl/contracts.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "../local/dynamodb-server.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
 import {
@@ -65,8 +66,75 @@ describe("the EtlFleet's state machine, run locally", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  type Principal = "stateMachine" | "planner" | "worker" | "finalizer";
+  const texts = Array.from({ length: 25 }, (_, n) => demoDocument(n + 300));
+
+  /** One execution of the component's ASL; `failing` object keys make the worker throw (not transient). */
+  async function runFleet(runId: string, failing: Set<string> = new Set()) {
+    const calls: Record<Principal, IamRequest[]> = {
+      stateMachine: [],
+      planner: [],
+      worker: [],
+      finalizer: [],
+    };
+    const tableArn = await resolved(fleet.ledger.arn);
+    const clientFor = (role: Principal) => {
+      const client = recordingS3(s3.endpoint, calls[role]);
+      return () => client;
+    };
+    const invoked = (arn: string, handler: (input: never) => Promise<unknown>) => async (input: unknown) => {
+      calls.stateMachine.push({ action: "lambda:InvokeFunction", resource: arn, context: {} });
+      return handler(input as never);
+    };
+    const work = workerHandler(wordcount, clientFor("worker"));
+    const worker = async (event: WorkerEvent) => {
+      const bad = event.Items.find((item) => failing.has(String(item.key)));
+      if (bad) throw new Error(`injected failure on ${bad.key}`);
+      return work(event as never);
+    };
+    const plannerArn = await resolved(fleet.planner.arn);
+    const workerArn = await resolved(fleet.worker.arn);
+    const finalizerArn = await resolved(fleet.finalizer.arn);
+    const result = await runLocalExecution({
+      definition: JSON.parse(await resolved(fleet.definition)),
+      input: { run_id: runId, input: {} },
+      stateMachineArn: await resolved(fleet.stateMachineArn),
+      // A re-run of the same run id is a new execution.
+      executionName: `${runId}-${randomUUID().slice(0, 8)}`,
+      resources: {
+        [plannerArn]: invoked(plannerArn, plannerHandler(wordcount, clientFor("planner"))),
+        [workerArn]: invoked(workerArn, worker),
+        [finalizerArn]: invoked(finalizerArn, finalizerHandler(wordcount, clientFor("finalizer"))),
+        ...dynamoDBIntegrations(recordingDynamoDB(ddb.endpoint, () => tableArn, calls.stateMachine)),
+      },
+      // ItemReader and ResultWriter act as the state machine's role.
+      s3: clientFor("stateMachine")(),
+    });
+    return { result, calls };
+  }
+
+  async function policies(): Promise<Record<Principal, { Statement: IamStatement[] }>> {
+    return {
+      stateMachine: await policyOf("wordcount-policy"),
+      planner: await policyOf("wordcount-planner-policy"),
+      worker: await policyOf("wordcount-worker-policy"),
+      finalizer: await policyOf("wordcount-finalizer-policy"),
+    };
+  }
+
+  /** Calls of each principal its policy does not allow (expected: none). */
+  async function denied(calls: Record<Principal, IamRequest[]>) {
+    const allowed = await policies();
+    return Object.fromEntries(
+      (Object.entries(calls) as [Principal, IamRequest[]][]).map(([role, requests]) => [
+        role,
+        requests.filter((r) => !allows(allowed[role], r)),
+      ]),
+    );
+  }
+  const NONE = { stateMachine: [], planner: [], worker: [], finalizer: [] };
+
   it("counts the words of every input object, calling only what each role's policy allows", async () => {
-    const texts = Array.from({ length: 25 }, (_, n) => demoDocument(n + 300));
     for (const [n, text] of texts.entries()) {
       await s3.client.send(
         new PutObjectCommand({ Bucket: bucket, Key: `${DEFAULT_INPUT_PREFIX}doc-${n}.txt`, Body: text }),
@@ -75,39 +143,7 @@ describe("the EtlFleet's state machine, run locally", () => {
     const truth: Record<string, number> = {};
     for (const text of texts) countWords(text, truth);
 
-    const calls: Record<"stateMachine" | "planner" | "worker" | "finalizer", IamRequest[]> = {
-      stateMachine: [],
-      planner: [],
-      worker: [],
-      finalizer: [],
-    };
-    const tableArn = await resolved(fleet.ledger.arn);
-    const clientFor = (role: keyof typeof calls) => {
-      const client = recordingS3(s3.endpoint, calls[role]);
-      return () => client;
-    };
-    const invoked = (arn: string, handler: (input: never) => Promise<unknown>) => async (input: unknown) => {
-      calls.stateMachine.push({ action: "lambda:InvokeFunction", resource: arn, context: {} });
-      return handler(input as never);
-    };
-    const plannerArn = await resolved(fleet.planner.arn);
-    const workerArn = await resolved(fleet.worker.arn);
-    const finalizerArn = await resolved(fleet.finalizer.arn);
-    const definition = JSON.parse(await resolved(fleet.definition));
-    const result = await runLocalExecution({
-      definition,
-      input: { run_id: "fleet-local-1", input: {} },
-      stateMachineArn: await resolved(fleet.stateMachineArn),
-      executionName: "fleet-local-1",
-      resources: {
-        [plannerArn]: invoked(plannerArn, plannerHandler(wordcount, clientFor("planner"))),
-        [workerArn]: invoked(workerArn, workerHandler(wordcount, clientFor("worker"))),
-        [finalizerArn]: invoked(finalizerArn, finalizerHandler(wordcount, clientFor("finalizer"))),
-        ...dynamoDBIntegrations(recordingDynamoDB(ddb.endpoint, () => tableArn, calls.stateMachine)),
-      },
-      // ItemReader and ResultWriter act as the state machine's role.
-      s3: clientFor("stateMachine")(),
-    });
+    const { result, calls } = await runFleet("fleet-local-1");
     expect(result.status).toBe("SUCCEEDED");
     const summary = (result as { output: RunSummary }).output;
     expect(summary).toMatchObject({ total_items: 25, succeeded_items: 25, failed_items: 0 });
@@ -126,23 +162,15 @@ describe("the EtlFleet's state machine, run locally", () => {
     expect(ledger!.results_location).toBe(`s3://${bucket}/etl/results/wordcount/fleet-local-1/`);
 
     // Each principal's calls, against the policy the component gave it.
-    const policies = {
-      stateMachine: await policyOf("wordcount-policy"),
-      planner: await policyOf("wordcount-planner-policy"),
-      worker: await policyOf("wordcount-worker-policy"),
-      finalizer: await policyOf("wordcount-finalizer-policy"),
-    };
-    for (const [role, requests] of Object.entries(calls) as [keyof typeof calls, IamRequest[]][]) {
-      expect(requests.length, role).toBeGreaterThan(0);
-      const denied = requests.filter((r) => !allows(policies[role], r));
-      expect(denied, `${role} made calls its policy does not allow`).toEqual([]);
-    }
+    for (const [role, requests] of Object.entries(calls)) expect(requests.length, role).toBeGreaterThan(0);
+    expect(await denied(calls)).toEqual(NONE);
     // The policies are not vacuous: what one role does, another may not.
+    const allowed = await policies();
     const manifestWrite = calls.planner.find((r) => r.action === "s3:PutObject")!;
     expect(manifestWrite.resource).toMatch(/\/etl\/manifests\/wordcount\/fleet-local-1\//);
-    expect(allows(policies.worker, manifestWrite)).toBe(false);
+    expect(allows(allowed.worker, manifestWrite)).toBe(false);
     const countsWrite = calls.finalizer.find((r) => r.action === "s3:PutObject")!;
-    expect(allows(policies.planner, countsWrite)).toBe(false);
+    expect(allows(allowed.planner, countsWrite)).toBe(false);
     expect(calls.stateMachine.map((r) => r.action)).toEqual(
       expect.arrayContaining([
         "lambda:InvokeFunction",
@@ -160,5 +188,38 @@ describe("the EtlFleet's state machine, run locally", () => {
     for (const key of written) {
       expect(key).toMatch(/^etl\/(manifests|results|outputs)\/wordcount\//);
     }
+  });
+
+  it("over tolerance: fails, records it in the ledger, and resumes on re-run - all within the policies", async () => {
+    // wordcount tolerates 5% failed items: 3 of 25 failing objects (in 3 batches of 8) is over it.
+    const failing = new Set([
+      `${DEFAULT_INPUT_PREFIX}doc-0.txt`,
+      `${DEFAULT_INPUT_PREFIX}doc-9.txt`,
+      `${DEFAULT_INPUT_PREFIX}doc-20.txt`,
+    ]);
+    const failed = await runFleet("fleet-local-2", failing);
+    expect(failed.result.status).toBe("FAILED");
+    const row = await getRun(ddb.client, table, "wordcount", "fleet-local-2");
+    expect(row).toMatchObject({ status: "FAILED", error: "States.ExceedToleratedFailureThreshold" });
+    expect(await denied(failed.calls)).toEqual(NONE);
+
+    // The same run id again, the failures gone: only the failed batches are redone.
+    const resumed = await runFleet("fleet-local-2");
+    expect(resumed.result.status).toBe("SUCCEEDED");
+    expect((resumed.result as { output: RunSummary }).output).toMatchObject({
+      total_items: 25,
+      succeeded_items: 25,
+      failed_items: 0,
+    });
+    const resumedRow = await getRun(ddb.client, table, "wordcount", "fleet-local-2");
+    expect(resumedRow).toMatchObject({ status: "SUCCEEDED", attempts: 2 });
+    expect(Number(resumedRow!.skipped_items)).toBeGreaterThan(0);
+    expect(await denied(resumed.calls)).toEqual(NONE);
+    // Resuming read the first attempt's results: the planner listed and read them under its grant.
+    expect(
+      resumed.calls.planner.some(
+        (r) => r.action === "s3:GetObject" && r.resource.includes("/etl/results/wordcount/fleet-local-2/"),
+      ),
+    ).toBe(true);
   });
 });
