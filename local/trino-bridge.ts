@@ -307,25 +307,44 @@ export const TRINO_REWRITTEN_FUNCTIONS: readonly { name: string; trino: string[]
   },
 ];
 
-/** Functions whose calls the rewriter changes; the SQL is only re-serialized when one occurs. */
-const REWRITTEN = new Set(TRINO_REWRITTEN_FUNCTIONS.map((f) => f.name));
-
 /**
  * Rewrites Trino calls that macros cannot express. Returns the SQL unchanged when there is nothing to
  * rewrite, or when DuckDB's serializer does not handle the statement (DDL, PRAGMA ...): DuckDB then
  * reports its own error on the original text.
  */
 export async function rewriteTrinoSql(connection: DuckDBConnection, sql: string): Promise<string> {
-  // Cheap pre-check: no token that could be a rewritten function name -> nothing to parse.
-  const lowered = sql.toLowerCase();
-  if (![...REWRITTEN].some((name) => lowered.includes(name))) return sql;
   const reader = await connection.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR) AS tree", [sql]);
   const tree = JSON.parse(protectUint64(String(reader.getRowObjectsJS()[0]?.tree))) as SqlNode;
   if (tree.error) return sql;
+  const renamed = nameColumnsAsAthena(tree);
   const changed = rewriteNode(tree);
-  if (!changed) return sql;
+  if (!changed && !renamed) return sql;
   const back = await connection.runAndReadAll("SELECT json_deserialize_sql($1::JSON) AS sql", [restoreUint64(JSON.stringify(tree))]);
   return String(back.getRowObjectsJS()[0]?.sql);
+}
+
+/**
+ * Athena names an unaliased result column that is not a plain column `_col<position>` (`SELECT event,
+ * count(*)` gives `event, _col1`); DuckDB would say `count_star()`. The outermost select list gets
+ * those aliases so results have the same column names on both engines. Skipped when the list has a
+ * `*` (positions are then unknown before binding).
+ */
+function nameColumnsAsAthena(tree: SqlNode): boolean {
+  const statements = (tree.statements as { node?: SqlNode }[] | undefined) ?? [];
+  let changed = false;
+  for (const statement of statements) {
+    let node = statement.node;
+    while (node?.type === "SET_OPERATION_NODE") node = node.left as SqlNode;
+    const list = node?.type === "SELECT_NODE" ? (node.select_list as SqlNode[]) : [];
+    if (list.some((e) => e.class === "STAR")) continue;
+    list.forEach((expression, position) => {
+      if (expression.alias === "" && expression.class !== "COLUMN_REF") {
+        expression.alias = `_col${position}`;
+        changed = true;
+      }
+    });
+  }
+  return changed;
 }
 
 // The tree holds uint64 values (an unset query_location is 2^64-1) that a JS number would round.

@@ -230,8 +230,17 @@ describe("rewriting is parse-aware and minimal", () => {
     expect(row.y).toBe("1");
   });
   it("passes SQL that needs no rewrite through verbatim", async () => {
-    const sql = "SELECT regexp_replace(x, 'a') FROM (VALUES ('aba')) t(x) -- keeps this comment";
+    const sql = "SELECT regexp_replace(x, 'a') AS y, x FROM (VALUES ('aba')) t(x) -- keeps this comment";
     expect(await rewriteTrinoSql(connection, sql)).toBe(sql);
+  });
+  it("names unaliased expression columns _col<position>, as Athena does", async () => {
+    const sql = await rewriteTrinoSql(connection, "SELECT x, count(*), length(x) AS y, upper(x) FROM (VALUES ('a')) t(x) GROUP BY x");
+    const reader = await connection.runAndReadAll(sql);
+    expect(reader.columnNames()).toEqual(["x", "_col1", "y", "_col3"]);
+    const union = await rewriteTrinoSql(connection, "SELECT 1 UNION ALL SELECT 2");
+    expect((await connection.runAndReadAll(union)).columnNames()).toEqual(["_col0"]);
+    const star = "SELECT *, 1 FROM (VALUES ('a')) t(x)";
+    expect(await rewriteTrinoSql(connection, star)).toBe(star);
   });
   it("translates MySQL specifiers in one pass", () => {
     expect(mysqlToStrftimeFormat("%Y-%m-%d %H:%i:%s")).toBe("%Y-%m-%d %H:%M:%S");
