@@ -16,10 +16,12 @@ import { sqlIdentifier, sqlString } from "./duckdb.js";
 export interface CompactionTable {
   name: string;
   columns: ColumnSpec[];
-  /** SQL expression per column over the chunk's cleaned rows (relation `chunk_rows`). */
+  /** SQL expression per column over `from`. */
   select: Record<string, string>;
-  /** SQL filter over `chunk_rows` choosing this table's rows (per-event tables). */
-  where?: string;
+  /** The relation the columns are selected from (over the chunk's cleaned rows, `chunk_rows`). */
+  from: string;
+  /** Per-event tables: only rows of this event (`event = '<name>'`). */
+  event?: string;
   /** Rows with equal values here are one row: the first kept (earliest received, existing before new). */
   dedupKey: string;
   /** Column that decides the dt/hour partition and sorts the file (so Parquet min/max stats prune). */
@@ -37,6 +39,7 @@ export function eventTables(schemas: EventSchema[]): CompactionTable[] {
       name: EVENTS_TABLE,
       columns: EVENTS_COLUMNS,
       select: Object.fromEntries(EVENTS_COLUMNS.map((c) => [c.name, sqlIdentifier(c.name)])),
+      from: "chunk_rows",
       dedupKey: "event_id",
       timeColumn: "event_time",
     },
@@ -51,7 +54,8 @@ export function eventTables(schemas: EventSchema[]): CompactionTable[] {
       name: schema.event,
       columns,
       select: Object.fromEntries(columns.map((c) => [c.name, columnFromEventRow(c)])),
-      where: `event = ${sqlString(schema.event)}`,
+      from: withTypedProperties(columns),
+      event: schema.event,
       dedupKey: "event_id",
       timeColumn: "event_time",
     });
@@ -63,19 +67,32 @@ export const QUARANTINE_COMPACTION_TABLE: CompactionTable = {
   name: QUARANTINE_TABLE,
   columns: QUARANTINE_COLUMNS,
   select: Object.fromEntries(QUARANTINE_COLUMNS.map((c) => [c.name, sqlIdentifier(c.name)])),
+  from: "chunk_rows",
   // A re-read raw object repeats (request_id, index); a client's retry is a new request and is kept,
   // because each attempt really was rejected.
   dedupKey: "request_id, coalesce(batch_index, -1)",
   timeColumn: "quarantined_at",
 };
 
+/** The property column's value: a field of `typed_properties` (see withTypedProperties). */
 function columnFromEventRow(column: ColumnSpec): string {
   const property = propertyOfColumn(column);
-  if (property === undefined) return sqlIdentifier(column.name);
-  // TRY_CAST: the collector validated declared events, but a value of an older schema version that no
-  // longer fits becomes NULL here instead of failing the whole chunk; the events table keeps the raw JSON.
-  const path = sqlString(`$.${JSON.stringify(property)}`);
-  return `TRY_CAST(json_extract_string(properties, ${path}) AS ${column.duckdbType})`;
+  return property === undefined ? sqlIdentifier(column.name) : `typed_properties.${sqlIdentifier(property)}`;
+}
+
+/**
+ * chunk_rows plus `typed_properties`: the declared properties parsed out of the JSON in ONE pass
+ * (json_transform: ~2-4x faster than a json_extract per property). A value that does not fit its type
+ * (an older schema version, say) becomes NULL instead of failing the chunk; the events table keeps the
+ * original JSON.
+ */
+function withTypedProperties(columns: ColumnSpec[]): string {
+  const structure: Record<string, string> = {};
+  for (const column of columns) {
+    const property = propertyOfColumn(column);
+    if (property !== undefined) structure[property] = column.duckdbType;
+  }
+  return `(SELECT *, json_transform(properties, ${sqlString(JSON.stringify(structure))}) AS typed_properties FROM chunk_rows)`;
 }
 
 /** `name TYPE` pairs for read_json's explicit `columns` argument. */

@@ -166,8 +166,19 @@ export async function compactFiles(
     rowsByPartition: {},
     files: [],
   };
+  // Rows per (event, hour) in one aggregation: every table's partitions and counts come from it.
+  const hours = await rows<{ event: string | null; hour_start: string; n: bigint }>(
+    connection,
+    `SELECT event, strftime(hour_start, '%Y-%m-%d %H:00:00') AS hour_start, n FROM (
+       SELECT ${options.kind === "events" ? "event" : "NULL"} AS event, date_trunc('hour', ${source.timeColumn}) AS hour_start, count(*) AS n
+       FROM chunk_rows GROUP BY ALL)`,
+  );
   for (const table of tables) {
-    const written = await writeTable(connection, table, options.outDirectory);
+    const counts = new Map<string, number>();
+    for (const h of hours) {
+      if (table.event === undefined || h.event === table.event) counts.set(h.hour_start, (counts.get(h.hour_start) ?? 0) + Number(h.n));
+    }
+    const written = await writeTable(connection, table, [...counts].sort(), options.outDirectory);
     if (written.rows === 0) continue;
     result.rowsByTable[table.name] = written.rows;
     result.rowsByPartition[table.name] = written.byPartition;
@@ -190,24 +201,20 @@ const MAX_SEPARATE_PARTITION_WRITES = 8;
 async function writeTable(
   connection: DuckDBConnection,
   table: CompactionTable,
+  hourCounts: [hourStart: string, rows: number][],
   outDirectory: string,
 ): Promise<{ rows: number; byPartition: Record<string, number>; files: StagedPartitionFile[] }> {
-  const filter = table.where ?? "true";
+  const filter = table.event === undefined ? "true" : `event = ${sqlString(table.event)}`;
   const time = sqlIdentifier(table.timeColumn);
-  const counts = await rows<{ hour_start: string; dt: string; hour: string; n: bigint }>(
-    connection,
-    `SELECT strftime(date_trunc('hour', ${time}), '%Y-%m-%d %H:00:00') AS hour_start, strftime(${time}, '%Y-%m-%d') AS dt,
-       strftime(${time}, '%H') AS hour, count(*) AS n
-     FROM chunk_rows WHERE ${filter} GROUP BY ALL ORDER BY hour_start`,
-  );
-  const byPartition = Object.fromEntries(counts.map((c) => [`dt=${c.dt}/hour=${c.hour}/`, Number(c.n)]));
-  const n = counts.reduce((sum, c) => sum + Number(c.n), 0);
+  const counts = hourCounts.map(([hourStart, n]) => ({ hour_start: hourStart, dt: hourStart.slice(0, 10), hour: hourStart.slice(11, 13), n }));
+  const byPartition = Object.fromEntries(counts.map((c) => [`dt=${c.dt}/hour=${c.hour}/`, c.n]));
+  const n = counts.reduce((sum, c) => sum + c.n, 0);
   if (n === 0) return { rows: 0, byPartition, files: [] };
   const directory = join(outDirectory, table.name);
   if (counts.length > MAX_SEPARATE_PARTITION_WRITES) {
     await connection.run(`COPY (
         SELECT ${tableSelectList(table)}, strftime(${time}, '%Y-%m-%d') AS dt, strftime(${time}, '%H') AS "hour"
-        FROM chunk_rows WHERE ${filter}
+        FROM ${table.from} WHERE ${filter}
       ) TO ${sqlString(directory)}
       (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, "hour"), OVERWRITE_OR_IGNORE)`);
     return { rows: n, byPartition, files: await partitionFiles(table.name, directory) };
@@ -220,7 +227,7 @@ async function writeTable(
     const path = join(directory, `dt=${c.dt}`, `hour=${c.hour}`, "data_0.parquet");
     await mkdir(join(directory, `dt=${c.dt}`, `hour=${c.hour}`), { recursive: true });
     await connection.run(`COPY (
-        SELECT ${tableSelectList(table)} FROM chunk_rows
+        SELECT ${tableSelectList(table)} FROM ${table.from}
         WHERE ${filter} AND ${time} >= TIMESTAMP '${c.hour_start}' AND ${time} < TIMESTAMP '${c.hour_start}' + INTERVAL 1 HOUR
       ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);
     files.push({ table: table.name, dt: c.dt, hour: c.hour, partitionPath, path });
