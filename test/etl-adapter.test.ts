@@ -201,3 +201,21 @@ describe("execution timeout", () => {
     expect(result).toMatchObject({ status: "FAILED", error: "States.Timeout" });
   });
 });
+
+describe("worker pool", () => {
+  it("fails invocations with Runtime.ImportModuleError when the handler cannot be set up, without respawning forever", async () => {
+    const { createWorkerPool } = await import("../local/step-functions/worker-pool.js");
+    const pool = createWorkerPool({
+      setupModule: new URL("./does-not-exist.ts", import.meta.url),
+      options: {},
+      size: 2,
+    });
+    try {
+      await expect(pool.invoke({})).rejects.toMatchObject({ name: "Runtime.ImportModuleError" });
+      await expect(pool.invoke({})).rejects.toMatchObject({ name: "Runtime.ImportModuleError" });
+      expect(pool.threads).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+});

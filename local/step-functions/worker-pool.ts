@@ -44,6 +44,7 @@ export function createWorkerPool(o: { setupModule: URL; options: unknown; size: 
   const threads: Thread[] = [];
   const queue: { payload: unknown; pending: Pending }[] = [];
   let closed = false;
+  let initError: InvocationError | undefined;
 
   /** Hands the next queued invocation to a ready, idle thread; starts a thread if none and room. */
   const dispatch = () => {
@@ -85,11 +86,18 @@ export function createWorkerPool(o: { setupModule: URL; options: unknown; size: 
       },
     );
     thread.worker.on("error", (error) => {
+      threads.splice(threads.indexOf(thread), 1);
+      if (!thread.ready) {
+        // The handler could not even be set up (a bad module): every thread would fail the same way,
+        // so fail what waits and what comes, instead of restarting threads forever.
+        initError = new InvocationError("Runtime.ImportModuleError", `worker setup failed: ${error.message}`);
+        for (const { pending } of queue.splice(0)) pending.reject(initError);
+        return;
+      }
       // A thread that dies takes its invocation with it, like a Lambda instance that crashes.
       thread.current?.reject(
         new InvocationError("Lambda.Unknown", `worker thread crashed: ${error.message}`),
       );
-      threads.splice(threads.indexOf(thread), 1);
       dispatch();
     });
   };
@@ -97,6 +105,7 @@ export function createWorkerPool(o: { setupModule: URL; options: unknown; size: 
   return {
     invoke(payload) {
       if (closed) return Promise.reject(new Error("worker pool is closed"));
+      if (initError) return Promise.reject(initError);
       return new Promise((resolve, reject) => {
         queue.push({ payload, pending: { resolve, reject } });
         dispatch();
