@@ -1,4 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -458,5 +460,115 @@ describe("timeline order", () => {
       },
     ]);
     expect(rows.map((r) => r.message)).toEqual(["zzz last line", "END RequestId: r", "a_event"]);
+  });
+});
+
+describe("observatory trace --opensearch", () => {
+  let server: Server;
+  let endpoint: string;
+  const bodies: { url: string; body: { query: unknown; sort: unknown } }[] = [];
+  const hit = (source: Record<string, unknown>, i: number) => ({
+    _index: "logs-2026.11.22",
+    _id: String(source.log_id),
+    _score: null,
+    _source: source,
+    sort: [i],
+  });
+  beforeAll(async () => {
+    // Speaks the _search response shape; answers the correlation query, then the platform-lines query.
+    server = createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c) => (raw += c));
+      req.on("end", () => {
+        const body = JSON.parse(raw) as { query: unknown; sort: unknown };
+        bodies.push({ url: `${req.method} ${req.url}`, body });
+        const platformQuery = JSON.stringify(body).includes("function_request_id");
+        const sources = platformQuery
+          ? [
+              {
+                "@timestamp": "2026-11-22T09:15:00.000Z",
+                log_id: "001",
+                service: "storefront",
+                function_name: "storefront-fn",
+                function_request_id: "req-a",
+                level: "INFO",
+                message: "START RequestId: req-a Version: $LATEST",
+              },
+            ]
+          : [
+              {
+                "@timestamp": "2026-11-22T09:15:00.001Z",
+                log_id: "002",
+                service: "storefront",
+                function_name: "storefront-fn",
+                function_request_id: "req-a",
+                level: "INFO",
+                message: "GET /search received",
+                correlation_id: ID,
+              },
+              {
+                "@timestamp": "2026-11-22T09:15:00.010Z",
+                log_id: "003",
+                service: "search",
+                function_name: "search-fn",
+                function_request_id: "req-b",
+                level: "DEBUG",
+                message: "searching catalog",
+                correlation_id: ID,
+              },
+            ];
+        res.setHeader("content-type", "application/json");
+        res.end(
+          JSON.stringify({
+            took: 4,
+            timed_out: false,
+            _shards: { total: 2, successful: 2, skipped: 0, failed: 0 },
+            hits: {
+              total: { value: sources.length, relation: "eq" },
+              max_score: null,
+              hits: sources.map(hit),
+            },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("searches the consumer's indices by correlation ID, then the platform lines of its requests", async () => {
+    const rows = await runTrace(ID, {
+      format: "json",
+      days: "2",
+      dataDir: ".",
+      s3Endpoint: "",
+      bucket: "",
+      opensearch: endpoint,
+    });
+    expect(rows.map((r) => [r.offset_ms, r.service, r.function, r.level, r.kind, r.message])).toEqual([
+      [0, "storefront", "storefront-fn", "INFO", "log", "START RequestId: req-a Version: $LATEST"],
+      [1, "storefront", "storefront-fn", "INFO", "log", "GET /search received"],
+      [10, "search", "search-fn", "DEBUG", "log", "searching catalog"],
+    ]);
+    expect(bodies.map((b) => b.url)).toEqual(["POST /logs-*/_search", "POST /logs-*/_search"]);
+    const [first, second] = bodies.map((b) => b.body);
+    expect(JSON.stringify(first!.query)).toContain(`{"term":{"correlation_id.keyword":"${ID}"}}`);
+    expect(first!.sort).toEqual([{ "@timestamp": { order: "asc" } }]);
+    expect(JSON.stringify(second!.query)).toContain(
+      '{"terms":{"function_request_id.keyword":["req-a","req-b"]}}',
+    );
+    expect(JSON.stringify(second!.query)).toContain('"must_not":[{"exists":{"field":"correlation_id"}}]');
+    await expect(
+      runTrace(ID, {
+        format: "json",
+        days: "2",
+        dataDir: ".",
+        s3Endpoint: "",
+        bucket: "",
+        opensearch: endpoint,
+        athena: true,
+      }),
+    ).rejects.toThrow(/choose one of/);
   });
 });

@@ -7,10 +7,12 @@ import { join } from "node:path";
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { type Command, Option } from "commander";
 import { LOCAL_BUCKET, LOCAL_DATA_DIR, LOCAL_S3_PORT } from "../../contracts/local-stack.js";
+import { openSearchClient } from "../../functions/log-consumer/opensearch-indexer.js";
 import { localS3Client } from "../../local/s3-server.js";
 import { validCorrelationId } from "../../runtime/correlation-extract.js";
 import { traceAthena } from "../../trace/athena-trace.js";
 import { traceLocal } from "../../trace/local-trace.js";
+import { traceOpenSearch } from "../../trace/opensearch-trace.js";
 import {
   buildTimeline,
   DEFAULT_TRACE_DAYS,
@@ -34,6 +36,8 @@ export interface TraceCommandOptions {
   logsDatabase?: string;
   eventsDatabase?: string;
   region?: string;
+  opensearch?: string;
+  opensearchSigv4?: string;
 }
 
 function days(value: string): number {
@@ -70,8 +74,22 @@ export async function runTrace(
     throw new Error(
       `not a correlation ID: ${JSON.stringify(correlationIdArg)} (1-128 printable characters, no spaces)`,
     );
-  if (options.local && options.athena) throw new Error("choose one of --local and --athena");
+  if ([options.local, options.athena, options.opensearch].filter(Boolean).length > 1) {
+    throw new Error("choose one of --local, --athena and --opensearch");
+  }
   const n = days(options.days);
+  if (options.opensearch) {
+    const client = await openSearchClient(
+      options.opensearch,
+      options.opensearchSigv4,
+      options.region ?? process.env.AWS_REGION,
+    );
+    try {
+      return buildTimeline(await traceOpenSearch({ client, correlationId, days: n }));
+    } finally {
+      await client.close();
+    }
+  }
   if (options.athena) {
     const workGroup = options.workgroup ?? process.env.OBSERVATORY_ATHENA_WORKGROUP;
     const logsDatabase = options.logsDatabase ?? process.env.OBSERVATORY_LOGS_DATABASE;
@@ -146,7 +164,14 @@ export function registerTraceCommand(program: Command): void {
     .option("--workgroup <name>", "Athena workgroup (with --athena)")
     .option("--logs-database <name>", "Glue database of the logs table (with --athena)")
     .option("--events-database <name>", "Glue database of the events table (with --athena)")
-    .option("--region <region>", "AWS region (with --athena)")
+    .option("--region <region>", "AWS region (with --athena or a signed --opensearch)")
+    .option("--opensearch <endpoint>", "search the OpenSearch index the log consumer fills (log lines only)")
+    .addOption(
+      new Option(
+        "--opensearch-sigv4 <service>",
+        "sign requests for a domain (es) or a serverless collection (aoss)",
+      ).choices(["es", "aoss"]),
+    )
     .action(async (correlationId: string, options: TraceCommandOptions) => {
       const rows = await runTrace(correlationId, options);
       console.log(renderTimeline(rows, options.format, correlationId));

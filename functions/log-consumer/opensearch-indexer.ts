@@ -86,12 +86,26 @@ export async function openSearchClientFromEnv(
 ): Promise<Client | undefined> {
   const node = env.OPENSEARCH_ENDPOINT;
   if (!node) return undefined;
-  const service = env.OPENSEARCH_SIGV4_SERVICE;
-  if (service !== "es" && service !== "aoss") return new Client({ node });
+  return openSearchClient(node, env.OPENSEARCH_SIGV4_SERVICE, env.AWS_REGION);
+}
+
+/** A client for `node`; requests are SigV4-signed for `es` (domain) or `aoss` (serverless). */
+export async function openSearchClient(
+  node: string,
+  sigv4Service?: string,
+  region?: string,
+): Promise<Client> {
+  const service = sigv4Service || undefined;
+  if (service !== undefined && service !== "es" && service !== "aoss") {
+    throw new Error(
+      `OpenSearch SigV4 service must be "es" (domain) or "aoss" (serverless), got ${JSON.stringify(service)}`,
+    );
+  }
+  if (service === undefined) return new Client({ node });
   const { AwsSigv4Signer } = await import("@opensearch-project/opensearch/aws");
   const { defaultProvider } = await import("@aws-sdk/credential-provider-node");
   return new Client({
     node,
-    ...AwsSigv4Signer({ region: env.AWS_REGION ?? "us-east-1", service, getCredentials: defaultProvider() }),
+    ...AwsSigv4Signer({ region: region ?? "us-east-1", service, getCredentials: defaultProvider() }),
   });
 }
