@@ -60,6 +60,8 @@ if (alarmEmail) {
 export const logs = new LogCentralizer("logs", {
   retentionInDays: logRetentionDays,
   duckdbLayer: { arn: duckdb.arn },
+  // The consumer loads DuckDB from the layer: it must run on the layer's architecture.
+  transform: { consumer: { function: { architectures: [architecture] } } },
   alarmTopicArn: pipeline.alarmTopicArn,
   forceDestroy: config.getBoolean("forceDestroy") ?? stage !== "prod",
 });

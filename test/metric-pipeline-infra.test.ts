@@ -107,7 +107,12 @@ describe("infra/index.ts (the dev stack) under mocks", () => {
     expect(fns.map((f) => f.name).sort()).toEqual(
       expect.arrayContaining(["metrics-compaction-worker-function"]),
     );
-    for (const f of fns) expect(f.inputs.layers).toEqual([layerArn]);
+    for (const f of fns) {
+      expect(f.inputs.layers, f.name).toEqual([layerArn]);
+      // Native code: every function loading the layer runs on its architecture (x86_64 here).
+      expect(f.inputs.architectures, f.name).toEqual(["x86_64"]);
+    }
+    expect(fns.map((f) => f.name)).toEqual(expect.arrayContaining(["logs-consumer-function"]));
   });
 
   it("subscribes the pipeline's functions to the log centralizer and the alarm email to the topic", async () => {
