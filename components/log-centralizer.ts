@@ -37,6 +37,16 @@ export const DEFAULT_RETENTION_DAYS = 30;
 export const CONSUMER_MEMORY_MB = 1024;
 /** A delivery is at most ~1 MB compressed; a minute covers parsing, Parquet and a slow OpenSearch. */
 export const CONSUMER_TIMEOUT_SECONDS = 60;
+/**
+ * CloudWatch Logs invokes the consumer asynchronously: Lambda retries a failed delivery twice, then
+ * hands it to the on-failure destination (the dead-letter queue) instead of dropping it. Six hours of
+ * retrying is the longest outage of S3 worth waiting out before a delivery goes to the queue.
+ */
+export const CONSUMER_MAX_RETRIES = 2;
+export const CONSUMER_MAX_EVENT_AGE_SECONDS = 6 * 3600;
+/** SQS's longest retention: two weeks to notice the alarm and replay. */
+export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
+
 /** OpenSearch Serverless names (collections, policies) are 3-32 lowercase characters. */
 const MAX_OPENSEARCH_NAME = 32;
 
@@ -142,6 +152,9 @@ export class LogCentralizer extends pulumi.ComponentResource {
   readonly opensearchDomain?: OpenSearchDomainParts;
   readonly alarmTopic?: aws.sns.Topic;
   readonly consumerErrorsAlarm: aws.cloudwatch.MetricAlarm;
+  /** Deliveries the consumer failed after Lambda's retries (the original event in `requestPayload`). */
+  readonly deadLetterQueue: aws.sqs.Queue;
+  readonly deadLetterAlarm: aws.cloudwatch.MetricAlarm;
   readonly queryDefinition: aws.cloudwatch.QueryDefinition;
   /** Every subscription filter, by the key its resource name was derived from. */
   readonly subscriptionFilters: Record<string, aws.cloudwatch.LogSubscriptionFilter> = {};
@@ -281,7 +294,12 @@ export class LogCentralizer extends pulumi.ComponentResource {
       );
     }
 
-    // ---- The consumer.
+    // ---- The consumer, and where its failed deliveries go instead of being dropped.
+    this.deadLetterQueue = new aws.sqs.Queue(
+      `${name}-consumer-dlq`,
+      { messageRetentionSeconds: DLQ_RETENTION_SECONDS, sqsManagedSseEnabled: true },
+      parent,
+    );
     const layerArn = (() => {
       const d = args.duckdbLayer;
       if (d && "arn" in d) return d.arn;
@@ -313,9 +331,20 @@ export class LogCentralizer extends pulumi.ComponentResource {
               objects(LOGS_OPENSEARCH_FAILED_PREFIX),
             ],
           }),
+          statement({ Action: ["sqs:SendMessage"], Resource: [this.deadLetterQueue.arn] }),
           ...opensearchStatements,
         ],
         transform: this.opensearchDomain ? inVpc(this.opensearchDomain, t?.consumer) : t?.consumer,
+      },
+      parent,
+    );
+    new aws.lambda.FunctionEventInvokeConfig(
+      `${name}-consumer-async`,
+      {
+        functionName: this.consumer.name,
+        maximumRetryAttempts: CONSUMER_MAX_RETRIES,
+        maximumEventAgeInSeconds: CONSUMER_MAX_EVENT_AGE_SECONDS,
+        destinationConfig: { onFailure: { destination: this.deadLetterQueue.arn } },
       },
       parent,
     );
@@ -472,6 +501,28 @@ export class LogCentralizer extends pulumi.ComponentResource {
           metricName: "Errors",
           dimensions: { FunctionName: this.consumer.name },
           statistic: "Sum",
+          period: 300,
+          evaluationPeriods: 1,
+          threshold: 0,
+          comparisonOperator: "GreaterThanThreshold",
+          treatMissingData: "notBreaching",
+          alarmActions: [topicArn],
+          okActions: [topicArn],
+        },
+        parent,
+      ),
+    );
+
+    this.deadLetterAlarm = new aws.cloudwatch.MetricAlarm(
+      ...transform(
+        t?.alarm,
+        `${name}-consumer-dlq-depth`,
+        {
+          alarmDescription: `Log deliveries of ${name} failed after retries and wait in the dead-letter queue: fix the cause, then replay them`,
+          namespace: "AWS/SQS",
+          metricName: "ApproximateNumberOfMessagesVisible",
+          dimensions: { QueueName: this.deadLetterQueue.name },
+          statistic: "Maximum",
           period: 300,
           evaluationPeriods: 1,
           threshold: 0,

@@ -149,6 +149,20 @@ describe("LogCentralizer", () => {
     }
     const put = policy.Statement.find((s) => s.Action.includes("s3:PutObject"))!;
     expect(put.Action).toEqual(["s3:PutObject"]);
+    const dlqArn =
+      (await resolved(byName("logs-consumer-dlq").inputs.arn as string | undefined)) ??
+      "arn:aws:sqs:us-east-1:123456789012:queue/logs-consumer-dlq-abc123";
+    expect(policy.Statement.find((st) => st.Action.includes("sqs:SendMessage"))!.Resource).toEqual([dlqArn]);
+    const asyncConfig = byName("logs-consumer-async");
+    expect(asyncConfig.inputs).toMatchObject({ maximumRetryAttempts: 2, maximumEventAgeInSeconds: 21600 });
+    expect(await inputs<{ onFailure: { destination: string } }>(asyncConfig, "destinationConfig")).toEqual({
+      onFailure: { destination: dlqArn },
+    });
+    expect(byName("logs-consumer-dlq-depth").inputs).toMatchObject({
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      threshold: 0,
+    });
     expect(put.Resource.sort()).toEqual(
       [
         `arn:aws:s3:::${bucket}/tables/logs/*`,
