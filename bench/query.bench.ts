@@ -27,8 +27,18 @@ const GOAL_RATIO = 20;
 const dir = await mkdtemp(join(tmpdir(), "obs-query-bench-"));
 const s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
 try {
-  const raw = await writeRawZone({ s3: s3.client, bucket: s3.bucket, workDir: join(dir, "work"), events: EVENTS });
-  const deps = { s3: s3.client, bucket: s3.bucket, schemas: DEMO_EVENT_SCHEMAS, tempDirectory: join(dir, "tmp") };
+  const raw = await writeRawZone({
+    s3: s3.client,
+    bucket: s3.bucket,
+    workDir: join(dir, "work"),
+    events: EVENTS,
+  });
+  const deps = {
+    s3: s3.client,
+    bucket: s3.bucket,
+    schemas: DEMO_EVENT_SCHEMAS,
+    tempDirectory: join(dir, "tmp"),
+  };
   await mkdir(deps.tempDirectory, { recursive: true });
   const compactStart = performance.now();
   const chunks = await planCompaction(deps, { run_id: "bench", input: {} });
@@ -36,14 +46,26 @@ try {
   await finalizeCompaction(deps, "bench");
   const compactMs = performance.now() - compactStart;
 
-  const engine = await LocalQueryEngine.open({ s3: s3.client, bucket: s3.bucket, cacheDir: join(dir, "cache") });
+  const engine = await LocalQueryEngine.open({
+    s3: s3.client,
+    bucket: s3.bucket,
+    cacheDir: join(dir, "cache"),
+  });
   try {
-    console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? "unknown cpu"}, node ${process.version}`);
+    console.log(
+      `machine: ${cpus().length} cores, ${cpus()[0]?.model ?? "unknown cpu"}, node ${process.version}`,
+    );
     console.log(`data set: ${EVENTS} events (+${raw.quarantine.length} quarantined), seed 42`);
-    console.log(`baseline: raw zone gzip NDJSON = ${formatBytes(raw.rawGzipBytes)} (${raw.rawGzipBytes} bytes) of events, ${formatBytes(raw.quarantineGzipBytes)} of quarantined events`);
-    console.log(`compaction (${chunks.length} chunks, H7's job functions): ${(compactMs / 1000).toFixed(1)} s`);
+    console.log(
+      `baseline: raw zone gzip NDJSON = ${formatBytes(raw.rawGzipBytes)} (${raw.rawGzipBytes} bytes) of events, ${formatBytes(raw.quarantineGzipBytes)} of quarantined events`,
+    );
+    console.log(
+      `compaction (${chunks.length} chunks, H7's job functions): ${(compactMs / 1000).toFixed(1)} s`,
+    );
     console.log("");
-    console.log("| named query | tables | rows | bytes scanned (Athena estimate) | its raw gzip NDJSON / scanned | local run | Athena price |");
+    console.log(
+      "| named query | tables | rows | bytes scanned (Athena estimate) | its raw gzip NDJSON / scanned | local run | Athena price |",
+    );
     console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
     let worst = Number.POSITIVE_INFINITY;
     for (const query of NAMED_QUERIES) {
@@ -52,7 +74,9 @@ try {
       const result = await engine.query(query.sql);
       const ms = performance.now() - start;
       // The raw JSON the rows came from: the quarantine zone for the quarantine table, else the raw zone.
-      const baseline = estimate.scans.every((s) => s.table === "quarantine") ? raw.quarantineGzipBytes : raw.rawGzipBytes;
+      const baseline = estimate.scans.every((s) => s.table === "quarantine")
+        ? raw.quarantineGzipBytes
+        : raw.rawGzipBytes;
       const ratio = baseline / Math.max(1, estimate.bytesScanned);
       worst = Math.min(worst, ratio);
       const tables = [...new Set(estimate.scans.map((s) => s.table))].join(", ");
@@ -65,7 +89,9 @@ try {
       `| (SELECT * FROM events, for scale) | events | - | ${formatBytes(all.bytesScanned)} | ${(raw.rawGzipBytes / all.bytesScanned).toFixed(1)}x | - | ${formatUsd(all.priceUsd)} |`,
     );
     console.log("");
-    console.log(`worst named query: ${worst.toFixed(1)}x less than the raw gzip NDJSON (goal >= ${GOAL_RATIO}x): ${worst >= GOAL_RATIO ? "met" : "NOT met"}`);
+    console.log(
+      `worst named query: ${worst.toFixed(1)}x less than the raw gzip NDJSON (goal >= ${GOAL_RATIO}x): ${worst >= GOAL_RATIO ? "met" : "NOT met"}`,
+    );
   } finally {
     engine.close();
   }

@@ -4,6 +4,7 @@
  * works with or without the stack running, on the same data).
  */
 import { join } from "node:path";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKET, LOCAL_DATA_DIR, LOCAL_S3_PORT } from "../contracts/local-stack.js";
 import { LocalQueryEngine } from "./query-engine.js";
 import { localS3Client, startLocalS3 } from "./s3-server.js";
@@ -25,10 +26,10 @@ export async function openLocalQuerySession(options: {
   const s3Port = options.s3Port ?? LOCAL_S3_PORT;
   const notes: string[] = [];
   let closeS3: () => Promise<void>;
-  let s3;
+  let s3: S3Client;
   if (await portOpen(s3Port)) {
     s3 = localS3Client(`http://127.0.0.1:${s3Port}`);
-    closeS3 = async () => s3!.destroy();
+    closeS3 = async () => s3.destroy();
     notes.push(`tables from the running local stack's S3 (port ${s3Port})`);
   } else {
     // Port 0: this s3rver only serves this process; the data directory is what `observatory dev` uses.

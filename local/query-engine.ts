@@ -1,9 +1,9 @@
 import { join, resolve } from "node:path";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import type { EventSchema } from "../contracts/event-schema.js";
 import { TABLES_PREFIX } from "../contracts/storage-layout.js";
-import { type QueryResult, plainInteger } from "../query/query-result.js";
+import { plainInteger, type QueryResult } from "../query/query-result.js";
 import { type TableSpec, tableCatalog } from "../query/table-catalog.js";
 import { type MirrorReport, mirrorPrefix } from "./table-mirror.js";
 import { installTrinoBridge, rewriteTrinoSql } from "./trino-bridge.js";
@@ -86,7 +86,8 @@ export class LocalQueryEngine {
     for (const name of new Set([...specs.keys(), ...filesByTable.keys()])) {
       const spec = specs.get(name);
       const files = filesByTable.get(name) ?? [];
-      const partitionKeys = spec?.partitionKeys.map((k) => k.name) ?? partitionKeysOf(files[0] ?? "", join(tablesRoot, name));
+      const partitionKeys =
+        spec?.partitionKeys.map((k) => k.name) ?? partitionKeysOf(files[0] ?? "", join(tablesRoot, name));
       const table: LocalTable = { name, directory: join(tablesRoot, name), files, partitionKeys, spec };
       this.tables.set(name, table);
       const fileColumns = files.length > 0 ? await this.columnsOf(parquetScan(table)) : new Set<string>();
@@ -138,11 +139,14 @@ function parquetScan(table: LocalTable): string {
 export function tableRelation(table: LocalTable, fileColumns: ReadonlySet<string>): string {
   const spec = table.spec;
   if (!spec) {
-    if (table.files.length === 0) throw new Error(`table ${table.name} has neither files nor a declared schema`);
+    if (table.files.length === 0)
+      throw new Error(`table ${table.name} has neither files nor a declared schema`);
     return parquetScan(table);
   }
   const columns = [...spec.columns, ...spec.partitionKeys].map((c) =>
-    fileColumns.has(c.name) ? sqlIdentifier(c.name) : `CAST(NULL AS ${c.duckdbType}) AS ${sqlIdentifier(c.name)}`,
+    fileColumns.has(c.name)
+      ? sqlIdentifier(c.name)
+      : `CAST(NULL AS ${c.duckdbType}) AS ${sqlIdentifier(c.name)}`,
   );
   return table.files.length > 0
     ? `SELECT ${columns.join(", ")} FROM (${parquetScan(table)})`
@@ -174,14 +178,20 @@ const MAX_EXACT_DECIMAL_DIGITS = 15;
  * type (query/athena-runner.ts athenaValue): dates as `YYYY-MM-DD`, wide decimals and times as text.
  */
 function converterFor(type: string): (js: unknown, value: unknown) => unknown {
-  const text = (_js: unknown, value: unknown) => (value === null || value === undefined ? null : String(value));
+  const text = (_js: unknown, value: unknown) =>
+    value === null || value === undefined ? null : String(value);
   if (type === "DATE") return (js) => (js instanceof Date ? js.toISOString().slice(0, 10) : js);
-  if (type === "TIME" || type === "TIME WITH TIME ZONE" || type === "INTERVAL" || type === "BLOB") return text;
+  if (type === "TIME" || type === "TIME WITH TIME ZONE" || type === "INTERVAL" || type === "BLOB")
+    return text;
   const decimal = /^DECIMAL\((\d+),/.exec(type);
   if (decimal && Number(decimal[1]) > MAX_EXACT_DECIMAL_DIGITS) return text;
   if (type.startsWith("MAP(")) {
     return (js) =>
-      Array.isArray(js) ? Object.fromEntries(js.map((e: { key: unknown; value: unknown }) => [String(e.key), plainValue(e.value)])) : js;
+      Array.isArray(js)
+        ? Object.fromEntries(
+            js.map((e: { key: unknown; value: unknown }) => [String(e.key), plainValue(e.value)]),
+          )
+        : js;
   }
   return (js) => plainValue(js);
 }

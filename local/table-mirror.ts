@@ -99,7 +99,9 @@ async function mirrorOnce(options: MirrorOptions): Promise<MirrorReport> {
   }
   await writeFile(manifestPath, JSON.stringify(next));
   return {
-    files: Object.keys(next).map((key) => localPath(root, key)).sort(),
+    files: Object.keys(next)
+      .map((key) => localPath(root, key))
+      .sort(),
     downloaded: toDownload.length,
     unchanged,
     removed,
@@ -111,7 +113,9 @@ async function listObjects(s3: S3Client, bucket: string, prefix: string) {
   const objects: { key: string; etag: string; size: number }[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     for (const o of page.Contents ?? []) {
       if (o.Key) objects.push({ key: o.Key, etag: o.ETag ?? "", size: o.Size ?? 0 });
     }
@@ -123,7 +127,8 @@ async function listObjects(s3: S3Client, bucket: string, prefix: string) {
 /** The key's path under root; a key that would escape root (`..`) is refused. */
 function localPath(root: string, key: string): string {
   const path = resolve(root, key);
-  if (!path.startsWith(root + sep)) throw new Error(`object key escapes the mirror directory: ${JSON.stringify(key)}`);
+  if (!path.startsWith(root + sep))
+    throw new Error(`object key escapes the mirror directory: ${JSON.stringify(key)}`);
   return path;
 }
 

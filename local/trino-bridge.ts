@@ -74,7 +74,8 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
     name: "from_iso8601_timestamp",
     trino: ["from_iso8601_timestamp(string) -> timestamp(3) with time zone"],
     definition: "(s) AS CAST(s AS TIMESTAMPTZ)",
-    notes: "The offset is applied (the instant is right); the result prints in UTC rather than in the input's zone.",
+    notes:
+      "The offset is applied (the instant is right); the result prints in UTC rather than in the input's zone.",
   },
   {
     name: "from_iso8601_date",
@@ -100,17 +101,22 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
     definition: `(j, p) AS CASE
       WHEN json_valid(j) AND json_type(j, trino_json_path(p)) NOT IN ('OBJECT', 'ARRAY')
       THEN json_extract_string(j, trino_json_path(p)) END`,
-    notes: "NULL for objects, arrays, missing paths and malformed JSON, as in Trino (DuckDB would return the object text or fail).",
+    notes:
+      "NULL for objects, arrays, missing paths and malformed JSON, as in Trino (DuckDB would return the object text or fail).",
   },
   {
     name: "json_extract",
     trino: ["json_extract(json, json_path) -> json"],
     definition: "(j, p) AS CASE WHEN json_valid(j) THEN system.main.json_extract(j, trino_json_path(p)) END",
-    notes: "Trino's bracketed member syntax `$[\"a b\"]` works; malformed JSON gives NULL instead of an error.",
+    notes:
+      'Trino\'s bracketed member syntax `$["a b"]` works; malformed JSON gives NULL instead of an error.',
   },
   {
     name: "regexp_extract",
-    trino: ["regexp_extract(string, pattern) -> varchar", "regexp_extract(string, pattern, group) -> varchar"],
+    trino: [
+      "regexp_extract(string, pattern) -> varchar",
+      "regexp_extract(string, pattern, group) -> varchar",
+    ],
     definition:
       "(s, p) AS CASE WHEN regexp_matches(s, p) THEN system.main.regexp_extract(s, p) END, (s, p, g) AS CASE WHEN regexp_matches(s, p) THEN system.main.regexp_extract(s, p, g) END",
     notes: "NULL when nothing matches, as in Trino (DuckDB returns an empty string).",
@@ -118,7 +124,8 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
   {
     name: "split_part",
     trino: ["split_part(string, delimiter, index) -> varchar"],
-    definition: "(s, d, i) AS CASE WHEN i <= len(string_split(s, d)) THEN system.main.split_part(s, d, i) END",
+    definition:
+      "(s, d, i) AS CASE WHEN i <= len(string_split(s, d)) THEN system.main.split_part(s, d, i) END",
     notes: "NULL past the last field, as in Trino (DuckDB returns an empty string).",
   },
   {
@@ -127,7 +134,8 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
     // Trino counts whole units elapsed; DuckDB's date_diff counts unit boundaries crossed (23:00 -> 01:00
     // is 1 day there, 0 in Trino). DuckDB's date_sub is the whole-units count.
     definition: "(unit, a, b) AS date_sub(unit, a, b)",
-    notes: "Whole units elapsed, as in Trino. Month and larger units at month ends may differ by one (DuckDB treats the last day of a month as a full month).",
+    notes:
+      "Whole units elapsed, as in Trino. Month and larger units at month ends may differ by one (DuckDB treats the last day of a month as a full month).",
   },
   {
     name: "truncate",
@@ -148,20 +156,26 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
     // Trino's documented 2.3% standard error; the exact count is within any error bound, and local
     // data sets are small enough for it.
     definition: "(x) AS count(DISTINCT x), (x, e) AS count(DISTINCT x)",
-    notes: "Exact locally (DuckDB's own HyperLogLog was 14% off on 10,000 values; Trino's error is 2.3%). The error argument is accepted and ignored.",
+    notes:
+      "Exact locally (DuckDB's own HyperLogLog was 14% off on 10,000 values; Trino's error is 2.3%). The error argument is accepted and ignored.",
   },
   {
     name: "approx_percentile",
-    trino: ["approx_percentile(x, percentage) -> same as x", "approx_percentile(x, array(percentage)) -> array"],
+    trino: [
+      "approx_percentile(x, percentage) -> same as x",
+      "approx_percentile(x, array(percentage)) -> array",
+    ],
     // Exact, like approx_distinct: a value of the data set, as Trino's qdigest returns, and repeatable.
     definition: "(x, p) AS quantile_disc(x, p)",
-    notes: "Exact locally (quantile_disc: a value from the data, within any error bound of Trino's qdigest). The weighted forms are not bridged.",
+    notes:
+      "Exact locally (quantile_disc: a value from the data, within any error bound of Trino's qdigest). The weighted forms are not bridged.",
   },
   {
     name: "regexp_like",
     trino: ["regexp_like(string, pattern) -> boolean"],
     definition: "(s, p) AS regexp_matches(s, p)",
-    notes: "Matches anywhere in the string, like Trino. Patterns run on RE2 (DuckDB) instead of Java regex: no backreferences or lookaround.",
+    notes:
+      "Matches anywhere in the string, like Trino. Patterns run on RE2 (DuckDB) instead of Java regex: no backreferences or lookaround.",
   },
   {
     name: "trino_regexp_replacement",
@@ -171,16 +185,22 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
   },
   {
     name: "regexp_replace",
-    trino: ["regexp_replace(string, pattern) -> varchar", "regexp_replace(string, pattern, replacement) -> varchar"],
+    trino: [
+      "regexp_replace(string, pattern) -> varchar",
+      "regexp_replace(string, pattern, replacement) -> varchar",
+    ],
     definition:
       "(s, p) AS system.main.regexp_replace(s, p, '', 'g'), (s, p, r) AS system.main.regexp_replace(s, p, trino_regexp_replacement(r), 'g')",
-    notes: "Replaces every match (DuckDB replaces only the first without 'g'); $1 group references work. The lambda form is not bridged; named groups ${name} are not supported.",
+    notes:
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Java's ${name} replacement syntax, named as text
+      "Replaces every match (DuckDB replaces only the first without 'g'); $1 group references work. The lambda form is not bridged; named groups ${name} are not supported.",
   },
   {
     name: "element_at",
     trino: ["element_at(array(E), index) -> E", "element_at(map(K, V), key) -> V"],
     definition: "(c, k) AS c[k]",
-    notes: "1-based; negative indexes count from the end; NULL past either end and for a missing map key (Trino). DuckDB's own element_at returns a list for maps. Index 0 returns NULL where Trino fails.",
+    notes:
+      "1-based; negative indexes count from the end; NULL past either end and for a missing map key (Trino). DuckDB's own element_at returns a list for maps. Index 0 returns NULL where Trino fails.",
   },
   {
     name: "date_add",
@@ -196,7 +216,8 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
       WHEN 'quarter' THEN x + to_months(CAST(v AS INTEGER) * 3)
       WHEN 'year' THEN x + to_years(CAST(v AS INTEGER))
       ELSE error('date_add: unknown unit ' || unit) END`,
-    notes: "Trino's argument order (DuckDB's own date_add is (date, interval)). Month arithmetic clamps to the month's end in both. A DATE argument returns a TIMESTAMP at midnight (Trino returns a DATE).",
+    notes:
+      "Trino's argument order (DuckDB's own date_add is (date, interval)). Month arithmetic clamps to the month's end in both. A DATE argument returns a TIMESTAMP at midnight (Trino returns a DATE).",
   },
   {
     name: "cardinality",
@@ -209,7 +230,10 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
   },
   {
     name: "array_join",
-    trino: ["array_join(array, delimiter) -> varchar", "array_join(array, delimiter, null_replacement) -> varchar"],
+    trino: [
+      "array_join(array, delimiter) -> varchar",
+      "array_join(array, delimiter, null_replacement) -> varchar",
+    ],
     definition:
       "(a, d) AS array_to_string(a, d), (a, d, n) AS array_to_string(list_transform(a, lambda e: coalesce(CAST(e AS VARCHAR), n)), d)",
     notes: "NULL elements are skipped unless a null_replacement is given, as in Trino.",
@@ -283,17 +307,20 @@ export const TRINO_REWRITTEN_FUNCTIONS: readonly { name: string; trino: string[]
   {
     name: "date_format",
     trino: ["date_format(timestamp, format) -> varchar"],
-    notes: "Becomes strftime with the same translation; the format must be a literal. Timestamps with time zone print in UTC (the session zone).",
+    notes:
+      "Becomes strftime with the same translation; the format must be a literal. Timestamps with time zone print in UTC (the session zone).",
   },
   {
     name: "concat",
     trino: ["concat(string1, ..., stringN) -> varchar", "concat(array1, ..., arrayN) -> array"],
-    notes: "Becomes a chain of `||`, which is NULL when any argument is NULL, as in Trino (DuckDB's concat skips NULLs).",
+    notes:
+      "Becomes a chain of `||`, which is NULL when any argument is NULL, as in Trino (DuckDB's concat skips NULLs).",
   },
   {
     name: "greatest",
     trino: ["greatest(value1, value2, ..., valueN) -> [same as input]"],
-    notes: "NULL when any argument is NULL, as in Trino (DuckDB's greatest ignores NULLs). Arguments are evaluated twice.",
+    notes:
+      "NULL when any argument is NULL, as in Trino (DuckDB's greatest ignores NULLs). Arguments are evaluated twice.",
   },
   {
     name: "least",
@@ -319,7 +346,9 @@ export async function rewriteTrinoSql(connection: DuckDBConnection, sql: string)
   const renamed = nameColumnsAsAthena(tree);
   const changed = rewriteNode(tree);
   if (!changed && !renamed) return sql;
-  const back = await connection.runAndReadAll("SELECT json_deserialize_sql($1::JSON) AS sql", [restoreUint64(JSON.stringify(tree))]);
+  const back = await connection.runAndReadAll("SELECT json_deserialize_sql($1::JSON) AS sql", [
+    restoreUint64(JSON.stringify(tree)),
+  ]);
   return String(back.getRowObjectsJS()[0]?.sql);
 }
 
@@ -394,7 +423,7 @@ function rewriteFormatCall(call: SqlNode): void {
   call.function_name = "printf";
   const children = call.children as SqlNode[];
   const format = children[0];
-  if (!format || format.class !== "CONSTANT") return;
+  if (format?.class !== "CONSTANT") return;
   const text = (format.value as { value?: unknown }).value;
   if (typeof text !== "string") return;
   for (const argumentIndex of stringConversionArguments(text)) {
@@ -409,7 +438,9 @@ function rewriteDateFormatCall(call: SqlNode, target: "strptime" | "strftime"): 
   const format = (call.children as SqlNode[])[1];
   const value = format?.class === "CONSTANT" ? (format.value as { value?: unknown }).value : undefined;
   if (typeof value !== "string") {
-    throw new Error(`${original}: the local engine needs the format as a string literal, e.g. ${original}(x, '%Y-%m-%d')`);
+    throw new Error(
+      `${original}: the local engine needs the format as a string literal, e.g. ${original}(x, '%Y-%m-%d')`,
+    );
   }
   call.function_name = target;
   (format!.value as { value: string }).value = mysqlToStrftimeFormat(value);
@@ -438,7 +469,13 @@ function rewriteConcatCall(call: SqlNode): void {
   const args = call.children as SqlNode[];
   if (args.length < 2) return; // concat(x) is x in both
   // Inner nodes carry no alias: only the outermost keeps the select-list name.
-  const operator = (left: SqlNode, right: SqlNode): SqlNode => ({ ...call, alias: "", function_name: "||", is_operator: true, children: [left, right] });
+  const operator = (left: SqlNode, right: SqlNode): SqlNode => ({
+    ...call,
+    alias: "",
+    function_name: "||",
+    is_operator: true,
+    children: [left, right],
+  });
   const folded = args.slice(1, -1).reduce<SqlNode>((left, right) => operator(left, right), args[0]!);
   Object.assign(call, operator(folded, args.at(-1)!), { alias: call.alias });
 }
@@ -446,7 +483,12 @@ function rewriteConcatCall(call: SqlNode): void {
 /** greatest(...) -> trino_null_if_any_null(list_value(...), system.main.greatest(...)). */
 function rewriteNullStrictCall(call: SqlNode): void {
   const builtIn: SqlNode = { ...call, alias: "", schema: "main", catalog: "system" };
-  const list: SqlNode = { ...call, alias: "", function_name: "list_value", children: structuredClone(call.children) };
+  const list: SqlNode = {
+    ...call,
+    alias: "",
+    function_name: "list_value",
+    children: structuredClone(call.children),
+  };
   Object.assign(call, { function_name: "trino_null_if_any_null", children: [list, builtIn] });
 }
 

@@ -8,7 +8,7 @@ import {
   StopQueryExecutionCommand,
 } from "@aws-sdk/client-athena";
 import { athenaPriceUsd } from "./athena-pricing.js";
-import { type QueryResult, plainInteger } from "./query-result.js";
+import { plainInteger, type QueryResult } from "./query-result.js";
 
 /**
  * Runs one query on Athena: start it in a workgroup, poll its state with exponential backoff, read
@@ -59,14 +59,18 @@ export class AthenaQueryError extends Error {
   }
 }
 
-export async function runAthenaQuery(options: AthenaQueryOptions): Promise<QueryResult & { queryExecutionId: string }> {
+export async function runAthenaQuery(
+  options: AthenaQueryOptions,
+): Promise<QueryResult & { queryExecutionId: string }> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const now = options.now ?? Date.now;
   const started = await options.client.send(
     new StartQueryExecutionCommand({
       QueryString: options.sql,
       WorkGroup: options.workGroup,
-      QueryExecutionContext: options.database ? { Database: options.database, Catalog: options.catalog } : undefined,
+      QueryExecutionContext: options.database
+        ? { Database: options.database, Catalog: options.catalog }
+        : undefined,
     }),
   );
   const id = started.QueryExecutionId;
@@ -95,14 +99,24 @@ async function waitForCompletion(
   const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   let delay = FIRST_POLL_DELAY_MS;
   for (;;) {
-    const { QueryExecution: execution } = await options.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const { QueryExecution: execution } = await options.client.send(
+      new GetQueryExecutionCommand({ QueryExecutionId: id }),
+    );
     const state = execution?.Status?.State ?? "UNKNOWN";
     const bytesScanned = execution?.Statistics?.DataScannedInBytes;
     options.onProgress?.({ state, elapsedMs: now() - start, bytesScanned });
     if (state === "SUCCEEDED") return execution!;
     if (state === "FAILED" || state === "CANCELLED") {
-      const reason = execution?.Status?.StateChangeReason ?? execution?.Status?.AthenaError?.ErrorMessage ?? "no reason given";
-      throw new AthenaQueryError(`Athena query ${id} ${state.toLowerCase()}: ${reason}`, id, state, bytesScanned);
+      const reason =
+        execution?.Status?.StateChangeReason ??
+        execution?.Status?.AthenaError?.ErrorMessage ??
+        "no reason given";
+      throw new AthenaQueryError(
+        `Athena query ${id} ${state.toLowerCase()}: ${reason}`,
+        id,
+        state,
+        bytesScanned,
+      );
     }
     if (options.signal?.aborted) {
       await options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
@@ -110,7 +124,12 @@ async function waitForCompletion(
     }
     if (now() - start >= timeoutMs) {
       await options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
-      throw new AthenaQueryError(`Athena query ${id} still ${state} after ${Math.round(timeoutMs / 1000)} s; stopped it`, id, state, bytesScanned);
+      throw new AthenaQueryError(
+        `Athena query ${id} still ${state} after ${Math.round(timeoutMs / 1000)} s; stopped it`,
+        id,
+        state,
+        bytesScanned,
+      );
     }
     await abortableSleep(sleep, delay, options.signal);
     delay = Math.min(delay * 2, MAX_POLL_DELAY_MS);
@@ -118,7 +137,11 @@ async function waitForCompletion(
 }
 
 /** Sleeps, but wakes early when the signal aborts (the next poll then stops the query). */
-function abortableSleep(sleep: (ms: number) => Promise<void>, ms: number, signal?: AbortSignal): Promise<void> {
+function abortableSleep(
+  sleep: (ms: number) => Promise<void>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
   if (!signal) return sleep(ms);
   return new Promise<void>((resolve) => {
     const wake = () => resolve();
@@ -136,12 +159,18 @@ async function readResults(client: AthenaClient, id: string, statementType: stri
   let token: string | undefined;
   let firstPage = true;
   do {
-    const page = await client.send(new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token, MaxResults: RESULTS_PAGE_SIZE }));
+    const page = await client.send(
+      new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token, MaxResults: RESULTS_PAGE_SIZE }),
+    );
     if (firstPage) columns = page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? [];
     const names = columns.map((c) => c.Label ?? c.Name ?? "");
     let pageRows = page.ResultSet?.Rows ?? [];
     // A SELECT's first page starts with a row holding the column labels, not data.
-    if (firstPage && statementType === "DML" && pageRows[0]?.Data?.every((d, i) => d.VarCharValue === names[i])) {
+    if (
+      firstPage &&
+      statementType === "DML" &&
+      pageRows[0]?.Data?.every((d, i) => d.VarCharValue === names[i])
+    ) {
       pageRows = pageRows.slice(1);
     }
     for (const row of pageRows) {

@@ -18,7 +18,8 @@ export interface NamedQuery {
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
     name: "downloads_uploads_per_user",
-    description: "Images downloaded and uploaded by each identified user: the user_id | num_downloads | num_uploads table.",
+    description:
+      "Images downloaded and uploaded by each identified user: the user_id | num_downloads | num_uploads table.",
     sql: `SELECT user_id,
        count_if(event = 'downloaded_img') AS num_downloads,
        count_if(event = 'uploaded_img') AS num_uploads
@@ -29,7 +30,8 @@ ORDER BY user_id`,
   },
   {
     name: "bytes_downloaded_per_user",
-    description: "Total image bytes each identified user downloaded (property image_size of downloaded_img), largest first.",
+    description:
+      "Total image bytes each identified user downloaded (property image_size of downloaded_img), largest first.",
     sql: `SELECT user_id,
        sum(image_size) AS total_bytes_downloaded,
        count(*) AS num_downloads
@@ -40,7 +42,8 @@ ORDER BY total_bytes_downloaded DESC, user_id`,
   },
   {
     name: "popular_searches",
-    description: "The 100 most frequent search queries (search_made.query) with their average number of results.",
+    description:
+      "The 100 most frequent search queries (search_made.query) with their average number of results.",
     sql: `SELECT query,
        count(*) AS num_searches,
        avg(n_results) AS avg_n_results
@@ -51,7 +54,8 @@ LIMIT 100`,
   },
   {
     name: "rejected_events_by_reason",
-    description: "Quarantined (rejected) events counted by each reason they were rejected for; an event with two reasons counts under both.",
+    description:
+      "Quarantined (rejected) events counted by each reason they were rejected for; an event with two reasons counts under both.",
     sql: `SELECT reason,
        count(*) AS num_rejected
 FROM quarantine
@@ -61,7 +65,8 @@ ORDER BY num_rejected DESC, reason`,
   },
   {
     name: "daily_active_users",
-    description: "Distinct users (user_id, or anonymous_id when the user is not identified) with at least one event, per UTC day.",
+    description:
+      "Distinct users (user_id, or anonymous_id when the user is not identified) with at least one event, per UTC day.",
     sql: `SELECT dt,
        count(DISTINCT coalesce(user_id, anonymous_id)) AS active_users
 FROM events
@@ -73,7 +78,9 @@ ORDER BY dt`,
 export function namedQuery(name: string): NamedQuery {
   const found = NAMED_QUERIES.find((q) => q.name === name);
   if (!found) {
-    throw new Error(`no named query ${JSON.stringify(name)}; have: ${NAMED_QUERIES.map((q) => q.name).join(", ")}`);
+    throw new Error(
+      `no named query ${JSON.stringify(name)}; have: ${NAMED_QUERIES.map((q) => q.name).join(", ")}`,
+    );
   }
   return found;
 }

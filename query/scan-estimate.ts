@@ -55,52 +55,83 @@ interface ParquetScanInfo {
 export async function estimateScan(engine: LocalQueryEngine, sql: string): Promise<ScanEstimate> {
   const connection = engine.connection;
   const rewritten = await rewriteTrinoSql(connection, sql);
-  const referenced = (await referencedTables(connection, rewritten)).filter((name) => engine.tables.has(name));
+  const referenced = (await referencedTables(connection, rewritten)).filter((name) =>
+    engine.tables.has(name),
+  );
   const withData = referenced.map((name) => engine.tables.get(name)!).filter((t) => t.files.length > 0);
   const notes: string[] = [];
   const scans: TableScan[] = [];
   for (const table of withData) {
     const others = withData.filter((t) => t !== table);
-    const plan = await planWithOnly(connection, rewritten, table, others);
+    const plan = await planWithOnly(connection, rewritten, others);
     const chunkBytes = await columnChunkBytes(connection, table);
     const columnTypes = await viewColumnTypes(connection, table.name);
     for (const scan of parquetScans(plan)) {
       const files = await filesRead(connection, table, columnTypes, scan.predicates, notes);
       const fileColumns = new Set([...chunkBytes.values()].flatMap((perColumn) => [...perColumn.keys()]));
-      const filtered = scan.predicates.flatMap((p) => identifiersIn(p)).filter((name) => fileColumns.has(name));
+      const filtered = scan.predicates
+        .flatMap((p) => identifiersIn(p))
+        .filter((name) => fileColumns.has(name));
       const columns = [...new Set([...scan.projections.filter((c) => fileColumns.has(c)), ...filtered])];
       let bytes = 0;
       for (const file of files) for (const column of columns) bytes += chunkBytes.get(file)?.get(column) ?? 0;
       let tableBytes = 0;
       for (const perColumn of chunkBytes.values()) for (const size of perColumn.values()) tableBytes += size;
-      scans.push({ table: table.name, files: files.length, filesTotal: table.files.length, columns, bytes, tableBytes });
+      scans.push({
+        table: table.name,
+        files: files.length,
+        filesTotal: table.files.length,
+        columns,
+        bytes,
+        tableBytes,
+      });
     }
   }
   const bytesScanned = scans.reduce((sum, s) => sum + s.bytes, 0);
-  return { scans, bytesScanned, billedBytes: athenaBilledBytes(bytesScanned), priceUsd: athenaPriceUsd(bytesScanned), notes };
+  return {
+    scans,
+    bytesScanned,
+    billedBytes: athenaBilledBytes(bytesScanned),
+    priceUsd: athenaPriceUsd(bytesScanned),
+    notes,
+  };
 }
 
 /** Table names the statement reads (FROM / JOIN), lowercased, in order of appearance. */
 export async function referencedTables(connection: DuckDBConnection, sql: string): Promise<string[]> {
   const reader = await connection.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR) AS tree", [sql]);
-  const tree = JSON.parse(String(reader.getRowObjectsJS()[0]?.tree)) as { error?: boolean; error_message?: string };
+  const tree = JSON.parse(String(reader.getRowObjectsJS()[0]?.tree)) as {
+    error?: boolean;
+    error_message?: string;
+  };
   if (tree.error) throw new Error(`cannot analyse this statement: ${tree.error_message ?? "not a SELECT"}`);
   const names: string[] = [];
   const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
+    if (Array.isArray(node)) {
+      for (const child of node) walk(child);
+      return;
+    }
     if (!node || typeof node !== "object") return;
     const obj = node as Record<string, unknown>;
-    if (obj.type === "BASE_TABLE" && typeof obj.table_name === "string") names.push(obj.table_name.toLowerCase());
-    Object.values(obj).forEach(walk);
+    if (obj.type === "BASE_TABLE" && typeof obj.table_name === "string")
+      names.push(obj.table_name.toLowerCase());
+    for (const child of Object.values(obj)) walk(child);
   };
   walk(tree);
   return [...new Set(names)];
 }
 
 /** EXPLAIN with every other referenced table shadowed by an empty temp table of the same columns. */
-async function planWithOnly(connection: DuckDBConnection, sql: string, table: LocalTable, others: LocalTable[]): Promise<PlanNode[]> {
+async function planWithOnly(
+  connection: DuckDBConnection,
+  sql: string,
+  others: LocalTable[],
+): Promise<PlanNode[]> {
   // Temp objects come first on DuckDB's search path, so a temp table named `events` hides the view.
-  for (const other of others) await connection.run(`CREATE OR REPLACE TEMP TABLE ${other.name} AS SELECT * FROM main.${other.name} LIMIT 0`);
+  for (const other of others)
+    await connection.run(
+      `CREATE OR REPLACE TEMP TABLE ${other.name} AS SELECT * FROM main.${other.name} LIMIT 0`,
+    );
   try {
     const reader = await connection.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
     const row = reader.getRowsJS()[0];
@@ -121,7 +152,7 @@ function parquetScans(plan: PlanNode[]): ParquetScanInfo[] {
     }
     for (const child of node.children ?? []) walk(child, node);
   };
-  plan.forEach((root) => walk(root));
+  for (const root of plan) walk(root);
   return scans;
 }
 
@@ -158,7 +189,9 @@ export function splitParenthesized(text: string): string[] {
 /** Identifiers in an expression as DuckDB prints it, string literals removed. */
 function identifiersIn(expression: string): string[] {
   const withoutStrings = expression.replace(/'(?:[^']|'')*'/g, "''");
-  return [...withoutStrings.matchAll(/"((?:[^"]|"")+)"|\b([A-Za-z_][A-Za-z0-9_]*)\b/g)].map((m) => m[1] ?? m[2]!);
+  return [...withoutStrings.matchAll(/"((?:[^"]|"")+)"|\b([A-Za-z_][A-Za-z0-9_]*)\b/g)].map(
+    (m) => m[1] ?? m[2]!,
+  );
 }
 
 async function viewColumnTypes(connection: DuckDBConnection, view: string): Promise<Map<string, string>> {
@@ -181,7 +214,9 @@ async function filesRead(
     return names.some((n) => partitionKeys.has(n)) && !names.some((n) => otherColumns.has(n));
   });
   if (pruning.length === 0) return table.files;
-  const partitionColumns = table.partitionKeys.map((key) => `regexp_extract(file, ${sqlString(`/${key}=([^/]*)/`)}, 1) AS ${key}`);
+  const partitionColumns = table.partitionKeys.map(
+    (key) => `regexp_extract(file, ${sqlString(`/${key}=([^/]*)/`)}, 1) AS ${key}`,
+  );
   const fileList = `[${table.files.map(sqlString).join(", ")}]`;
   const sql = `SELECT file FROM (SELECT file, ${partitionColumns.join(", ")} FROM (SELECT unnest(${fileList}) AS file))
     WHERE ${pruning.map((p) => `(${p})`).join(" AND ")}`;
@@ -189,13 +224,18 @@ async function filesRead(
     const reader = await connection.runAndReadAll(sql);
     return reader.getRowObjectsJS().map((r) => String(r.file));
   } catch (error) {
-    notes.push(`${table.name}: could not evaluate the partition filter (${(error as Error).message.split("\n")[0]}); counted every file`);
+    notes.push(
+      `${table.name}: could not evaluate the partition filter (${(error as Error).message.split("\n")[0]}); counted every file`,
+    );
     return table.files;
   }
 }
 
 /** file -> column -> compressed bytes of that column's chunks, from the Parquet footers. */
-async function columnChunkBytes(connection: DuckDBConnection, table: LocalTable): Promise<Map<string, Map<string, number>>> {
+async function columnChunkBytes(
+  connection: DuckDBConnection,
+  table: LocalTable,
+): Promise<Map<string, Map<string, number>>> {
   const reader = await connection.runAndReadAll(
     `SELECT file_name, split_part(path_in_schema, ', ', 1) AS column_name, sum(total_compressed_size) AS bytes
      FROM parquet_metadata([${table.files.map(sqlString).join(", ")}]) GROUP BY ALL`,

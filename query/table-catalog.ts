@@ -6,7 +6,13 @@
  */
 import type { EventSchema } from "../contracts/event-schema.js";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
-import { type ColumnSpec, EVENTS_COLUMNS, PARTITION_KEYS, QUARANTINE_COLUMNS, eventSchemaColumns } from "../contracts/events-table.js";
+import {
+  type ColumnSpec,
+  EVENTS_COLUMNS,
+  eventSchemaColumns,
+  PARTITION_KEYS,
+  QUARANTINE_COLUMNS,
+} from "../contracts/events-table.js";
 import { LOGS_COLUMNS, LOGS_PARTITION_KEYS, LOGS_TABLE } from "../contracts/logs-table.js";
 
 export interface TableSpec {
@@ -19,7 +25,11 @@ export interface TableSpec {
 export function tableCatalog(eventSchemas: readonly EventSchema[] = DEMO_EVENT_SCHEMAS): TableSpec[] {
   return [
     { name: "events", columns: EVENTS_COLUMNS, partitionKeys: PARTITION_KEYS },
-    ...eventSchemas.map((schema) => ({ name: schema.event, columns: eventSchemaColumns(schema), partitionKeys: PARTITION_KEYS })),
+    ...eventSchemas.map((schema) => ({
+      name: schema.event,
+      columns: eventSchemaColumns(schema),
+      partitionKeys: PARTITION_KEYS,
+    })),
     { name: "quarantine", columns: QUARANTINE_COLUMNS, partitionKeys: PARTITION_KEYS },
     { name: LOGS_TABLE, columns: LOGS_COLUMNS, partitionKeys: LOGS_PARTITION_KEYS },
   ];

@@ -11,13 +11,21 @@ import {
 } from "@aws-sdk/client-athena";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { ATHENA_MINIMUM_BILLED_BYTES, BYTES_PER_TB, athenaBilledBytes, athenaPriceUsd } from "../query/athena-pricing.js";
+import {
+  ATHENA_MINIMUM_BILLED_BYTES,
+  athenaBilledBytes,
+  athenaPriceUsd,
+  BYTES_PER_TB,
+} from "../query/athena-pricing.js";
 import { AthenaQueryError, athenaValue, runAthenaQuery } from "../query/athena-runner.js";
 
 const athena = mockClient(AthenaClient);
 const ID = "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111";
 
-function execution(state: string, extra: Record<string, unknown> = {}): Partial<GetQueryExecutionCommandOutput> {
+function execution(
+  state: string,
+  extra: Record<string, unknown> = {},
+): Partial<GetQueryExecutionCommandOutput> {
   return {
     QueryExecution: {
       QueryExecutionId: ID,
@@ -62,7 +70,9 @@ const COLUMNS = [
   column("first_seen", "timestamp", 3),
   column("active", "boolean"),
 ];
-const cells = (...values: (string | undefined)[]) => ({ Data: values.map((v) => (v === undefined ? {} : { VarCharValue: v })) });
+const cells = (...values: (string | undefined)[]) => ({
+  Data: values.map((v) => (v === undefined ? {} : { VarCharValue: v })),
+});
 
 beforeEach(() => athena.reset());
 
@@ -93,7 +103,10 @@ describe("runAthenaQuery", () => {
       .resolves({
         UpdateCount: 0,
         // Later pages carry no header row; a data row equal to the labels would still be data.
-        ResultSet: { Rows: [cells("user_0003", undefined, "0", "2026-01-16 00:00:00.000", undefined)], ResultSetMetadata: { ColumnInfo: COLUMNS } },
+        ResultSet: {
+          Rows: [cells("user_0003", undefined, "0", "2026-01-16 00:00:00.000", undefined)],
+          ResultSetMetadata: { ColumnInfo: COLUMNS },
+        },
       });
 
     const sleeps: number[] = [];
@@ -110,7 +123,11 @@ describe("runAthenaQuery", () => {
     });
 
     const start = athena.commandCalls(StartQueryExecutionCommand)[0]!.args[0].input;
-    expect(start).toEqual({ QueryString: "SELECT 1", WorkGroup: "observatory", QueryExecutionContext: { Database: "observatory", Catalog: undefined } });
+    expect(start).toEqual({
+      QueryString: "SELECT 1",
+      WorkGroup: "observatory",
+      QueryExecutionContext: { Database: "observatory", Catalog: undefined },
+    });
     expect(sleeps).toEqual([250, 500, 1000]);
     expect(states).toEqual(["QUEUED", "RUNNING", "RUNNING", "SUCCEEDED"]);
     expect(result.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
@@ -121,13 +138,33 @@ describe("runAthenaQuery", () => {
       "active:boolean",
     ]);
     expect(result.rows).toEqual([
-      { user_id: "user_0001", num_downloads: 12, avg_n_results: 41.5, first_seen: new Date("2026-01-15T10:00:00.123Z"), active: true },
-      { user_id: "", num_downloads: "9007199254740993", avg_n_results: Number.NaN, first_seen: null, active: false },
-      { user_id: "user_0003", num_downloads: null, avg_n_results: 0, first_seen: new Date("2026-01-16T00:00:00.000Z"), active: null },
+      {
+        user_id: "user_0001",
+        num_downloads: 12,
+        avg_n_results: 41.5,
+        first_seen: new Date("2026-01-15T10:00:00.123Z"),
+        active: true,
+      },
+      {
+        user_id: "",
+        num_downloads: "9007199254740993",
+        avg_n_results: Number.NaN,
+        first_seen: null,
+        active: false,
+      },
+      {
+        user_id: "user_0003",
+        num_downloads: null,
+        avg_n_results: 0,
+        first_seen: new Date("2026-01-16T00:00:00.000Z"),
+        active: null,
+      },
     ]);
-    expect(athena.commandCalls(GetQueryResultsCommand).map((c) => c.args[0].input.MaxResults)).toEqual([1000, 1000]);
+    expect(athena.commandCalls(GetQueryResultsCommand).map((c) => c.args[0].input.MaxResults)).toEqual([
+      1000, 1000,
+    ]);
     expect(result.bytesScanned).toBe(2_345_678);
-    expect(result.priceUsd).toBeCloseTo((10 * 1024 ** 2 / BYTES_PER_TB) * 5, 12);
+    expect(result.priceUsd).toBeCloseTo(((10 * 1024 ** 2) / BYTES_PER_TB) * 5, 12);
     expect(result.queryExecutionId).toBe(ID);
   });
 
@@ -136,7 +173,9 @@ describe("runAthenaQuery", () => {
     const poll = athena.on(GetQueryExecutionCommand);
     for (let i = 0; i < 8; i++) poll.resolvesOnce(execution("RUNNING"));
     poll.resolves(execution("SUCCEEDED"));
-    athena.on(GetQueryResultsCommand).resolves({ ResultSet: { Rows: [cells("user_id")], ResultSetMetadata: { ColumnInfo: [COLUMNS[0]!] } } });
+    athena.on(GetQueryResultsCommand).resolves({
+      ResultSet: { Rows: [cells("user_id")], ResultSetMetadata: { ColumnInfo: [COLUMNS[0]!] } },
+    });
     const sleeps: number[] = [];
     const result = await runAthenaQuery({
       client: new AthenaClient({ region: "us-east-1" }),
@@ -156,10 +195,16 @@ describe("runAthenaQuery", () => {
       execution("FAILED", {
         Status: {
           State: "FAILED",
-          StateChangeReason: "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved or requester is not authorized to access requested resources",
+          StateChangeReason:
+            "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved or requester is not authorized to access requested resources",
           SubmissionDateTime: new Date("2026-01-15T10:00:00Z"),
           CompletionDateTime: new Date("2026-01-15T10:00:01Z"),
-          AthenaError: { ErrorCategory: 2, ErrorType: 1006, Retryable: false, ErrorMessage: "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved" },
+          AthenaError: {
+            ErrorCategory: 2,
+            ErrorType: 1006,
+            Retryable: false,
+            ErrorMessage: "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved",
+          },
         },
       }),
     );
@@ -170,7 +215,9 @@ describe("runAthenaQuery", () => {
       sleep: async () => {},
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AthenaQueryError);
-    expect((error as AthenaQueryError).message).toContain("COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved");
+    expect((error as AthenaQueryError).message).toContain(
+      "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved",
+    );
     expect((error as AthenaQueryError).state).toBe("FAILED");
     expect((error as AthenaQueryError).bytesScanned).toBe(2_345_678);
     expect(athena.commandCalls(GetQueryResultsCommand)).toHaveLength(0);
@@ -192,7 +239,9 @@ describe("runAthenaQuery", () => {
       },
     }).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/still RUNNING after 10 s; stopped it/);
-    expect(athena.commandCalls(StopQueryExecutionCommand)[0]!.args[0].input).toEqual({ QueryExecutionId: ID });
+    expect(athena.commandCalls(StopQueryExecutionCommand)[0]!.args[0].input).toEqual({
+      QueryExecutionId: ID,
+    });
   });
 });
 
@@ -214,14 +263,18 @@ describe("interrupting", () => {
       },
     }).catch((e: unknown) => e);
     expect((error as AthenaQueryError).message).toMatch(/interrupted; stopped it/);
-    expect(athena.commandCalls(StopQueryExecutionCommand)[0]!.args[0].input).toEqual({ QueryExecutionId: ID });
+    expect(athena.commandCalls(StopQueryExecutionCommand)[0]!.args[0].input).toEqual({
+      QueryExecutionId: ID,
+    });
     expect(athena.commandCalls(GetQueryExecutionCommand)).toHaveLength(2);
   });
 });
 
 describe("athenaValue", () => {
   it("converts Athena's text by column type", () => {
-    expect(athenaValue("2026-01-15 10:00:00.000 UTC", "timestamp with time zone")).toEqual(new Date("2026-01-15T10:00:00Z"));
+    expect(athenaValue("2026-01-15 10:00:00.000 UTC", "timestamp with time zone")).toEqual(
+      new Date("2026-01-15T10:00:00Z"),
+    );
     expect(athenaValue("2026-01-15", "date")).toBe("2026-01-15");
     expect(athenaValue("123.45", "decimal(10,2)")).toBe(123.45);
     expect(athenaValue("12345678901234567890.12", "decimal(38,2)")).toBe("12345678901234567890.12");

@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOGS_COLUMNS } from "../contracts/logs-table.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOGS_COLUMNS } from "../contracts/logs-table.js";
 import { LocalQueryEngine } from "../local/query-engine.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
 import { ATHENA_MINIMUM_BILLED_BYTES, athenaPriceUsd } from "../query/athena-pricing.js";
@@ -28,10 +28,19 @@ beforeAll(async () => {
   const reader = await db.runAndReadAll(
     `SELECT file_name, path_in_schema, total_compressed_size FROM parquet_metadata('${join(dir, "cache")}/**/*.parquet')`,
   );
-  chunks = reader.getRowObjectsJS().filter((r) => !String(r.file_name).includes("/tables/logs/")).map((r) => {
-    const [, table, dt, hour] = /tables\/([^/]+)\/dt=([^/]+)\/hour=([^/]+)\//.exec(String(r.file_name))!;
-    return { table: table!, dt: dt!, hour: hour!, column: String(r.path_in_schema).split(", ")[0]!, bytes: Number(r.total_compressed_size) };
-  });
+  chunks = reader
+    .getRowObjectsJS()
+    .filter((r) => !String(r.file_name).includes("/tables/logs/"))
+    .map((r) => {
+      const [, table, dt, hour] = /tables\/([^/]+)\/dt=([^/]+)\/hour=([^/]+)\//.exec(String(r.file_name))!;
+      return {
+        table: table!,
+        dt: dt!,
+        hour: hour!,
+        column: String(r.path_in_schema).split(", ")[0]!,
+        bytes: Number(r.total_compressed_size),
+      };
+    });
   db.closeSync();
   instance.closeSync();
 }, 60_000);
@@ -46,20 +55,38 @@ async function writeLogsTable(): Promise<void> {
   const instance = await DuckDBInstance.create(":memory:");
   const db = await instance.connect();
   const columns = LOGS_COLUMNS.map((c) =>
-    c.name === "message" ? "'request handled ' || i AS message" : c.name === "level" ? "'INFO' AS level" : `CAST(NULL AS ${c.duckdbType}) AS "${c.name}"`,
+    c.name === "message"
+      ? "'request handled ' || i AS message"
+      : c.name === "level"
+        ? "'INFO' AS level"
+        : `CAST(NULL AS ${c.duckdbType}) AS "${c.name}"`,
   ).join(", ");
-  for (const [dt, service] of [["2026-01-15", "search"], ["2026-01-15", "images"], ["2026-01-16", "search"]]) {
+  for (const [dt, service] of [
+    ["2026-01-15", "search"],
+    ["2026-01-15", "images"],
+    ["2026-01-16", "search"],
+  ]) {
     const file = join(dir, `logs-${dt}-${service}.parquet`);
-    await db.run(`COPY (SELECT ${columns} FROM range(100) t(i)) TO '${file}' (FORMAT parquet, COMPRESSION zstd)`);
+    await db.run(
+      `COPY (SELECT ${columns} FROM range(100) t(i)) TO '${file}' (FORMAT parquet, COMPRESSION zstd)`,
+    );
     const body = await readFile(file);
-    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `tables/logs/dt=${dt}/service=${service}/part.parquet`, Body: body }));
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: `tables/logs/dt=${dt}/service=${service}/part.parquet`,
+        Body: body,
+      }),
+    );
   }
   db.closeSync();
   instance.closeSync();
 }
 
 const truth = (table: string, columns: string[], keep: (dt: string, hour: string) => boolean = () => true) =>
-  chunks.filter((c) => c.table === table && columns.includes(c.column) && keep(c.dt, c.hour)).reduce((sum, c) => sum + c.bytes, 0);
+  chunks
+    .filter((c) => c.table === table && columns.includes(c.column) && keep(c.dt, c.hour))
+    .reduce((sum, c) => sum + c.bytes, 0);
 const filesOf = (table: string, keep: (dt: string, hour: string) => boolean = () => true) =>
   new Set(chunks.filter((c) => c.table === table && keep(c.dt, c.hour)).map((c) => `${c.dt}/${c.hour}`)).size;
 
@@ -90,15 +117,25 @@ describe("estimateScan", () => {
     );
     // The mixed OR cannot prune exactly; DuckDB derives dt IN (..) and hour IN (..) from it, as Trino
     // derives per-column domains: the files of that cross product are read.
-    expect(two.scans[0]!.files).toBe(filesOf("events", (dt, hour) => ["2026-01-15", "2026-01-14"].includes(dt) && ["01", "23"].includes(hour)));
+    expect(two.scans[0]!.files).toBe(
+      filesOf(
+        "events",
+        (dt, hour) => ["2026-01-15", "2026-01-14"].includes(dt) && ["01", "23"].includes(hour),
+      ),
+    );
     expect(two.scans[0]!.files).toBeLessThan(5);
     expect(two.notes).toEqual([]);
   });
 
   it("never prunes a file by a predicate on data columns (IS NOT NULL is unknown per file)", async () => {
-    const estimate = await estimateScan(engine, "SELECT sum(image_size) FROM downloaded_img WHERE user_id IS NOT NULL AND dt = '2026-01-15'");
+    const estimate = await estimateScan(
+      engine,
+      "SELECT sum(image_size) FROM downloaded_img WHERE user_id IS NOT NULL AND dt = '2026-01-15'",
+    );
     expect(estimate.scans[0]!.files).toBe(filesOf("downloaded_img", (dt) => dt === "2026-01-15"));
-    expect(estimate.bytesScanned).toBe(truth("downloaded_img", ["image_size", "user_id"], (dt) => dt === "2026-01-15"));
+    expect(estimate.bytesScanned).toBe(
+      truth("downloaded_img", ["image_size", "user_id"], (dt) => dt === "2026-01-15"),
+    );
   });
 
   it("attributes each scan of a join to its own table", async () => {
@@ -112,12 +149,15 @@ describe("estimateScan", () => {
     expect(byTable.downloaded_img!.files).toBe(filesOf("downloaded_img", (dt) => dt === "2026-01-15"));
     expect(byTable.events!.columns).toEqual(["event_id"]);
     expect(estimate.bytesScanned).toBe(
-      truth("downloaded_img", ["event_id", "image_size", "user_id"], (dt) => dt === "2026-01-15") + truth("events", ["event_id"]),
+      truth("downloaded_img", ["event_id", "image_size", "user_id"], (dt) => dt === "2026-01-15") +
+        truth("events", ["event_id"]),
     );
   });
 
   it("prunes the logs table by its own partition keys (dt, service)", async () => {
-    const result = await engine.query("SELECT service, count(*) AS n FROM logs WHERE dt = '2026-01-15' GROUP BY service ORDER BY service");
+    const result = await engine.query(
+      "SELECT service, count(*) AS n FROM logs WHERE dt = '2026-01-15' GROUP BY service ORDER BY service",
+    );
     expect(result.rows).toEqual([
       { service: "images", n: 100 },
       { service: "search", n: 100 },
@@ -134,9 +174,15 @@ describe("estimateScan", () => {
   });
 
   it("reads Trino SQL through the bridge and every column for SELECT *", async () => {
-    const estimate = await estimateScan(engine, "SELECT * FROM quarantine CROSS JOIN UNNEST(reasons) AS r (reason)");
+    const estimate = await estimateScan(
+      engine,
+      "SELECT * FROM quarantine CROSS JOIN UNNEST(reasons) AS r (reason)",
+    );
     expect(estimate.bytesScanned).toBe(estimate.scans[0]!.tableBytes);
-    const json = await estimateScan(engine, "SELECT json_extract_scalar(properties, '$.query') FROM events WHERE dt = '2026-01-15'");
+    const json = await estimateScan(
+      engine,
+      "SELECT json_extract_scalar(properties, '$.query') FROM events WHERE dt = '2026-01-15'",
+    );
     expect(json.scans[0]!.columns).toEqual(["properties"]);
   });
 });

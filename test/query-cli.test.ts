@@ -2,13 +2,18 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  StartQueryExecutionCommand,
+} from "@aws-sdk/client-athena";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCostCommand } from "../cli/commands/cost.js";
 import { type CommandIo, runQueryCommand, useAthena } from "../cli/commands/query.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
-import { type QueryFixture, expectedAnswers, writeQueryFixture } from "./query-fixtures.js";
+import { expectedAnswers, type QueryFixture, writeQueryFixture } from "./query-fixtures.js";
 
 let dir: string;
 let s3: LocalS3;
@@ -18,7 +23,12 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "obs-query-cli-"));
   // Stands in for a running `observatory dev`: the command finds it by its port.
   s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
-  fixture = await writeQueryFixture({ s3: s3.client, bucket: s3.bucket, workDir: join(dir, "work"), events: 1500 });
+  fixture = await writeQueryFixture({
+    s3: s3.client,
+    bucket: s3.bucket,
+    workDir: join(dir, "work"),
+    events: 1500,
+  });
 }, 60_000);
 afterAll(async () => {
   await s3?.close();
@@ -37,7 +47,11 @@ function capture(env: NodeJS.ProcessEnv = {}, athena?: AthenaClient) {
 describe("observatory query --local", () => {
   it("prints a named query's rows as JSON and what it would cost on Athena", async () => {
     const { io, out, err } = capture();
-    const code = await runQueryCommand(undefined, { named: "daily_active_users", format: "json", s3Port: s3.port, dataDir: join(dir, "data") }, io);
+    const code = await runQueryCommand(
+      undefined,
+      { named: "daily_active_users", format: "json", s3Port: s3.port, dataDir: join(dir, "data") },
+      io,
+    );
     expect(code).toBe(0);
     expect(JSON.parse(out())).toEqual(expectedAnswers(fixture).daily_active_users);
     expect(err()).toMatch(/running local stack's S3/);
@@ -48,14 +62,36 @@ describe("observatory query --local", () => {
 
   it("prints CSV with a header", async () => {
     const { io, out } = capture();
-    await runQueryCommand("SELECT reason, num_rejected FROM (SELECT 'a,b' AS reason, 2 AS num_rejected)", { format: "csv", s3Port: s3.port, dataDir: join(dir, "data") }, io);
+    await runQueryCommand(
+      "SELECT reason, num_rejected FROM (SELECT 'a,b' AS reason, 2 AS num_rejected)",
+      { format: "csv", s3Port: s3.port, dataDir: join(dir, "data") },
+      io,
+    );
     expect(out()).toBe('reason,num_rejected\n"a,b",2\n');
   });
 
   it("fails clearly on SQL errors and on contradictory options", async () => {
-    await expect(runQueryCommand("SELECT nope FROM events", { format: "table", s3Port: s3.port, dataDir: join(dir, "data") }, capture().io)).rejects.toThrow(/nope/);
-    await expect(runQueryCommand("SELECT 1", { named: "daily_active_users", format: "table", dataDir: join(dir, "data") }, capture().io)).rejects.toThrow(/either SQL or --named/);
-    await expect(runQueryCommand(undefined, { named: "nope", format: "table", dataDir: join(dir, "data") }, capture().io)).rejects.toThrow(/no named query "nope"; have: /);
+    await expect(
+      runQueryCommand(
+        "SELECT nope FROM events",
+        { format: "table", s3Port: s3.port, dataDir: join(dir, "data") },
+        capture().io,
+      ),
+    ).rejects.toThrow(/nope/);
+    await expect(
+      runQueryCommand(
+        "SELECT 1",
+        { named: "daily_active_users", format: "table", dataDir: join(dir, "data") },
+        capture().io,
+      ),
+    ).rejects.toThrow(/either SQL or --named/);
+    await expect(
+      runQueryCommand(
+        undefined,
+        { named: "nope", format: "table", dataDir: join(dir, "data") },
+        capture().io,
+      ),
+    ).rejects.toThrow(/no named query "nope"; have: /);
   });
 });
 
@@ -81,7 +117,10 @@ describe("choosing the engine", () => {
     });
     athena.on(GetQueryResultsCommand).resolves({
       ResultSet: {
-        Rows: [{ Data: [{ VarCharValue: "dt" }, { VarCharValue: "active_users" }] }, { Data: [{ VarCharValue: "2026-01-15" }, { VarCharValue: "204" }] }],
+        Rows: [
+          { Data: [{ VarCharValue: "dt" }, { VarCharValue: "active_users" }] },
+          { Data: [{ VarCharValue: "2026-01-15" }, { VarCharValue: "204" }] },
+        ],
         ResultSetMetadata: {
           ColumnInfo: [
             { Name: "dt", Label: "dt", Type: "varchar" },
@@ -90,7 +129,10 @@ describe("choosing the engine", () => {
         },
       },
     });
-    const { io, out, err } = capture({ OBSERVATORY_ATHENA_WORKGROUP: "observatory-wg", OBSERVATORY_ATHENA_DATABASE: "observatory_db" }, new AthenaClient({ region: "us-east-1" }));
+    const { io, out, err } = capture(
+      { OBSERVATORY_ATHENA_WORKGROUP: "observatory-wg", OBSERVATORY_ATHENA_DATABASE: "observatory_db" },
+      new AthenaClient({ region: "us-east-1" }),
+    );
     await runQueryCommand(undefined, { named: "daily_active_users", format: "json" }, io);
     expect(JSON.parse(out())).toEqual([{ dt: "2026-01-15", active_users: 204 }]);
     const input = athena.commandCalls(StartQueryExecutionCommand)[0]!.args[0].input;
@@ -106,8 +148,18 @@ describe("choosing the engine", () => {
 describe("observatory cost", () => {
   it("prices every named query from the local tables", async () => {
     const { io, out } = capture();
-    await runCostCommand(undefined, { allNamed: true, format: "json", s3Port: s3.port, dataDir: join(dir, "data") }, io);
-    const rows = JSON.parse(out()) as { name: string; tables: string; bytes_scanned: number; table_bytes: number; price_usd: number }[];
+    await runCostCommand(
+      undefined,
+      { allNamed: true, format: "json", s3Port: s3.port, dataDir: join(dir, "data") },
+      io,
+    );
+    const rows = JSON.parse(out()) as {
+      name: string;
+      tables: string;
+      bytes_scanned: number;
+      table_bytes: number;
+      price_usd: number;
+    }[];
     expect(rows.map((r) => r.name)).toEqual([
       "downloads_uploads_per_user",
       "bytes_downloaded_per_user",
@@ -124,7 +176,11 @@ describe("observatory cost", () => {
 
   it("explains one query's scan as a table", async () => {
     const { io, out } = capture();
-    await runCostCommand("SELECT user_id FROM events WHERE dt = '2026-01-15'", { format: "table", s3Port: s3.port, dataDir: join(dir, "data") }, io);
+    await runCostCommand(
+      "SELECT user_id FROM events WHERE dt = '2026-01-15'",
+      { format: "table", s3Port: s3.port, dataDir: join(dir, "data") },
+      io,
+    );
     expect(out()).toMatch(/events \| \d+\/\d+ \| user_id/);
     expect(out()).toMatch(/billed +10.0 MB/);
     expect(out()).toMatch(/price +\$0\.000048 at \$5 per TB/);

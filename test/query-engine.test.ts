@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { LocalQueryEngine } from "../local/query-engine.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
-import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { NAMED_QUERIES } from "../query/named-queries.js";
-import { type QueryFixture, expectedAnswers, writeQueryFixture } from "./query-fixtures.js";
+import { expectedAnswers, type QueryFixture, writeQueryFixture } from "./query-fixtures.js";
 
 let dir: string;
 let s3: LocalS3;
@@ -17,7 +17,12 @@ let engine: LocalQueryEngine;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "obs-query-"));
   s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
-  fixture = await writeQueryFixture({ s3: s3.client, bucket: s3.bucket, workDir: join(dir, "work"), events: 3000 });
+  fixture = await writeQueryFixture({
+    s3: s3.client,
+    bucket: s3.bucket,
+    workDir: join(dir, "work"),
+    events: 3000,
+  });
   engine = await LocalQueryEngine.open({ s3: s3.client, bucket: s3.bucket, cacheDir: join(dir, "cache") });
 }, 60_000);
 afterAll(async () => {
@@ -36,7 +41,8 @@ describe("named queries on the local engine", () => {
       expect(result.rows).toHaveLength(want.length);
       result.rows.forEach((row, i) => {
         for (const [column, value] of Object.entries(want[i]!)) {
-          if (typeof value === "number" && !Number.isInteger(value)) expect(row[column]).toBeCloseTo(value, 9);
+          if (typeof value === "number" && !Number.isInteger(value))
+            expect(row[column]).toBeCloseTo(value, 9);
           else expect(row[column]).toEqual(value);
         }
       });
@@ -60,7 +66,9 @@ describe("tables", () => {
 
   it("filters by partition and answers Trino functions over the JSON properties", async () => {
     const day = "2026-01-15";
-    const want = fixture.events.filter((e) => e.event === "search_made" && e.event_time.startsWith(day) && e.properties.query === "cats").length;
+    const want = fixture.events.filter(
+      (e) => e.event === "search_made" && e.event_time.startsWith(day) && e.properties.query === "cats",
+    ).length;
     const result = await engine.query(
       `SELECT count(*) AS n FROM events WHERE dt = '${day}' AND event = 'search_made' AND json_extract_scalar(properties, '$.query') = 'cats'`,
     );
@@ -73,9 +81,19 @@ describe("tables", () => {
         "MAP(ARRAY['a'], ARRAY[1]) AS m, TIME '10:00:00' AS t, count(*) AS n, sum(image_size) AS total FROM downloaded_img",
     );
     const row = result.rows[0]!;
-    expect(row).toMatchObject({ d: "2026-01-15", big: "12345678901234567890.5", small: 123.45, m: { a: 1 }, t: "10:00:00" });
+    expect(row).toMatchObject({
+      d: "2026-01-15",
+      big: "12345678901234567890.5",
+      small: 123.45,
+      m: { a: 1 },
+      t: "10:00:00",
+    });
     expect(typeof row.n).toBe("number");
-    expect(row.total).toBe(fixture.events.filter((e) => e.event === "downloaded_img").reduce((sum, e) => sum + (e.properties.image_size as number), 0));
+    expect(row.total).toBe(
+      fixture.events
+        .filter((e) => e.event === "downloaded_img")
+        .reduce((sum, e) => sum + (e.properties.image_size as number), 0),
+    );
   });
 
   it("keeps unicode property values intact", async () => {
@@ -88,13 +106,27 @@ describe("declared columns, as Glue shows them", () => {
   it("reads a declared property no file holds yet as NULL and hides file columns the schema does not declare", async () => {
     const evolved = DEMO_EVENT_SCHEMAS.map((schema) =>
       schema.event === "search_made"
-        ? { ...schema, version: 2, schema: { type: "object" as const, properties: { query: { type: "string" as const }, lang: { type: "string" as const } } } }
+        ? {
+            ...schema,
+            version: 2,
+            schema: {
+              type: "object" as const,
+              properties: { query: { type: "string" as const }, lang: { type: "string" as const } },
+            },
+          }
         : schema,
     );
-    const other = await LocalQueryEngine.open({ s3: s3.client, bucket: s3.bucket, cacheDir: join(dir, "cache-evolved"), eventSchemas: evolved });
+    const other = await LocalQueryEngine.open({
+      s3: s3.client,
+      bucket: s3.bucket,
+      cacheDir: join(dir, "cache-evolved"),
+      eventSchemas: evolved,
+    });
     try {
       const result = await other.query("SELECT count(*) AS n, count(lang) AS with_lang FROM search_made");
-      expect(result.rows).toEqual([{ n: fixture.events.filter((e) => e.event === "search_made").length, with_lang: 0 }]);
+      expect(result.rows).toEqual([
+        { n: fixture.events.filter((e) => e.event === "search_made").length, with_lang: 0 },
+      ]);
       await expect(other.query("SELECT n_results FROM search_made")).rejects.toThrow(/n_results/);
     } finally {
       other.close();
@@ -108,10 +140,14 @@ describe("mirror", () => {
     expect(again.downloaded).toBe(0);
     expect(again.unchanged).toBe(fixture.parquetObjects);
 
-    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "tables/search_made/" }));
+    const listed = await s3.client.send(
+      new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "tables/search_made/" }),
+    );
     const victim = listed.Contents![0]!.Key!;
     const [, dt, hour] = /dt=([^/]+)\/hour=([^/]+)\//.exec(victim)!;
-    const lost = fixture.events.filter((e) => e.event === "search_made" && e.event_time.slice(0, 13) === `${dt}T${hour}`).length;
+    const lost = fixture.events.filter(
+      (e) => e.event === "search_made" && e.event_time.slice(0, 13) === `${dt}T${hour}`,
+    ).length;
     const before = (await engine.query("SELECT count(*) AS n FROM search_made")).rows[0]!.n as number;
     await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: victim }));
     const report = await engine.refresh();
@@ -135,7 +171,11 @@ describe("mirror", () => {
       },
       { step: "initialize" },
     );
-    const racer = await LocalQueryEngine.open({ s3: racing, bucket: s3.bucket, cacheDir: join(dir, "cache-race") });
+    const racer = await LocalQueryEngine.open({
+      s3: racing,
+      bucket: s3.bucket,
+      cacheDir: join(dir, "cache-race"),
+    });
     try {
       expect(raced).toBeDefined();
       const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "tables/" }));
@@ -147,15 +187,21 @@ describe("mirror", () => {
   });
 
   it("offers every declared table with its columns before any data exists", async () => {
-    const emptyEngine = await LocalQueryEngine.open({ s3: s3.client, bucket: "observatory-empty", cacheDir: join(dir, "empty-cache") }).catch(
-      (error: Error) => error,
-    );
+    const emptyEngine = await LocalQueryEngine.open({
+      s3: s3.client,
+      bucket: "observatory-empty",
+      cacheDir: join(dir, "empty-cache"),
+    }).catch((error: Error) => error);
     // The bucket does not exist: the error must say so rather than pretend the tables are empty.
     expect(emptyEngine).toBeInstanceOf(Error);
 
     const { startLocalS3: start } = await import("../local/s3-server.js");
     const fresh = await start({ directory: join(dir, "s3-fresh"), port: 0 });
-    const engineOnFresh = await LocalQueryEngine.open({ s3: fresh.client, bucket: fresh.bucket, cacheDir: join(dir, "fresh-cache") });
+    const engineOnFresh = await LocalQueryEngine.open({
+      s3: fresh.client,
+      bucket: fresh.bucket,
+      cacheDir: join(dir, "fresh-cache"),
+    });
     try {
       const result = await engineOnFresh.query("SELECT reasons, dt FROM quarantine");
       expect(result.rows).toEqual([]);

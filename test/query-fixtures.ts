@@ -12,12 +12,28 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { QuarantineRecord, RawEventRecord } from "../contracts/event-record.js";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
-import { EVENTS_COLUMNS, QUARANTINE_COLUMNS, eventSchemaColumns, propertyOfColumn } from "../contracts/events-table.js";
+import {
+  EVENTS_COLUMNS,
+  eventSchemaColumns,
+  propertyOfColumn,
+  QUARANTINE_COLUMNS,
+} from "../contracts/events-table.js";
 import { quarantineObjectKey, rawObjectKey, tablePrefix } from "../contracts/storage-layout.js";
 
 /** Events per raw object: one collector request carries a batch of about this many. */
 const EVENTS_PER_RAW_OBJECT = 200;
-const SEARCH_TERMS = ["cats", "dogs", "sunset", "café au lait", "日本の桜", "mountains", "beach", "city at night", "forest", "snow"];
+const SEARCH_TERMS = [
+  "cats",
+  "dogs",
+  "sunset",
+  "café au lait",
+  "日本の桜",
+  "mountains",
+  "beach",
+  "city at night",
+  "forest",
+  "snow",
+];
 const REJECTED_PER_REQUEST = 2;
 const REJECTION_REASONS = [
   "properties.n_results: must be integer",
@@ -49,7 +65,10 @@ function random(seed: number): () => number {
   };
 }
 
-export function generateEvents(count: number, seed = 42): { events: RawEventRecord[]; quarantine: QuarantineRecord[] } {
+export function generateEvents(
+  count: number,
+  seed = 42,
+): { events: RawEventRecord[]; quarantine: QuarantineRecord[] } {
   const next = random(seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
   const start = Date.UTC(2026, 0, 14, 22, 0, 0);
@@ -64,10 +83,28 @@ export function generateEvents(count: number, seed = 42): { events: RawEventReco
       roll < 0.45
         ? ["search_made", { query: pick(SEARCH_TERMS), n_results: Math.floor(next() * 500) }]
         : roll < 0.75
-          ? ["downloaded_img", { image_id: `img_${Math.floor(next() * 5000)}`, image_size: 20_000 + Math.floor(next() * 4_000_000) }]
+          ? [
+              "downloaded_img",
+              {
+                image_id: `img_${Math.floor(next() * 5000)}`,
+                image_size: 20_000 + Math.floor(next() * 4_000_000),
+              },
+            ]
           : roll < 0.9
-            ? ["uploaded_img", { image_id: `img_${Math.floor(next() * 5000)}`, image_size: 50_000 + Math.floor(next() * 8_000_000) }]
-            : ["page_viewed", { path: pick(["/", "/search", "/img/1", "/account"]), referrer: pick(["", "https://example.com/"]) }];
+            ? [
+                "uploaded_img",
+                {
+                  image_id: `img_${Math.floor(next() * 5000)}`,
+                  image_size: 50_000 + Math.floor(next() * 8_000_000),
+                },
+              ]
+            : [
+                "page_viewed",
+                {
+                  path: pick(["/", "/search", "/img/1", "/account"]),
+                  referrer: pick(["", "https://example.com/"]),
+                },
+              ];
     events.push({
       event_id: `evt_${seed}_${i}`,
       event,
@@ -94,7 +131,8 @@ export function generateEvents(count: number, seed = 42): { events: RawEventReco
   for (let i = 0; i < Math.max(3, Math.floor(count / 100)); i++) {
     // Two rejected events per bad request: the collector writes one quarantine object per request.
     if (i % REJECTED_PER_REQUEST === 0) requestAt = start + Math.floor(next() * spanMs);
-    const reasons = next() < 0.2 ? [pick(REJECTION_REASONS), pick(REJECTION_REASONS)] : [pick(REJECTION_REASONS)];
+    const reasons =
+      next() < 0.2 ? [pick(REJECTION_REASONS), pick(REJECTION_REASONS)] : [pick(REJECTION_REASONS)];
     const request = Math.floor(i / REJECTED_PER_REQUEST);
     quarantine.push({
       quarantined_at: new Date(requestAt).toISOString(),
@@ -134,12 +172,14 @@ export async function writeQueryFixture(options: FixtureOptions): Promise<QueryF
 }
 
 /** Only the raw zone (gzip NDJSON in raw/ and quarantine/), as the collector leaves it for compaction. */
-export async function writeRawZone(options: FixtureOptions): Promise<Pick<QueryFixture, "events" | "quarantine" | "rawGzipBytes" | "quarantineGzipBytes">> {
+export async function writeRawZone(
+  options: FixtureOptions,
+): Promise<Pick<QueryFixture, "events" | "quarantine" | "rawGzipBytes" | "quarantineGzipBytes">> {
   const { events, quarantine } = generateEvents(options.events, options.seed);
   let rawGzipBytes = 0;
   for (let i = 0; i < events.length; i += EVENTS_PER_RAW_OBJECT) {
     const batch = events.slice(i, i + EVENTS_PER_RAW_OBJECT);
-    const body = gzipSync(batch.map((e) => JSON.stringify(e)).join("\n") + "\n");
+    const body = gzipSync(`${batch.map((e) => JSON.stringify(e)).join("\n")}\n`);
     rawGzipBytes += body.length;
     const key = rawObjectKey(new Date(batch[0]!.received_at), batch[0]!.request_id);
     await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body }));
@@ -147,7 +187,7 @@ export async function writeRawZone(options: FixtureOptions): Promise<Pick<QueryF
   let quarantineGzipBytes = 0;
   for (let i = 0; i < quarantine.length; i += REJECTED_PER_REQUEST) {
     const rejected = quarantine.slice(i, i + REJECTED_PER_REQUEST);
-    const body = gzipSync(rejected.map((q) => JSON.stringify(q)).join("\n") + "\n");
+    const body = gzipSync(`${rejected.map((q) => JSON.stringify(q)).join("\n")}\n`);
     quarantineGzipBytes += body.length;
     const key = quarantineObjectKey(new Date(rejected[0]!.quarantined_at), rejected[0]!.request_id);
     await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body }));
@@ -167,8 +207,8 @@ async function writeTables(
 
   const eventsFile = join(options.workDir, "events.ndjson");
   const quarantineFile = join(options.workDir, "quarantine.ndjson");
-  await writeFile(eventsFile, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
-  await writeFile(quarantineFile, quarantine.map((q) => JSON.stringify(q)).join("\n") + "\n");
+  await writeFile(eventsFile, `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
+  await writeFile(quarantineFile, `${quarantine.map((q) => JSON.stringify(q)).join("\n")}\n`);
   const out = join(options.workDir, "tables");
   await mkdir(out, { recursive: true });
   const instance = await DuckDBInstance.create(":memory:");
@@ -181,24 +221,33 @@ async function writeTables(
         anonymous_id: 'VARCHAR', correlation_id: 'VARCHAR', service: 'VARCHAR', stage: 'VARCHAR', properties: 'JSON', context: 'JSON'})`,
     );
     const partitions = "strftime(event_time, '%Y-%m-%d') AS dt, strftime(event_time, '%H') AS hour";
-    const cast = (expression: string, type: string, name: string) => `CAST(${expression} AS ${type}) AS ${name}`;
+    const cast = (expression: string, type: string, name: string) =>
+      `CAST(${expression} AS ${type}) AS ${name}`;
     const eventsSelect = EVENTS_COLUMNS.map((c) => cast(c.name, c.duckdbType, c.name)).join(", ");
     await copyPartitioned(db, `SELECT ${eventsSelect}, ${partitions} FROM raw`, join(out, "events"));
     for (const schema of DEMO_EVENT_SCHEMAS) {
       const select = eventSchemaColumns(schema)
         .map((c) => {
           const property = propertyOfColumn(c);
-          return property ? cast(`properties->>'$.${property}'`, c.duckdbType, c.name) : cast(c.name, c.duckdbType, c.name);
+          return property
+            ? cast(`properties->>'$.${property}'`, c.duckdbType, c.name)
+            : cast(c.name, c.duckdbType, c.name);
         })
         .join(", ");
-      await copyPartitioned(db, `SELECT ${select}, ${partitions} FROM raw WHERE event = '${schema.event}'`, join(out, schema.event));
+      await copyPartitioned(
+        db,
+        `SELECT ${select}, ${partitions} FROM raw WHERE event = '${schema.event}'`,
+        join(out, schema.event),
+      );
     }
     await db.run(
       `CREATE TABLE q AS SELECT * FROM read_json('${quarantineFile}', format = 'newline_delimited', columns = {
         quarantined_at: 'TIMESTAMPTZ', request_id: 'VARCHAR', correlation_id: 'VARCHAR', status: 'INTEGER', index: 'INTEGER',
         event_id: 'VARCHAR', event: 'VARCHAR', reasons: 'VARCHAR[]', payload: 'VARCHAR', payload_encoding: 'VARCHAR'})`,
     );
-    const quarantineSelect = QUARANTINE_COLUMNS.map((c) => cast(c.name === "batch_index" ? "index" : c.name, c.duckdbType, c.name)).join(", ");
+    const quarantineSelect = QUARANTINE_COLUMNS.map((c) =>
+      cast(c.name === "batch_index" ? "index" : c.name, c.duckdbType, c.name),
+    ).join(", ");
     await copyPartitioned(
       db,
       `SELECT ${quarantineSelect}, strftime(quarantined_at, '%Y-%m-%d') AS dt, strftime(quarantined_at, '%H') AS hour FROM q`,
@@ -215,15 +264,27 @@ async function writeTables(
     const [table, ...rest] = relative(out, file).split("/");
     parquetBytes += body.length;
     parquetObjects++;
-    await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: `${tablePrefix(table!)}${rest.join("/")}`, Body: body }));
+    await options.s3.send(
+      new PutObjectCommand({
+        Bucket: options.bucket,
+        Key: `${tablePrefix(table!)}${rest.join("/")}`,
+        Body: body,
+      }),
+    );
   }
   await rm(options.workDir, { recursive: true, force: true });
   return { parquetBytes, parquetObjects };
 }
 
-async function copyPartitioned(db: import("@duckdb/node-api").DuckDBConnection, select: string, directory: string): Promise<void> {
+async function copyPartitioned(
+  db: import("@duckdb/node-api").DuckDBConnection,
+  select: string,
+  directory: string,
+): Promise<void> {
   // ZSTD, as the compaction worker writes; one file per partition, partition columns in the path only.
-  await db.run(`COPY (${select}) TO '${directory}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, hour), OVERWRITE_OR_IGNORE)`);
+  await db.run(
+    `COPY (${select}) TO '${directory}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, hour), OVERWRITE_OR_IGNORE)`,
+  );
 }
 
 async function listFiles(directory: string): Promise<string[]> {
@@ -271,7 +332,9 @@ export function expectedAnswers(fixture: Pick<QueryFixture, "events" | "quaranti
       .map(([user_id, row]) => ({ user_id, ...row })),
     bytes_downloaded_per_user: [...bytes]
       .map(([user_id, row]) => ({ user_id, ...row }))
-      .sort((a, b) => b.total_bytes_downloaded - a.total_bytes_downloaded || (a.user_id < b.user_id ? -1 : 1)),
+      .sort(
+        (a, b) => b.total_bytes_downloaded - a.total_bytes_downloaded || (a.user_id < b.user_id ? -1 : 1),
+      ),
     popular_searches: [...searches]
       .map(([query, row]) => ({ name: query, count: row.n, avg: row.sum / row.n }))
       .sort(byCountThenName)

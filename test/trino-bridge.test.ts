@@ -1,15 +1,15 @@
 // Each expectation is the answer Trino (Athena engine v3) gives, taken from the Trino function docs
 // (trino.io/docs/current/functions/*) where they show one; the bridge must make DuckDB give the same.
 import { readFileSync } from "node:fs";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  TRINO_MACROS,
-  TRINO_REWRITTEN_FUNCTIONS,
   installTrinoBridge,
   mysqlToStrftimeFormat,
   rewriteTrinoSql,
   stringConversionArguments,
+  TRINO_MACROS,
+  TRINO_REWRITTEN_FUNCTIONS,
 } from "../local/trino-bridge.js";
 
 let instance: DuckDBInstance;
@@ -50,33 +50,57 @@ describe("integer division (SET integer_division)", () => {
 describe("date and time", () => {
   it("date_parse reads MySQL-style formats", async () => {
     expect(iso(await trino("date_parse('2022/10/20/05', '%Y/%m/%d/%H')"))).toBe("2022-10-20T05:00:00.000Z");
-    expect(iso(await trino("date_parse('2024-02-29 13:45:07', '%Y-%m-%d %H:%i:%s')"))).toBe("2024-02-29T13:45:07.000Z");
-    expect(iso(await trino("date_parse('Jan 5 2024 01:02:03 PM', '%b %e %Y %r')"))).toBe("2024-01-05T13:02:03.000Z");
+    expect(iso(await trino("date_parse('2024-02-29 13:45:07', '%Y-%m-%d %H:%i:%s')"))).toBe(
+      "2024-02-29T13:45:07.000Z",
+    );
+    expect(iso(await trino("date_parse('Jan 5 2024 01:02:03 PM', '%b %e %Y %r')"))).toBe(
+      "2024-01-05T13:02:03.000Z",
+    );
   });
   it("date_format writes MySQL-style formats", async () => {
     expect(await trino("date_format(TIMESTAMP '2022-10-20 05:10:00', '%m-%d-%Y %H')")).toBe("10-20-2022 05");
-    expect(await trino("date_format(TIMESTAMP '2022-10-20 05:10:09', '%Y-%m-%d %H:%i:%s')")).toBe("2022-10-20 05:10:09");
-    expect(await trino("date_format(TIMESTAMP '2022-10-20 05:10:09', '%M %W %T')")).toBe("October Thursday 05:10:09");
+    expect(await trino("date_format(TIMESTAMP '2022-10-20 05:10:09', '%Y-%m-%d %H:%i:%s')")).toBe(
+      "2022-10-20 05:10:09",
+    );
+    expect(await trino("date_format(TIMESTAMP '2022-10-20 05:10:09', '%M %W %T')")).toBe(
+      "October Thursday 05:10:09",
+    );
   });
   it("date_parse needs a literal format locally, and says so", async () => {
-    await expect(rewriteTrinoSql(connection, "SELECT date_parse(s, f) FROM (VALUES ('a', 'b')) t(s, f)")).rejects.toThrow(
-      /string literal/,
-    );
+    await expect(
+      rewriteTrinoSql(connection, "SELECT date_parse(s, f) FROM (VALUES ('a', 'b')) t(s, f)"),
+    ).rejects.toThrow(/string literal/);
   });
   it("from_unixtime, from_iso8601_timestamp, to_unixtime", async () => {
     expect(iso(await trino("from_unixtime(1700000000)"))).toBe("2023-11-14T22:13:20.000Z");
     expect(iso(await trino("from_unixtime(1500000000.5)"))).toBe("2017-07-14T02:40:00.500Z");
-    expect(iso(await trino("from_iso8601_timestamp('2020-05-11T11:15:05.055+01:00')"))).toBe("2020-05-11T10:15:05.055Z");
-    expect(iso(await trino("from_iso8601_timestamp('2020-05-11T11:15:05Z')"))).toBe("2020-05-11T11:15:05.000Z");
+    expect(iso(await trino("from_iso8601_timestamp('2020-05-11T11:15:05.055+01:00')"))).toBe(
+      "2020-05-11T10:15:05.055Z",
+    );
+    expect(iso(await trino("from_iso8601_timestamp('2020-05-11T11:15:05Z')"))).toBe(
+      "2020-05-11T11:15:05.000Z",
+    );
     expect(await trino("to_unixtime(TIMESTAMP '2023-11-14 22:13:20.250')")).toBe(1700000000.25);
   });
   it("date_add takes Trino's (unit, value, timestamp) and clamps months", async () => {
-    expect(iso(await trino("date_add('day', 1, TIMESTAMP '2020-01-31 10:00:00')"))).toBe("2020-02-01T10:00:00.000Z");
-    expect(iso(await trino("date_add('month', 1, TIMESTAMP '2020-01-31 00:00:00')"))).toBe("2020-02-29T00:00:00.000Z");
-    expect(iso(await trino("date_add('hour', -3, TIMESTAMP '2020-01-01 01:00:00')"))).toBe("2019-12-31T22:00:00.000Z");
-    expect(iso(await trino("date_add('quarter', 1, TIMESTAMP '2020-01-15 00:00:00')"))).toBe("2020-04-15T00:00:00.000Z");
-    expect(iso(await trino("date_add('millisecond', 250, TIMESTAMP '2020-01-01 00:00:00')"))).toBe("2020-01-01T00:00:00.250Z");
-    await expect(trino("date_add('fortnight', 1, TIMESTAMP '2020-01-01 00:00:00')")).rejects.toThrow(/unknown unit fortnight/);
+    expect(iso(await trino("date_add('day', 1, TIMESTAMP '2020-01-31 10:00:00')"))).toBe(
+      "2020-02-01T10:00:00.000Z",
+    );
+    expect(iso(await trino("date_add('month', 1, TIMESTAMP '2020-01-31 00:00:00')"))).toBe(
+      "2020-02-29T00:00:00.000Z",
+    );
+    expect(iso(await trino("date_add('hour', -3, TIMESTAMP '2020-01-01 01:00:00')"))).toBe(
+      "2019-12-31T22:00:00.000Z",
+    );
+    expect(iso(await trino("date_add('quarter', 1, TIMESTAMP '2020-01-15 00:00:00')"))).toBe(
+      "2020-04-15T00:00:00.000Z",
+    );
+    expect(iso(await trino("date_add('millisecond', 250, TIMESTAMP '2020-01-01 00:00:00')"))).toBe(
+      "2020-01-01T00:00:00.250Z",
+    );
+    await expect(trino("date_add('fortnight', 1, TIMESTAMP '2020-01-01 00:00:00')")).rejects.toThrow(
+      /unknown unit fortnight/,
+    );
   });
   it("day_of_week is ISO (Sunday = 7), date() casts", async () => {
     expect(await trino("day_of_week(DATE '2024-01-07')")).toBe(7);
@@ -172,9 +196,17 @@ describe("same name, different answer in DuckDB: bridged to Trino's", () => {
     expect(await trino("split_part('a,b', ',', 2)")).toBe("b");
   });
   it("date_diff counts whole units elapsed", async () => {
-    expect(await trino("date_diff('day', TIMESTAMP '2020-01-01 23:00:00', TIMESTAMP '2020-01-02 01:00:00')")).toBe(0);
-    expect(await trino("date_diff('hour', TIMESTAMP '2020-01-01 23:00:00', TIMESTAMP '2020-01-02 01:00:00')")).toBe(2);
-    expect(await trino("date_diff('second', TIMESTAMP '2020-01-01 00:00:00', TIMESTAMP '2020-01-01 00:00:01.900')")).toBe(1);
+    expect(
+      await trino("date_diff('day', TIMESTAMP '2020-01-01 23:00:00', TIMESTAMP '2020-01-02 01:00:00')"),
+    ).toBe(0);
+    expect(
+      await trino("date_diff('hour', TIMESTAMP '2020-01-01 23:00:00', TIMESTAMP '2020-01-02 01:00:00')"),
+    ).toBe(2);
+    expect(
+      await trino(
+        "date_diff('second', TIMESTAMP '2020-01-01 00:00:00', TIMESTAMP '2020-01-01 00:00:01.900')",
+      ),
+    ).toBe(1);
   });
   it("json_extract reads Trino paths and returns JSON", async () => {
     expect(await trino(`json_extract('{"a b": [1, 2]}', '$["a b"]')`)).toBe("[1,2]");
@@ -195,12 +227,19 @@ describe("same name, same answer: no bridge needed (checked so a DuckDB upgrade 
     expect(await trino("mod(-7, 3)")).toBe(-1);
     expect(await trino("length('日本')")).toBe(2);
     expect(await trino("lpad('ab', 1, 'x')")).toBe("a");
-    const reader = await connection.runAndReadAll("SELECT count_if(x > 1) AS n FROM (VALUES (1), (2), (3)) t(x)");
+    const reader = await connection.runAndReadAll(
+      "SELECT count_if(x > 1) AS n FROM (VALUES (1), (2), (3)) t(x)",
+    );
     expect(Number(reader.getRowObjectsJS()[0]!.n)).toBe(2);
   });
   it("sorts NULLs last in both directions, as Trino does by default", async () => {
-    for (const [order, want] of [["ASC", [1, 3, null]], ["DESC", [3, 1, null]]] as const) {
-      const reader = await connection.runAndReadAll(`SELECT x FROM (VALUES (1), (NULL), (3)) t(x) ORDER BY x ${order}`);
+    for (const [order, want] of [
+      ["ASC", [1, 3, null]],
+      ["DESC", [3, 1, null]],
+    ] as const) {
+      const reader = await connection.runAndReadAll(
+        `SELECT x FROM (VALUES (1), (NULL), (3)) t(x) ORDER BY x ${order}`,
+      );
       expect(reader.getRowObjectsJS().map((r) => r.x)).toEqual(want);
     }
   });
@@ -234,7 +273,10 @@ describe("rewriting is parse-aware and minimal", () => {
     expect(await rewriteTrinoSql(connection, sql)).toBe(sql);
   });
   it("names unaliased expression columns _col<position>, as Athena does", async () => {
-    const sql = await rewriteTrinoSql(connection, "SELECT x, count(*), length(x) AS y, upper(x) FROM (VALUES ('a')) t(x) GROUP BY x");
+    const sql = await rewriteTrinoSql(
+      connection,
+      "SELECT x, count(*), length(x) AS y, upper(x) FROM (VALUES ('a')) t(x) GROUP BY x",
+    );
     const reader = await connection.runAndReadAll(sql);
     expect(reader.columnNames()).toEqual(["x", "_col1", "y", "_col3"]);
     const union = await rewriteTrinoSql(connection, "SELECT 1 UNION ALL SELECT 2");
@@ -258,7 +300,9 @@ describe("rewriting is parse-aware and minimal", () => {
 describe("docs/athena-functions.md", () => {
   it("lists every bridged function", () => {
     const doc = readFileSync(new URL("../docs/athena-functions.md", import.meta.url), "utf8");
-    const bridged = [...TRINO_MACROS.filter((m) => m.trino.length > 0), ...TRINO_REWRITTEN_FUNCTIONS].map((f) => f.name);
+    const bridged = [...TRINO_MACROS.filter((m) => m.trino.length > 0), ...TRINO_REWRITTEN_FUNCTIONS].map(
+      (f) => f.name,
+    );
     for (const name of bridged) expect(doc).toContain(`| \`${name}\` |`);
   });
 });

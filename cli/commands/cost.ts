@@ -9,7 +9,7 @@ import type { LocalQueryEngine } from "../../local/query-engine.js";
 import { formatBytes, formatUsd } from "../../query/athena-pricing.js";
 import { NAMED_QUERIES } from "../../query/named-queries.js";
 import { estimateScan } from "../../query/scan-estimate.js";
-import { type OutputFormat, formatOption, formatRows } from "../format.js";
+import { formatOption, formatRows, type OutputFormat } from "../format.js";
 import { type CommandIo, resolveSql } from "./query.js";
 
 export interface CostCommandOptions {
@@ -23,11 +23,16 @@ export interface CostCommandOptions {
 export function registerCostCommand(program: Command): void {
   program
     .command("cost")
-    .description("Bytes a query would scan on Athena (partition pruning, only the columns it reads) and its price ($5/TB, 10 MB minimum)")
+    .description(
+      "Bytes a query would scan on Athena (partition pruning, only the columns it reads) and its price ($5/TB, 10 MB minimum)",
+    )
     .argument("[sql]", "the SQL to estimate")
     .option("--named <name>", `estimate a named query (${NAMED_QUERIES.map((q) => q.name).join(", ")})`)
     .option("--all-named", "estimate every named query")
-    .option("--data-dir <dir>", "the local stack's data directory, read when `observatory dev` is not running")
+    .option(
+      "--data-dir <dir>",
+      "the local stack's data directory, read when `observatory dev` is not running",
+    )
     .option("--s3-port <port>", "port of the running local stack's S3", (v) => Number.parseInt(v, 10))
     .addOption(formatOption())
     .action(async (sql: string | undefined, options: CostCommandOptions) => {
@@ -40,11 +45,14 @@ export async function runCostCommand(
   options: CostCommandOptions,
   io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
 ): Promise<number> {
-  const queries = options.allNamed ? NAMED_QUERIES.map((q) => ({ name: q.name, sql: q.sql })) : [{ name: options.named ?? "query", sql: resolveSql(sql, options.named) }];
+  const queries = options.allNamed
+    ? NAMED_QUERIES.map((q) => ({ name: q.name, sql: q.sql }))
+    : [{ name: options.named ?? "query", sql: resolveSql(sql, options.named) }];
   const session = await openLocalQuerySession({ dataDir: options.dataDir, s3Port: options.s3Port });
   try {
     for (const note of session.notes) io.stderr.write(`${note}\n`);
-    if (options.allNamed) io.stdout.write(`${await namedQueryCosts(session.engine, queries, options.format)}\n`);
+    if (options.allNamed)
+      io.stdout.write(`${await namedQueryCosts(session.engine, queries, options.format)}\n`);
     else io.stdout.write(`${await singleQueryCost(session.engine, queries[0]!.sql, options.format)}\n`);
     return 0;
   } finally {
@@ -74,7 +82,11 @@ async function singleQueryCost(engine: LocalQueryEngine, sql: string, format: Ou
   return lines.join("\n");
 }
 
-async function namedQueryCosts(engine: LocalQueryEngine, queries: { name: string; sql: string }[], format: OutputFormat): Promise<string> {
+async function namedQueryCosts(
+  engine: LocalQueryEngine,
+  queries: { name: string; sql: string }[],
+  format: OutputFormat,
+): Promise<string> {
   const rows: Record<string, unknown>[] = [];
   for (const query of queries) {
     const estimate = await estimateScan(engine, query.sql);

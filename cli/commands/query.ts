@@ -14,7 +14,7 @@ import { type AthenaProgress, runAthenaQuery } from "../../query/athena-runner.j
 import { NAMED_QUERIES, namedQuery } from "../../query/named-queries.js";
 import type { QueryResult } from "../../query/query-result.js";
 import { estimateScan } from "../../query/scan-estimate.js";
-import { type OutputFormat, formatOption, formatRows } from "../format.js";
+import { formatOption, formatRows, type OutputFormat } from "../format.js";
 
 /** Environment variables naming the deployed stack's Athena setup (MetricPipeline's outputs). */
 export const WORKGROUP_ENV = "OBSERVATORY_ATHENA_WORKGROUP";
@@ -52,7 +52,10 @@ export function registerQueryCommand(program: Command): void {
     .option("--list", "list the named queries")
     .option("--workgroup <name>", `Athena workgroup (default: $${WORKGROUP_ENV})`)
     .option("--database <name>", `Glue database of the tables (default: $${DATABASE_ENV})`)
-    .option("--data-dir <dir>", "local: the local stack's data directory, read when `observatory dev` is not running")
+    .option(
+      "--data-dir <dir>",
+      "local: the local stack's data directory, read when `observatory dev` is not running",
+    )
     .option("--s3-port <port>", "local: port of the running local stack's S3", (v) => Number.parseInt(v, 10))
     .addOption(formatOption())
     .action(async (sql: string | undefined, options: QueryCommandOptions) => {
@@ -60,14 +63,31 @@ export function registerQueryCommand(program: Command): void {
     });
 }
 
-export async function runQueryCommand(sql: string | undefined, options: QueryCommandOptions, io: CommandIo = defaultIo()): Promise<number> {
+export async function runQueryCommand(
+  sql: string | undefined,
+  options: QueryCommandOptions,
+  io: CommandIo = defaultIo(),
+): Promise<number> {
   if (options.list) {
-    io.stdout.write(`${formatRows(NAMED_QUERIES.map((q) => ({ name: q.name, description: q.description })), options.format)}\n`);
+    io.stdout.write(
+      `${formatRows(
+        NAMED_QUERIES.map((q) => ({ name: q.name, description: q.description })),
+        options.format,
+      )}\n`,
+    );
     return 0;
   }
   const text = resolveSql(sql, options.named);
-  const result = useAthena(options, io.env) ? await onAthena(text, options, io) : await onLocal(text, options, io);
-  io.stdout.write(`${formatRows(result.rows, options.format, result.columns.map((c) => c.name))}\n`);
+  const result = useAthena(options, io.env)
+    ? await onAthena(text, options, io)
+    : await onLocal(text, options, io);
+  io.stdout.write(
+    `${formatRows(
+      result.rows,
+      options.format,
+      result.columns.map((c) => c.name),
+    )}\n`,
+  );
   return 0;
 }
 
@@ -75,11 +95,15 @@ export async function runQueryCommand(sql: string | undefined, options: QueryCom
 export function resolveSql(sql: string | undefined, named: string | undefined): string {
   if (sql && named) throw new Error("give either SQL or --named, not both");
   if (named) return namedQuery(named).sql;
-  if (!sql?.trim()) throw new Error('no SQL given: observatory query "SELECT ..." (or --named <name>, --list)');
+  if (!sql?.trim())
+    throw new Error('no SQL given: observatory query "SELECT ..." (or --named <name>, --list)');
   return sql;
 }
 
-export function useAthena(options: { local?: boolean; athena?: boolean; workgroup?: string }, env: NodeJS.ProcessEnv): boolean {
+export function useAthena(
+  options: { local?: boolean; athena?: boolean; workgroup?: string },
+  env: NodeJS.ProcessEnv,
+): boolean {
   if (options.local && options.athena) throw new Error("choose one of --local and --athena");
   if (options.local) return false;
   return Boolean(options.athena || options.workgroup || env[WORKGROUP_ENV]);
@@ -87,14 +111,20 @@ export function useAthena(options: { local?: boolean; athena?: boolean; workgrou
 
 async function onLocal(sql: string, options: QueryCommandOptions, io: CommandIo): Promise<QueryResult> {
   const progress = syncProgress(io.stderr);
-  const session = await openLocalQuerySession({ dataDir: options.dataDir, s3Port: options.s3Port, onSyncProgress: progress.update });
+  const session = await openLocalQuerySession({
+    dataDir: options.dataDir,
+    s3Port: options.s3Port,
+    onSyncProgress: progress.update,
+  });
   progress.stop();
   try {
     for (const note of session.notes) io.stderr.write(`${note}\n`);
     const result = await session.engine.query(sql);
     // What the same query would cost on Athena; only for statements the estimator can plan.
     const estimate = await estimateScan(session.engine, sql).catch(() => undefined);
-    const cost = estimate ? `, would scan ${formatBytes(estimate.bytesScanned)} on Athena (${formatUsd(estimate.priceUsd)})` : "";
+    const cost = estimate
+      ? `, would scan ${formatBytes(estimate.bytesScanned)} on Athena (${formatUsd(estimate.priceUsd)})`
+      : "";
     io.stderr.write(`${result.rows.length} row${result.rows.length === 1 ? "" : "s"} (local${cost})\n`);
     return result;
   } finally {
@@ -104,7 +134,10 @@ async function onLocal(sql: string, options: QueryCommandOptions, io: CommandIo)
 
 async function onAthena(sql: string, options: QueryCommandOptions, io: CommandIo): Promise<QueryResult> {
   const workGroup = options.workgroup ?? io.env[WORKGROUP_ENV];
-  if (!workGroup) throw new Error(`--athena needs a workgroup: --workgroup <name> or $${WORKGROUP_ENV} (MetricPipeline's workgroup output)`);
+  if (!workGroup)
+    throw new Error(
+      `--athena needs a workgroup: --workgroup <name> or $${WORKGROUP_ENV} (MetricPipeline's workgroup output)`,
+    );
   const client = io.athena ?? new AthenaClient({});
   const status = pollStatus(io.stderr);
   // Ctrl-C stops the query on Athena rather than leaving it running (and billing) after we exit.
@@ -139,7 +172,10 @@ function syncProgress(stream: NodeJS.WritableStream) {
   return {
     update: (done: number, total: number) => {
       if (!tty || total === 0) return;
-      bar ??= new cliProgress.SingleBar({ stream, format: "syncing tables [{bar}] {value}/{total} files" }, cliProgress.Presets.shades_classic);
+      bar ??= new cliProgress.SingleBar(
+        { stream, format: "syncing tables [{bar}] {value}/{total} files" },
+        cliProgress.Presets.shades_classic,
+      );
       if (!bar.isActive) bar.start(total, done);
       bar.update(done);
     },
