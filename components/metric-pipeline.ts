@@ -40,6 +40,8 @@ export const DEFAULT_COMPACTION_SCHEDULE = "rate(1 hour)";
 export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4 * 1024;
 /** Collector timeout: API Gateway HTTP APIs wait at most 30 s; one S3 write takes well under 10. */
 export const COLLECTOR_TIMEOUT_SECONDS = 10;
+/** Browsers cache a preflight answer this long: one preflight an hour per page, not per batch. */
+export const CORS_MAX_AGE_SECONDS = 3600;
 /** Generated API key length: 40 alphanumerics, about 238 bits. */
 const GENERATED_KEY_LENGTH = 40;
 /** Prefix of Athena query results in the pipeline's bucket. */
@@ -77,6 +79,8 @@ export interface MetricPipelineArgs {
   quarantineRetentionDays?: number;
   athenaResultsRetentionDays?: number;
   logRetentionDays?: number;
+  /** Let browsers on these origins send batches (CORS); default none: server-side trackers need none. */
+  cors?: { allowOrigins: string[] };
   /** Stage throttling of the collector API (requests per second, burst). */
   throttling?: { rateLimit?: number; burstLimit?: number };
   /** X-Ray tracing of the collector and the compaction fleet. */
@@ -362,7 +366,20 @@ export class MetricPipeline extends pulumi.ComponentResource {
       ...transform(
         t?.api,
         `${name}-api`,
-        { protocolType: "HTTP", description: `Observatory collector (${name})` },
+        {
+          protocolType: "HTTP",
+          description: `Observatory collector (${name})`,
+          // Browsers send a preflight for JSON with x-api-key; API Gateway answers it, the collector never sees it.
+          corsConfiguration: args.cors
+            ? {
+                allowOrigins: args.cors.allowOrigins,
+                allowMethods: ["GET", "POST"],
+                allowHeaders: ["content-type", "content-encoding", "x-api-key", "x-correlation-id"],
+                exposeHeaders: ["x-correlation-id", "retry-after"],
+                maxAge: CORS_MAX_AGE_SECONDS,
+              }
+            : undefined,
+        },
         parent,
       ),
     );

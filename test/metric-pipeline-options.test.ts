@@ -170,6 +170,26 @@ describe("query access for other roles", () => {
     expect(minimal.queryStatements().some((s) => s.Action.some((a) => a.startsWith("kms:")))).toBe(false);
   });
 
+  it("answers browsers' preflight for the given origins only when asked", async () => {
+    const { MetricPipeline } = await import("../components/metric-pipeline.js");
+    const web = new MetricPipeline("web", {
+      compaction: false,
+      cors: { allowOrigins: ["https://shop.example.com"] },
+    });
+    await outputOf(web.collectorUrl);
+    await settle();
+    expect(one("web", "aws:apigatewayv2/api:Api", "web-api").inputs.corsConfiguration).toEqual({
+      allowOrigins: ["https://shop.example.com"],
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["content-type", "content-encoding", "x-api-key", "x-correlation-id"],
+      exposeHeaders: ["x-correlation-id", "retry-after"],
+      maxAge: 3600,
+    });
+    expect(
+      one("minimal", "aws:apigatewayv2/api:Api", "minimal-api").inputs.corsConfiguration,
+    ).toBeUndefined();
+  });
+
   it("caps the collector's concurrency when asked (back pressure)", async () => {
     const { MetricPipeline } = await import("../components/metric-pipeline.js");
     const capped = new MetricPipeline("capped", {
