@@ -147,6 +147,8 @@ export function prepareDefinition(
   return { definition: { ...definition, States: states }, overrides };
 }
 
+const machines = new WeakMap<StateMachineDefinition, StateMachine>();
+
 async function runMachine(
   definition: StateMachineDefinition,
   input: unknown,
@@ -154,9 +156,12 @@ async function runMachine(
   overrides: Overrides,
   retryIntervalOverrides?: Record<string, number | number[]>,
 ): Promise<unknown> {
-  const machine = new StateMachine(definition as never, {
-    validationOptions: { checkArn: false, noValidate: true },
-  });
+  let machine = machines.get(definition);
+  if (!machine) {
+    // Executions are independent (the library supports concurrent run() calls): one machine per definition.
+    machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, noValidate: true } });
+    machines.set(definition, machine);
+  }
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: overrides as never, retryIntervalOverrides },
     context: context as never,
