@@ -34,7 +34,12 @@ function batchBodies(): string[] {
       user_id: c.options.userId,
       event_id: `00000000-0000-4000-8000-${String(b * BATCH_EVENTS + i).padStart(12, "0")}`,
       timestamp: c.options.timestamp,
-      context: { library: { name: "observatory-tracker", version: "0.1.0" }, service: "gallery", stage: "prod", correlation_id: c.options.correlationId },
+      context: {
+        library: { name: "observatory-tracker", version: "0.1.0" },
+        service: "gallery",
+        stage: "prod",
+        correlation_id: c.options.correlationId,
+      },
     }));
     bodies.push(JSON.stringify({ batch: events, sent_at: new Date().toISOString() }));
   }
@@ -48,13 +53,23 @@ function httpApiEvent(body: string, n: number): APIGatewayProxyEventV2 {
     routeKey: "$default",
     rawPath: "/v1/batch",
     rawQueryString: "",
-    headers: { "content-type": "application/json", "x-api-key": "bench-key", "user-agent": "observatory-tracker/0.1.0" },
+    headers: {
+      "content-type": "application/json",
+      "x-api-key": "bench-key",
+      "user-agent": "observatory-tracker/0.1.0",
+    },
     requestContext: {
       accountId: "123456789012",
       apiId: "bench",
       domainName: "bench.local",
       domainPrefix: "bench",
-      http: { method: "POST", path: "/v1/batch", protocol: "HTTP/1.1", sourceIp: "203.0.113.1", userAgent: "observatory-tracker/0.1.0" },
+      http: {
+        method: "POST",
+        path: "/v1/batch",
+        protocol: "HTTP/1.1",
+        sourceIp: "203.0.113.1",
+        userAgent: "observatory-tracker/0.1.0",
+      },
       requestId: `bench-${n}`,
       routeKey: "$default",
       stage: "$default",
@@ -96,11 +111,19 @@ async function timed(run: () => Promise<void>): Promise<number> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function compare(sinkName: string, client: S3Client, bucket: string, bodies: string[]): Promise<void> {
-  const collector = createCollector({ s3: client, bucket, apiKeys: ["bench-key"], schemas: DEMO_EVENT_SCHEMAS, service: "bench", stage: "bench" });
+  const collector = createCollector({
+    s3: client,
+    bucket,
+    apiKeys: ["bench-key"],
+    schemas: DEMO_EVENT_SCHEMAS,
+    service: "bench",
+    stage: "bench",
+  });
   let seq = 0;
   const viaCollector = async (body: string) => {
     const result = await collector.handler(httpApiEvent(body, seq++));
-    if (result.statusCode !== 200 || !result.body.startsWith(`{"accepted":${BATCH_EVENTS},`)) throw new Error(`collector answered ${result.statusCode} ${result.body.slice(0, 300)}`);
+    if (result.statusCode !== 200 || !result.body.startsWith(`{"accepted":${BATCH_EVENTS},`))
+      throw new Error(`collector answered ${result.statusCode} ${result.body.slice(0, 300)}`);
   };
   const baseline = async (body: string) => {
     JSON.parse(body);
@@ -126,14 +149,20 @@ async function compare(sinkName: string, client: S3Client, bucket: string, bodie
   const c = median(collectorRates);
   const b = median(baselineRates);
   console.log(`sink: ${sinkName}`);
-  console.log(`  collector handler : ${Math.round(c).toLocaleString("en-US")} events/s (median of ${ROUNDS} rounds x ${BATCHES} batches x ${BATCH_EVENTS} events)`);
-  console.log(`  baseline          : ${Math.round(b).toLocaleString("en-US")} events/s (JSON.parse + gzip level ${RAW_GZIP_LEVEL}, as the collector, + PutObject of the same bytes)`);
+  console.log(
+    `  collector handler : ${Math.round(c).toLocaleString("en-US")} events/s (median of ${ROUNDS} rounds x ${BATCHES} batches x ${BATCH_EVENTS} events)`,
+  );
+  console.log(
+    `  baseline          : ${Math.round(b).toLocaleString("en-US")} events/s (JSON.parse + gzip level ${RAW_GZIP_LEVEL}, as the collector, + PutObject of the same bytes)`,
+  );
   console.log(`  ratio             : ${(c / b).toFixed(2)}x baseline (goal >= 0.5x)`);
 }
 
 const bodies = batchBodies();
 const meanBytes = Math.round(bodies.reduce((a, b) => a + Buffer.byteLength(b), 0) / bodies.length);
-console.log(`collector bench: ${BATCHES} distinct batches of ${BATCH_EVENTS} events, ${meanBytes.toLocaleString("en-US")} bytes each on average; node ${process.version}`);
+console.log(
+  `collector bench: ${BATCHES} distinct batches of ${BATCH_EVENTS} events, ${meanBytes.toLocaleString("en-US")} bytes each on average; node ${process.version}`,
+);
 
 const sink = inProcessSinkClient();
 await compare("in-process (SDK PutObject answered in memory)", sink.client, "bench-bucket", bodies);

@@ -14,7 +14,10 @@ export const MAX_GATEWAY_PAYLOAD_BYTES = 10 * 1024 * 1024;
 /** The timeout HTTP APIs allow an integration (30 s); reported by getRemainingTimeInMillis. */
 export const INTEGRATION_TIMEOUT_MS = 30_000;
 
-export type HttpLambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
+export type HttpLambdaHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyResultV2>;
 
 export interface HttpLambda {
   url: string;
@@ -43,7 +46,11 @@ async function readBody(request: IncomingMessage): Promise<Buffer | null> {
 }
 
 /** Builds the event API Gateway would send for this request. */
-export function toHttpApiEvent(request: IncomingMessage, body: Buffer, now = new Date()): APIGatewayProxyEventV2 {
+export function toHttpApiEvent(
+  request: IncomingMessage,
+  body: Buffer,
+  now = new Date(),
+): APIGatewayProxyEventV2 {
   const url = new URL(request.url ?? "/", "http://localhost");
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
@@ -51,7 +58,13 @@ export function toHttpApiEvent(request: IncomingMessage, body: Buffer, now = new
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i]!.toLowerCase();
     const value = request.rawHeaders[i + 1]!;
-    if (name === "cookie") cookies.push(...value.split(";").map((c) => c.trim()).filter(Boolean));
+    if (name === "cookie")
+      cookies.push(
+        ...value
+          .split(";")
+          .map((c) => c.trim())
+          .filter(Boolean),
+      );
     else headers[name] = name in headers ? `${headers[name]},${value}` : value;
   }
   const query: Record<string, string> = {};
@@ -103,22 +116,42 @@ function lambdaContext(functionName: string, requestId: string, startedAt: numbe
   };
 }
 
-function send(response: ServerResponse, status: number, headers: Record<string, string | number | boolean>, body: Buffer): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  headers: Record<string, string | number | boolean>,
+  body: Buffer,
+): void {
   response.writeHead(status, { ...headers, "content-length": body.length });
   response.end(body);
 }
 
 /** Writes a handler result the way API Gateway does (payload 2.0 rules for non-structured results). */
 function writeResult(response: ServerResponse, result: APIGatewayProxyResultV2): void {
-  if (typeof result === "string" || typeof result !== "object" || result === null || !("statusCode" in result)) {
+  if (
+    typeof result === "string" ||
+    typeof result !== "object" ||
+    result === null ||
+    !("statusCode" in result)
+  ) {
     // Not a structured response: API Gateway answers 200 with the result as JSON.
-    send(response, 200, { "content-type": "application/json" }, Buffer.from(typeof result === "string" ? result : JSON.stringify(result)));
+    send(
+      response,
+      200,
+      { "content-type": "application/json" },
+      Buffer.from(typeof result === "string" ? result : JSON.stringify(result)),
+    );
     return;
   }
   const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}) };
   if (result.cookies?.length) response.setHeader("set-cookie", result.cookies);
   const body = result.body ?? "";
-  send(response, result.statusCode ?? 200, headers, result.isBase64Encoded ? Buffer.from(body, "base64") : Buffer.from(body, "utf8"));
+  send(
+    response,
+    result.statusCode ?? 200,
+    headers,
+    result.isBase64Encoded ? Buffer.from(body, "base64") : Buffer.from(body, "utf8"),
+  );
 }
 
 /** Serves `handler` over HTTP on 127.0.0.1 (or `host`). Port 0 picks a free port. */
@@ -135,15 +168,29 @@ export async function startHttpLambda(options: {
     try {
       const body = await readBody(request);
       if (body === null) {
-        send(response, 413, { "content-type": "application/json" }, Buffer.from('{"message":"Request Entity Too Large"}'));
+        send(
+          response,
+          413,
+          { "content-type": "application/json" },
+          Buffer.from('{"message":"Request Entity Too Large"}'),
+        );
         return;
       }
       const event = toHttpApiEvent(request, body);
-      const result = await options.handler(event, lambdaContext(functionName, event.requestContext.requestId, Date.now()));
+      const result = await options.handler(
+        event,
+        lambdaContext(functionName, event.requestContext.requestId, Date.now()),
+      );
       writeResult(response, result);
     } catch (error) {
       options.onError?.(error);
-      if (!response.headersSent) send(response, 500, { "content-type": "application/json" }, Buffer.from('{"message":"Internal Server Error"}'));
+      if (!response.headersSent)
+        send(
+          response,
+          500,
+          { "content-type": "application/json" },
+          Buffer.from('{"message":"Internal Server Error"}'),
+        );
       else response.destroy();
     }
   });

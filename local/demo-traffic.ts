@@ -27,9 +27,18 @@ export interface DemoTrafficOptions {
 
 /** Searches people make on an image site, with how many results each tends to return. */
 const QUERIES: readonly [string, number][] = [
-  ["sunset beach", 240], ["mountain lake", 130], ["black and white portrait", 85], ["city at night", 310],
-  ["golden retriever", 55], ["autumn forest", 170], ["northern lights", 40], ["latte art", 25],
-  ["vintage car", 95], ["street food", 60], ["desert dunes", 35], ["snowy cabin", 0],
+  ["sunset beach", 240],
+  ["mountain lake", 130],
+  ["black and white portrait", 85],
+  ["city at night", 310],
+  ["golden retriever", 55],
+  ["autumn forest", 170],
+  ["northern lights", 40],
+  ["latte art", 25],
+  ["vintage car", 95],
+  ["street food", 60],
+  ["desert dunes", 35],
+  ["snowy cabin", 0],
 ];
 /** Image sizes in KB like the talk's downloads table (1365, 650, 9001). */
 const SIZE_KB_RANGE = [120, 9001] as const;
@@ -47,7 +56,9 @@ function random(seed: number): () => number {
 }
 
 function imageId(next: () => number): string {
-  return Math.floor(next() * 36 ** 5).toString(36).padStart(5, "0");
+  return Math.floor(next() * 36 ** 5)
+    .toString(36)
+    .padStart(5, "0");
 }
 
 /**
@@ -84,7 +95,9 @@ export function demoTraffic(options: DemoTrafficOptions): TrackCall[] {
       const size = Math.round(SIZE_KB_RANGE[0] + next() ** 3 * (SIZE_KB_RANGE[1] - SIZE_KB_RANGE[0]));
       calls.push({
         event: legacy ? "Downloaded img" : "downloaded_img",
-        properties: legacy ? { imageId: imageId(next), imageSize: size, query } : { image_id: imageId(next), image_size: size, query },
+        properties: legacy
+          ? { imageId: imageId(next), imageSize: size, query }
+          : { image_id: imageId(next), image_size: size, query },
         options: { userId, correlationId, timestamp: stamp() },
       });
     }
@@ -104,13 +117,48 @@ export function demoTraffic(options: DemoTrafficOptions): TrackCall[] {
 export function badDemoTraffic(now: Date = new Date()): TrackCall[] {
   const options = { userId: "1007", correlationId: "demo-bad" };
   return [
-    { event: "search_made", properties: { query: "cats", n_results: "lots" }, options, expectedRejection: "n_results must be integer (declared schema)" },
-    { event: "downloaded_img", properties: { image_id: "x1", image_size: -1 }, options, expectedRejection: "image_size must be >= 0 (declared schema)" },
-    { event: "search_made", properties: { n_results: 3 }, options, expectedRejection: "query is required (declared schema)" },
+    {
+      event: "search_made",
+      properties: { query: "cats", n_results: "lots" },
+      options,
+      expectedRejection: "n_results must be integer (declared schema)",
+    },
+    {
+      event: "downloaded_img",
+      properties: { image_id: "x1", image_size: -1 },
+      options,
+      expectedRejection: "image_size must be >= 0 (declared schema)",
+    },
+    {
+      event: "search_made",
+      properties: { n_results: 3 },
+      options,
+      expectedRejection: "query is required (declared schema)",
+    },
     { event: "!!!", properties: {}, options, expectedRejection: "event name empty after conforming" },
-    { event: "profile_viewed", properties: { userId: "1", user_id: "1" }, options, expectedRejection: "keys collide after conforming" },
-    { event: "page_viewed", properties: JSON.parse('{"__proto__":{"admin":true}}'), options, expectedRejection: "reserved key __proto__" },
-    { event: "app_opened", properties: {}, options: { ...options, timestamp: "1999-12-31T23:59:59.000Z" }, expectedRejection: "event time before 2000" },
-    { event: "app_opened", properties: {}, options: { ...options, timestamp: new Date(now.getTime() + 3 * 86_400_000).toISOString() }, expectedRejection: "event time days in the future" },
+    {
+      event: "profile_viewed",
+      properties: { userId: "1", user_id: "1" },
+      options,
+      expectedRejection: "keys collide after conforming",
+    },
+    {
+      event: "page_viewed",
+      properties: JSON.parse('{"__proto__":{"admin":true}}'),
+      options,
+      expectedRejection: "reserved key __proto__",
+    },
+    {
+      event: "app_opened",
+      properties: {},
+      options: { ...options, timestamp: "1999-12-31T23:59:59.000Z" },
+      expectedRejection: "event time before 2000",
+    },
+    {
+      event: "app_opened",
+      properties: {},
+      options: { ...options, timestamp: new Date(now.getTime() + 3 * 86_400_000).toISOString() },
+      expectedRejection: "event time days in the future",
+    },
   ];
 }

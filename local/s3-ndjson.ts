@@ -14,7 +14,11 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
 }
 
 /** One gzip NDJSON object (raw or quarantine zone), parsed line by line. */
-export async function readNdjsonGz<T = Record<string, unknown>>(s3: S3Client, bucket: string, key: string): Promise<T[]> {
+export async function readNdjsonGz<T = Record<string, unknown>>(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<T[]> {
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const text = gunzipSync(Buffer.from(await got.Body!.transformToByteArray())).toString("utf8");
   return text
@@ -24,11 +28,19 @@ export async function readNdjsonGz<T = Record<string, unknown>>(s3: S3Client, bu
 }
 
 /** Many objects, a few at a time, in the order of `keys`. */
-export async function readNdjsonGzMany<T = Record<string, unknown>>(s3: S3Client, bucket: string, keys: readonly string[]): Promise<{ key: string; lines: T[] }[]> {
+export async function readNdjsonGzMany<T = Record<string, unknown>>(
+  s3: S3Client,
+  bucket: string,
+  keys: readonly string[],
+): Promise<{ key: string; lines: T[] }[]> {
   const out: { key: string; lines: T[] }[] = [];
   for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
     const chunk = keys.slice(i, i + READ_CONCURRENCY);
-    out.push(...(await Promise.all(chunk.map(async (key) => ({ key, lines: await readNdjsonGz<T>(s3, bucket, key) })))));
+    out.push(
+      ...(await Promise.all(
+        chunk.map(async (key) => ({ key, lines: await readNdjsonGz<T>(s3, bucket, key) })),
+      )),
+    );
   }
   return out;
 }

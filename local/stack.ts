@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { DEMO_EVENT_SCHEMAS, type EventSchema } from "../contracts/event-schema.js";
 import {
   LOCAL_API_KEY,
   LOCAL_BUCKET,
@@ -8,7 +9,6 @@ import {
   LOCAL_DYNAMODB_PORT,
   LOCAL_S3_PORT,
 } from "../contracts/local-stack.js";
-import { DEMO_EVENT_SCHEMAS, type EventSchema } from "../contracts/event-schema.js";
 import { createCollector } from "../functions/collector/collector.js";
 import { type HttpLambda, startHttpLambda } from "./api-gateway.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb-server.js";
@@ -69,7 +69,9 @@ async function listening<T>(what: string, port: number, flag: string, start: () 
     return await start();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new Error(`port ${port} is already in use (${what}); stop what holds it or choose another with ${flag}`);
+      throw new Error(
+        `port ${port} is already in use (${what}); stop what holds it or choose another with ${flag}`,
+      );
     }
     throw error;
   }

@@ -29,13 +29,24 @@ export function httpApiEvent(spec: RequestSpec = {}): APIGatewayProxyEventV2 {
     routeKey: "$default",
     rawPath: path,
     rawQueryString: "",
-    headers: { "content-type": "application/json", "x-api-key": "test-key", "user-agent": "test-agent/1.0", ...spec.headers },
+    headers: {
+      "content-type": "application/json",
+      "x-api-key": "test-key",
+      "user-agent": "test-agent/1.0",
+      ...spec.headers,
+    },
     requestContext: {
       accountId: "123456789012",
       apiId: "abc123",
       domainName: "abc123.execute-api.eu-west-1.amazonaws.com",
       domainPrefix: "abc123",
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "203.0.113.7", userAgent: spec.headers?.["user-agent"] ?? "test-agent/1.0" },
+      http: {
+        method,
+        path,
+        protocol: "HTTP/1.1",
+        sourceIp: "203.0.113.7",
+        userAgent: spec.headers?.["user-agent"] ?? "test-agent/1.0",
+      },
       requestId: spec.requestId ?? randomUUID(),
       routeKey: "$default",
       stage: "$default",
@@ -50,7 +61,12 @@ export function httpApiEvent(spec: RequestSpec = {}): APIGatewayProxyEventV2 {
 export function restApiEvent(spec: RequestSpec = {}): APIGatewayProxyEvent {
   const method = spec.method ?? "POST";
   const path = spec.path ?? "/v1/batch";
-  const headers = { "Content-Type": "application/json", "X-Api-Key": "test-key", "User-Agent": "rest-agent/2.0", ...spec.headers };
+  const headers = {
+    "Content-Type": "application/json",
+    "X-Api-Key": "test-key",
+    "User-Agent": "rest-agent/2.0",
+    ...spec.headers,
+  };
   const encoded = encodeBody(spec.body);
   return {
     resource: path,
@@ -97,15 +113,27 @@ export function restApiEvent(spec: RequestSpec = {}): APIGatewayProxyEvent {
   };
 }
 
+/** A stored line (raw or quarantine record): loosely typed, because tests read fields of both kinds. */
+// biome-ignore lint/suspicious/noExplicitAny: assertions address fields of RawEventRecord and QuarantineRecord alike
+type Line = any;
+
 /** Every object under `prefix` (all pages), gunzipped and split into parsed NDJSON lines, in key order. */
-export async function readNdjsonObjects(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; lines: any[] }[]> {
-  return readNdjsonGzMany<any>(s3, bucket, await listKeys(s3, bucket, prefix));
+export async function readNdjsonObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ key: string; lines: Line[] }[]> {
+  return readNdjsonGzMany<Line>(s3, bucket, await listKeys(s3, bucket, prefix));
 }
 
 /** One object's lines, or undefined when it does not exist. */
-export async function readNdjsonObject(s3: S3Client, bucket: string, key: string): Promise<any[] | undefined> {
+export async function readNdjsonObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<Line[] | undefined> {
   try {
-    return await readNdjsonGz<any>(s3, bucket, key);
+    return await readNdjsonGz<Line>(s3, bucket, key);
   } catch (error) {
     if ((error as { name?: string }).name === "NoSuchKey") return undefined;
     throw error;

@@ -22,7 +22,15 @@ describe("collector against local S3", () => {
   let dir: string;
   let s3: LocalS3;
   const collector = () =>
-    createCollector({ s3: s3.client, bucket: s3.bucket, apiKeys: ["other-key", "test-key"], schemas: DEMO_EVENT_SCHEMAS, service: "pipeline", stage: "test", now: () => NOW });
+    createCollector({
+      s3: s3.client,
+      bucket: s3.bucket,
+      apiKeys: ["other-key", "test-key"],
+      schemas: DEMO_EVENT_SCHEMAS,
+      service: "pipeline",
+      stage: "test",
+      now: () => NOW,
+    });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "obs-collector-"));
@@ -39,12 +47,30 @@ describe("collector against local S3", () => {
     const body = {
       sent_at: "2026-11-22T16:30:00.000Z",
       batch: [
-        { event: "Downloaded img", user_id: 1234, event_id: "e-1", timestamp: "2026-11-22T16:29:50.000Z", properties: { imageId: "1d3x5", imageSize: 1365 }, context: { service: "download-server", library: { name: "x" } } },
-        { event: "search_made", anonymous_id: "anon-7", timestamp: Date.parse("2026-11-22T16:29:58.500Z"), properties: { query: "sunset beach", nResults: 42, filters: { ColorMode: "bw", tagList: [{ TagName: "sea" }] } } },
-        { event: "Búsqueda hecha", user_id: "u-é", properties: { "término": "café ☕", emoji: "📷" } },
+        {
+          event: "Downloaded img",
+          user_id: 1234,
+          event_id: "e-1",
+          timestamp: "2026-11-22T16:29:50.000Z",
+          properties: { imageId: "1d3x5", imageSize: 1365 },
+          context: { service: "download-server", library: { name: "x" } },
+        },
+        {
+          event: "search_made",
+          anonymous_id: "anon-7",
+          timestamp: Date.parse("2026-11-22T16:29:58.500Z"),
+          properties: {
+            query: "sunset beach",
+            nResults: 42,
+            filters: { ColorMode: "bw", tagList: [{ TagName: "sea" }] },
+          },
+        },
+        { event: "Búsqueda hecha", user_id: "u-é", properties: { término: "café ☕", emoji: "📷" } },
       ],
     };
-    const result = await collector().handler(httpApiEvent({ body, requestId, headers: { "x-correlation-id": "corr-abc" } }));
+    const result = await collector().handler(
+      httpApiEvent({ body, requestId, headers: { "x-correlation-id": "corr-abc" } }),
+    );
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body)).toEqual({ accepted: 3, rejected: [] });
     expect(result.headers?.["x-correlation-id"]).toBe("corr-abc");
@@ -63,14 +89,24 @@ describe("collector against local S3", () => {
       service: "download-server",
       stage: "test",
       properties: { image_id: "1d3x5", image_size: 1365 },
-      context: { service: "download-server", library: { name: "x" }, user_agent: "test-agent/1.0", ip: "203.0.113.7", request_id: requestId },
+      context: {
+        service: "download-server",
+        library: { name: "x" },
+        user_agent: "test-agent/1.0",
+        ip: "203.0.113.7",
+        request_id: requestId,
+      },
       schema_version: 1,
       request_id: requestId,
     });
     expect(search.event_id).toMatch(UUID);
     expect(search.event_time).toBe("2026-11-22T15:29:58.500Z");
     expect(search.service).toBe("pipeline");
-    expect(search.properties).toEqual({ query: "sunset beach", n_results: 42, filters: { color_mode: "bw", tag_list: [{ tag_name: "sea" }] } });
+    expect(search.properties).toEqual({
+      query: "sunset beach",
+      n_results: 42,
+      filters: { color_mode: "bw", tag_list: [{ tag_name: "sea" }] },
+    });
     expect(search.schema_version).toBe(1);
     expect(unicode.event).toBe("busqueda_hecha");
     expect(unicode.properties).toEqual({ termino: "café ☕", emoji: "📷" });
@@ -81,27 +117,53 @@ describe("collector against local S3", () => {
 
   it("reads a REST API (v1) event with a base64 gzip body and mixed-case headers", async () => {
     const requestId = "req-v1-gzip";
-    const body = gzipSync(JSON.stringify({ batch: [{ event: "uploaded_img", user_id: "9", properties: { image_id: "i-9", image_size: 9001 } }] }));
-    const result = await collector().handler(restApiEvent({ body, requestId, headers: { "Content-Encoding": "gzip" } }));
+    const body = gzipSync(
+      JSON.stringify({
+        batch: [{ event: "uploaded_img", user_id: "9", properties: { image_id: "i-9", image_size: 9001 } }],
+      }),
+    );
+    const result = await collector().handler(
+      restApiEvent({ body, requestId, headers: { "Content-Encoding": "gzip" } }),
+    );
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body)).toEqual({ accepted: 1, rejected: [] });
     const correlationId = result.headers?.["x-correlation-id"];
     expect(correlationId).toMatch(UUID);
     const [line] = (await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, requestId)))!;
-    expect(line).toMatchObject({ event: "uploaded_img", user_id: "9", correlation_id: correlationId, event_time: NOW.toISOString() });
-    expect(line.context).toMatchObject({ ip: "198.51.100.9", user_agent: "rest-agent/2.0", request_id: requestId });
+    expect(line).toMatchObject({
+      event: "uploaded_img",
+      user_id: "9",
+      correlation_id: correlationId,
+      event_time: NOW.toISOString(),
+    });
+    expect(line.context).toMatchObject({
+      ip: "198.51.100.9",
+      user_agent: "rest-agent/2.0",
+      request_id: requestId,
+    });
   });
 
   it("keeps good events and quarantines bad ones of the same batch, with reasons and the original payload", async () => {
     const requestId = "req-mixed";
     const bad = { event: "Search Made", user_id: "u1", properties: { query: "dogs", nResults: "many" } };
     const result = await collector().handler(
-      httpApiEvent({ requestId, body: { batch: [{ event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 3 } }, bad] } }),
+      httpApiEvent({
+        requestId,
+        body: {
+          batch: [{ event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 3 } }, bad],
+        },
+      }),
     );
     const answer = JSON.parse(result.body);
     expect(result.statusCode).toBe(200);
     expect(answer.accepted).toBe(1);
-    expect(answer.rejected).toEqual([{ index: 1, event_id: expect.stringMatching(UUID), errors: ["properties.n_results: must be integer (schema search_made v1)"] }]);
+    expect(answer.rejected).toEqual([
+      {
+        index: 1,
+        event_id: expect.stringMatching(UUID),
+        errors: ["properties.n_results: must be integer (schema search_made v1)"],
+      },
+    ]);
     expect(await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, requestId))).toHaveLength(1);
     const quarantined = await readNdjsonObject(s3.client, s3.bucket, quarantineObjectKey(NOW, requestId));
     expect(quarantined).toEqual([
@@ -123,13 +185,24 @@ describe("collector against local S3", () => {
 
   it("answers health without a key, and 401 / 404 / 405 without storing anything", async () => {
     const c = collector();
-    const health = await c.handler(httpApiEvent({ method: "GET", path: "/v1/health", headers: { "x-api-key": "" } }));
+    const health = await c.handler(
+      httpApiEvent({ method: "GET", path: "/v1/health", headers: { "x-api-key": "" } }),
+    );
     expect([health.statusCode, JSON.parse(health.body)]).toEqual([200, { status: "ok" }]);
     expect((await c.handler(restApiEvent({ method: "GET", path: "/v1/health" }))).statusCode).toBe(200);
 
     const before = (await readNdjsonObjects(s3.client, s3.bucket, "")).length;
-    const wrongKey = await c.handler(httpApiEvent({ requestId: "req-401", headers: { "x-api-key": "test-kez" }, body: { batch: [{ event: "a", user_id: "u" }] } }));
-    expect([wrongKey.statusCode, JSON.parse(wrongKey.body).error]).toEqual([401, "missing or invalid x-api-key header"]);
+    const wrongKey = await c.handler(
+      httpApiEvent({
+        requestId: "req-401",
+        headers: { "x-api-key": "test-kez" },
+        body: { batch: [{ event: "a", user_id: "u" }] },
+      }),
+    );
+    expect([wrongKey.statusCode, JSON.parse(wrongKey.body).error]).toEqual([
+      401,
+      "missing or invalid x-api-key header",
+    ]);
     const noKey = await c.handler(httpApiEvent({ headers: { "x-api-key": "" }, body: { batch: [] } }));
     expect(noKey.statusCode).toBe(401);
     expect((await c.handler(httpApiEvent({ path: "/v2/other", body: "{}" }))).statusCode).toBe(404);
@@ -138,18 +211,21 @@ describe("collector against local S3", () => {
   });
 
   it("routes under a named stage prefix (HTTP API rawPath includes it)", async () => {
-    const result = await collector().handler(httpApiEvent({ path: "/prod/v1/batch", body: { batch: [{ event: "a", user_id: "u" }] } }));
+    const result = await collector().handler(
+      httpApiEvent({ path: "/prod/v1/batch", body: { batch: [{ event: "a", user_id: "u" }] } }),
+    );
     expect(result.statusCode).toBe(200);
   });
 
   it("never lets __proto__ or constructor keys reach Object.prototype", async () => {
-    const body = '{"batch":[{"event":"x","user_id":"u","properties":{"__proto__":{"polluted":"yes"},"a":{"constructor":{"prototype":{"polluted":"yes"}}}}},{"event":"y","user_id":"u","context":{"__proto__":{"isAdmin":true}}}]}';
+    const body =
+      '{"batch":[{"event":"x","user_id":"u","properties":{"__proto__":{"polluted":"yes"},"a":{"constructor":{"prototype":{"polluted":"yes"}}}}},{"event":"y","user_id":"u","context":{"__proto__":{"isAdmin":true}}}]}';
     const result = await collector().handler(httpApiEvent({ body, requestId: "req-proto" }));
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body).accepted).toBe(0);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call(Object.prototype, "polluted")).toBe(false);
+    expect(Object.hasOwn(Object.prototype, "polluted")).toBe(false);
     const quarantined = await readNdjsonObject(s3.client, s3.bucket, quarantineObjectKey(NOW, "req-proto"));
     expect(quarantined?.map((q) => q.reasons.join(" "))).toEqual([
       expect.stringContaining('properties.__proto__: key "__proto__" is not allowed'),
@@ -165,7 +241,9 @@ describe("collector against local S3", () => {
     const client = localS3Client(endpoint);
     // A real connection refusal (the SDK's own retries run too), not a simulated error.
     const c = createCollector({ s3: client, bucket: down.bucket, apiKeys: ["test-key"], now: () => NOW });
-    const result = await c.handler(httpApiEvent({ requestId: "req-503", body: { batch: [{ event: "a", user_id: "u" }, { event: 5 }] } }));
+    const result = await c.handler(
+      httpApiEvent({ requestId: "req-503", body: { batch: [{ event: "a", user_id: "u" }, { event: 5 }] } }),
+    );
     expect(result.statusCode).toBe(503);
     expect(result.headers?.["retry-after"]).toBe(String(RETRY_AFTER_SECONDS));
     expect(JSON.parse(result.body).error).toMatch(/storage is unavailable/);
@@ -191,7 +269,9 @@ describe("collector against local S3", () => {
     const result = await c.handler(httpApiEvent({ body: "{not json" }));
     expect(result.statusCode).toBe(400);
     expect(logged).toHaveLength(1);
-    expect(logged[0]!.quarantine_records).toEqual([expect.objectContaining({ payload: "{not json", status: 400 })]);
+    expect(logged[0]!.quarantine_records).toEqual([
+      expect.objectContaining({ payload: "{not json", status: 400 }),
+    ]);
   });
 
   it("keeps accepted events when only the quarantine write fails (200, rejected items logged)", async () => {
@@ -199,16 +279,30 @@ describe("collector against local S3", () => {
     const partial = localS3Client(s3.endpoint);
     const realSend = partial.send.bind(partial);
     partial.send = ((command: PutObjectCommand) => {
-      if (command instanceof PutObjectCommand && command.input.Key?.startsWith("quarantine/")) return Promise.reject(new Error("AccessDenied"));
+      if (command instanceof PutObjectCommand && command.input.Key?.startsWith("quarantine/"))
+        return Promise.reject(new Error("AccessDenied"));
       return realSend(command);
     }) as unknown as S3Client["send"];
     const logged: Record<string, unknown>[] = [];
-    const c = createCollector({ s3: partial, bucket: s3.bucket, apiKeys: ["test-key"], now: () => NOW, logger: { info() {}, error: (_m, e) => logged.push(e ?? {}) } });
-    const result = await c.handler(httpApiEvent({ requestId: "req-partial", body: { batch: [{ event: "a", user_id: "u" }, { event: "b" }] } }));
+    const c = createCollector({
+      s3: partial,
+      bucket: s3.bucket,
+      apiKeys: ["test-key"],
+      now: () => NOW,
+      logger: { info() {}, error: (_m, e) => logged.push(e ?? {}) },
+    });
+    const result = await c.handler(
+      httpApiEvent({
+        requestId: "req-partial",
+        body: { batch: [{ event: "a", user_id: "u" }, { event: "b" }] },
+      }),
+    );
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body).accepted).toBe(1);
     expect(await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, "req-partial"))).toHaveLength(1);
-    expect(logged[0]!.quarantine_records).toEqual([expect.objectContaining({ index: 1, reasons: ["user_id or anonymous_id is required"] })]);
+    expect(logged[0]!.quarantine_records).toEqual([
+      expect.objectContaining({ index: 1, reasons: ["user_id or anonymous_id is required"] }),
+    ]);
     partial.destroy();
   });
 });
@@ -226,9 +320,13 @@ describe("collector configured from the environment", () => {
     };
     const c = await collectorFromEnv(env, { s3: new S3Client({ region: "us-east-1" }) });
     // k2 is accepted (the body is then refused as JSON, before any storage call matters).
-    const bad = await c.handler(httpApiEvent({ headers: { "x-api-key": "k2", "content-type": "text/plain" }, body: "x" }));
+    const bad = await c.handler(
+      httpApiEvent({ headers: { "x-api-key": "k2", "content-type": "text/plain" }, body: "x" }),
+    );
     expect(bad.statusCode).toBe(415);
-    expect((await c.handler(httpApiEvent({ headers: { "x-api-key": "k3" }, body: "x" }))).statusCode).toBe(401);
+    expect((await c.handler(httpApiEvent({ headers: { "x-api-key": "k3" }, body: "x" }))).statusCode).toBe(
+      401,
+    );
   });
 
   it("logs one structured line per request with the counts MetricPipeline's metric filters read", async () => {
@@ -238,19 +336,46 @@ describe("collector configured from the environment", () => {
     const level = process.env.OBSERVATORY_LOG_LEVEL;
     delete process.env.OBSERVATORY_LOG_LEVEL;
     try {
-      const c = await collectorFromEnv({ OBSERVATORY_BUCKET: s3.bucket, OBSERVATORY_API_KEYS: "k", OBSERVATORY_SERVICE: "metrics", OBSERVATORY_STAGE: "dev" }, { s3: s3.client });
+      const c = await collectorFromEnv(
+        {
+          OBSERVATORY_BUCKET: s3.bucket,
+          OBSERVATORY_API_KEYS: "k",
+          OBSERVATORY_SERVICE: "metrics",
+          OBSERVATORY_STAGE: "dev",
+        },
+        { s3: s3.client },
+      );
       const lines: string[] = [];
       await captureLogLines(
         (line) => lines.push(line),
         async () => {
-          await c.handler(httpApiEvent({ headers: { "x-api-key": "k", "x-correlation-id": "corr-log" }, body: { batch: [{ event: "a", user_id: "u" }, { event: "b" }] } }));
-          await c.handler(httpApiEvent({ headers: { "x-api-key": "k", "x-correlation-id": "corr-bad" }, body: "{" }));
+          await c.handler(
+            httpApiEvent({
+              headers: { "x-api-key": "k", "x-correlation-id": "corr-log" },
+              body: { batch: [{ event: "a", user_id: "u" }, { event: "b" }] },
+            }),
+          );
+          await c.handler(
+            httpApiEvent({ headers: { "x-api-key": "k", "x-correlation-id": "corr-bad" }, body: "{" }),
+          );
         },
       );
       const parsed = lines.map((line) => JSON.parse(line));
       expect(parsed).toEqual([
-        expect.objectContaining({ level: "INFO", message: COLLECTOR_STORED_MESSAGE, accepted: 1, rejected: 1, correlation_id: "corr-log", service: "metrics" }),
-        expect.objectContaining({ level: "INFO", message: COLLECTOR_REFUSED_MESSAGE, status: 400, correlation_id: "corr-bad" }),
+        expect.objectContaining({
+          level: "INFO",
+          message: COLLECTOR_STORED_MESSAGE,
+          accepted: 1,
+          rejected: 1,
+          correlation_id: "corr-log",
+          service: "metrics",
+        }),
+        expect.objectContaining({
+          level: "INFO",
+          message: COLLECTOR_REFUSED_MESSAGE,
+          status: 400,
+          correlation_id: "corr-bad",
+        }),
       ]);
     } finally {
       process.env.OBSERVATORY_LOG_LEVEL = level;
@@ -261,34 +386,84 @@ describe("collector configured from the environment", () => {
 
   it("reads API keys from the Secrets Manager secret (JSON array)", async () => {
     const secrets = mockClient(SecretsManagerClient);
-    secrets.on(GetSecretValueCommand, { SecretId: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keys" }).resolves({ SecretString: '["s-key"]' });
-    const env = { OBSERVATORY_BUCKET: "bucket", OBSERVATORY_API_KEYS_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keys" };
-    const c = await collectorFromEnv(env, { secrets: new SecretsManagerClient({ region: "eu-west-1" }), s3: new S3Client({ region: "us-east-1" }) });
-    expect((await c.handler(httpApiEvent({ headers: { "x-api-key": "s-key", "content-type": "text/plain" }, body: "x" }))).statusCode).toBe(415);
-    expect((await c.handler(httpApiEvent({ headers: { "x-api-key": "test-key" }, body: "x" }))).statusCode).toBe(401);
+    secrets
+      .on(GetSecretValueCommand, { SecretId: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keys" })
+      .resolves({ SecretString: '["s-key"]' });
+    const env = {
+      OBSERVATORY_BUCKET: "bucket",
+      OBSERVATORY_API_KEYS_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keys",
+    };
+    const c = await collectorFromEnv(env, {
+      secrets: new SecretsManagerClient({ region: "eu-west-1" }),
+      s3: new S3Client({ region: "us-east-1" }),
+    });
+    expect(
+      (
+        await c.handler(
+          httpApiEvent({ headers: { "x-api-key": "s-key", "content-type": "text/plain" }, body: "x" }),
+        )
+      ).statusCode,
+    ).toBe(415);
+    expect(
+      (await c.handler(httpApiEvent({ headers: { "x-api-key": "test-key" }, body: "x" }))).statusCode,
+    ).toBe(401);
     secrets.on(GetSecretValueCommand).resolves({ SecretString: "not json" });
-    await expect(collectorFromEnv(env, { secrets: new SecretsManagerClient({ region: "eu-west-1" }) })).rejects.toThrow(/JSON array of API keys/);
+    await expect(
+      collectorFromEnv(env, { secrets: new SecretsManagerClient({ region: "eu-west-1" }) }),
+    ).rejects.toThrow(/JSON array of API keys/);
     secrets.restore();
   });
 
   it("fails loudly naming the missing variable", async () => {
     await expect(collectorFromEnv({})).rejects.toThrow("OBSERVATORY_BUCKET is not set");
     await expect(collectorFromEnv({ OBSERVATORY_BUCKET: "b" })).rejects.toThrow(/no API key is configured/);
-    await expect(collectorFromEnv({ OBSERVATORY_BUCKET: "b", OBSERVATORY_API_KEYS: "k", OBSERVATORY_EVENT_SCHEMAS: "[{" })).rejects.toThrow(/OBSERVATORY_EVENT_SCHEMAS is not valid JSON/);
+    await expect(
+      collectorFromEnv({
+        OBSERVATORY_BUCKET: "b",
+        OBSERVATORY_API_KEYS: "k",
+        OBSERVATORY_EVENT_SCHEMAS: "[{",
+      }),
+    ).rejects.toThrow(/OBSERVATORY_EVENT_SCHEMAS is not valid JSON/);
   });
 });
 
 describe("raw line encoder", () => {
   it("writes exactly JSON.stringify(toRawRecord(...)) for every shape of event", async () => {
     const { rawRecordEncoder, toRawRecord } = await import("../functions/collector/enrich.js");
-    const facts = { receivedAt: NOW, receivedAtIso: NOW.toISOString(), requestId: 'r-"1"', correlationId: "c\u00e9", userAgent: null, ip: "::1", service: "svc", stage: null };
+    const facts = {
+      receivedAt: NOW,
+      receivedAtIso: NOW.toISOString(),
+      requestId: 'r-"1"',
+      correlationId: "c\u00e9",
+      userAgent: null,
+      ip: "::1",
+      service: "svc",
+      stage: null,
+    };
     const encode = rawRecordEncoder(facts);
-    const base = { eventId: "e", event: "a", eventTimeMs: NOW.getTime() - 1, userId: null, anonymousId: "x", schemaVersion: null };
+    const base = {
+      eventId: "e",
+      event: "a",
+      eventTimeMs: NOW.getTime() - 1,
+      userId: null,
+      anonymousId: "x",
+      schemaVersion: null,
+    };
     const events: ValidEvent[] = [
       { ...base, properties: {}, context: {} },
-      { ...base, properties: { q: "line\nbreak \u2028", n: 1.5, deep: [{ a: null }] }, context: { service: "app", stage: "prod", library: { name: "t" } }, schemaVersion: 2 },
+      {
+        ...base,
+        properties: { q: "line\nbreak \u2028", n: 1.5, deep: [{ a: null }] },
+        context: { service: "app", stage: "prod", library: { name: "t" } },
+        schemaVersion: 2,
+      },
       // Client context naming keys the collector sets: the collector's values win, once each.
-      { ...base, userId: "u", properties: { a: 1 }, context: { ip: "spoofed", user_agent: "client", other: true } },
+      {
+        ...base,
+        userId: "u",
+        properties: { a: 1 },
+        context: { ip: "spoofed", user_agent: "client", other: true },
+      },
       { ...base, properties: {}, context: { service: "" } },
     ];
     for (const event of events) {
@@ -296,6 +471,11 @@ describe("raw line encoder", () => {
       expect(line).toBe(JSON.stringify(toRawRecord(event, facts)));
       expect(JSON.parse(line)).toEqual(toRawRecord(event, facts));
     }
-    expect(JSON.parse(encode(events[2]!)).context).toEqual({ ip: "::1", user_agent: null, other: true, request_id: 'r-"1"' });
+    expect(JSON.parse(encode(events[2]!)).context).toEqual({
+      ip: "::1",
+      user_agent: null,
+      other: true,
+      request_id: 'r-"1"',
+    });
   });
 });

@@ -4,8 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalS3, type LocalS3 } from "../local/s3-server.js";
 import { badDemoTraffic, demoTraffic, type TrackCall } from "../local/demo-traffic.js";
+import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
 import { type LocalStack, startLocalStack } from "../local/stack.js";
 import { Tracker } from "../runtime/tracker.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
@@ -15,7 +15,9 @@ function send(tracker: Tracker, calls: TrackCall[]): void {
 }
 
 async function rawEventIds(s3: LocalS3): Promise<string[]> {
-  return (await readNdjsonObjects(s3.client, s3.bucket, "raw/")).flatMap((o) => o.lines.map((l) => l.event_id as string));
+  return (await readNdjsonObjects(s3.client, s3.bucket, "raw/")).flatMap((o) =>
+    o.lines.map((l) => l.event_id as string),
+  );
 }
 
 describe("Tracker -> local stack -> S3", () => {
@@ -48,14 +50,21 @@ describe("Tracker -> local stack -> S3", () => {
     expect(ids).toHaveLength(good.length);
     expect(new Set(ids).size).toBe(good.length);
     // Legacy producer names met the conformed ones.
-    expect(new Set(raw.map((r) => r.event))).toEqual(new Set(["search_made", "downloaded_img", "uploaded_img"]));
+    expect(new Set(raw.map((r) => r.event))).toEqual(
+      new Set(["search_made", "downloaded_img", "uploaded_img"]),
+    );
     expect(raw.every((r) => r.schema_version === 1)).toBe(true);
     // Each session's correlation id is on its events (header per batch, the Tracker groups by it).
     const bySession = raw.filter((r) => r.correlation_id === "demo-7-1");
     expect(bySession.length).toBe(good.filter((c) => c.options.correlationId === "demo-7-1").length);
-    expect(bySession[0].context.library).toEqual({ name: "observatory-tracker", version: expect.any(String) });
+    expect(bySession[0].context.library).toEqual({
+      name: "observatory-tracker",
+      version: expect.any(String),
+    });
 
-    const quarantined = (await readNdjsonObjects(s3.client, s3.bucket, "quarantine/")).flatMap((o) => o.lines);
+    const quarantined = (await readNdjsonObjects(s3.client, s3.bucket, "quarantine/")).flatMap(
+      (o) => o.lines,
+    );
     expect(quarantined).toHaveLength(bad.length);
     expect(quarantined.every((q) => q.reasons.length > 0 && q.payload_encoding === "json")).toBe(true);
   });
@@ -66,10 +75,16 @@ describe("Tracker -> local stack -> S3", () => {
     // Take S3 down (same data directory, same port) and bring it back while the Tracker waits to retry.
     const { port } = s3;
     await s3.close();
-    const tracker = new Tracker({ endpoint: stack.collector.url, apiKey: stack.apiKey, flushAt: 100, maxRetries: 3 });
+    const tracker = new Tracker({
+      endpoint: stack.collector.url,
+      apiKey: stack.apiKey,
+      flushAt: 100,
+      maxRetries: 3,
+    });
     send(tracker, calls);
     const flushed = tracker.flush();
-    for (let i = 0; i < 200 && tracker.stats().retries === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && tracker.stats().retries === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(tracker.stats().retries).toBeGreaterThan(0);
     s3 = await startLocalS3({ directory: join(dir, "s3"), port });
     await flushed;

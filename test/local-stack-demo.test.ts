@@ -16,7 +16,12 @@ describe("observatory demo", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const options = (dataDir: string, endpoint = "http://127.0.0.1:0", s3Endpoint = "http://127.0.0.1:0", dynamodbEndpoint = "http://127.0.0.1:0") => ({
+  const options = (
+    dataDir: string,
+    endpoint = "http://127.0.0.1:0",
+    s3Endpoint = "http://127.0.0.1:0",
+    dynamodbEndpoint = "http://127.0.0.1:0",
+  ) => ({
     events: 150,
     seed: 3,
     endpoint,
@@ -31,7 +36,13 @@ describe("observatory demo", () => {
     const printed: string[] = [];
     const log = vi.spyOn(console, "log").mockImplementation((text = "") => void printed.push(String(text)));
     const extraRan: string[] = [];
-    const extra: DemoStep = { title: "appended step", run: async (c) => void extraRan.push(`${(c.results.raw as unknown[]).length} ${c.dynamodbEndpoint === c.stack?.dynamodb.endpoint}`) };
+    const extra: DemoStep = {
+      title: "appended step",
+      run: async (c) =>
+        void extraRan.push(
+          `${(c.results.raw as unknown[]).length} ${c.dynamodbEndpoint === c.stack?.dynamodb.endpoint}`,
+        ),
+    };
     try {
       const context = await runDemo(options(join(dir, "own")), [sendTrafficStep, reportLandedStep, extra]);
       const raw = context.results.raw as RawEventRecord[];
@@ -51,7 +62,13 @@ describe("observatory demo", () => {
   });
 
   it("uses a running stack when one answers, and counts only this run's objects", async () => {
-    const stack = await startLocalStack({ dataDir: join(dir, "running"), s3Port: 0, collectorPort: 0, dynamoPort: 0, quiet: true });
+    const stack = await startLocalStack({
+      dataDir: join(dir, "running"),
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+    });
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
       const ingest = [sendTrafficStep, reportLandedStep];

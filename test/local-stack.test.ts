@@ -33,14 +33,25 @@ describe("local API Gateway (startHttpLambda)", () => {
       port: 0,
       handler: async (event) => {
         seen.push(event);
-        return { statusCode: 201, headers: { "x-echo": event.rawQueryString }, body: Buffer.from("bin\u0000ary").toString("base64"), isBase64Encoded: true, cookies: ["a=1"] };
+        return {
+          statusCode: 201,
+          headers: { "x-echo": event.rawQueryString },
+          body: Buffer.from("bin\u0000ary").toString("base64"),
+          isBase64Encoded: true,
+          cookies: ["a=1"],
+        };
       },
     });
     try {
       const gz = gzipSync('{"batch":[]}');
       const response = await fetch(`${api.url}/v1/batch?x=1&x=2&y=3`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Content-Encoding": "gzip", "X-Correlation-Id": "c-1", Cookie: "s=1; t=2" },
+        headers: {
+          "Content-Type": "application/json",
+          "Content-Encoding": "gzip",
+          "X-Correlation-Id": "c-1",
+          Cookie: "s=1; t=2",
+        },
         body: gz,
       });
       expect(response.status).toBe(201);
@@ -56,7 +67,10 @@ describe("local API Gateway (startHttpLambda)", () => {
         cookies: ["s=1", "t=2"],
         queryStringParameters: { x: "1,2", y: "3" },
         isBase64Encoded: true,
-        requestContext: { stage: "$default", http: { method: "POST", path: "/v1/batch", sourceIp: "127.0.0.1" } },
+        requestContext: {
+          stage: "$default",
+          http: { method: "POST", path: "/v1/batch", sourceIp: "127.0.0.1" },
+        },
       });
       expect(event!.headers["x-correlation-id"]).toBe("c-1");
       expect(event!.headers["content-encoding"]).toBe("gzip");
@@ -81,7 +95,11 @@ describe("local API Gateway (startHttpLambda)", () => {
       },
     });
     try {
-      const plain = await fetch(`${api.url}/x`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}' });
+      const plain = await fetch(`${api.url}/x`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"a":1}',
+      });
       expect([plain.status, await plain.json()]).toEqual([200, { hello: "world" }]);
       expect(bodies).toEqual(['{"a":1}']);
       mode = "throw";
@@ -103,17 +121,32 @@ describe("startLocalStack", () => {
         return { describe: [`${name} ready`], close: async () => void order.push(`close ${name}`) };
       },
     });
-    const stack = await startLocalStack({ dataDir: join(dir, "a"), s3Port: 0, collectorPort: 0, dynamoPort: 0, apiKey: "k-test", quiet: true, extras: [extra("one"), extra("two")] });
+    const stack = await startLocalStack({
+      dataDir: join(dir, "a"),
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      apiKey: "k-test",
+      quiet: true,
+      extras: [extra("one"), extra("two")],
+    });
     try {
       expect((await fetch(`${stack.collector.url}/v1/health`)).status).toBe(200);
       const response = await fetch(`${stack.collector.url}/v1/batch`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-api-key": "k-test" },
-        body: JSON.stringify({ batch: [{ event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 3 } }] }),
+        body: JSON.stringify({
+          batch: [{ event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 3 } }],
+        }),
       });
       expect(await response.json()).toEqual({ accepted: 1, rejected: [] });
       const [object] = await readNdjsonObjects(stack.s3.client, stack.bucket, "raw/");
-      expect(object!.lines[0]).toMatchObject({ event: "search_made", service: "local", stage: "local", schema_version: 1 });
+      expect(object!.lines[0]).toMatchObject({
+        event: "search_made",
+        service: "local",
+        stage: "local",
+        schema_version: 1,
+      });
       expect(stack.extras.map((e) => e.handle.describe)).toEqual([["one ready"], ["two ready"]]);
     } finally {
       await stack.close();
@@ -129,11 +162,19 @@ describe("startLocalStack", () => {
     const s3Port = await freePort();
     const dynamoPort = await freePort();
     try {
-      await expect(startLocalStack({ dataDir: join(dir, "b"), s3Port, collectorPort: taken, dynamoPort, quiet: true })).rejects.toThrow(
+      await expect(
+        startLocalStack({ dataDir: join(dir, "b"), s3Port, collectorPort: taken, dynamoPort, quiet: true }),
+      ).rejects.toThrow(
         `port ${taken} is already in use (collector); stop what holds it or choose another with --port`,
       );
       // The S3 and DynamoDB servers it had started are closed again: their ports are free for the next start.
-      const stack = await startLocalStack({ dataDir: join(dir, "b"), s3Port, collectorPort: 0, dynamoPort, quiet: true });
+      const stack = await startLocalStack({
+        dataDir: join(dir, "b"),
+        s3Port,
+        collectorPort: 0,
+        dynamoPort,
+        quiet: true,
+      });
       await stack.close();
     } finally {
       blocker.close();
@@ -144,10 +185,28 @@ describe("startLocalStack", () => {
 describe("observatory dev", () => {
   // The logging extra's demo services listen on fixed ports: left out so the test never collides with a running dev.
   it("prints the endpoints, serves health, and stops cleanly on SIGINT", async () => {
-    const child = spawn(process.execPath, ["bin/observatory.js", "dev", "--data-dir", join(dir, "dev"), "--port", "0", "--s3-port", "0", "--dynamodb-port", "0", "--no-logs", "--compact-every", "off"], {
-      cwd: join(import.meta.dirname, ".."),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        "bin/observatory.js",
+        "dev",
+        "--data-dir",
+        join(dir, "dev"),
+        "--port",
+        "0",
+        "--s3-port",
+        "0",
+        "--dynamodb-port",
+        "0",
+        "--no-logs",
+        "--compact-every",
+        "off",
+      ],
+      {
+        cwd: join(import.meta.dirname, ".."),
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let output = "";
     child.stdout.on("data", (chunk) => (output += chunk));
     child.stderr.on("data", (chunk) => (output += chunk));

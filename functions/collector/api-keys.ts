@@ -20,11 +20,17 @@ export function apiKeyMatches(presented: string | undefined, keys: readonly stri
 
 /** `OBSERVATORY_API_KEYS`: comma-separated keys (local use; on AWS the keys live in Secrets Manager). */
 export function parseApiKeyList(value: string): string[] {
-  return value.split(",").map((k) => k.trim()).filter((k) => k.length > 0);
+  return value
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
 }
 
 /** Reads the secret that MetricPipeline creates: a JSON array of key strings. */
-export async function loadApiKeysFromSecret(client: SecretsManagerClient, secretArn: string): Promise<string[]> {
+export async function loadApiKeysFromSecret(
+  client: SecretsManagerClient,
+  secretArn: string,
+): Promise<string[]> {
   const result = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
   let keys: unknown;
   try {
@@ -32,7 +38,11 @@ export async function loadApiKeysFromSecret(client: SecretsManagerClient, secret
   } catch {
     throw new Error(`secret ${secretArn} must hold a JSON array of API keys`);
   }
-  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === "string" && k.length > 0)) {
+  if (
+    !Array.isArray(keys) ||
+    keys.length === 0 ||
+    !keys.every((k) => typeof k === "string" && k.length > 0)
+  ) {
     throw new Error(`secret ${secretArn} must hold a non-empty JSON array of non-empty strings`);
   }
   return keys;

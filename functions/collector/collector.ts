@@ -1,16 +1,26 @@
 import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
-import { COLLECTOR_LOG_FIELDS, COLLECTOR_REFUSED_MESSAGE, COLLECTOR_STORED_MESSAGE } from "../../contracts/collector-log.js";
+import {
+  COLLECTOR_LOG_FIELDS,
+  COLLECTOR_REFUSED_MESSAGE,
+  COLLECTOR_STORED_MESSAGE,
+} from "../../contracts/collector-log.js";
 import type { QuarantineRecord } from "../../contracts/event-record.js";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { quarantineObjectKey, rawObjectKey } from "../../contracts/storage-layout.js";
 import { runWithCorrelation } from "../../runtime/correlation-context.js";
 import { apiKeyMatches } from "./api-keys.js";
 import { type RequestFacts, rawRecordEncoder, toQuarantineRecord } from "./enrich.js";
-import { type CollectorRequest, type GatewayEvent, type GatewayResult, jsonResult, toCollectorRequest } from "./http-event.js";
-import { MAX_CORRELATION_ID_LENGTH, MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
 import { parseInstant } from "./event-time.js";
+import {
+  type CollectorRequest,
+  type GatewayEvent,
+  type GatewayResult,
+  jsonResult,
+  toCollectorRequest,
+} from "./http-event.js";
+import { MAX_CORRELATION_ID_LENGTH, MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
 import { parseBody } from "./parse-body.js";
 import { EventValidator } from "./validate.js";
 import { GzipNdjsonBuilder, putGzipObject, putNdjsonGzip } from "./write-objects.js";
@@ -78,12 +88,25 @@ export function createCollector(options: CollectorOptions): Collector {
     }
   }
 
-  async function handleBatch(request: CollectorRequest, facts: RequestFacts, respond: (status: number, body: unknown, headers?: Record<string, string>) => GatewayResult) {
+  async function handleBatch(
+    request: CollectorRequest,
+    facts: RequestFacts,
+    respond: (status: number, body: unknown, headers?: Record<string, string>) => GatewayResult,
+  ) {
     const parsed = parseBody(request.headers, request.body);
     if (!parsed.ok) {
       const item = { index: null, eventId: null, event: null, reasons: [parsed.error] };
-      await quarantine(facts, [toQuarantineRecord(facts, parsed.status, item, { text: parsed.payload, encoding: parsed.payloadEncoding })]);
-      logger.info(COLLECTOR_REFUSED_MESSAGE, { status: parsed.status, error: parsed.error, request_id: facts.requestId });
+      await quarantine(facts, [
+        toQuarantineRecord(facts, parsed.status, item, {
+          text: parsed.payload,
+          encoding: parsed.payloadEncoding,
+        }),
+      ]);
+      logger.info(COLLECTOR_REFUSED_MESSAGE, {
+        status: parsed.status,
+        error: parsed.error,
+        request_id: facts.requestId,
+      });
       return respond(parsed.status, { error: parsed.error });
     }
 
@@ -116,10 +139,23 @@ export function createCollector(options: CollectorOptions): Collector {
     // Raw first: if it fails the client retries the whole batch, so nothing may be quarantined yet.
     if (accepted.count > 0) {
       try {
-        await putGzipObject(s3, bucket, rawObjectKey(facts.receivedAt, facts.requestId), await accepted.finish(), accepted.count);
+        await putGzipObject(
+          s3,
+          bucket,
+          rawObjectKey(facts.receivedAt, facts.requestId),
+          await accepted.finish(),
+          accepted.count,
+        );
       } catch (error) {
-        logger.error("raw write failed; answering 503", { error: (error as Error).message, request_id: facts.requestId });
-        return respond(503, { error: "storage is unavailable; retry later" }, { "retry-after": String(RETRY_AFTER_SECONDS) });
+        logger.error("raw write failed; answering 503", {
+          error: (error as Error).message,
+          request_id: facts.requestId,
+        });
+        return respond(
+          503,
+          { error: "storage is unavailable; retry later" },
+          { "retry-after": String(RETRY_AFTER_SECONDS) },
+        );
       }
     }
     if (quarantined.length > 0) await quarantine(facts, quarantined);
@@ -145,7 +181,10 @@ export function createCollector(options: CollectorOptions): Collector {
         ? respond(200, { status: "ok" })
         : respond(405, { error: "use GET /v1/health" }, { allow: "GET" });
     }
-    if (!route.endsWith("/v1/batch")) return respond(404, { error: `no route ${request.method} ${request.path}: POST /v1/batch or GET /v1/health` });
+    if (!route.endsWith("/v1/batch"))
+      return respond(404, {
+        error: `no route ${request.method} ${request.path}: POST /v1/batch or GET /v1/health`,
+      });
     if (request.method !== "POST") return respond(405, { error: "use POST /v1/batch" }, { allow: "POST" });
     // Unauthenticated bodies are not stored: anyone could fill the bucket otherwise.
     if (!apiKeyMatches(request.headers["x-api-key"], options.apiKeys)) {
@@ -157,13 +196,18 @@ export function createCollector(options: CollectorOptions): Collector {
       receivedAtIso: receivedAt.toISOString(),
       requestId,
       correlationId,
-      userAgent: (request.userAgent ?? request.headers["user-agent"])?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
+      userAgent:
+        (request.userAgent ?? request.headers["user-agent"])?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
       ip: request.sourceIp,
       service: options.service ?? null,
       stage: options.stage ?? null,
     };
     // Log lines written while handling (runtime/logger.ts) carry this request's correlation id.
-    const correlation = { correlationId, source: given ? ("header" as const) : ("created" as const), functionRequestId: requestId };
+    const correlation = {
+      correlationId,
+      source: given ? ("header" as const) : ("created" as const),
+      functionRequestId: requestId,
+    };
     return runWithCorrelation(correlation, () => handleBatch(request, facts, respond));
   }
 

@@ -52,11 +52,22 @@ const JSON_BYTES_PER_MEMBER = 4;
  * users mostly send conformed names) is returned as parsed, which saves an allocation per object and
  * keeps JSON.parse's fast object shapes for the JSON.stringify of the stored line.
  */
-export function conformKeys(value: Record<string, unknown>, path: string, errors: string[], size: SizeBound): Record<string, JsonValue> {
+export function conformKeys(
+  value: Record<string, unknown>,
+  path: string,
+  errors: string[],
+  size: SizeBound,
+): Record<string, JsonValue> {
   return conformObject(value, path, 1, errors, size);
 }
 
-function conformObject(value: Record<string, unknown>, path: string, depth: number, errors: string[], size: SizeBound): Record<string, JsonValue> {
+function conformObject(
+  value: Record<string, unknown>,
+  path: string,
+  depth: number,
+  errors: string[],
+  size: SizeBound,
+): Record<string, JsonValue> {
   // A plain object is safe here: `__proto__` is refused below and conformName() can never produce it
   // (leading underscores are dropped), so no assignment reaches a prototype. Null-prototype objects
   // would be dictionary-mode in V8 and slow down the JSON.stringify of every stored line.
@@ -66,7 +77,9 @@ function conformObject(value: Record<string, unknown>, path: string, depth: numb
     const key = keys[i]!;
     size.bytes += key.length * MAX_JSON_BYTES_PER_CHAR + JSON_BYTES_PER_MEMBER;
     if (RESERVED_KEYS.has(key)) {
-      errors.push(`${path}.${key}: key ${JSON.stringify(key)} is not allowed (reserved to guard against prototype pollution)`);
+      errors.push(
+        `${path}.${key}: key ${JSON.stringify(key)} is not allowed (reserved to guard against prototype pollution)`,
+      );
       continue;
     }
     if (!isWellFormed(key)) {
@@ -79,7 +92,9 @@ function conformObject(value: Record<string, unknown>, path: string, depth: numb
       continue;
     }
     if (name.length > MAX_PROPERTY_KEY_LENGTH) {
-      errors.push(`${path}: key ${JSON.stringify(name.slice(0, 40))}... is ${name.length} characters; the limit is ${MAX_PROPERTY_KEY_LENGTH}`);
+      errors.push(
+        `${path}: key ${JSON.stringify(name.slice(0, 40))}... is ${name.length} characters; the limit is ${MAX_PROPERTY_KEY_LENGTH}`,
+      );
       continue;
     }
     const child = value[key];
@@ -88,7 +103,9 @@ function conformObject(value: Record<string, unknown>, path: string, depth: numb
     if (out !== undefined) {
       if (Object.hasOwn(out, name)) {
         const earlier = keys.find((k) => k !== key && conformName(k) === name);
-        errors.push(`${path}: keys ${JSON.stringify(earlier)} and ${JSON.stringify(key)} both conform to ${JSON.stringify(name)}`);
+        errors.push(
+          `${path}: keys ${JSON.stringify(earlier)} and ${JSON.stringify(key)} both conform to ${JSON.stringify(name)}`,
+        );
         continue;
       }
       out[name] = conformed;
@@ -108,10 +125,20 @@ function copyOf(value: Record<string, unknown>, keys: string[], count: number): 
 }
 
 /** `segment` is a key (`path.key`) or an array index (`path[i]`); the path string is built only when needed. */
-function conformValue(value: unknown, parentPath: string, segment: string | number, depth: number, errors: string[], size: SizeBound): JsonValue {
+function conformValue(
+  value: unknown,
+  parentPath: string,
+  segment: string | number,
+  depth: number,
+  errors: string[],
+  size: SizeBound,
+): JsonValue {
   if (typeof value === "string") {
     size.bytes += value.length * MAX_JSON_BYTES_PER_CHAR + 2;
-    if (!isWellFormed(value)) errors.push(`${join(parentPath, segment)}: string contains an unpaired UTF-16 surrogate (not valid Unicode)`);
+    if (!isWellFormed(value))
+      errors.push(
+        `${join(parentPath, segment)}: string contains an unpaired UTF-16 surrogate (not valid Unicode)`,
+      );
     return value;
   }
   if (value === null || typeof value === "number" || typeof value === "boolean") {
@@ -129,7 +156,13 @@ function conformValue(value: unknown, parentPath: string, segment: string | numb
   return conformObject(value as Record<string, unknown>, path, depth + 1, errors, size);
 }
 
-function conformArray(value: unknown[], path: string, depth: number, errors: string[], size: SizeBound): JsonValue[] {
+function conformArray(
+  value: unknown[],
+  path: string,
+  depth: number,
+  errors: string[],
+  size: SizeBound,
+): JsonValue[] {
   let out: JsonValue[] | undefined;
   for (let i = 0; i < value.length; i++) {
     const item = value[i];

@@ -60,8 +60,17 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
   return (event) => {
     const context = event.context;
     let contextJson: string;
-    if (Object.hasOwn(context, "user_agent") || Object.hasOwn(context, "ip") || Object.hasOwn(context, "request_id")) {
-      contextJson = JSON.stringify({ ...context, user_agent: facts.userAgent, ip: facts.ip, request_id: facts.requestId });
+    if (
+      Object.hasOwn(context, "user_agent") ||
+      Object.hasOwn(context, "ip") ||
+      Object.hasOwn(context, "request_id")
+    ) {
+      contextJson = JSON.stringify({
+        ...context,
+        user_agent: facts.userAgent,
+        ip: facts.ip,
+        request_id: facts.requestId,
+      });
     } else {
       const own = JSON.stringify(context);
       contextJson = own === "{}" ? `{${enrichment}}` : `${own.slice(0, -1)},${enrichment}}`;

@@ -4,7 +4,8 @@ import { EPOCH_SECONDS_HINT_BELOW, MAX_FUTURE_SKEW_MS, MIN_EVENT_TIME_MS } from 
  * ISO-8601 date-time with a zone (`Z` or `±HH:MM`). A zone is required: without one, the same text
  * means a different instant on every machine that parses it.
  */
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 export type Instant = { ms: number; error?: undefined } | { ms?: undefined; error: string };
 
@@ -13,24 +14,38 @@ export function parseInstant(value: unknown, field: string): Instant {
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return { error: `${field} must be a finite number of epoch milliseconds` };
     if (Math.abs(value) < EPOCH_SECONDS_HINT_BELOW) {
-      return { error: `${field} ${value} is before 1973 as epoch milliseconds (epoch seconds? multiply by 1000)` };
+      return {
+        error: `${field} ${value} is before 1973 as epoch milliseconds (epoch seconds? multiply by 1000)`,
+      };
     }
     return { ms: Math.trunc(value) };
   }
-  if (typeof value !== "string") return { error: `${field} must be an ISO-8601 string or epoch milliseconds, not ${describe(value)}` };
+  if (typeof value !== "string")
+    return { error: `${field} must be an ISO-8601 string or epoch milliseconds, not ${describe(value)}` };
   const match = ISO_DATE_TIME.exec(value);
   if (!match) {
-    return { error: `${field} ${JSON.stringify(value.slice(0, 64))} is not ISO-8601 with a zone (e.g. 2026-11-22T15:04:05.123Z)` };
+    return {
+      error: `${field} ${JSON.stringify(value.slice(0, 64))} is not ISO-8601 with a zone (e.g. 2026-11-22T15:04:05.123Z)`,
+    };
   }
   // Date.parse would roll 2026-02-31 over to March 3rd: check the calendar first, so impossible
   // dates are rejected, not guessed.
   const [, year, month, day, hour, minute, second] = match;
   const m = Number(month);
-  if (m < 1 || m > 12 || Number(day) < 1 || Number(day) > daysInMonth(Number(year), m) || Number(hour) > 23 || Number(minute) > 59 || Number(second ?? 0) > 59) {
+  if (
+    m < 1 ||
+    m > 12 ||
+    Number(day) < 1 ||
+    Number(day) > daysInMonth(Number(year), m) ||
+    Number(hour) > 23 ||
+    Number(minute) > 59 ||
+    Number(second ?? 0) > 59
+  ) {
     return { error: `${field} ${JSON.stringify(value.slice(0, 64))} is not a real date-time` };
   }
   const ms = Date.parse(value.replace(" ", "T"));
-  if (Number.isNaN(ms)) return { error: `${field} ${JSON.stringify(value.slice(0, 64))} has an impossible zone offset` };
+  if (Number.isNaN(ms))
+    return { error: `${field} ${JSON.stringify(value.slice(0, 64))} has an impossible zone offset` };
   return { ms };
 }
 
@@ -50,12 +65,19 @@ function describe(value: unknown): string {
  * `event_time = received_at - (sent_at - timestamp)`. Without a timestamp the event happened on send.
  * Returns an error when the result is absurd (before 2000, or more than a day after receipt).
  */
-export function eventTime(receivedAtMs: number, timestampMs: number | undefined, sentAtMs: number | undefined): Instant {
+export function eventTime(
+  receivedAtMs: number,
+  timestampMs: number | undefined,
+  sentAtMs: number | undefined,
+): Instant {
   let ms: number;
   if (timestampMs === undefined) ms = receivedAtMs;
   else if (sentAtMs === undefined) ms = timestampMs;
   else ms = receivedAtMs - (sentAtMs - timestampMs);
-  if (ms < MIN_EVENT_TIME_MS) return { error: `event time ${iso(ms)} is before ${iso(MIN_EVENT_TIME_MS)} (a clock that was never set?)` };
+  if (ms < MIN_EVENT_TIME_MS)
+    return {
+      error: `event time ${iso(ms)} is before ${iso(MIN_EVENT_TIME_MS)} (a clock that was never set?)`,
+    };
   if (ms > receivedAtMs + MAX_FUTURE_SKEW_MS) {
     return { error: `event time ${iso(ms)} is more than a day after it was received (${iso(receivedAtMs)})` };
   }

@@ -15,8 +15,8 @@ import { loadApiKeysFromSecret, parseApiKeyList } from "./api-keys.js";
 import { type Collector, type CollectorLogger, createCollector } from "./collector.js";
 import type { GatewayEvent, GatewayResult } from "./http-event.js";
 
-export { createCollector } from "./collector.js";
 export type { BatchResponse, Collector, CollectorLogger, CollectorOptions } from "./collector.js";
+export { createCollector } from "./collector.js";
 
 export const COLLECTOR_ENV = {
   bucket: "OBSERVATORY_BUCKET",
@@ -28,14 +28,21 @@ export const COLLECTOR_ENV = {
 } as const;
 
 /** Builds the collector from the environment; a misconfiguration fails loudly naming the variable. */
-export async function collectorFromEnv(env: NodeJS.ProcessEnv, clients: { s3?: S3Client; secrets?: SecretsManagerClient } = {}): Promise<Collector> {
+export async function collectorFromEnv(
+  env: NodeJS.ProcessEnv,
+  clients: { s3?: S3Client; secrets?: SecretsManagerClient } = {},
+): Promise<Collector> {
   const bucket = env[COLLECTOR_ENV.bucket];
   if (!bucket) throw new Error(`${COLLECTOR_ENV.bucket} is not set`);
   const secretArn = env[COLLECTOR_ENV.apiKeysSecretArn];
   let apiKeys: string[];
-  if (secretArn) apiKeys = await loadApiKeysFromSecret(clients.secrets ?? new SecretsManagerClient({}), secretArn);
+  if (secretArn)
+    apiKeys = await loadApiKeysFromSecret(clients.secrets ?? new SecretsManagerClient({}), secretArn);
   else apiKeys = parseApiKeyList(env[COLLECTOR_ENV.apiKeys] ?? "");
-  if (apiKeys.length === 0) throw new Error(`set ${COLLECTOR_ENV.apiKeysSecretArn} or ${COLLECTOR_ENV.apiKeys}: no API key is configured`);
+  if (apiKeys.length === 0)
+    throw new Error(
+      `set ${COLLECTOR_ENV.apiKeysSecretArn} or ${COLLECTOR_ENV.apiKeys}: no API key is configured`,
+    );
   let schemas: EventSchema[] = [];
   const schemasJson = env[COLLECTOR_ENV.eventSchemas];
   if (schemasJson) {
@@ -44,7 +51,8 @@ export async function collectorFromEnv(env: NodeJS.ProcessEnv, clients: { s3?: S
     } catch (error) {
       throw new Error(`${COLLECTOR_ENV.eventSchemas} is not valid JSON: ${(error as Error).message}`);
     }
-    if (!Array.isArray(schemas)) throw new Error(`${COLLECTOR_ENV.eventSchemas} must be a JSON array of event schemas`);
+    if (!Array.isArray(schemas))
+      throw new Error(`${COLLECTOR_ENV.eventSchemas} must be a JSON array of event schemas`);
   }
   return createCollector({
     s3: clients.s3 ?? new S3Client({}),
@@ -53,7 +61,12 @@ export async function collectorFromEnv(env: NodeJS.ProcessEnv, clients: { s3?: S
     schemas,
     service: env[COLLECTOR_ENV.service] ?? null,
     stage: env[COLLECTOR_ENV.stage] ?? null,
-    logger: structuredLogger(createLogger({ service: env[COLLECTOR_ENV.service] ?? "observatory-collector", stage: env[COLLECTOR_ENV.stage] })),
+    logger: structuredLogger(
+      createLogger({
+        service: env[COLLECTOR_ENV.service] ?? "observatory-collector",
+        stage: env[COLLECTOR_ENV.stage],
+      }),
+    ),
   });
 }
 

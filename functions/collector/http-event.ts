@@ -24,10 +24,15 @@ export type GatewayEvent = APIGatewayProxyEventV2 | APIGatewayProxyEvent;
 export type GatewayResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 
 export function isHttpApiEvent(event: GatewayEvent): event is APIGatewayProxyEventV2 {
-  return (event as APIGatewayProxyEventV2).version === "2.0" || "http" in ((event as APIGatewayProxyEventV2).requestContext ?? {});
+  return (
+    (event as APIGatewayProxyEventV2).version === "2.0" ||
+    "http" in ((event as APIGatewayProxyEventV2).requestContext ?? {})
+  );
 }
 
-function lowerCaseHeaders(headers: Record<string, string | undefined> | null | undefined): Record<string, string> {
+function lowerCaseHeaders(
+  headers: Record<string, string | undefined> | null | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value !== undefined) out[name.toLowerCase()] = value;
@@ -66,7 +71,11 @@ export function toCollectorRequest(event: GatewayEvent): CollectorRequest {
   };
 }
 
-export function jsonResult(statusCode: number, body: unknown, headers: Record<string, string> = {}): GatewayResult {
+export function jsonResult(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): GatewayResult {
   return {
     statusCode,
     headers: { "content-type": "application/json", ...headers },

@@ -36,7 +36,8 @@ function refuse(status: RefusedBody["status"], error: string, bytes: Buffer): Re
 export function checkContentType(contentType: string | undefined): string | null {
   if (!contentType) return "content-type is missing: send application/json";
   const [mediaType, ...params] = contentType.split(";").map((part) => part.trim().toLowerCase());
-  if (mediaType !== "application/json") return `content-type ${JSON.stringify(contentType)} is not supported: send application/json`;
+  if (mediaType !== "application/json")
+    return `content-type ${JSON.stringify(contentType)} is not supported: send application/json`;
   for (const param of params) {
     const [name, value] = param.split("=").map((s) => s.trim().replace(/^"|"$/g, ""));
     if (name === "charset" && value !== "utf-8" && value !== "utf8") {
@@ -54,7 +55,11 @@ export function parseBody(headers: Record<string, string>, raw: Buffer): ParsedB
   const typeError = checkContentType(headers["content-type"]);
   if (typeError) return refuse(415, typeError, raw);
   if (raw.length > MAX_BODY_BYTES) {
-    return refuse(413, `body is ${raw.length} bytes; the limit is ${MAX_BODY_BYTES} bytes (split the batch)`, raw);
+    return refuse(
+      413,
+      `body is ${raw.length} bytes; the limit is ${MAX_BODY_BYTES} bytes (split the batch)`,
+      raw,
+    );
   }
 
   let bytes = raw;
@@ -64,17 +69,30 @@ export function parseBody(headers: Record<string, string>, raw: Buffer): ParsedB
       bytes = gunzipSync(raw, { maxOutputLength: MAX_DECOMPRESSED_BODY_BYTES });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-        return refuse(413, `body inflates past ${MAX_DECOMPRESSED_BODY_BYTES} bytes after gunzip; the limit applies to the decompressed batch`, raw);
+        return refuse(
+          413,
+          `body inflates past ${MAX_DECOMPRESSED_BODY_BYTES} bytes after gunzip; the limit applies to the decompressed batch`,
+          raw,
+        );
       }
-      return refuse(400, `content-encoding is gzip but the body is not valid gzip (${(error as Error).message})`, raw);
+      return refuse(
+        400,
+        `content-encoding is gzip but the body is not valid gzip (${(error as Error).message})`,
+        raw,
+      );
     }
   } else if (encoding !== "identity") {
-    return refuse(415, `content-encoding ${JSON.stringify(encoding)} is not supported: send gzip or none`, raw);
+    return refuse(
+      415,
+      `content-encoding ${JSON.stringify(encoding)} is not supported: send gzip or none`,
+      raw,
+    );
   }
 
   // isUtf8 validates in C++ without allocating; toString then decodes (a BOM, if any, is dropped as TextDecoder would).
   if (!isUtf8(bytes)) {
-    const hint = bytes[0] === 0x1f && bytes[1] === 0x8b ? " (it looks like gzip: set content-encoding: gzip)" : "";
+    const hint =
+      bytes[0] === 0x1f && bytes[1] === 0x8b ? " (it looks like gzip: set content-encoding: gzip)" : "";
     return refuse(400, `body is not valid UTF-8${hint}`, raw);
   }
   let text = bytes.toString("utf8");
@@ -94,11 +112,19 @@ export function parseBody(headers: Record<string, string>, raw: Buffer): ParsedB
   const fields = Object.keys(body);
   const unknown = fields.filter((f) => !BATCH_FIELDS.has(f));
   if (unknown.length > 0) {
-    return refuse(400, `unknown batch field(s) ${unknown.map((f) => JSON.stringify(f)).join(", ")}: a batch has "batch" and optional "sent_at"`, bytes);
+    return refuse(
+      400,
+      `unknown batch field(s) ${unknown.map((f) => JSON.stringify(f)).join(", ")}: a batch has "batch" and optional "sent_at"`,
+      bytes,
+    );
   }
   const { batch, sent_at: sentAt } = body as { batch?: unknown; sent_at?: unknown };
   if (!Array.isArray(batch)) {
-    return refuse(400, batch === undefined ? 'body has no "batch" array' : '"batch" must be an array of events', bytes);
+    return refuse(
+      400,
+      batch === undefined ? 'body has no "batch" array' : '"batch" must be an array of events',
+      bytes,
+    );
   }
   if (batch.length === 0) return refuse(400, '"batch" is empty: send at least one event', bytes);
   return { ok: true, events: batch, sentAt };

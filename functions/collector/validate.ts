@@ -4,11 +4,17 @@ import addFormatsImport, { type FormatsPlugin } from "ajv-formats";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { conformKeys, conformName, isWellFormed, type JsonValue, type SizeBound } from "./conform.js";
 import { eventTime, type Instant, parseInstant } from "./event-time.js";
-import { MAX_EVENT_BYTES, MAX_EVENT_ID_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_IDENTITY_LENGTH } from "./limits.js";
+import {
+  MAX_EVENT_BYTES,
+  MAX_EVENT_ID_LENGTH,
+  MAX_EVENT_NAME_LENGTH,
+  MAX_IDENTITY_LENGTH,
+} from "./limits.js";
 
 // ajv-formats is CommonJS: Node's ESM loader hands over module.exports (the plugin), TypeScript
 // expects `.default`; accept both so tsx, esbuild bundles and vitest agree.
-const addFormats = ((addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? addFormatsImport) as FormatsPlugin;
+const addFormats = ((addFormatsImport as unknown as { default?: FormatsPlugin }).default ??
+  addFormatsImport) as FormatsPlugin;
 
 /** An event that passed every check, conformed, with its instant resolved. */
 export interface ValidEvent {
@@ -22,7 +28,9 @@ export interface ValidEvent {
   schemaVersion: number | null;
 }
 
-export type EventVerdict = { ok: true; value: ValidEvent } | { ok: false; eventId: string; event: string | null; errors: string[] };
+export type EventVerdict =
+  | { ok: true; value: ValidEvent }
+  | { ok: false; eventId: string; event: string | null; errors: string[] };
 
 /** The shape of one event of a batch (DESIGN.md "Collector HTTP API"); conform and time checks follow. */
 const EVENT_ENVELOPE = {
@@ -43,7 +51,8 @@ const EVENT_ENVELOPE = {
 } as const;
 
 /** Upper bound of the JSON bytes of the envelope's bounded strings (6 bytes per char) plus punctuation. */
-const ENVELOPE_MAX_JSON_BYTES = 6 * (2 * MAX_EVENT_NAME_LENGTH + 2 * MAX_IDENTITY_LENGTH + MAX_EVENT_ID_LENGTH) + 256;
+const ENVELOPE_MAX_JSON_BYTES =
+  6 * (2 * MAX_EVENT_NAME_LENGTH + 2 * MAX_IDENTITY_LENGTH + MAX_EVENT_ID_LENGTH) + 256;
 
 function instantLength(value: unknown): number {
   return typeof value === "string" ? 6 * value.length : 24;
@@ -54,7 +63,11 @@ function rejected(eventId: string, event: string | null, errors: string[]): Even
 }
 
 /** user_id / anonymous_id as a string (numbers are kept as their decimal text), or null when absent. */
-function identityOf(input: Record<string, unknown>, field: "user_id" | "anonymous_id", errors: string[]): string | null {
+function identityOf(
+  input: Record<string, unknown>,
+  field: "user_id" | "anonymous_id",
+  errors: string[],
+): string | null {
   const value = input[field];
   if (value === undefined) return null;
   const text = String(value);
@@ -70,7 +83,8 @@ function describeErrors(errors: ErrorObject[] | null | undefined, root: string):
       return `${where || "event"}: unknown field ${JSON.stringify(e.params.additionalProperty)}`;
     }
     if (e.keyword === "required") return `${where || "event"}: ${e.params.missingProperty} is required`;
-    if (e.keyword === "type") return `${where || "event"}: must be ${String(e.params.type).replaceAll(",", " or ")}`;
+    if (e.keyword === "type")
+      return `${where || "event"}: must be ${String(e.params.type).replaceAll(",", " or ")}`;
     return `${where || "event"}: ${e.message}`;
   });
 }
@@ -89,9 +103,12 @@ export class EventValidator {
     this.envelope = ajv.compile(EVENT_ENVELOPE);
     for (const schema of schemas) {
       if (conformName(schema.event) !== schema.event) {
-        throw new Error(`declared event ${JSON.stringify(schema.event)} is not snake_case; declare it as ${JSON.stringify(conformName(schema.event))}`);
+        throw new Error(
+          `declared event ${JSON.stringify(schema.event)} is not snake_case; declare it as ${JSON.stringify(conformName(schema.event))}`,
+        );
       }
-      if (this.declared.has(schema.event)) throw new Error(`event ${JSON.stringify(schema.event)} is declared twice`);
+      if (this.declared.has(schema.event))
+        throw new Error(`event ${JSON.stringify(schema.event)} is declared twice`);
       this.declared.set(schema.event, { version: schema.version, validate: ajv.compile(schema.schema) });
     }
   }
@@ -101,13 +118,24 @@ export class EventValidator {
    * per batch; `receivedAtMs` the collector's clock. `bodyBytes` lets small bodies skip the exact
    * per-event size measure (no event can exceed them).
    */
-  check(raw: unknown, batchSentAt: Instant | undefined, receivedAtMs: number, bodyBytes: number): EventVerdict {
+  check(
+    raw: unknown,
+    batchSentAt: Instant | undefined,
+    receivedAtMs: number,
+    bodyBytes: number,
+  ): EventVerdict {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
       const kind = raw === null ? "null" : Array.isArray(raw) ? "an array" : `a ${typeof raw}`;
-      return { ok: false, eventId: randomUUID(), event: null, errors: [`event must be a JSON object, not ${kind}`] };
+      return {
+        ok: false,
+        eventId: randomUUID(),
+        event: null,
+        errors: [`event must be a JSON object, not ${kind}`],
+      };
     }
     const input = raw as Record<string, unknown>;
-    const eventId = typeof input.event_id === "string" && input.event_id.length > 0 ? input.event_id : randomUUID();
+    const eventId =
+      typeof input.event_id === "string" && input.event_id.length > 0 ? input.event_id : randomUUID();
     const eventName = typeof input.event === "string" ? input.event : null;
     // Quarantine records name the event as the events table would (conformed), or as sent when that is empty.
     const eventLabel = eventName === null ? null : conformName(eventName) || eventName;
@@ -119,13 +147,24 @@ export class EventValidator {
     if (userId === null && anonymousId === null) errors.push("user_id or anonymous_id is required");
 
     const event = conformName(eventName!);
-    if (event === "") errors.push(`event name ${JSON.stringify(eventName)} is empty after conforming to snake_case`);
-    else if (event.length > MAX_EVENT_NAME_LENGTH) errors.push(`event name is ${event.length} characters after conforming; the limit is ${MAX_EVENT_NAME_LENGTH}`);
+    if (event === "")
+      errors.push(`event name ${JSON.stringify(eventName)} is empty after conforming to snake_case`);
+    else if (event.length > MAX_EVENT_NAME_LENGTH)
+      errors.push(
+        `event name is ${event.length} characters after conforming; the limit is ${MAX_EVENT_NAME_LENGTH}`,
+      );
     if (!isWellFormed(eventId)) errors.push("event_id is not valid Unicode");
 
     // Envelope strings are bounded by the envelope schema except the two instants; count those too.
-    const size: SizeBound = { bytes: ENVELOPE_MAX_JSON_BYTES + instantLength(input.timestamp) + instantLength(input.sent_at) };
-    const properties = conformKeys((input.properties ?? {}) as Record<string, unknown>, "properties", errors, size);
+    const size: SizeBound = {
+      bytes: ENVELOPE_MAX_JSON_BYTES + instantLength(input.timestamp) + instantLength(input.sent_at),
+    };
+    const properties = conformKeys(
+      (input.properties ?? {}) as Record<string, unknown>,
+      "properties",
+      errors,
+      size,
+    );
     const context = conformKeys((input.context ?? {}) as Record<string, unknown>, "context", errors, size);
     // Exact size only when the bound says the event might be over the limit (and the body is big enough to hold one that is).
     if (size.bytes > MAX_EVENT_BYTES && bodyBytes > MAX_EVENT_BYTES) {
@@ -135,7 +174,10 @@ export class EventValidator {
       } catch {
         return rejected(eventId, eventLabel, ["event is nested too deeply to serialize"]);
       }
-      if (bytes > MAX_EVENT_BYTES) return rejected(eventId, eventLabel, [`event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`]);
+      if (bytes > MAX_EVENT_BYTES)
+        return rejected(eventId, eventLabel, [
+          `event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`,
+        ]);
     }
 
     const timestamp = input.timestamp === undefined ? undefined : parseInstant(input.timestamp, "timestamp");
@@ -151,12 +193,25 @@ export class EventValidator {
 
     const declared = event ? this.declared.get(event) : undefined;
     if (declared && errors.length === 0 && !declared.validate(properties)) {
-      errors.push(...describeErrors(declared.validate.errors, "properties").map((e) => `${e} (schema ${event} v${declared.version})`));
+      errors.push(
+        ...describeErrors(declared.validate.errors, "properties").map(
+          (e) => `${e} (schema ${event} v${declared.version})`,
+        ),
+      );
     }
     if (errors.length > 0) return rejected(eventId, eventLabel, errors);
     return {
       ok: true,
-      value: { eventId, event, eventTimeMs, userId, anonymousId, properties, context, schemaVersion: declared?.version ?? null },
+      value: {
+        eventId,
+        event,
+        eventTimeMs,
+        userId,
+        anonymousId,
+        properties,
+        context,
+        schemaVersion: declared?.version ?? null,
+      },
     };
   }
 }

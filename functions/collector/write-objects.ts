@@ -55,7 +55,13 @@ export async function encodeNdjsonGzip(lines: readonly string[]): Promise<Buffer
  * Writes one object with ONE PutObject: S3 makes it visible whole or not at all, so a reader never
  * sees half a batch, and a failed put leaves nothing behind.
  */
-export async function putGzipObject(s3: S3Client, bucket: string, key: string, body: Buffer, records: number): Promise<void> {
+export async function putGzipObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: Buffer,
+  records: number,
+): Promise<void> {
   await s3.send(
     new PutObjectCommand({
       Bucket: bucket,
@@ -68,6 +74,11 @@ export async function putGzipObject(s3: S3Client, bucket: string, key: string, b
   );
 }
 
-export async function putNdjsonGzip(s3: S3Client, bucket: string, key: string, lines: readonly string[]): Promise<void> {
+export async function putNdjsonGzip(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  lines: readonly string[],
+): Promise<void> {
   await putGzipObject(s3, bucket, key, await encodeNdjsonGzip(lines), lines.length);
 }
