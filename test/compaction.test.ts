@@ -163,6 +163,20 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
     expect((after[0] as { n: number }).n).toBe((before[0] as { n: number }).n + 1);
   });
 
+  it("spreads a chunk over many hours (the partitioned-write path) without losing a row", async () => {
+    const late = Array.from({ length: 10 }, (_, h) =>
+      rawEvent({ event_id: `many-${h}`, event: "search_made", event_time: `2026-11-20T${String(h).padStart(2, "0")}:30:00.000Z`, properties: { query: `q${h}`, n_results: h } }),
+    );
+    const key = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:39:00Z"), late);
+    const chunks = await planCompaction(deps, { run_id: "run-many", input: { max_chunk_objects: 1 } });
+    for (const chunk of chunks.filter((c) => c.keys.includes(key))) await compactChunk(deps, "run-many", chunk);
+    await finalizeCompaction(deps, "run-many");
+    const files = (await tableFiles(s3.client, s3.bucket, "search_made")).filter((f) => f.includes("dt=2026-11-20"));
+    expect(files).toHaveLength(10);
+    const rows = await queryTable(s3.client, s3.bucket, "search_made", "SELECT hour, query, n_results FROM search_made WHERE dt = '2026-11-20' ORDER BY hour");
+    expect(rows).toEqual(late.map((_, h) => ({ hour: String(h).padStart(2, "0"), query: `q${h}`, n_results: String(h) })));
+  });
+
   it("two finalizers merging one partition at once lose nothing (conditional writes, merge redone)", async () => {
     const x = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:37:00Z"), [rawEvent({ event_id: "x1", event: "page_viewed", event_time: "2026-11-22T15:10:00.000Z" })]);
     const planB = await planCompaction(deps, { run_id: "run-b", input: { max_chunk_objects: 1 } });
