@@ -257,6 +257,49 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
     notes: "",
   },
   {
+    name: "to_iso8601",
+    trino: ["to_iso8601(x) -> varchar"],
+    // One macro for three input types: typeof() is constant per call site, and every branch binds
+    // (strftime takes dates and both timestamp kinds), so the CASE folds to the right format.
+    definition: `(x) AS CASE typeof(x)
+      WHEN 'TIMESTAMP WITH TIME ZONE' THEN strftime(x, '%Y-%m-%dT%H:%M:%S.%gZ')
+      WHEN 'DATE' THEN strftime(x, '%Y-%m-%d')
+      ELSE strftime(x, '%Y-%m-%dT%H:%M:%S.%g') END`,
+    notes:
+      "Milliseconds, as Trino prints timestamp(3); a timestamp with time zone ends in Z (the session zone is UTC).",
+  },
+  {
+    name: "day_of_month",
+    trino: ["day_of_month(x) -> bigint"],
+    definition: "(x) AS dayofmonth(x)",
+    notes: "",
+  },
+  {
+    name: "week_of_year",
+    trino: ["week_of_year(x) -> bigint"],
+    definition: "(x) AS week(x)",
+    notes: "ISO week.",
+  },
+  {
+    name: "year_of_week",
+    trino: ["year_of_week(x) -> bigint"],
+    definition: "(x) AS isoyear(x)",
+    notes: "ISO week-numbering year.",
+  },
+  {
+    name: "last_day_of_month",
+    trino: ["last_day_of_month(x) -> date"],
+    definition: "(x) AS last_day(x)",
+    notes: "",
+  },
+  {
+    name: "sequence",
+    trino: ["sequence(start, stop) -> array(bigint)", "sequence(start, stop, step) -> array"],
+    definition: "(a, b) AS generate_series(a, b), (a, b, step) AS generate_series(a, b, step)",
+    notes:
+      "Inclusive of stop, as Trino. Dates and timestamps need the step (`INTERVAL '1' DAY`); Trino defaults it.",
+  },
+  {
     name: "date",
     trino: ["date(x) -> date"],
     definition: "(x) AS CAST(x AS DATE)",

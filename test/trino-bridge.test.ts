@@ -102,6 +102,25 @@ describe("date and time", () => {
       /unknown unit fortnight/,
     );
   });
+  it("to_iso8601 prints timestamps, timestamps with zone and dates as Trino does", async () => {
+    expect(await trino("to_iso8601(TIMESTAMP '2020-01-02 03:04:05.678')")).toBe("2020-01-02T03:04:05.678");
+    expect(await trino("to_iso8601(from_iso8601_timestamp('2020-01-02T04:04:05.678+01:00'))")).toBe(
+      "2020-01-02T03:04:05.678Z",
+    );
+    expect(await trino("to_iso8601(DATE '2020-01-02')")).toBe("2020-01-02");
+  });
+  it("ISO calendar parts and month ends", async () => {
+    expect(await trino("day_of_month(DATE '2020-01-31')")).toBe(31);
+    expect(await trino("week_of_year(DATE '2021-01-03')")).toBe(53);
+    expect(await trino("year_of_week(DATE '2021-01-03')")).toBe(2020);
+    expect(iso(await trino("last_day_of_month(DATE '2020-02-10')"))).toBe("2020-02-29T00:00:00.000Z");
+  });
+  it("sequence is inclusive of stop", async () => {
+    expect(((await trino("sequence(1, 5)")) as bigint[]).map(Number)).toEqual([1, 2, 3, 4, 5]);
+    expect(((await trino("sequence(1, 10, 3)")) as bigint[]).map(Number)).toEqual([1, 4, 7, 10]);
+    const days = (await trino("sequence(DATE '2020-01-01', DATE '2020-01-03', INTERVAL '1' DAY)")) as Date[];
+    expect(days.map((d) => d.toISOString().slice(0, 10))).toEqual(["2020-01-01", "2020-01-02", "2020-01-03"]);
+  });
   it("day_of_week is ISO (Sunday = 7), date() casts", async () => {
     expect(await trino("day_of_week(DATE '2024-01-07')")).toBe(7);
     expect(await trino("day_of_year(DATE '2024-02-01')")).toBe(32);
