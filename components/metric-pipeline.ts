@@ -87,7 +87,13 @@ export interface MetricPipelineArgs {
   tracing?: boolean;
   /** SNS topic for every alarm; default one created here. */
   alarmTopicArn?: pulumi.Input<string>;
-  alarms?: { periodSeconds?: number; rejectedRatioThreshold?: number; api5xxThreshold?: number };
+  alarms?: {
+    periodSeconds?: number;
+    rejectedRatioThreshold?: number;
+    api5xxThreshold?: number;
+    /** Hours without a compaction start before alarming; default 3 (the schedule is hourly). */
+    compactionStaleHours?: number;
+  };
   athena?: {
     /** Glue database name (lowercase, underscores). Default `observatory_<stage>`. */
     databaseName?: string;

@@ -120,6 +120,12 @@ describe("options", () => {
   it("ingest-only: no fleet, no layer; only the named queries over its own tables", () => {
     expect(minimal.compaction).toBeUndefined();
     expect(of("minimal", "aws:sfn/stateMachine:StateMachine")).toHaveLength(0);
+    expect(minimal.monitoring.compactionStaleAlarm).toBeUndefined();
+    expect(
+      of("minimal", "aws:cloudwatch/metricAlarm:MetricAlarm")
+        .map((a) => a.name)
+        .sort(),
+    ).toEqual(["minimal-api-5xx", "minimal-collector-errors", "minimal-rejected-ratio"]);
     const names = of("minimal", "aws:glue/catalogTable:CatalogTable")
       .map((t) => t.inputs.name)
       .sort();

@@ -337,6 +337,20 @@ describe("alarms and dashboard", () => {
       "RejectedEvents",
       "IF((accepted + rejected) > 0, rejected / (accepted + rejected), 0)",
     ]);
+    // Compaction that stops starting (a broken schedule) pages too: missing data is breaching.
+    expect(alarms["metrics-compaction-stale"]).toMatchObject({
+      namespace: "AWS/States",
+      metricName: "ExecutionsStarted",
+      dimensions: {
+        StateMachineArn: await outputOf(pipeline.compaction?.stateMachineArn as pulumi.Output<string>),
+      },
+      period: 3600,
+      evaluationPeriods: 3,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "breaching",
+      alarmActions: [topic],
+    });
     // The compaction fleet's failure alarms go to the same topic.
     expect(alarms["metrics-compaction-failed-alarm"]).toMatchObject({ alarmActions: [topic] });
   });

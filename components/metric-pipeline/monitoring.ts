@@ -9,6 +9,12 @@ export const DEFAULT_REJECTED_RATIO_THRESHOLD = 0.05;
 /** Any 5xx from the API means lost availability (bad input never gets a 5xx): alarm on the first. */
 export const DEFAULT_API_5XX_THRESHOLD = 1;
 
+/**
+ * Compaction that has not started for this many hours means data stops becoming queryable (a broken
+ * schedule or role fails silently: no run, so no failed run). Three hourly ticks missed is a page.
+ */
+export const DEFAULT_COMPACTION_STALE_HOURS = 3;
+
 export const ACCEPTED_METRIC = "AcceptedEvents";
 export const REJECTED_METRIC = "RejectedEvents";
 export const REFUSED_METRIC = "RefusedBatches";
@@ -28,6 +34,8 @@ export interface MonitoringArgs {
   periodSeconds?: number;
   rejectedRatioThreshold?: number;
   api5xxThreshold?: number;
+  /** Hours without a compaction run start before alarming (only with a compaction state machine). */
+  compactionStaleHours?: number;
 }
 
 export interface Monitoring {
@@ -37,6 +45,7 @@ export interface Monitoring {
   api5xxAlarm: aws.cloudwatch.MetricAlarm;
   collectorErrorsAlarm: aws.cloudwatch.MetricAlarm;
   rejectedRatioAlarm: aws.cloudwatch.MetricAlarm;
+  compactionStaleAlarm?: aws.cloudwatch.MetricAlarm;
   dashboard: aws.cloudwatch.Dashboard;
 }
 
@@ -215,7 +224,34 @@ export function createMonitoring(name: string, args: MonitoringArgs, parent: pul
     opts,
   );
 
+  const staleHours = args.compactionStaleHours ?? DEFAULT_COMPACTION_STALE_HOURS;
+  if (!Number.isInteger(staleHours) || staleHours < 1) {
+    throw new Error(`compactionStaleHours must be a whole number of hours >= 1, got ${staleHours}`);
+  }
+  const compactionStaleAlarm = args.compactionStateMachineArn
+    ? new aws.cloudwatch.MetricAlarm(
+        `${name}-compaction-stale`,
+        {
+          alarmDescription: `Compaction has not started for ${staleHours} h: new events are not becoming queryable (check the schedule and its role).`,
+          namespace: "AWS/States",
+          metricName: "ExecutionsStarted",
+          dimensions: { StateMachineArn: args.compactionStateMachineArn },
+          statistic: "Sum",
+          period: 3600,
+          evaluationPeriods: staleHours,
+          threshold: 1,
+          comparisonOperator: "LessThanThreshold",
+          // No datapoint is exactly the failure this alarm exists for.
+          treatMissingData: "breaching",
+          alarmActions,
+          okActions: alarmActions,
+        },
+        opts,
+      )
+    : undefined;
+
   return {
+    compactionStaleAlarm,
     acceptedFilter,
     rejectedFilter,
     refusedFilter,
