@@ -18,6 +18,8 @@ export interface PeerCount {
   /** Distinct event ids among them (stack only: a duplicate would show here). */
   distinctEventIds?: number;
   requests?: number;
+  /** Lines whose correlation_id is the one the event carried in context.correlation_id (stack only). */
+  correlationKept?: number;
 }
 
 type Message = "count" | "close";
@@ -59,6 +61,7 @@ async function countRaw(s3: S3Client, bucket: string): Promise<PeerCount> {
   const ids = new Set<string>();
   let events = 0;
   let requests = 0;
+  let correlationKept = 0;
   let token: string | undefined;
   do {
     const page = await s3.send(
@@ -73,12 +76,18 @@ async function countRaw(s3: S3Client, bucket: string): Promise<PeerCount> {
       requests++;
       for (const line of lines) {
         events++;
-        ids.add((JSON.parse(line) as { event_id: string }).event_id);
+        const record = JSON.parse(line) as {
+          event_id: string;
+          correlation_id: string;
+          context: { correlation_id?: string };
+        };
+        ids.add(record.event_id);
+        if (record.correlation_id === record.context.correlation_id) correlationKept++;
       }
     }
     token = page.NextContinuationToken;
   } while (token);
-  return { events, distinctEventIds: ids.size, requests };
+  return { events, distinctEventIds: ids.size, requests, correlationKept };
 }
 
 main(process.argv[2] ?? "").catch((error: unknown) => {

@@ -8,7 +8,9 @@
 //       Tracker (defaults)                    -> the same kind of sink            (like for like)
 //       Tracker (defaults)                    -> the real collector + s3rver      (the issue's goal)
 //     Every run is checked on the receiving side: all events arrived, none twice.
-//  3. gzip level 1 vs 6 on a full batch (why GZIP_LEVEL is 1).
+//  3. Server-style traffic (50 requests in progress at once, 5 events each) to the collector, with
+//     batches grouped by correlation ID (default) and not: what the grouping costs, and what it keeps.
+//  4. gzip level 1 vs 6 on a full batch (why GZIP_LEVEL is 1).
 import { type ChildProcess, fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -103,7 +105,9 @@ interface Peer {
 
 async function startPeer(kind: "sink" | "stack"): Promise<Peer> {
   const child: ChildProcess = fork(join(here, "tracker-peer.ts"), [kind], {
-    execArgv: ["--import", "tsx"],
+    // s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node 17+) only has in
+    // its legacy provider: without it, listing more than 1,000 raw objects fails with InternalError.
+    execArgv: ["--import", "tsx", ...(kind === "stack" ? ["--openssl-legacy-provider"] : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const next = <T>() =>
@@ -216,6 +220,10 @@ interface Delivery {
   eventsPerSecond: number;
   received: PeerCount;
   requests: number;
+  /** Events sent in this run. */
+  total: number;
+  /** Server-style traffic with correlation IDs (then the raw zone is checked for them). */
+  serverStyle?: boolean;
   /** CPU time this (client) process spent per delivered event, in microseconds. */
   clientCpuUsPerEvent: number;
   note: string;
@@ -227,23 +235,36 @@ function cpuMicros(): number {
   return usage.user + usage.system;
 }
 
+/** Server-style traffic: this many requests in progress at once, each tracking REQUEST_EVENTS events. */
+const CONCURRENT_REQUESTS = 50;
+const REQUEST_EVENTS = 5;
+/** Correlation ID of event i in server-style traffic: 50 interleaved requests of 5 events, then the next 50. */
+function serverRequestId(i: number): string {
+  const wave = Math.floor(i / (CONCURRENT_REQUESTS * REQUEST_EVENTS));
+  return `req-${wave}-${i % CONCURRENT_REQUESTS}`;
+}
+
 async function deliverWithTracker(
   label: string,
   kind: "sink" | "stack",
   event: (i: number) => BenchEvent,
+  options: { events?: number; serverStyle?: boolean; groupByCorrelationId?: boolean } = {},
 ): Promise<Delivery> {
+  const total = options.events ?? E2E_EVENTS;
   const peer = await startPeer(kind);
   const errors: string[] = [];
   const tracker = new Tracker({
     endpoint: peer.url,
     apiKey: peer.apiKey,
     onError: (e) => errors.push(e.message),
+    groupByCorrelationId: options.groupByCorrelationId ?? true,
   });
   const cpuStart = cpuMicros();
   const start = process.hrtime.bigint();
-  for (let i = 0; i < E2E_EVENTS; i++) {
+  for (let i = 0; i < total; i++) {
     const e = event(i);
-    tracker.track(e.event, e.properties, { userId: e.userId });
+    const correlationId = options.serverStyle ? serverRequestId(i) : undefined;
+    tracker.track(e.event, e.properties, { userId: e.userId, correlationId });
     if (i % CHUNK === CHUNK - 1) {
       await yieldToLoop();
       // Harness flow control: track() never blocks, so a producer faster than the receiver must wait
@@ -253,7 +274,7 @@ async function deliverWithTracker(
   }
   await tracker.close();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const clientCpuUsPerEvent = (cpuMicros() - cpuStart) / E2E_EVENTS;
+  const clientCpuUsPerEvent = (cpuMicros() - cpuStart) / total;
   const received = await peer.count();
   await peer.close();
   const stats = tracker.stats();
@@ -261,10 +282,12 @@ async function deliverWithTracker(
   return {
     label,
     seconds,
-    eventsPerSecond: E2E_EVENTS / seconds,
+    eventsPerSecond: total / seconds,
     clientCpuUsPerEvent,
     received,
     requests: stats.requests,
+    total,
+    serverStyle: options.serverStyle,
     note: `accepted ${stats.accepted}, dropped ${Object.values(stats.dropped).reduce((a, b) => a + b, 0)}, retries ${stats.retries}`,
   };
 }
@@ -292,10 +315,22 @@ async function deliverWithSegment(label: string, event: (i: number) => BenchEven
     seconds,
     eventsPerSecond: E2E_EVENTS / seconds,
     clientCpuUsPerEvent,
+    total: E2E_EVENTS,
     received,
     requests: received.requests ?? 0,
     note: `delivery failures ${failures}`,
   };
+}
+
+function printRun(run: Delivery): void {
+  const { events, distinctEventIds, correlationKept } = run.received;
+  const complete =
+    events === run.total && (distinctEventIds ?? run.total) === run.total ? "all arrived once" : "MISMATCH";
+  const ids = distinctEventIds === undefined ? "" : ` (${distinctEventIds} distinct ids)`;
+  const kept = run.serverStyle ? `, correlation kept on ${correlationKept ?? "?"} of ${events}` : "";
+  console.log(
+    `  ${run.label.padEnd(44)} ${fmt(run.eventsPerSecond).padStart(9)} events/s  ${fmt(run.seconds, 2)} s  client CPU ${fmt(run.clientCpuUsPerEvent, 1)} us/event  ${run.requests} requests  received ${events}${ids} ${complete}${kept}; ${run.note}`,
+  );
 }
 
 // ---------- 3. gzip level ----------
@@ -393,15 +428,7 @@ async function main() {
     runs.push(await deliverWithTracker("Tracker (defaults) -> HTTP sink", "sink", event));
     runs.push(await deliverWithTracker("Tracker (defaults) -> collector + s3rver", "stack", event));
   }
-  for (const run of runs) {
-    const complete =
-      run.received.events === E2E_EVENTS && (run.received.distinctEventIds ?? E2E_EVENTS) === E2E_EVENTS
-        ? "all arrived once"
-        : "MISMATCH";
-    console.log(
-      `  ${run.label.padEnd(42)} ${fmt(run.eventsPerSecond).padStart(9)} events/s  ${fmt(run.seconds, 2)} s  client CPU ${fmt(run.clientCpuUsPerEvent, 1)} us/event  ${run.requests} requests  received ${run.received.events}${run.received.distinctEventIds === undefined ? "" : ` (${run.received.distinctEventIds} distinct ids)`} ${complete}; ${run.note}`,
-    );
-  }
+  for (const run of runs) printRun(run);
   const rate = (prefix: string) =>
     median(runs.filter((r) => r.label.startsWith(prefix)).map((r) => r.eventsPerSecond));
   const segmentRate = rate("Segment");
@@ -421,7 +448,25 @@ async function main() {
     `  goal >= 10x Segment (Tracker->collector): ${collectorRate / segmentRate >= 10 ? "MET" : "NOT MET"}`,
   );
 
-  console.log("\n3. gzip of one full batch (why GZIP_LEVEL = 1)");
+  const serverEvents = E2E_EVENTS / 5;
+  console.log(
+    `\n3. server-style traffic to the collector: ${serverEvents} events, ${CONCURRENT_REQUESTS} requests in progress at once, ${REQUEST_EVENTS} events each`,
+  );
+  printRun(
+    await deliverWithTracker("Tracker, grouped by correlation (default)", "stack", event, {
+      events: serverEvents,
+      serverStyle: true,
+    }),
+  );
+  printRun(
+    await deliverWithTracker("Tracker, groupByCorrelationId: false", "stack", event, {
+      events: serverEvents,
+      serverStyle: true,
+      groupByCorrelationId: false,
+    }),
+  );
+
+  console.log("\n4. gzip of one full batch (why GZIP_LEVEL = 1)");
   for (const g of gzipLevels(event)) {
     console.log(
       `  level ${g.level}: ${fmt(g.inputBytes)} bytes (${g.events} events) -> ${fmt(g.outputBytes)} bytes, ratio ${fmt(g.ratio, 1)}x, ${fmt(g.ms, 2)} ms`,
