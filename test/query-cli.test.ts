@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import {
   AthenaClient,
   GetQueryExecutionCommand,
@@ -68,6 +68,15 @@ describe("observatory query --local", () => {
       io,
     );
     expect(out()).toBe('reason,num_rejected\n"a,b",2\n');
+  });
+
+  it("reads the SQL from stdin with -", async () => {
+    const { io, out } = capture();
+    io.stdin = Readable.from(["SELECT count(*) AS n\n", "FROM search_made -- a .sql file\n"]);
+    await runQueryCommand("-", { format: "json", s3Port: s3.port, dataDir: join(dir, "data") }, io);
+    expect(JSON.parse(out())).toEqual([
+      { n: fixture.events.filter((e) => e.event === "search_made").length },
+    ]);
   });
 
   it("fails clearly on SQL errors and on contradictory options", async () => {

@@ -26,7 +26,7 @@ export function registerCostCommand(program: Command): void {
     .description(
       "Bytes a query would scan on Athena (partition pruning, only the columns it reads) and its price ($5/TB, 10 MB minimum)",
     )
-    .argument("[sql]", "the SQL to estimate")
+    .argument("[sql]", "the SQL to estimate, or - to read it from stdin")
     .option("--named <name>", `estimate a named query (${NAMED_QUERIES.map((q) => q.name).join(", ")})`)
     .option("--all-named", "estimate every named query")
     .option(
@@ -47,7 +47,7 @@ export async function runCostCommand(
 ): Promise<number> {
   const queries = options.allNamed
     ? NAMED_QUERIES.map((q) => ({ name: q.name, sql: q.sql }))
-    : [{ name: options.named ?? "query", sql: resolveSql(sql, options.named) }];
+    : [{ name: options.named ?? "query", sql: await resolveSql(sql, options.named, io.stdin) }];
   const session = await openLocalQuerySession({ dataDir: options.dataDir, s3Port: options.s3Port });
   try {
     for (const note of session.notes) io.stderr.write(`${note}\n`);

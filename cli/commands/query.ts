@@ -36,6 +36,8 @@ export interface CommandIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Where `-` reads the SQL from (default: process.stdin). */
+  stdin?: NodeJS.ReadableStream;
   athena?: AthenaClient;
 }
 
@@ -45,7 +47,10 @@ export function registerQueryCommand(program: Command): void {
   program
     .command("query")
     .description("Run Athena (Trino) SQL: locally on DuckDB over the local stack's Parquet, or on Athena")
-    .argument("[sql]", "the SQL (tables: events, quarantine, logs, one per declared event)")
+    .argument(
+      "[sql]",
+      "the SQL, or - to read it from stdin (tables: events, quarantine, logs, one per declared event)",
+    )
     .option("--local", "run on this machine (default when no workgroup is configured)")
     .option("--athena", "run on Athena in the stack's workgroup")
     .option("--named <name>", `run a named query (${NAMED_QUERIES.map((q) => q.name).join(", ")})`)
@@ -77,7 +82,7 @@ export async function runQueryCommand(
     );
     return 0;
   }
-  const text = resolveSql(sql, options.named);
+  const text = await resolveSql(sql, options.named, io.stdin);
   const result = useAthena(options, io.env)
     ? await onAthena(text, options, io)
     : await onLocal(text, options, io);
@@ -91,13 +96,26 @@ export async function runQueryCommand(
   return 0;
 }
 
-/** The SQL to run: the argument, or a named query's (not both). */
-export function resolveSql(sql: string | undefined, named: string | undefined): string {
+/** The SQL to run: the argument (`-`: read from stdin, e.g. a .sql file), or a named query's (not both). */
+export async function resolveSql(
+  sql: string | undefined,
+  named: string | undefined,
+  stdin?: NodeJS.ReadableStream,
+): Promise<string> {
   if (sql && named) throw new Error("give either SQL or --named, not both");
   if (named) return namedQuery(named).sql;
-  if (!sql?.trim())
-    throw new Error('no SQL given: observatory query "SELECT ..." (or --named <name>, --list)');
-  return sql;
+  const text = sql === "-" ? await readAll(stdin ?? process.stdin) : sql;
+  if (!text?.trim())
+    throw new Error(
+      'no SQL given: observatory query "SELECT ..." (or - to read stdin, --named <name>, --list)',
+    );
+  return text;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 export function useAthena(
