@@ -12,7 +12,7 @@ import {
 } from "../../contracts/logs-table.js";
 import { decodeSubscriptionData } from "./decode-payload.js";
 import { indexRows } from "./opensearch-indexer.js";
-import { logsParquet } from "./parquet-writer.js";
+import { logsParquetFiles } from "./parquet-writer.js";
 import {
   type DeliverySource,
   functionNameOfLogGroup,
@@ -167,8 +167,10 @@ export async function consumeSubscription(
     else partitions.set(key, [row]);
   }
   const objects: string[] = [];
-  for (const [key, partRows] of partitions) {
-    await put(deps.s3, deps.bucket, key, await logsParquet(partRows), "application/vnd.apache.parquet");
+  const keys = [...partitions.keys()];
+  const files = await logsParquetFiles([...partitions.values()]);
+  for (const [i, key] of keys.entries()) {
+    await put(deps.s3, deps.bucket, key, files[i] as Buffer, "application/vnd.apache.parquet");
     objects.push(key);
   }
 

@@ -29,29 +29,47 @@ function readType(duckdbType: string): string {
 }
 
 /**
- * Rows -> one ZSTD Parquet file with exactly the `logs` columns (contracts/logs-table.ts), sorted by
- * time. DuckDB reads a temp NDJSON file (it has json built in; no httpfs, so the caller uploads).
+ * Groups of rows -> one ZSTD Parquet file per group, each with exactly the `logs` columns
+ * (contracts/logs-table.ts), sorted by time. DuckDB reads one temp NDJSON file of every row once
+ * (it has json built in; no httpfs, so the caller uploads), then writes each group from memory.
  */
-export async function logsParquet(rows: readonly LogRow[]): Promise<Buffer> {
+export async function logsParquetFiles(groups: readonly (readonly LogRow[])[]): Promise<Buffer[]> {
+  if (groups.length === 0) return [];
   const directory = await mkdtemp(join(tmpdir(), "log-consumer-"));
   const input = join(directory, "rows.ndjson");
-  const output = join(directory, "rows.parquet");
   const connection = await (await duckdb()).connect();
   try {
-    await writeFile(input, rows.map((row) => JSON.stringify(row, wellFormed)).join("\n"));
-    const columns = `{${LOGS_COLUMNS.map((c) => `${sqlString(c.name)}: ${sqlString(readType(c.duckdbType))}`).join(", ")}}`;
+    const lines = groups.flatMap((rows, part) =>
+      rows.map((row) => JSON.stringify({ ...row, _part: part }, wellFormed)),
+    );
+    await writeFile(input, lines.join("\n"));
+    const columns = `{${[...LOGS_COLUMNS.map((c) => `${sqlString(c.name)}: ${sqlString(readType(c.duckdbType))}`), "'_part': 'INTEGER'"].join(", ")}}`;
     const select = LOGS_COLUMNS.map((c) =>
       c.duckdbType === "TIMESTAMP_MS"
         ? `CAST(epoch_ms("${c.name}") AS TIMESTAMP_MS) AS "${c.name}"`
         : `"${c.name}"`,
     ).join(", ");
     await connection.run(
-      `COPY (SELECT ${select} FROM read_json(${sqlString(input)}, format = 'newline_delimited', columns = ${columns}, maximum_object_size = 16777216) ORDER BY "time", log_id)
-       TO ${sqlString(output)} (FORMAT parquet, COMPRESSION zstd)`,
+      `CREATE TEMP TABLE delivery AS SELECT ${select}, _part FROM read_json(${sqlString(input)}, format = 'newline_delimited', columns = ${columns}, maximum_object_size = 16777216)`,
     );
-    return await readFile(output);
+    const files: Buffer[] = [];
+    for (let part = 0; part < groups.length; part++) {
+      const output = join(directory, `part-${part}.parquet`);
+      const names = LOGS_COLUMNS.map((c) => `"${c.name}"`).join(", ");
+      await connection.run(
+        `COPY (SELECT ${names} FROM delivery WHERE _part = ${part} ORDER BY "time", log_id) TO ${sqlString(output)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      files.push(await readFile(output));
+    }
+    return files;
   } finally {
     connection.closeSync();
     await rm(directory, { recursive: true, force: true });
   }
+}
+
+/** Rows -> one ZSTD Parquet file (see logsParquetFiles). */
+export async function logsParquet(rows: readonly LogRow[]): Promise<Buffer> {
+  const [file] = await logsParquetFiles([rows]);
+  return file as Buffer;
 }
