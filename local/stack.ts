@@ -10,7 +10,9 @@ import {
   LOCAL_S3_PORT,
 } from "../contracts/local-stack.js";
 import { createCollector } from "../functions/collector/collector.js";
-import { type HttpLambda, startHttpLambda } from "./api-gateway.js";
+import { nullStream, RoutedLogStream } from "../runtime/log-output.js";
+import { createLogger } from "../runtime/logger.js";
+import { type HttpLambda, type HttpLambdaHandler, startHttpLambda } from "./api-gateway.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb-server.js";
 import { type LocalS3, startLocalS3 } from "./s3-server.js";
 
@@ -44,6 +46,11 @@ export interface LocalStackCore {
   collector: HttpLambda;
   /** Prints unless the stack is quiet. */
   log(message: string): void;
+  /**
+   * Wraps the collector's Lambda handler for the requests that follow, e.g. to run it "as a Lambda"
+   * whose log lines go to the local log archive: `core.wrapCollector((h) => asLocalLambda(delivery, {...}, h))`.
+   */
+  wrapCollector(wrap: (handler: HttpLambdaHandler) => HttpLambdaHandler): void;
 }
 
 /** Something started with the stack (H7's compaction schedule, H5's log consumer, ...). */
@@ -100,7 +107,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     closers.push(() => dynamodb.close());
 
-    const collectorHandler = createCollector({
+    // The collector logs as on AWS (runtime/logger.ts, one line per request). Its lines reach an
+    // extra that captures them (H5's local log archive, through wrapCollector); otherwise they are
+    // dropped, except errors, which the console shows.
+    const collectorLogger = createLogger({
+      service: "observatory-collector",
+      stage: "local",
+      destination: new RoutedLogStream(nullStream()),
+    });
+    let collectorHandler: HttpLambdaHandler = createCollector({
       s3: s3.client,
       bucket: s3.bucket,
       apiKeys: [apiKey],
@@ -108,10 +123,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       service: "local",
       stage: "local",
       logger: {
-        info: () => {},
-        error: (message, extra) => log(`collector: ${message} ${JSON.stringify(extra ?? {})}`),
+        info: (message, extra) => collectorLogger.info(message, extra),
+        error: (message, extra) => {
+          collectorLogger.error(message, extra);
+          log(`collector: ${message} ${JSON.stringify(extra ?? {})}`);
+        },
       },
-    }).handler;
+    }).handler as HttpLambdaHandler;
     const collectorPort = options.collectorPort ?? LOCAL_COLLECTOR_PORT;
     const collector = await listening("collector", collectorPort, "--port", () =>
       startHttpLambda({
@@ -123,7 +141,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     closers.push(() => collector.close());
 
-    const core: LocalStackCore = { dataDir, apiKey, bucket: s3.bucket, s3, dynamodb, collector, log };
+    const core: LocalStackCore = {
+      dataDir,
+      apiKey,
+      bucket: s3.bucket,
+      s3,
+      dynamodb,
+      collector,
+      log,
+      wrapCollector: (wrap) => {
+        collectorHandler = wrap(collectorHandler);
+      },
+    };
     const extras: LocalStack["extras"] = [];
     for (const extra of options.extras ?? []) {
       const handle = await extra.start(core);

@@ -8,6 +8,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpLambda } from "../local/api-gateway.js";
 import { type LocalStackCore, startLocalStack } from "../local/stack.js";
+import { captureLogLines } from "../runtime/log-output.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
 
 let dir: string;
@@ -114,6 +115,21 @@ describe("local API Gateway (startHttpLambda)", () => {
 describe("startLocalStack", () => {
   it("serves the collector over S3 and DynamoDB, starts extras after the core and closes in reverse", async () => {
     const order: string[] = [];
+    const collectorLines: string[] = [];
+    // An extra that runs the collector with its log lines captured, as the local log archive does.
+    const capture = {
+      name: "capture",
+      async start(core: LocalStackCore) {
+        core.wrapCollector(
+          (handler) => (event, context) =>
+            captureLogLines(
+              (line) => collectorLines.push(line),
+              () => handler(event, context),
+            ),
+        );
+        return { close: async () => {} };
+      },
+    };
     const extra = (name: string) => ({
       name,
       async start(core: LocalStackCore) {
@@ -128,13 +144,17 @@ describe("startLocalStack", () => {
       dynamoPort: 0,
       apiKey: "k-test",
       quiet: true,
-      extras: [extra("one"), extra("two")],
+      extras: [extra("one"), extra("two"), capture],
     });
     try {
       expect((await fetch(`${stack.collector.url}/v1/health`)).status).toBe(200);
       const response = await fetch(`${stack.collector.url}/v1/batch`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-api-key": "k-test" },
+        headers: {
+          "content-type": "application/json",
+          "x-api-key": "k-test",
+          "x-correlation-id": "stack-corr",
+        },
         body: JSON.stringify({
           batch: [{ event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 3 } }],
         }),
@@ -147,7 +167,16 @@ describe("startLocalStack", () => {
         stage: "local",
         schema_version: 1,
       });
-      expect(stack.extras.map((e) => e.handle.describe)).toEqual([["one ready"], ["two ready"]]);
+      expect(stack.extras.map((e) => e.handle.describe)).toEqual([["one ready"], ["two ready"], undefined]);
+      expect(collectorLines.map((line) => JSON.parse(line))).toEqual([
+        expect.objectContaining({
+          message: "batch stored",
+          accepted: 1,
+          rejected: 0,
+          service: "observatory-collector",
+          correlation_id: "stack-corr",
+        }),
+      ]);
     } finally {
       await stack.close();
       await stack.close();
