@@ -77,6 +77,17 @@ export async function estimateScan(engine: LocalQueryEngine, sql: string): Promi
       for (const file of files) for (const column of columns) bytes += chunkBytes.get(file)?.get(column) ?? 0;
       let tableBytes = 0;
       for (const perColumn of chunkBytes.values()) for (const size of perColumn.values()) tableBytes += size;
+      const partitions = new Set(table.files.map((f) => f.slice(0, f.lastIndexOf("/")))).size;
+      if (
+        files.length === table.files.length &&
+        partitions > 1 &&
+        table.partitionKeys.length > 0 &&
+        bytes > 0
+      ) {
+        notes.push(
+          `${table.name}: reads all ${partitions} partitions; a filter on ${table.partitionKeys.join("/")} (e.g. ${table.partitionKeys[0]} = '...') would scan only the ones it needs`,
+        );
+      }
       scans.push({
         table: table.name,
         files: files.length,

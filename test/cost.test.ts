@@ -97,6 +97,11 @@ describe("estimateScan", () => {
     expect(estimate.scans[0]!.columns).toEqual(["user_id"]);
     expect(estimate.bytesScanned).toBe(truth("events", ["user_id"]));
     expect(estimate.scans[0]!.tableBytes).toBeGreaterThan(estimate.bytesScanned * 5);
+    expect(estimate.notes).toEqual([
+      expect.stringMatching(
+        /^events: reads all \d+ partitions; a filter on dt\/hour \(e\.g\. dt = '\.\.\.'\) would scan only/,
+      ),
+    ]);
   });
 
   it("counts the columns a filter reads, too", async () => {
@@ -110,6 +115,7 @@ describe("estimateScan", () => {
     expect(day.scans[0]!.files).toBe(filesOf("events", (dt) => dt === "2026-01-15"));
     expect(day.scans[0]!.files).toBeLessThan(day.scans[0]!.filesTotal);
     expect(day.bytesScanned).toBe(truth("events", ["user_id"], (dt) => dt === "2026-01-15"));
+    expect(day.notes).toEqual([]);
 
     const two = await estimateScan(
       engine,
