@@ -23,6 +23,21 @@ export interface EtlItem {
   [key: string]: JsonValue;
 }
 
+/**
+ * A run id becomes an S3 key segment (`etl/results/<job>/<run_id>/`) and part of execution names:
+ * no "/" (run "a" must not see run "a/b"'s results), at most 80 characters like an execution name.
+ */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$/;
+
+export function checkRunId(runId: string): string {
+  if (!RUN_ID_PATTERN.test(runId)) {
+    throw new Error(
+      `run id ${JSON.stringify(runId)} must match ${RUN_ID_PATTERN} (letters, digits, . _ : -; no "/"; at most 80)`,
+    );
+  }
+  return runId;
+}
+
 /** Input of a state machine execution (`StartExecution` input, or `--input` locally). */
 export interface EtlExecutionInput {
   /** Names the run in the ledger; re-using one resumes it (a SUCCEEDED run is not redone). Default: the execution name. */

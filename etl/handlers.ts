@@ -4,17 +4,18 @@
  * AWS S3 client; the local runner binds the same functions with a client for the local S3.
  */
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type {
-  DistributedPlan,
-  EtlItem,
-  FinalizerEvent,
-  InlinePlan,
-  JsonValue,
-  MapRunOutput,
-  PlannerEvent,
-  PlannerResult,
-  RunSummary,
-  WorkerEvent,
+import {
+  checkRunId,
+  type DistributedPlan,
+  type EtlItem,
+  type FinalizerEvent,
+  type InlinePlan,
+  type JsonValue,
+  type MapRunOutput,
+  type PlannerEvent,
+  type PlannerResult,
+  type RunSummary,
+  type WorkerEvent,
 } from "./contracts.js";
 import { resolveSpec } from "./job-spec.js";
 import type { EtlJob } from "./jobs.js";
@@ -45,6 +46,7 @@ export function plannerHandler<Item extends EtlItem, Result extends JsonValue>(
 ) {
   const spec = resolveSpec(job.spec);
   return async (event: PlannerEvent): Promise<PlannerResult & { items?: Item[] }> => {
+    checkRunId(event.run_id);
     const client = s3();
     const now = new Date();
     const all = await job.plan({

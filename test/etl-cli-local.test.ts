@@ -90,6 +90,9 @@ describe("observatory etl start --local", () => {
     await expect(etlStartLocal("wordcount", { input: "{not json" }, { peers })).rejects.toThrow(
       /--input is not JSON/,
     );
+    await expect(etlStartLocal("wordcount", { runId: "a/b" }, { peers })).rejects.toThrow(
+      /run id "a\/b" must match/,
+    );
     await expect(etlStartLocal("nope", {}, { peers })).rejects.toThrow(
       /unknown ETL job "nope"; known jobs: .*wordcount/,
     );

@@ -286,6 +286,13 @@ describe("local ETL runner", () => {
     expect(ledger).toMatchObject({ status: "FAILED", error: "Error", cause: "input prefix is empty" });
   });
 
+  it("a run id that would nest S3 prefixes is refused by the planner, and the ledger says why", async () => {
+    const { result, ledger } = await run({ job: numbersJob("run-ids", 2, async () => {}), runId: "a/b" });
+    expect(result).toMatchObject({ status: "FAILED", error: "Error" });
+    expect((result as { cause: string }).cause).toMatch(/run id "a\/b" must match/);
+    expect(ledger?.status).toBe("FAILED");
+  });
+
   it("MaxConcurrency is a real limit on workers in flight", async () => {
     let inFlight = 0;
     let maxInFlight = 0;

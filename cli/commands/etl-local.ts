@@ -4,7 +4,7 @@
  * --local` reads the local ledger. cli/commands/etl.ts (the command definitions) calls these.
  */
 import cliProgress from "cli-progress";
-import type { JsonValue } from "../../etl/contracts.js";
+import { checkRunId, type JsonValue } from "../../etl/contracts.js";
 import { getJob } from "../../etl/job-catalog.js";
 import { listRuns } from "../../etl/ledger.js";
 import { itemsOf, readRunResults } from "../../etl/map-results.js";
@@ -57,6 +57,7 @@ export async function etlStartLocal(
   const err = io.err ?? process.stderr;
   const job = getJob(jobName);
   const input = parseJsonInput(options.input);
+  if (options.runId !== undefined) checkRunId(options.runId);
   const format = options.format ?? "table";
   const peers = io.peers ?? (await connectLocalPeers({ dataDir: options.dataDir }));
   for (const note of peers.notes) err.write(`${note}\n`);
