@@ -40,8 +40,8 @@ const QUERIES: readonly [string, number][] = [
   ["desert dunes", 35],
   ["snowy cabin", 0],
 ];
-/** Image sizes in KB like the talk's downloads table (1365, 650, 9001). */
-const SIZE_KB_RANGE = [120, 9001] as const;
+/** Image sizes in bytes: 120 KB to ~9 MB, most of them small (the talk's downloads table: 1365, 650, 9001 KB). */
+const SIZE_BYTES_RANGE = [120 * 1024, 9001 * 1024] as const;
 
 /** mulberry32: a tiny seeded PRNG, so traffic is reproducible. */
 function random(seed: number): () => number {
@@ -92,7 +92,7 @@ export function demoTraffic(options: DemoTrafficOptions): TrackCall[] {
     });
     const downloads = nResults === 0 ? 0 : Math.floor(next() * 4);
     for (let d = 0; d < downloads && calls.length < options.events; d++) {
-      const size = Math.round(SIZE_KB_RANGE[0] + next() ** 3 * (SIZE_KB_RANGE[1] - SIZE_KB_RANGE[0]));
+      const size = Math.round(SIZE_BYTES_RANGE[0] + next() ** 3 * (SIZE_BYTES_RANGE[1] - SIZE_BYTES_RANGE[0]));
       calls.push({
         event: legacy ? "Downloaded img" : "downloaded_img",
         properties: legacy
@@ -102,7 +102,7 @@ export function demoTraffic(options: DemoTrafficOptions): TrackCall[] {
       });
     }
     if (next() < 0.2 && calls.length < options.events) {
-      const size = Math.round(SIZE_KB_RANGE[0] + next() ** 2 * (SIZE_KB_RANGE[1] - SIZE_KB_RANGE[0]));
+      const size = Math.round(SIZE_BYTES_RANGE[0] + next() ** 2 * (SIZE_BYTES_RANGE[1] - SIZE_BYTES_RANGE[0]));
       calls.push({
         event: "uploaded_img",
         properties: { image_id: imageId(next), image_size: size, tags: [query.split(" ")[0]] },

@@ -150,8 +150,8 @@ export const reportLandedStep: DemoStep = {
       if (typeof r.properties.image_size === "number") entry.bytes += r.properties.image_size;
       byEvent.set(r.event, entry);
     }
-    const rows = [...byEvent].map(([event, e]) => ({ event, events: e.events, users: e.users.size, image_kb_total: e.bytes || "" }));
-    context.print(formatRows(rows, context.options.format, ["event", "events", "users", "image_kb_total"]));
+    const rows = [...byEvent].map(([event, e]) => ({ event, events: e.events, users: e.users.size, image_bytes_total: e.bytes || "" }));
+    context.print(formatRows(rows, context.options.format, ["event", "events", "users", "image_bytes_total"]));
 
     const quarantineKeys = await keysSince(context, QUARANTINE_PREFIX);
     const quarantined = (await readNdjsonGzMany<QuarantineRecord>(context.s3, context.bucket, quarantineKeys)).flatMap((o) => o.lines);
