@@ -25,7 +25,7 @@ import { parseBody } from "./parse-body.js";
 import { EventValidator } from "./validate.js";
 import { GzipNdjsonBuilder, putGzipObject, putNdjsonGzip } from "./write-objects.js";
 
-/** Where the collector reports what it did; Powertools' Logger fits, so does a no-op in tests. */
+/** Where the collector reports what it did: runtime/logger.ts on Lambda and locally, a no-op or a spy in tests. */
 export interface CollectorLogger {
   info(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;
