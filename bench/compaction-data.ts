@@ -7,8 +7,23 @@ import { gzipSync } from "node:zlib";
 import type { RawEventRecord } from "../contracts/event-record.js";
 import { rawObjectKey } from "../contracts/storage-layout.js";
 
-const QUERIES = ["sunset over the sea", "chat noir", "café au lait", "東京 夜景", "mountain lake", "neon city", "résumé template", "dog running", "🚀 launch", "old map of paris"];
-const AGENTS = ["Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0", "observatory-tracker/0.1 node/20.20"];
+const QUERIES = [
+  "sunset over the sea",
+  "chat noir",
+  "café au lait",
+  "東京 夜景",
+  "mountain lake",
+  "neon city",
+  "résumé template",
+  "dog running",
+  "🚀 launch",
+  "old map of paris",
+];
+const AGENTS = [
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
+  "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0",
+  "observatory-tracker/0.1 node/20.20",
+];
 /** Share of lines that repeat an earlier event_id (a client retry the collector accepted twice). */
 const DUPLICATE_SHARE = 0.01;
 
@@ -21,7 +36,10 @@ function rng(seed: number): () => number {
   };
 }
 
-export function* generateEvents(count: number, options: { start: Date; hours: number; seed?: number }): Generator<RawEventRecord> {
+export function* generateEvents(
+  count: number,
+  options: { start: Date; hours: number; seed?: number },
+): Generator<RawEventRecord> {
   const random = rng(options.seed ?? 42);
   const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)] as T;
   const recent: RawEventRecord[] = [];
@@ -37,10 +55,28 @@ export function* generateEvents(count: number, options: { start: Date; hours: nu
       kind < 0.3
         ? ["search_made", { query: pick(QUERIES), n_results: Math.floor(random() * 200) }]
         : kind < 0.55
-          ? ["downloaded_img", { image_id: `img-${Math.floor(random() * 100_000)}`, image_size: Math.floor(random() * 5_000_000) }]
+          ? [
+              "downloaded_img",
+              {
+                image_id: `img-${Math.floor(random() * 100_000)}`,
+                image_size: Math.floor(random() * 5_000_000),
+              },
+            ]
           : kind < 0.65
-            ? ["uploaded_img", { image_id: `img-${Math.floor(random() * 100_000)}`, image_size: Math.floor(random() * 5_000_000) }]
-            : ["page_viewed", { path: `/gallery/${Math.floor(random() * 500)}`, referrer: random() < 0.5 ? "https://example.com/" : null }];
+            ? [
+                "uploaded_img",
+                {
+                  image_id: `img-${Math.floor(random() * 100_000)}`,
+                  image_size: Math.floor(random() * 5_000_000),
+                },
+              ]
+            : [
+                "page_viewed",
+                {
+                  path: `/gallery/${Math.floor(random() * 500)}`,
+                  referrer: random() < 0.5 ? "https://example.com/" : null,
+                },
+              ];
     const record: RawEventRecord = {
       event_id: randomUUID(),
       event,
@@ -52,7 +88,11 @@ export function* generateEvents(count: number, options: { start: Date; hours: nu
       service: "gallery",
       stage: "prod",
       properties,
-      context: { user_agent: pick(AGENTS), ip: `10.0.${Math.floor(random() * 255)}.${Math.floor(random() * 255)}`, library: { name: "observatory-tracker", version: "0.1.0" } },
+      context: {
+        user_agent: pick(AGENTS),
+        ip: `10.0.${Math.floor(random() * 255)}.${Math.floor(random() * 255)}`,
+        library: { name: "observatory-tracker", version: "0.1.0" },
+      },
       schema_version: event === "page_viewed" ? null : 1,
       request_id: randomUUID(),
     };

@@ -4,11 +4,10 @@
 //    table + per-event tables) vs the baseline `COPY (SELECT * FROM read_json(...)) TO ... (FORMAT parquet,
 //    COMPRESSION zstd)`. Same files, same DuckDB settings, alternating, best of ROUNDS.
 // 2. the whole job through s3rver (plan -> worker -> finalizer merge), for the end-to-end rate.
-import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { readFile } from "node:fs/promises";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { openDuckDB, sqlString, sqlStringList } from "../functions/compaction/duckdb.js";
 import { compactChunks, finalizeCompaction, planCompaction } from "../functions/compaction/job.js";
@@ -27,7 +26,8 @@ const ROUNDS = 5;
 async function directoryBytes(directory: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(directory, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile() && entry.name.endsWith(".parquet")) total += (await stat(join(entry.parentPath, entry.name))).size;
+    if (entry.isFile() && entry.name.endsWith(".parquet"))
+      total += (await stat(join(entry.parentPath, entry.name))).size;
   }
   return total;
 }
@@ -35,8 +35,14 @@ async function directoryBytes(directory: string): Promise<number> {
 const work = await mkdtemp(join(tmpdir(), "bench-compaction-"));
 try {
   await mkdir(join(work, "raw"));
-  const raw = await writeRawFiles(join(work, "raw"), EVENTS, { start: new Date("2026-11-22T10:00:00Z"), hours: 3, eventsPerObject: EVENTS_PER_OBJECT });
-  console.log(`input: ${EVENTS.toLocaleString()} events in ${raw.files.length} gzip NDJSON objects, ${(raw.bytes / 1e6).toFixed(1)} MB; ${cpus().length} cores; DuckDB threads = cores`);
+  const raw = await writeRawFiles(join(work, "raw"), EVENTS, {
+    start: new Date("2026-11-22T10:00:00Z"),
+    hours: 3,
+    eventsPerObject: EVENTS_PER_OBJECT,
+  });
+  console.log(
+    `input: ${EVENTS.toLocaleString()} events in ${raw.files.length} gzip NDJSON objects, ${(raw.bytes / 1e6).toFixed(1)} MB; ${cpus().length} cores; DuckDB threads = cores`,
+  );
 
   const db = await openDuckDB({ tempDirectory: join(work, "duckdb") });
   const tables = eventTables(DEMO_EVENT_SCHEMAS);
@@ -60,7 +66,12 @@ try {
     const outOurs = join(work, `ours-${round}`);
     await mkdir(outOurs);
     t = performance.now();
-    const result = await compactFiles(db.connection, { kind: "events", inputFiles: raw.files, tables, outDirectory: outOurs });
+    const result = await compactFiles(db.connection, {
+      kind: "events",
+      inputFiles: raw.files,
+      tables,
+      outDirectory: outOurs,
+    });
     ours.push(performance.now() - t);
     rowsOut = result.rowsByTable.events ?? 0;
     oursEventsBytes = await directoryBytes(join(outOurs, "events"));
@@ -68,7 +79,12 @@ try {
     const outEventsOnly = join(work, `ours-events-${round}`);
     await mkdir(outEventsOnly);
     t = performance.now();
-    await compactFiles(db.connection, { kind: "events", inputFiles: raw.files, tables: tables.slice(0, 1), outDirectory: outEventsOnly });
+    await compactFiles(db.connection, {
+      kind: "events",
+      inputFiles: raw.files,
+      tables: tables.slice(0, 1),
+      outDirectory: outEventsOnly,
+    });
     oursEventsOnly.push(performance.now() - t);
     await rm(outEventsOnly, { recursive: true });
     await rm(outBase, { recursive: true });
@@ -79,19 +95,29 @@ try {
   const oursRate = EVENTS / (best(ours) / 1000);
   const baseRate = EVENTS / (best(base) / 1000);
   console.log("\n1) transform (local files), best of", ROUNDS);
-  console.log(`   baseline DuckDB COPY read_json -> parquet zstd : ${best(base).toFixed(0)} ms  ${Math.round(baseRate).toLocaleString()} rows/s  ${(baseBytes / 1e6).toFixed(2)} MB`);
-  console.log(`   compaction worker (dedup, events + ${tables.length - 1} per-event tables): ${best(ours).toFixed(0)} ms  ${Math.round(oursRate).toLocaleString()} rows/s`);
+  console.log(
+    `   baseline DuckDB COPY read_json -> parquet zstd : ${best(base).toFixed(0)} ms  ${Math.round(baseRate).toLocaleString()} rows/s  ${(baseBytes / 1e6).toFixed(2)} MB`,
+  );
+  console.log(
+    `   compaction worker (dedup, events + ${tables.length - 1} per-event tables): ${best(ours).toFixed(0)} ms  ${Math.round(oursRate).toLocaleString()} rows/s`,
+  );
   console.log(`   ratio rows/s ours/baseline = ${(oursRate / baseRate).toFixed(2)}x (goal >= 0.7x)`);
   const eventsOnlyRate = EVENTS / (best(oursEventsOnly) / 1000);
-  console.log(`   events table only (no per-event tables): ${best(oursEventsOnly).toFixed(0)} ms  ${Math.round(eventsOnlyRate).toLocaleString()} rows/s = ${(eventsOnlyRate / baseRate).toFixed(2)}x baseline`);
-  console.log(`   events table bytes ${(oursEventsBytes / 1e6).toFixed(2)} MB = ${(oursEventsBytes / baseBytes).toFixed(2)}x baseline (goal <= 1.1x); all tables ${(oursAllBytes / 1e6).toFixed(2)} MB`);
+  console.log(
+    `   events table only (no per-event tables): ${best(oursEventsOnly).toFixed(0)} ms  ${Math.round(eventsOnlyRate).toLocaleString()} rows/s = ${(eventsOnlyRate / baseRate).toFixed(2)}x baseline`,
+  );
+  console.log(
+    `   events table bytes ${(oursEventsBytes / 1e6).toFixed(2)} MB = ${(oursEventsBytes / baseBytes).toFixed(2)}x baseline (goal <= 1.1x); all tables ${(oursAllBytes / 1e6).toFixed(2)} MB`,
+  );
   console.log(`   rows out (events, after dedup): ${rowsOut.toLocaleString()}`);
 
   // 2) The whole job through s3rver: upload the raw objects, plan, one worker per chunk in turn, finalize.
   const s3 = await startLocalS3({ directory: join(work, "s3"), port: 0 });
   try {
     for (const [i, file] of raw.files.entries()) {
-      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: raw.keys[i] as string, Body: await readFile(file) }));
+      await s3.client.send(
+        new PutObjectCommand({ Bucket: s3.bucket, Key: raw.keys[i] as string, Body: await readFile(file) }),
+      );
     }
     const deps = { s3: s3.client, bucket: s3.bucket, schemas: DEMO_EVENT_SCHEMAS };
     const t0 = performance.now();
@@ -101,10 +127,17 @@ try {
     const t2 = performance.now();
     const output = await finalizeCompaction(deps, "bench");
     const t3 = performance.now();
-    const eventBytes = (await listObjects(s3.client, s3.bucket, "tables/events/")).reduce((s, o) => s + o.size, 0);
+    const eventBytes = (await listObjects(s3.client, s3.bucket, "tables/events/")).reduce(
+      (s, o) => s + o.size,
+      0,
+    );
     console.log("\n2) whole job through s3rver (S3 GET/PUT included)");
-    console.log(`   plan ${(t1 - t0).toFixed(0)} ms (${chunks.length} chunks), workers ${(t2 - t1).toFixed(0)} ms, finalizer ${(t3 - t2).toFixed(0)} ms (${output.partitions_written} partitions)`);
-    console.log(`   end to end ${Math.round(EVENTS / ((t3 - t0) / 1000)).toLocaleString()} rows/s; worker alone ${Math.round(EVENTS / ((t2 - t1) / 1000)).toLocaleString()} rows/s; events table ${(eventBytes / 1e6).toFixed(2)} MB`);
+    console.log(
+      `   plan ${(t1 - t0).toFixed(0)} ms (${chunks.length} chunks), workers ${(t2 - t1).toFixed(0)} ms, finalizer ${(t3 - t2).toFixed(0)} ms (${output.partitions_written} partitions)`,
+    );
+    console.log(
+      `   end to end ${Math.round(EVENTS / ((t3 - t0) / 1000)).toLocaleString()} rows/s; worker alone ${Math.round(EVENTS / ((t2 - t1) / 1000)).toLocaleString()} rows/s; events table ${(eventBytes / 1e6).toFixed(2)} MB`,
+    );
   } finally {
     await s3.close();
   }

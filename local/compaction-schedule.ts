@@ -24,7 +24,8 @@ export function parseDuration(text: string): number | undefined {
     throw new Error(`not a duration: ${JSON.stringify(text)} (use e.g. 30s, 5m, 1h, 1h30m, or off)`);
   }
   const ms = parts.reduce((sum, p) => sum + Number(p[1]) * (units[p[2] as string] as number), 0);
-  if (ms < MIN_COMPACT_EVERY_MS) throw new Error(`--compact-every must be at least ${MIN_COMPACT_EVERY_MS / 1000}s, got ${text}`);
+  if (ms < MIN_COMPACT_EVERY_MS)
+    throw new Error(`--compact-every must be at least ${MIN_COMPACT_EVERY_MS / 1000}s, got ${text}`);
   return ms;
 }
 
@@ -52,7 +53,9 @@ export function compactionSchedule(options: CompactionScheduleOptions): LocalSta
       };
       const timer = setInterval(tick, options.everyMs);
       return {
-        describe: [`every ${formatDuration(options.everyMs)} (on demand: observatory etl start compaction --local)`],
+        describe: [
+          `every ${formatDuration(options.everyMs)} (on demand: observatory etl start compaction --local)`,
+        ],
         async close() {
           clearInterval(timer);
           await running;
@@ -70,9 +73,13 @@ async function runOnce(core: LocalStackCore, input: JsonValue | undefined): Prom
     dynamodb: core.dynamodb.client,
     input,
   });
-  const summary = JSON.parse(ledger?.summary ?? "{}") as { output?: { objects_consumed?: number; rows_by_table?: Record<string, number> } };
+  const summary = JSON.parse(ledger?.summary ?? "{}") as {
+    output?: { objects_consumed?: number; rows_by_table?: Record<string, number> };
+  };
   const rows = summary.output?.rows_by_table?.events ?? 0;
-  core.log(`compaction ${runId}: ${ledger?.status ?? "unknown"}, ${summary.output?.objects_consumed ?? 0} raw objects, ${rows} new event rows`);
+  core.log(
+    `compaction ${runId}: ${ledger?.status ?? "unknown"}, ${summary.output?.objects_consumed ?? 0} raw objects, ${rows} new event rows`,
+  );
 }
 
 function formatDuration(ms: number): string {

@@ -11,7 +11,9 @@ import { quarantineObjectKey, rawObjectKey, tablePrefix } from "../contracts/sto
 import { openDuckDB, sqlStringList } from "../functions/compaction/duckdb.js";
 import { listObjects } from "../functions/compaction/s3-files.js";
 
-export function rawEvent(overrides: Partial<RawEventRecord> & { event: string; event_time: string }): RawEventRecord {
+export function rawEvent(
+  overrides: Partial<RawEventRecord> & { event: string; event_time: string },
+): RawEventRecord {
   return {
     event_id: randomUUID(),
     received_at: overrides.event_time,
@@ -29,21 +31,42 @@ export function rawEvent(overrides: Partial<RawEventRecord> & { event: string; e
 }
 
 /** Writes one collector request's accepted events; returns the key. */
-export async function putRawObject(s3: S3Client, bucket: string, receivedAt: Date, records: RawEventRecord[]): Promise<string> {
+export async function putRawObject(
+  s3: S3Client,
+  bucket: string,
+  receivedAt: Date,
+  records: RawEventRecord[],
+): Promise<string> {
   const key = rawObjectKey(receivedAt, randomUUID());
   const body = gzipSync(records.map((r) => `${JSON.stringify(r)}\n`).join(""));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   return key;
 }
 
-export async function putQuarantineObject(s3: S3Client, bucket: string, receivedAt: Date, records: QuarantineRecord[]): Promise<string> {
+export async function putQuarantineObject(
+  s3: S3Client,
+  bucket: string,
+  receivedAt: Date,
+  records: QuarantineRecord[],
+): Promise<string> {
   const key = quarantineObjectKey(receivedAt, randomUUID());
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: gzipSync(records.map((r) => `${JSON.stringify(r)}\n`).join("")) }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: gzipSync(records.map((r) => `${JSON.stringify(r)}\n`).join("")),
+    }),
+  );
   return key;
 }
 
 /** Runs `sql` over a table's Parquet (view named after the table, with dt/hour columns). */
-export async function queryTable<T = Record<string, unknown>>(s3: S3Client, bucket: string, table: string, sql: string): Promise<T[]> {
+export async function queryTable<T = Record<string, unknown>>(
+  s3: S3Client,
+  bucket: string,
+  table: string,
+  sql: string,
+): Promise<T[]> {
   const keys = (await listObjects(s3, bucket, tablePrefix(table))).map((o) => o.key);
   if (keys.length === 0) return [];
   const dir = await mkdtemp(join(tmpdir(), "compaction-read-"));
@@ -59,7 +82,9 @@ export async function queryTable<T = Record<string, unknown>>(s3: S3Client, buck
         return path;
       }),
     );
-    await db.connection.run(`CREATE VIEW ${table} AS SELECT * FROM read_parquet(${sqlStringList(files)}, hive_partitioning = true, hive_types_autocast = false)`);
+    await db.connection.run(
+      `CREATE VIEW ${table} AS SELECT * FROM read_parquet(${sqlStringList(files)}, hive_partitioning = true, hive_types_autocast = false)`,
+    );
     const reader = await db.connection.runAndReadAll(sql);
     return reader.getRowObjectsJson() as T[];
   } finally {
@@ -74,7 +99,12 @@ export async function tableFiles(s3: S3Client, bucket: string, table: string): P
 }
 
 /** Runs `sql` over one Parquet object; `FILE` in the SQL stands for the downloaded file's path. */
-export async function queryParquetFile<T = Record<string, unknown>>(s3: S3Client, bucket: string, key: string, sql: string): Promise<T[]> {
+export async function queryParquetFile<T = Record<string, unknown>>(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  sql: string,
+): Promise<T[]> {
   const dir = await mkdtemp(join(tmpdir(), "compaction-file-"));
   const db = await openDuckDB({ tempDirectory: join(dir, "duckdb"), threads: 1 });
   try {

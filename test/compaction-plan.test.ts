@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { planChunks } from "../functions/compaction/plan.js";
-import { EMPTY_STATE, commitState, consumedSet, listStartAfter } from "../functions/compaction/state.js";
+import { commitState, consumedSet, EMPTY_STATE, listStartAfter } from "../functions/compaction/state.js";
 
 const key = (hour: string, name: string) => `raw/dt=2026-11-22/hour=${hour}/${name}.ndjson.gz`;
 
@@ -14,9 +14,14 @@ describe("compaction state: what is consumed", () => {
       committedAt: new Date("2026-11-22T15:11:00Z"),
     });
     expect(state.open_from_hour).toBe("2026-11-22T14");
-    expect(state.consumed).toEqual({ "raw/dt=2026-11-22/hour=14/": ["b.ndjson.gz"], "raw/dt=2026-11-22/hour=15/": ["c.ndjson.gz"] });
+    expect(state.consumed).toEqual({
+      "raw/dt=2026-11-22/hour=14/": ["b.ndjson.gz"],
+      "raw/dt=2026-11-22/hour=15/": ["c.ndjson.gz"],
+    });
     const consumed = consumedSet(state);
-    expect([key("12", "old"), key("13", "a"), key("14", "b"), key("14", "late"), key("15", "c")].map(consumed)).toEqual([true, true, true, false, true]);
+    expect(
+      [key("12", "old"), key("13", "a"), key("14", "b"), key("14", "late"), key("15", "c")].map(consumed),
+    ).toEqual([true, true, true, false, true]);
     expect(listStartAfter("raw/", state)).toBe("raw/dt=2026-11-22/hour=14/");
     expect(listStartAfter("raw/", EMPTY_STATE)).toBeUndefined();
   });
@@ -41,7 +46,13 @@ describe("compaction state: what is consumed", () => {
     expect(second.open_from_hour).toBe("2026-11-22T18");
     expect(second.consumed).toEqual({});
     // A clock running behind must not move the boundary back (closed hours' key lists are gone).
-    const third = commitState(second, { runId: "r3", plannedAt: new Date("2026-11-22T10:00:00Z"), consumedKeys: [], unconsumedKeys: [], committedAt: new Date() });
+    const third = commitState(second, {
+      runId: "r3",
+      plannedAt: new Date("2026-11-22T10:00:00Z"),
+      consumedKeys: [],
+      unconsumedKeys: [],
+      committedAt: new Date(),
+    });
     expect(third.open_from_hour).toBe("2026-11-22T18");
   });
 });
@@ -50,7 +61,14 @@ describe("planChunks", () => {
   const object = (k: string, size: number) => ({ kind: "events" as const, object: { key: k, size } });
   it("groups by count and bytes in key order, an oversize object alone, kinds apart", () => {
     const chunks = planChunks(
-      [object("raw/c", 10), object("raw/a", 10), object("raw/b", 10), object("raw/d", 500), object("raw/e", 1), { kind: "quarantine", object: { key: "quarantine/x", size: 1 } }],
+      [
+        object("raw/c", 10),
+        object("raw/a", 10),
+        object("raw/b", 10),
+        object("raw/d", 500),
+        object("raw/e", 1),
+        { kind: "quarantine", object: { key: "quarantine/x", size: 1 } },
+      ],
       "bucket",
       { maxObjects: 2, maxBytes: 100 },
     );

@@ -3,15 +3,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import type { RawEventRecord } from "../contracts/event-record.js";
-import { type CompactionDeps, compactChunk, compactChunks, finalizeCompaction, planCompaction } from "../functions/compaction/job.js";
+import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
+import { EVENTS_COLUMNS } from "../contracts/events-table.js";
+import {
+  type CompactionDeps,
+  compactChunk,
+  compactChunks,
+  finalizeCompaction,
+  planCompaction,
+} from "../functions/compaction/job.js";
 import { STATE_KEY } from "../functions/compaction/keys.js";
 import { readJsonObject } from "../functions/compaction/s3-files.js";
 import type { CompactionState } from "../functions/compaction/state.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
-import { putQuarantineObject, putRawObject, queryParquetFile, queryTable, rawEvent, tableFiles } from "./compaction-fixtures.js";
-import { EVENTS_COLUMNS } from "../contracts/events-table.js";
+import {
+  putQuarantineObject,
+  putRawObject,
+  queryParquetFile,
+  queryTable,
+  rawEvent,
+  tableFiles,
+} from "./compaction-fixtures.js";
 
 /** Plans, works every chunk, finalizes: what the EtlFleet does, minus Step Functions. */
 async function runOnce(deps: CompactionDeps, runId: string) {
@@ -29,7 +42,13 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "obs-compaction-"));
     s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
-    deps = { s3: s3.client, bucket: s3.bucket, schemas: DEMO_EVENT_SCHEMAS, now: () => new Date("2026-11-22T15:40:00Z"), threads: 1 };
+    deps = {
+      s3: s3.client,
+      bucket: s3.bucket,
+      schemas: DEMO_EVENT_SCHEMAS,
+      now: () => new Date("2026-11-22T15:40:00Z"),
+      threads: 1,
+    };
   });
   afterAll(async () => {
     await s3?.close();
@@ -37,9 +56,27 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
   });
 
   const first: RawEventRecord[] = [
-    rawEvent({ event_id: "e1", event: "search_made", event_time: "2026-11-22T14:10:00.123Z", received_at: "2026-11-22T15:00:00.000Z", properties: { query: "café 🚀", n_results: 7 }, schema_version: 1 }),
-    rawEvent({ event_id: "e2", event: "downloaded_img", event_time: "2026-11-22T15:01:02.003Z", properties: { image_id: "i1", image_size: 1234 }, schema_version: 1 }),
-    rawEvent({ event_id: "e3", event: "page_viewed", event_time: "2026-11-22T15:05:00.000Z", properties: { path: "/" } }),
+    rawEvent({
+      event_id: "e1",
+      event: "search_made",
+      event_time: "2026-11-22T14:10:00.123Z",
+      received_at: "2026-11-22T15:00:00.000Z",
+      properties: { query: "café 🚀", n_results: 7 },
+      schema_version: 1,
+    }),
+    rawEvent({
+      event_id: "e2",
+      event: "downloaded_img",
+      event_time: "2026-11-22T15:01:02.003Z",
+      properties: { image_id: "i1", image_size: 1234 },
+      schema_version: 1,
+    }),
+    rawEvent({
+      event_id: "e3",
+      event: "page_viewed",
+      event_time: "2026-11-22T15:05:00.000Z",
+      properties: { path: "/" },
+    }),
   ];
 
   it("writes one ZSTD Parquet file per event-hour partition, with INT64 ms timestamps and JSON strings", async () => {
@@ -48,33 +85,85 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
     await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:00:05Z"), [first[1] as RawEventRecord]);
     const { chunks, output } = await runOnce(deps, "run-1");
     expect(chunks).toHaveLength(1);
-    expect(output).toMatchObject({ chunks_planned: 1, chunks_done: 1, objects_consumed: 2, rows_in: 4, duplicates_in_chunks: 1 });
+    expect(output).toMatchObject({
+      chunks_planned: 1,
+      chunks_done: 1,
+      objects_consumed: 2,
+      rows_in: 4,
+      duplicates_in_chunks: 1,
+    });
 
     expect((await tableFiles(s3.client, s3.bucket, "events")).sort()).toEqual([
       "tables/events/dt=2026-11-22/hour=14/part-0000.parquet",
       "tables/events/dt=2026-11-22/hour=15/part-0000.parquet",
     ]);
-    const rows = await queryTable(s3.client, s3.bucket, "events", "SELECT event_id, event, event_time::VARCHAR AS t, dt, hour, properties FROM events ORDER BY event_id");
+    const rows = await queryTable(
+      s3.client,
+      s3.bucket,
+      "events",
+      "SELECT event_id, event, event_time::VARCHAR AS t, dt, hour, properties FROM events ORDER BY event_id",
+    );
     expect(rows).toEqual([
-      { event_id: "e1", event: "search_made", t: "2026-11-22 14:10:00.123", dt: "2026-11-22", hour: "14", properties: '{"query":"café 🚀","n_results":7}' },
-      { event_id: "e2", event: "downloaded_img", t: "2026-11-22 15:01:02.003", dt: "2026-11-22", hour: "15", properties: '{"image_id":"i1","image_size":1234}' },
-      { event_id: "e3", event: "page_viewed", t: "2026-11-22 15:05:00", dt: "2026-11-22", hour: "15", properties: '{"path":"/"}' },
+      {
+        event_id: "e1",
+        event: "search_made",
+        t: "2026-11-22 14:10:00.123",
+        dt: "2026-11-22",
+        hour: "14",
+        properties: '{"query":"café 🚀","n_results":7}',
+      },
+      {
+        event_id: "e2",
+        event: "downloaded_img",
+        t: "2026-11-22 15:01:02.003",
+        dt: "2026-11-22",
+        hour: "15",
+        properties: '{"image_id":"i1","image_size":1234}',
+      },
+      {
+        event_id: "e3",
+        event: "page_viewed",
+        t: "2026-11-22 15:05:00",
+        dt: "2026-11-22",
+        hour: "15",
+        properties: '{"path":"/"}',
+      },
     ]);
     const file = "tables/events/dt=2026-11-22/hour=15/part-0000.parquet";
-    const schema = await queryParquetFile(s3.client, s3.bucket, file, "SELECT name, type, converted_type FROM parquet_schema(FILE) WHERE name IN ('event_time', 'received_at', 'properties')");
+    const schema = await queryParquetFile(
+      s3.client,
+      s3.bucket,
+      file,
+      "SELECT name, type, converted_type FROM parquet_schema(FILE) WHERE name IN ('event_time', 'received_at', 'properties')",
+    );
     expect(schema).toEqual([
       { name: "event_time", type: "INT64", converted_type: "TIMESTAMP_MILLIS" },
       { name: "received_at", type: "INT64", converted_type: "TIMESTAMP_MILLIS" },
       { name: "properties", type: "BYTE_ARRAY", converted_type: "UTF8" },
     ]);
-    const columns = await queryParquetFile(s3.client, s3.bucket, file, "SELECT list(DISTINCT compression) AS codecs, list(DISTINCT path_in_schema ORDER BY path_in_schema) AS cols FROM parquet_metadata(FILE)");
+    const columns = await queryParquetFile(
+      s3.client,
+      s3.bucket,
+      file,
+      "SELECT list(DISTINCT compression) AS codecs, list(DISTINCT path_in_schema ORDER BY path_in_schema) AS cols FROM parquet_metadata(FILE)",
+    );
     expect(columns).toEqual([{ codecs: ["ZSTD"], cols: EVENTS_COLUMNS.map((c) => c.name).sort() }]);
   });
 
   it("writes typed per-event tables for declared schemas", async () => {
-    const rows = await queryTable(s3.client, s3.bucket, "search_made", "SELECT event_id, query, n_results, typeof(n_results) AS ty FROM search_made");
+    const rows = await queryTable(
+      s3.client,
+      s3.bucket,
+      "search_made",
+      "SELECT event_id, query, n_results, typeof(n_results) AS ty FROM search_made",
+    );
     expect(rows).toEqual([{ event_id: "e1", query: "café 🚀", n_results: "7", ty: "BIGINT" }]);
-    const downloads = await queryTable(s3.client, s3.bucket, "downloaded_img", "SELECT event_id, image_id, image_size FROM downloaded_img");
+    const downloads = await queryTable(
+      s3.client,
+      s3.bucket,
+      "downloaded_img",
+      "SELECT event_id, image_id, image_size FROM downloaded_img",
+    );
     expect(downloads).toEqual([{ event_id: "e2", image_id: "i1", image_size: "1234" }]);
     expect(await tableFiles(s3.client, s3.bucket, "uploaded_img")).toEqual([]);
   });
@@ -84,23 +173,40 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
     expect(idle.chunks).toEqual([]);
     // A late event for hour 14 (already compacted), a re-sent copy of e1, a new property mid-stream.
     await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:30:00Z"), [
-      rawEvent({ event_id: "e4", event: "page_viewed", event_time: "2026-11-22T14:59:59.999Z", properties: { path: "/late", referrer: "ads" } }),
+      rawEvent({
+        event_id: "e4",
+        event: "page_viewed",
+        event_time: "2026-11-22T14:59:59.999Z",
+        properties: { path: "/late", referrer: "ads" },
+      }),
       first[0] as RawEventRecord,
     ]);
     const { output } = await runOnce(deps, "run-3");
-    expect(output).toMatchObject({ objects_consumed: 1, rows_in: 2, duplicates_in_chunks: 0, duplicates_against_existing: 2 });
+    expect(output).toMatchObject({
+      objects_consumed: 1,
+      rows_in: 2,
+      duplicates_in_chunks: 0,
+      duplicates_against_existing: 2,
+    });
     expect((await tableFiles(s3.client, s3.bucket, "events")).sort()).toEqual([
       "tables/events/dt=2026-11-22/hour=14/part-0000.parquet",
       "tables/events/dt=2026-11-22/hour=15/part-0000.parquet",
     ]);
-    const rows = await queryTable(s3.client, s3.bucket, "events", "SELECT event_id, hour, json_extract_string(properties, '$.referrer') AS referrer FROM events ORDER BY event_id");
+    const rows = await queryTable(
+      s3.client,
+      s3.bucket,
+      "events",
+      "SELECT event_id, hour, json_extract_string(properties, '$.referrer') AS referrer FROM events ORDER BY event_id",
+    );
     expect(rows).toEqual([
       { event_id: "e1", hour: "14", referrer: null },
       { event_id: "e2", hour: "15", referrer: null },
       { event_id: "e3", hour: "15", referrer: null },
       { event_id: "e4", hour: "14", referrer: "ads" },
     ]);
-    expect(await queryTable(s3.client, s3.bucket, "search_made", "SELECT count(*)::INT AS n FROM search_made")).toEqual([{ n: 1 }]);
+    expect(
+      await queryTable(s3.client, s3.bucket, "search_made", "SELECT count(*)::INT AS n FROM search_made"),
+    ).toEqual([{ n: 1 }]);
   });
 
   it("compacts quarantine into a queryable table, one row per rejected item", async () => {
@@ -118,12 +224,40 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
     };
     // The same request's quarantine object read twice (e.g. written again by a retried collector invocation).
     await putQuarantineObject(s3.client, s3.bucket, at("2026-11-22T15:31:00Z"), [record]);
-    await putQuarantineObject(s3.client, s3.bucket, at("2026-11-22T15:31:01Z"), [record, { ...record, index: null, event_id: null, event: null, reasons: ["body is not valid JSON"], payload: "{", payload_encoding: "utf8" as const }]);
+    await putQuarantineObject(s3.client, s3.bucket, at("2026-11-22T15:31:01Z"), [
+      record,
+      {
+        ...record,
+        index: null,
+        event_id: null,
+        event: null,
+        reasons: ["body is not valid JSON"],
+        payload: "{",
+        payload_encoding: "utf8" as const,
+      },
+    ]);
     await runOnce(deps, "run-4");
-    const rows = await queryTable(s3.client, s3.bucket, "quarantine", "SELECT request_id, batch_index, reasons, quarantined_at::VARCHAR AS t, hour FROM quarantine ORDER BY batch_index NULLS LAST");
+    const rows = await queryTable(
+      s3.client,
+      s3.bucket,
+      "quarantine",
+      "SELECT request_id, batch_index, reasons, quarantined_at::VARCHAR AS t, hour FROM quarantine ORDER BY batch_index NULLS LAST",
+    );
     expect(rows).toEqual([
-      { request_id: "req-9", batch_index: 2, reasons: ["properties.n_results must be integer", "timestamp is in the future"], t: "2026-11-22 15:31:00.5", hour: "15" },
-      { request_id: "req-9", batch_index: null, reasons: ["body is not valid JSON"], t: "2026-11-22 15:31:00.5", hour: "15" },
+      {
+        request_id: "req-9",
+        batch_index: 2,
+        reasons: ["properties.n_results must be integer", "timestamp is in the future"],
+        t: "2026-11-22 15:31:00.5",
+        hour: "15",
+      },
+      {
+        request_id: "req-9",
+        batch_index: null,
+        reasons: ["body is not valid JSON"],
+        t: "2026-11-22 15:31:00.5",
+        hour: "15",
+      },
     ]);
   });
 
@@ -134,7 +268,9 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
       rawEvent({ event_id: "e5", event: "page_viewed", event_time: "2026-11-22T15:35:00.000Z" }),
     ]);
     const chunks = await planCompaction(deps, { run_id: "run-5", input: { max_chunk_objects: 1 } });
-    expect(chunks.map((c) => c.keys)).toEqual([[goodKey], [bad]].sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1)));
+    expect(chunks.map((c) => c.keys)).toEqual(
+      [[goodKey], [bad]].sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1)),
+    );
     for (const chunk of chunks) {
       if (chunk.keys[0] === bad) await expect(compactChunk(deps, "run-5", chunk)).rejects.toThrow();
       else await compactChunk(deps, "run-5", chunk);
@@ -149,8 +285,12 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
   });
 
   it("is idempotent: a retried worker and a retried finalizer change nothing", async () => {
-    await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:36:00Z"), [rawEvent({ event_id: "e6", event: "page_viewed", event_time: "2026-11-22T15:36:00.000Z" })]);
-    const chunks = (await planCompaction(deps, { run_id: "run-7", input: { max_chunk_objects: 1 } })).filter((c) => !c.keys.some((k) => k.includes("broken")));
+    await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:36:00Z"), [
+      rawEvent({ event_id: "e6", event: "page_viewed", event_time: "2026-11-22T15:36:00.000Z" }),
+    ]);
+    const chunks = (await planCompaction(deps, { run_id: "run-7", input: { max_chunk_objects: 1 } })).filter(
+      (c) => !c.keys.some((k) => k.includes("broken")),
+    );
     const before = await queryTable(s3.client, s3.bucket, "events", "SELECT count(*)::INT AS n FROM events");
     for (const chunk of chunks) {
       await compactChunk(deps, "run-7", chunk);
@@ -165,29 +305,53 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
 
   it("spreads a chunk over many hours (the partitioned-write path) without losing a row", async () => {
     const late = Array.from({ length: 10 }, (_, h) =>
-      rawEvent({ event_id: `many-${h}`, event: "search_made", event_time: `2026-11-20T${String(h).padStart(2, "0")}:30:00.000Z`, properties: { query: `q${h}`, n_results: h } }),
+      rawEvent({
+        event_id: `many-${h}`,
+        event: "search_made",
+        event_time: `2026-11-20T${String(h).padStart(2, "0")}:30:00.000Z`,
+        properties: { query: `q${h}`, n_results: h },
+      }),
     );
     const key = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:39:00Z"), late);
     const chunks = await planCompaction(deps, { run_id: "run-many", input: { max_chunk_objects: 1 } });
-    for (const chunk of chunks.filter((c) => c.keys.includes(key))) await compactChunk(deps, "run-many", chunk);
+    for (const chunk of chunks.filter((c) => c.keys.includes(key)))
+      await compactChunk(deps, "run-many", chunk);
     await finalizeCompaction(deps, "run-many");
-    const files = (await tableFiles(s3.client, s3.bucket, "search_made")).filter((f) => f.includes("dt=2026-11-20"));
+    const files = (await tableFiles(s3.client, s3.bucket, "search_made")).filter((f) =>
+      f.includes("dt=2026-11-20"),
+    );
     expect(files).toHaveLength(10);
-    const rows = await queryTable(s3.client, s3.bucket, "search_made", "SELECT hour, query, n_results FROM search_made WHERE dt = '2026-11-20' ORDER BY hour");
-    expect(rows).toEqual(late.map((_, h) => ({ hour: String(h).padStart(2, "0"), query: `q${h}`, n_results: String(h) })));
+    const rows = await queryTable(
+      s3.client,
+      s3.bucket,
+      "search_made",
+      "SELECT hour, query, n_results FROM search_made WHERE dt = '2026-11-20' ORDER BY hour",
+    );
+    expect(rows).toEqual(
+      late.map((_, h) => ({ hour: String(h).padStart(2, "0"), query: `q${h}`, n_results: String(h) })),
+    );
   });
 
   it("two finalizers merging one partition at once lose nothing (conditional writes, merge redone)", async () => {
-    const x = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:37:00Z"), [rawEvent({ event_id: "x1", event: "page_viewed", event_time: "2026-11-22T15:10:00.000Z" })]);
+    const x = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:37:00Z"), [
+      rawEvent({ event_id: "x1", event: "page_viewed", event_time: "2026-11-22T15:10:00.000Z" }),
+    ]);
     const planB = await planCompaction(deps, { run_id: "run-b", input: { max_chunk_objects: 1 } });
-    const y = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:38:00Z"), [rawEvent({ event_id: "y1", event: "page_viewed", event_time: "2026-11-22T15:20:00.000Z" })]);
+    const y = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:38:00Z"), [
+      rawEvent({ event_id: "y1", event: "page_viewed", event_time: "2026-11-22T15:20:00.000Z" }),
+    ]);
     const planC = await planCompaction(deps, { run_id: "run-c", input: { max_chunk_objects: 1 } });
     for (const chunk of planB.filter((c) => c.keys.includes(x))) await compactChunk(deps, "run-b", chunk);
     for (const chunk of planC.filter((c) => c.keys.includes(y))) await compactChunk(deps, "run-c", chunk);
     const target = "tables/events/dt=2026-11-22/hour=15/part-0000.parquet";
     const racing = { ...deps, s3: s3WithConditionalWrites(s3.client, target) };
     await Promise.all([finalizeCompaction(racing, "run-b"), finalizeCompaction(racing, "run-c")]);
-    const rows = await queryTable(s3.client, s3.bucket, "events", "SELECT event_id FROM events WHERE event_id IN ('x1', 'y1', 'e2', 'e3') ORDER BY event_id");
+    const rows = await queryTable(
+      s3.client,
+      s3.bucket,
+      "events",
+      "SELECT event_id FROM events WHERE event_id IN ('x1', 'y1', 'e2', 'e3') ORDER BY event_id",
+    );
     expect(rows.map((r) => r.event_id)).toEqual(["e2", "e3", "x1", "y1"]);
   });
 });
@@ -213,20 +377,32 @@ function s3WithConditionalWrites(client: S3Client, barrierKey: string): S3Client
       await barrier;
     }
     const run = queue.then(async () => {
-      const etag = await send(new HeadObjectCommand({ Bucket, Key })).then((h) => (h as { ETag?: string }).ETag, () => undefined);
+      const etag = await send(new HeadObjectCommand({ Bucket, Key })).then(
+        (h) => (h as { ETag?: string }).ETag,
+        () => undefined,
+      );
       if ((IfNoneMatch === "*" && etag) || (IfMatch && IfMatch !== etag)) {
-        throw Object.assign(new Error("At least one of the pre-conditions you specified did not hold"), { name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } });
+        throw Object.assign(new Error("At least one of the pre-conditions you specified did not hold"), {
+          name: "PreconditionFailed",
+          $metadata: { httpStatusCode: 412 },
+        });
       }
       return send(command);
     });
-    queue = run.then(() => undefined, () => undefined);
+    queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   };
   return new Proxy(client, {
     get(target, property, receiver) {
       if (property !== "send") return Reflect.get(target, property, receiver);
       return (command: unknown) => {
-        if ((command instanceof PutObjectCommand || command instanceof CopyObjectCommand) && (command.input.IfMatch || command.input.IfNoneMatch)) {
+        if (
+          (command instanceof PutObjectCommand || command instanceof CopyObjectCommand) &&
+          (command.input.IfMatch || command.input.IfNoneMatch)
+        ) {
           return conditional(command);
         }
         return send(command);

@@ -34,26 +34,89 @@ function generate(now: number): { phase1: SentEvent[]; phase2: SentEvent[]; bad:
   const phase2: SentEvent[] = [];
   let n = 0;
   const at = (hoursAgo: number) => new Date(now - hoursAgo * HOUR - (n++ % 50) * 1000).toISOString();
-  const push = (list: SentEvent[], e: Omit<SentEvent, "event_id">) => list.push({ ...e, event_id: randomUUID() });
+  const push = (list: SentEvent[], e: Omit<SentEvent, "event_id">) =>
+    list.push({ ...e, event_id: randomUUID() });
   USERS.forEach((user, u) => {
-    for (let d = 0; d <= u % 4; d++) push(phase1, { event: "downloaded_img", timestamp: at(2 + u), user_id: user, properties: { image_id: `img-${u}-${d}`, image_size: 1000 * (u + 1) + d } });
-    for (let d = 0; d < u % 3; d++) push(phase1, { event: "uploaded_img", timestamp: at(3 + u), user_id: user, properties: { image_id: `up-${u}-${d}`, image_size: 500 + d } });
+    for (let d = 0; d <= u % 4; d++)
+      push(phase1, {
+        event: "downloaded_img",
+        timestamp: at(2 + u),
+        user_id: user,
+        properties: { image_id: `img-${u}-${d}`, image_size: 1000 * (u + 1) + d },
+      });
+    for (let d = 0; d < u % 3; d++)
+      push(phase1, {
+        event: "uploaded_img",
+        timestamp: at(3 + u),
+        user_id: user,
+        properties: { image_id: `up-${u}-${d}`, image_size: 500 + d },
+      });
   });
   QUERIES.forEach((query, q) => {
-    for (let i = 0; i <= q; i++) push(phase1, { event: "search_made", timestamp: at(1 + i), user_id: USERS[(q + i) % USERS.length] as string, properties: { query, n_results: q * 10 + i } });
+    for (let i = 0; i <= q; i++)
+      push(phase1, {
+        event: "search_made",
+        timestamp: at(1 + i),
+        user_id: USERS[(q + i) % USERS.length] as string,
+        properties: { query, n_results: q * 10 + i },
+      });
   });
-  for (let i = 0; i < 6; i++) push(phase1, { event: "page_viewed", timestamp: at(i * 9), anonymous_id: `anon-${i % 4}`, properties: { path: `/p/${i}` } });
+  for (let i = 0; i < 6; i++)
+    push(phase1, {
+      event: "page_viewed",
+      timestamp: at(i * 9),
+      anonymous_id: `anon-${i % 4}`,
+      properties: { path: `/p/${i}` },
+    });
   // Phase 2: new events, a property appearing mid-stream, late events for hours already compacted,
   // and re-sent copies (same event_id) of phase-1 events.
-  for (let i = 0; i < 6; i++) push(phase2, { event: "page_viewed", timestamp: at(i * 7), anonymous_id: `anon-${i % 5}`, properties: { path: `/q/${i}`, referrer: i % 2 ? "https://ex.ample/ü" : null } });
-  push(phase2, { event: "downloaded_img", timestamp: at(2), user_id: "user-00", properties: { image_id: "late-1", image_size: 77 } });
-  push(phase2, { event: "search_made", timestamp: at(30), user_id: "user-03", properties: { query: "plain", n_results: 1 } });
-  push(phase2, { event: "uploaded_img", timestamp: at(48), user_id: "user-11", properties: { image_id: "late-2", image_size: 5 } });
+  for (let i = 0; i < 6; i++)
+    push(phase2, {
+      event: "page_viewed",
+      timestamp: at(i * 7),
+      anonymous_id: `anon-${i % 5}`,
+      properties: { path: `/q/${i}`, referrer: i % 2 ? "https://ex.ample/ü" : null },
+    });
+  push(phase2, {
+    event: "downloaded_img",
+    timestamp: at(2),
+    user_id: "user-00",
+    properties: { image_id: "late-1", image_size: 77 },
+  });
+  push(phase2, {
+    event: "search_made",
+    timestamp: at(30),
+    user_id: "user-03",
+    properties: { query: "plain", n_results: 1 },
+  });
+  push(phase2, {
+    event: "uploaded_img",
+    timestamp: at(48),
+    user_id: "user-11",
+    properties: { image_id: "late-2", image_size: 5 },
+  });
   phase2.push(...phase1.filter((_, i) => i % 7 === 0));
   const bad: SentEvent[] = [
-    { event: "search_made", event_id: randomUUID(), timestamp: at(1), user_id: "user-01", properties: { query: "x", n_results: "many" } },
-    { event: "downloaded_img", event_id: randomUUID(), timestamp: at(1), properties: { image_id: "i", image_size: 1 } },
-    { event: "downloaded_img", event_id: randomUUID(), timestamp: at(1), user_id: "user-02", properties: { image_id: "i", image_size: -5 } },
+    {
+      event: "search_made",
+      event_id: randomUUID(),
+      timestamp: at(1),
+      user_id: "user-01",
+      properties: { query: "x", n_results: "many" },
+    },
+    {
+      event: "downloaded_img",
+      event_id: randomUUID(),
+      timestamp: at(1),
+      properties: { image_id: "i", image_size: 1 },
+    },
+    {
+      event: "downloaded_img",
+      event_id: randomUUID(),
+      timestamp: at(1),
+      user_id: "user-02",
+      properties: { image_id: "i", image_size: -5 },
+    },
   ];
   return { phase1, phase2, bad };
 }
@@ -70,10 +133,17 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
 
 /** What each named query must answer, computed from the distinct accepted events. */
 function expectedAnswers(events: SentEvent[]): Record<string, Record<string, unknown>[]> {
-  const byUser = (list: SentEvent[]) => groupBy(list.filter((e) => e.user_id), (e) => e.user_id as string);
+  const byUser = (list: SentEvent[]) =>
+    groupBy(
+      list.filter((e) => e.user_id),
+      (e) => e.user_id as string,
+    );
   const updown = events.filter((e) => e.event === "downloaded_img" || e.event === "uploaded_img");
   const downloads = events.filter((e) => e.event === "downloaded_img");
-  const searches = groupBy(events.filter((e) => e.event === "search_made"), (e) => e.properties.query as string);
+  const searches = groupBy(
+    events.filter((e) => e.event === "search_made"),
+    (e) => e.properties.query as string,
+  );
   const days = groupBy(events, (e) => e.timestamp.slice(0, 10));
   return {
     downloads_uploads_per_user: [...byUser(updown)]
@@ -84,10 +154,20 @@ function expectedAnswers(events: SentEvent[]): Record<string, Record<string, unk
       }))
       .sort((a, b) => (a.user_id < b.user_id ? -1 : 1)),
     bytes_downloaded_per_user: [...byUser(downloads)]
-      .map(([user_id, list]) => ({ user_id, total_bytes_downloaded: list.reduce((s, e) => s + (e.properties.image_size as number), 0), num_downloads: list.length }))
-      .sort((a, b) => b.total_bytes_downloaded - a.total_bytes_downloaded || (a.user_id < b.user_id ? -1 : 1)),
+      .map(([user_id, list]) => ({
+        user_id,
+        total_bytes_downloaded: list.reduce((s, e) => s + (e.properties.image_size as number), 0),
+        num_downloads: list.length,
+      }))
+      .sort(
+        (a, b) => b.total_bytes_downloaded - a.total_bytes_downloaded || (a.user_id < b.user_id ? -1 : 1),
+      ),
     popular_searches: [...searches]
-      .map(([query, list]) => ({ query, num_searches: list.length, avg_n_results: list.reduce((s, e) => s + (e.properties.n_results as number), 0) / list.length }))
+      .map(([query, list]) => ({
+        query,
+        num_searches: list.length,
+        avg_n_results: list.reduce((s, e) => s + (e.properties.n_results as number), 0) / list.length,
+      }))
       .sort((a, b) => b.num_searches - a.num_searches),
     daily_active_users: [...days]
       .map(([dt, list]) => ({ dt, active_users: new Set(list.map((e) => e.user_id ?? e.anonymous_id)).size }))
@@ -101,7 +181,7 @@ describe("ground truth: collector -> raw -> compaction (local runner) -> named q
   let engine: LocalQueryEngine;
   const accepted = new Map<string, SentEvent>();
   const rejectedReasons = new Map<string, number>();
-  let runs: Awaited<ReturnType<typeof runLocalJob>>[] = [];
+  const runs: Awaited<ReturnType<typeof runLocalJob>>[] = [];
   let sentCount = 0;
 
   async function send(batch: SentEvent[]): Promise<void> {
@@ -111,9 +191,13 @@ describe("ground truth: collector -> raw -> compaction (local runner) -> named q
       body: JSON.stringify({ batch }),
     });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { accepted: number; rejected: { index: number; errors: string[] }[] };
+    const body = (await response.json()) as {
+      accepted: number;
+      rejected: { index: number; errors: string[] }[];
+    };
     const rejected = new Set(body.rejected.map((r) => r.index));
-    for (const r of body.rejected) for (const reason of r.errors) rejectedReasons.set(reason, (rejectedReasons.get(reason) ?? 0) + 1);
+    for (const r of body.rejected)
+      for (const reason of r.errors) rejectedReasons.set(reason, (rejectedReasons.get(reason) ?? 0) + 1);
     batch.forEach((e, i) => {
       if (!rejected.has(i)) accepted.set(e.event_id, e);
     });
@@ -121,7 +205,12 @@ describe("ground truth: collector -> raw -> compaction (local runner) -> named q
   }
 
   const compact = async () => {
-    const run = await runLocalJob({ job: getJob("compaction"), s3: stack.s3.client, bucket: stack.bucket, dynamodb: stack.dynamodb.client });
+    const run = await runLocalJob({
+      job: getJob("compaction"),
+      s3: stack.s3.client,
+      bucket: stack.bucket,
+      dynamodb: stack.dynamodb.client,
+    });
     runs.push(run);
     return run;
   };
@@ -136,7 +225,11 @@ describe("ground truth: collector -> raw -> compaction (local runner) -> named q
     for (let i = 0; i < data.phase2.length; i += 8) await send(data.phase2.slice(i, i + 8));
     await send(data.bad.slice(2));
     await compact();
-    engine = await LocalQueryEngine.open({ s3: stack.s3.client, bucket: stack.bucket, cacheDir: join(dir, "query-cache") });
+    engine = await LocalQueryEngine.open({
+      s3: stack.s3.client,
+      bucket: stack.bucket,
+      cacheDir: join(dir, "query-cache"),
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -148,7 +241,9 @@ describe("ground truth: collector -> raw -> compaction (local runner) -> named q
   it("ran the compaction job twice through the local Step Functions runner, both SUCCEEDED", () => {
     expect(runs.map((r) => r.ledger?.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
     expect(sentCount).toBeGreaterThan(accepted.size); // duplicates really were sent and accepted twice
-    const second = JSON.parse(runs[1]?.ledger?.summary ?? "{}") as { output?: { duplicates_against_existing?: number; partitions_written?: number } };
+    const second = JSON.parse(runs[1]?.ledger?.summary ?? "{}") as {
+      output?: { duplicates_against_existing?: number; partitions_written?: number };
+    };
     // The second run merged into partitions the first had written, dropping re-sent copies.
     expect(second.output?.duplicates_against_existing).toBeGreaterThan(0);
   });
@@ -173,14 +268,17 @@ describe("ground truth: collector -> raw -> compaction (local runner) -> named q
       const result = await engine.query(named.sql);
       const want =
         named.name === "rejected_events_by_reason"
-          ? [...rejectedReasons].map(([reason, num_rejected]) => ({ reason, num_rejected })).sort((a, b) => b.num_rejected - a.num_rejected || (a.reason < b.reason ? -1 : 1))
+          ? [...rejectedReasons]
+              .map(([reason, num_rejected]) => ({ reason, num_rejected }))
+              .sort((a, b) => b.num_rejected - a.num_rejected || (a.reason < b.reason ? -1 : 1))
           : expectedAnswers([...accepted.values()])[named.name];
       expect(want, `no expectation for ${named.name}`).toBeDefined();
       expect(want?.length).toBeGreaterThan(0);
       expect(result.rows).toHaveLength(want?.length ?? 0);
       result.rows.forEach((row, i) => {
         for (const [column, value] of Object.entries(want?.[i] ?? {})) {
-          if (typeof value === "number" && !Number.isInteger(value)) expect(row[column]).toBeCloseTo(value, 9);
+          if (typeof value === "number" && !Number.isInteger(value))
+            expect(row[column]).toBeCloseTo(value, 9);
           else expect(row[column], `${named.name} row ${i} column ${column}`).toEqual(value);
         }
       });
@@ -188,7 +286,9 @@ describe("ground truth: collector -> raw -> compaction (local runner) -> named q
   }
 
   it("answers about a property that appeared mid-stream and about unicode values", async () => {
-    const referrers = await engine.query("SELECT json_extract_scalar(properties, '$.referrer') AS referrer, count(*) AS n FROM events WHERE event = 'page_viewed' GROUP BY 1 ORDER BY 1 NULLS FIRST");
+    const referrers = await engine.query(
+      "SELECT json_extract_scalar(properties, '$.referrer') AS referrer, count(*) AS n FROM events WHERE event = 'page_viewed' GROUP BY 1 ORDER BY 1 NULLS FIRST",
+    );
     const pages = [...accepted.values()].filter((e) => e.event === "page_viewed");
     const withReferrer = pages.filter((e) => typeof e.properties.referrer === "string");
     expect(referrers.rows).toEqual([

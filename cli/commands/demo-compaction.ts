@@ -18,8 +18,12 @@ export const compactionDemoStep: DemoStep = {
   title: "Compaction (raw -> Parquet through the ETL runner) and the named queries",
   async run(context) {
     // The ledger lives in the stack's DynamoDB: the one this demo started, or the running dev's.
-    const dynamodb = context.stack?.dynamodb.client ?? localDynamoDBClient(`http://127.0.0.1:${LOCAL_DYNAMODB_PORT}`);
-    const bar = new cliProgress.SingleBar({ format: "  compaction chunks {bar} {value}/{total}", hideCursor: true }, cliProgress.Presets.shades_classic);
+    const dynamodb =
+      context.stack?.dynamodb.client ?? localDynamoDBClient(`http://127.0.0.1:${LOCAL_DYNAMODB_PORT}`);
+    const bar = new cliProgress.SingleBar(
+      { format: "  compaction chunks {bar} {value}/{total}", hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
     let started = false;
     try {
       const { runId, ledger } = await runLocalJob({
@@ -35,14 +39,25 @@ export const compactionDemoStep: DemoStep = {
       });
       if (started) bar.stop();
       const summary = JSON.parse(ledger?.summary ?? "{}") as {
-        output?: { objects_consumed?: number; rows_in?: number; duplicates_in_chunks?: number; duplicates_against_existing?: number; rows_by_table?: Record<string, number>; partitions_written?: number };
+        output?: {
+          objects_consumed?: number;
+          rows_in?: number;
+          duplicates_in_chunks?: number;
+          duplicates_against_existing?: number;
+          rows_by_table?: Record<string, number>;
+          partitions_written?: number;
+        };
       };
       const out = summary.output ?? {};
       context.print(
         `Run ${runId}: ${ledger?.status}. ${out.objects_consumed ?? 0} raw objects, ${out.rows_in ?? 0} lines, ` +
           `${(out.duplicates_in_chunks ?? 0) + (out.duplicates_against_existing ?? 0)} duplicates dropped, ${out.partitions_written ?? 0} partitions written.`,
       );
-      const tableRows = Object.entries(out.rows_by_table ?? {}).map(([table, rows]) => ({ table, new_rows: rows, location: `s3://${context.bucket}/tables/${table}/` }));
+      const tableRows = Object.entries(out.rows_by_table ?? {}).map(([table, rows]) => ({
+        table,
+        new_rows: rows,
+        location: `s3://${context.bucket}/tables/${table}/`,
+      }));
       context.print(formatRows(tableRows, context.options.format, ["table", "new_rows", "location"]));
       context.results.compaction = summary;
     } finally {
@@ -50,14 +65,25 @@ export const compactionDemoStep: DemoStep = {
       if (!context.stack) dynamodb.destroy();
     }
 
-    const engine = await LocalQueryEngine.open({ s3: context.s3, bucket: context.bucket, cacheDir: join(context.options.dataDir, "query-cache") });
+    const engine = await LocalQueryEngine.open({
+      s3: context.s3,
+      bucket: context.bucket,
+      cacheDir: join(context.options.dataDir, "query-cache"),
+    });
     try {
       for (const named of NAMED_QUERIES) {
         const result = await engine.query(named.sql);
         context.print();
         context.print(`-- ${named.name}: ${named.description}`);
-        context.print(formatRows(result.rows.slice(0, 10), context.options.format, result.columns.map((c) => c.name)));
-        if (result.rows.length > 10) context.print(`(${result.rows.length - 10} more rows: observatory query --named ${named.name})`);
+        context.print(
+          formatRows(
+            result.rows.slice(0, 10),
+            context.options.format,
+            result.columns.map((c) => c.name),
+          ),
+        );
+        if (result.rows.length > 10)
+          context.print(`(${result.rows.length - 10} more rows: observatory query --named ${named.name})`);
       }
     } finally {
       engine.close();

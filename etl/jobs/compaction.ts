@@ -5,8 +5,13 @@
  * EtlFleet inside MetricPipeline all run the same thing.
  */
 import { DEMO_EVENT_SCHEMAS, type EventSchema } from "../../contracts/event-schema.js";
+import {
+  type ChunkResultSummary,
+  compactChunks,
+  finalizeCompaction,
+  planCompaction,
+} from "../../functions/compaction/job.js";
 import { COMPACTION_JOB } from "../../functions/compaction/keys.js";
-import { type ChunkResultSummary, compactChunks, finalizeCompaction, planCompaction } from "../../functions/compaction/job.js";
 import type { CompactionChunk } from "../../functions/compaction/plan.js";
 import { defineJob } from "../jobs.js";
 
@@ -26,7 +31,8 @@ export function schemasFromEnv(env: NodeJS.ProcessEnv = process.env): EventSchem
 }
 
 export const compaction = defineJob<CompactionChunk, { chunks: ChunkResultSummary[] }>({
-  description: "Raw gzip NDJSON and quarantine objects -> deduplicated ZSTD Parquet tables (events, per-event, quarantine)",
+  description:
+    "Raw gzip NDJSON and quarantine objects -> deduplicated ZSTD Parquet tables (events, per-event, quarantine)",
   spec: {
     name: COMPACTION_JOB,
     concurrency: 10,
@@ -38,7 +44,8 @@ export const compaction = defineJob<CompactionChunk, { chunks: ChunkResultSummar
     timeouts: { workerSeconds: 300, finalizerSeconds: 900, plannerSeconds: 300, runSeconds: 3600 },
   },
 
-  plan: ({ s3, bucket, run_id, input }) => planCompaction({ s3, bucket, schemas: schemasFromEnv() }, { run_id, input }),
+  plan: ({ s3, bucket, run_id, input }) =>
+    planCompaction({ s3, bucket, schemas: schemasFromEnv() }, { run_id, input }),
 
   async work(items, { s3, run_id }) {
     const bucket = items[0]?.bucket;
@@ -46,5 +53,6 @@ export const compaction = defineJob<CompactionChunk, { chunks: ChunkResultSummar
     return compactChunks({ s3, bucket, schemas: schemasFromEnv() }, run_id, items);
   },
 
-  finalize: async (_results, { s3, bucket, run_id }) => finalizeCompaction({ s3, bucket, schemas: schemasFromEnv() }, run_id),
+  finalize: async (_results, { s3, bucket, run_id }) =>
+    finalizeCompaction({ s3, bucket, schemas: schemasFromEnv() }, run_id),
 });

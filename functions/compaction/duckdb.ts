@@ -8,7 +8,11 @@ export interface DuckDB {
   close(): void;
 }
 
-export async function openDuckDB(options: { tempDirectory: string; memoryMb?: number; threads?: number }): Promise<DuckDB> {
+export async function openDuckDB(options: {
+  tempDirectory: string;
+  memoryMb?: number;
+  threads?: number;
+}): Promise<DuckDB> {
   // Loaded on first use: the planner Lambda (no DuckDB layer) and Pulumi programs that import the job's
   // spec must not load the native module.
   const { DuckDBInstance } = await import("@duckdb/node-api");

@@ -2,12 +2,21 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
+import pMap from "p-map";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { QUARANTINE_PREFIX, RAW_PREFIX, tablePrefix } from "../../contracts/storage-layout.js";
 import type { JsonValue } from "../../etl/contracts.js";
-import pMap from "p-map";
 import { openDuckDB, sqlStringList } from "./duckdb.js";
-import { COMPACTED_FILE, committedKey, compactedKey, doneMarkerKey, doneMarkerPrefix, planKey, STATE_KEY, stagedKey } from "./keys.js";
+import {
+  COMPACTED_FILE,
+  committedKey,
+  compactedKey,
+  doneMarkerKey,
+  doneMarkerPrefix,
+  planKey,
+  STATE_KEY,
+  stagedKey,
+} from "./keys.js";
 import { MAX_MERGE_ATTEMPTS, MERGE_CONCURRENCY } from "./limits.js";
 import { mergePartition } from "./merge.js";
 import { type ChunkLimits, type CompactionChunk, DEFAULT_CHUNK_LIMITS, planChunks } from "./plan.js";
@@ -15,15 +24,15 @@ import {
   copyObject,
   deleteObjects,
   downloadObjects,
+  isWriteConflict,
   listObjects,
   readJsonObject,
-  isWriteConflict,
   uploadFile,
   type WriteCondition,
   writeJsonObject,
 } from "./s3-files.js";
-import { type CompactionState, EMPTY_STATE, commitState, consumedSet, listStartAfter } from "./state.js";
-import { type CompactionTable, QUARANTINE_COMPACTION_TABLE, eventTables } from "./tables.js";
+import { type CompactionState, commitState, consumedSet, EMPTY_STATE, listStartAfter } from "./state.js";
+import { type CompactionTable, eventTables, QUARANTINE_COMPACTION_TABLE } from "./tables.js";
 import { compactFiles } from "./transform.js";
 import { withTransientS3Errors } from "./transient.js";
 
@@ -95,11 +104,16 @@ const MAX_SUMMARY_FILES = 200;
  * objects the committed state does not hold, groups them, and stores that plan; a resumed attempt of
  * the same run gets the stored plan back, so chunk ids (how the runner knows what finished) are stable.
  */
-export async function planCompaction(deps: CompactionDeps, run: { run_id: string; input: JsonValue }): Promise<CompactionChunk[]> {
+export async function planCompaction(
+  deps: CompactionDeps,
+  run: { run_id: string; input: JsonValue },
+): Promise<CompactionChunk[]> {
   const stored = await readJsonObject<StoredPlan>(deps.s3, deps.bucket, planKey(run.run_id));
   if (stored) return stored.chunks;
   const now = deps.now?.() ?? new Date();
-  const input = (run.input && typeof run.input === "object" && !Array.isArray(run.input) ? run.input : {}) as CompactionInput;
+  const input = (
+    run.input && typeof run.input === "object" && !Array.isArray(run.input) ? run.input : {}
+  ) as CompactionInput;
   const state = (await readJsonObject<CompactionState>(deps.s3, deps.bucket, STATE_KEY)) ?? EMPTY_STATE;
   const consumed = consumedSet(state);
   const limits: ChunkLimits = {
@@ -114,7 +128,11 @@ export async function planCompaction(deps: CompactionDeps, run: { run_id: string
     ...raw.map((object) => ({ kind: "events" as const, object })),
     ...quarantine.map((object) => ({ kind: "quarantine" as const, object })),
   ].filter(({ object }) => !consumed(object.key));
-  const plan: StoredPlan = { run_id: run.run_id, planned_at: now.toISOString(), chunks: planChunks(fresh, deps.bucket, limits) };
+  const plan: StoredPlan = {
+    run_id: run.run_id,
+    planned_at: now.toISOString(),
+    chunks: planChunks(fresh, deps.bucket, limits),
+  };
   await writeJsonObject(deps.s3, deps.bucket, planKey(run.run_id), plan);
   return plan.chunks;
 }
@@ -132,17 +150,32 @@ export interface ChunkResultSummary {
   staged_files: number;
 }
 
-export async function compactChunks(deps: CompactionDeps, runId: string, items: CompactionChunk[]): Promise<{ chunks: ChunkResultSummary[] }> {
+export async function compactChunks(
+  deps: CompactionDeps,
+  runId: string,
+  items: CompactionChunk[],
+): Promise<{ chunks: ChunkResultSummary[] }> {
   const chunks: ChunkResultSummary[] = [];
   for (const item of items) {
     const done = await withTransientS3Errors(() => compactChunk(deps, runId, item));
-    chunks.push({ chunk: done.chunk, kind: done.kind, objects: done.keys.length, rows_in: done.rows_in, duplicates: done.duplicates, staged_files: done.staged.length });
+    chunks.push({
+      chunk: done.chunk,
+      kind: done.kind,
+      objects: done.keys.length,
+      rows_in: done.rows_in,
+      duplicates: done.duplicates,
+      staged_files: done.staged.length,
+    });
   }
   return { chunks };
 }
 
 /** Raw objects of one chunk -> staged Parquet per table partition, then the done marker. Idempotent. */
-export async function compactChunk(deps: CompactionDeps, runId: string, chunk: CompactionChunk): Promise<ChunkDone> {
+export async function compactChunk(
+  deps: CompactionDeps,
+  runId: string,
+  chunk: CompactionChunk,
+): Promise<ChunkDone> {
   const markerKey = doneMarkerKey(runId, chunk.chunk);
   const earlier = await readJsonObject<ChunkDone>(deps.s3, deps.bucket, markerKey);
   if (earlier) return earlier;
@@ -151,15 +184,31 @@ export async function compactChunk(deps: CompactionDeps, runId: string, chunk: C
   try {
     await mkdir(join(work, "in"));
     await mkdir(join(work, "out"));
-    const inputFiles = await downloadObjects(deps.s3, deps.bucket, chunk.keys, join(work, "in"), ".ndjson.gz");
+    const inputFiles = await downloadObjects(
+      deps.s3,
+      deps.bucket,
+      chunk.keys,
+      join(work, "in"),
+      ".ndjson.gz",
+    );
     const tables = chunk.kind === "events" ? eventTables(deps.schemas) : [QUARANTINE_COMPACTION_TABLE];
-    const result = await compactFiles(db.connection, { kind: chunk.kind, inputFiles, tables, outDirectory: join(work, "out") });
+    const result = await compactFiles(db.connection, {
+      kind: chunk.kind,
+      inputFiles,
+      tables,
+      outDirectory: join(work, "out"),
+    });
     const fileIndex = new Map<string, number>();
     const staged = result.files.map((file) => {
       const id = `${file.table}/${file.partitionPath}`;
       const index = fileIndex.get(id) ?? 0;
       fileIndex.set(id, index + 1);
-      return { table: file.table, partition_path: file.partitionPath, key: stagedKey(runId, chunk.chunk, file.table, file.partitionPath, index), path: file.path };
+      return {
+        table: file.table,
+        partition_path: file.partitionPath,
+        key: stagedKey(runId, chunk.chunk, file.table, file.partitionPath, index),
+        path: file.path,
+      };
     });
     await pMap(staged, (s) => uploadFile(deps.s3, deps.bucket, s.key, s.path), { concurrency: 8 });
     const done: ChunkDone = {
@@ -196,16 +245,18 @@ export async function finalizeCompaction(deps: CompactionDeps, runId: string): P
   const markers = await loadDoneMarkers(deps, runId);
 
   // Every partition a chunk touched, with its staged files in chunk order.
-  const partitions = new Map<string, { table: string; partitionPath: string; staged: string[]; newRows: number }>();
+  const partitions = new Map<string, { table: string; partitionPath: string; staged: string[] }>();
   for (const marker of markers) {
     for (const s of marker.staged) {
       const id = `${s.table}/${s.partition_path}`;
-      let p = partitions.get(id);
-      if (!p) partitions.set(id, (p = { table: s.table, partitionPath: s.partition_path, staged: [], newRows: 0 }));
+      const p = partitions.get(id) ?? { table: s.table, partitionPath: s.partition_path, staged: [] };
+      partitions.set(id, p);
       p.staged.push(s.key);
     }
   }
-  const tables = new Map<string, CompactionTable>([...eventTables(deps.schemas), QUARANTINE_COMPACTION_TABLE].map((t) => [t.name, t]));
+  const tables = new Map<string, CompactionTable>(
+    [...eventTables(deps.schemas), QUARANTINE_COMPACTION_TABLE].map((t) => [t.name, t]),
+  );
   const merged = await pMap(
     [...partitions.values()],
     async (p) => {
@@ -221,7 +272,13 @@ export async function finalizeCompaction(deps: CompactionDeps, runId: string): P
   const unconsumedKeys = plan.chunks.filter((c) => !doneChunks.has(c.chunk)).flatMap((c) => c.keys);
   const state = (await readJsonObject<CompactionState>(deps.s3, deps.bucket, STATE_KEY)) ?? EMPTY_STATE;
   const now = deps.now?.() ?? new Date();
-  const next = commitState(state, { runId: runId, plannedAt: new Date(plan.planned_at), consumedKeys, unconsumedKeys, committedAt: now });
+  const next = commitState(state, {
+    runId: runId,
+    plannedAt: new Date(plan.planned_at),
+    consumedKeys,
+    unconsumedKeys,
+    committedAt: now,
+  });
   await writeJsonObject(deps.s3, deps.bucket, STATE_KEY, next);
 
   const rowsByTable: Record<string, number> = {};
@@ -241,17 +298,25 @@ export async function finalizeCompaction(deps: CompactionDeps, runId: string): P
   };
   await writeJsonObject(deps.s3, deps.bucket, committedKey(runId), output);
   // Staged files are now inside the compacted files; the plan and markers stay as the run's audit trail.
-  await deleteObjects(deps.s3, deps.bucket, markers.flatMap((m) => m.staged.map((s) => s.key)));
+  await deleteObjects(
+    deps.s3,
+    deps.bucket,
+    markers.flatMap((m) => m.staged.map((s) => s.key)),
+  );
   return output;
 }
 
 async function loadDoneMarkers(deps: CompactionDeps, runId: string): Promise<ChunkDone[]> {
   const keys = (await listObjects(deps.s3, deps.bucket, doneMarkerPrefix(runId))).map((o) => o.key);
-  const markers = await pMap(keys, async (key) => {
-    const marker = await readJsonObject<ChunkDone>(deps.s3, deps.bucket, key);
-    if (!marker) throw new Error(`done marker vanished: ${key}`);
-    return marker;
-  }, { concurrency: 16 });
+  const markers = await pMap(
+    keys,
+    async (key) => {
+      const marker = await readJsonObject<ChunkDone>(deps.s3, deps.bucket, key);
+      if (!marker) throw new Error(`done marker vanished: ${key}`);
+      return marker;
+    },
+    { concurrency: 16 },
+  );
   return markers.sort((a, b) => a.chunk - b.chunk);
 }
 
@@ -287,11 +352,16 @@ async function mergeOnce(
   markers: ChunkDone[],
 ): Promise<{ table: string; key: string; newRows: number; duplicates: number }> {
   const key = compactedKey(table.name, partitionPath);
-  const listed = (await listObjects(deps.s3, deps.bucket, `${tablePrefix(table.name)}${partitionPath}`)).filter((o) => o.key.endsWith(".parquet"));
+  const listed = (
+    await listObjects(deps.s3, deps.bucket, `${tablePrefix(table.name)}${partitionPath}`)
+  ).filter((o) => o.key.endsWith(".parquet"));
   const existing = listed.map((o) => o.key);
   const current = listed.find((o) => o.key === key);
   const condition: WriteCondition = current?.etag ? { ifMatch: current.etag } : { ifNoneMatch: "*" };
-  const stagedRows = markers.reduce((sum, m) => sum + (m.rows_by_partition[table.name]?.[partitionPath] ?? 0), 0);
+  const stagedRows = markers.reduce(
+    (sum, m) => sum + (m.rows_by_partition[table.name]?.[partitionPath] ?? 0),
+    0,
+  );
   if (existing.length === 0 && staged.length === 1) {
     await copyObject(deps.s3, deps.bucket, staged[0] as string, key, condition);
     return { table: table.name, key, newRows: stagedRows, duplicates: 0 };
@@ -301,14 +371,24 @@ async function mergeOnce(
   try {
     await mkdir(join(work, "existing"));
     await mkdir(join(work, "staged"));
-    const existingFiles = await downloadObjects(deps.s3, deps.bucket, existing, join(work, "existing"), ".parquet");
+    const existingFiles = await downloadObjects(
+      deps.s3,
+      deps.bucket,
+      existing,
+      join(work, "existing"),
+      ".parquet",
+    );
     const stagedFiles = await downloadObjects(deps.s3, deps.bucket, staged, join(work, "staged"), ".parquet");
     const outFile = join(work, COMPACTED_FILE);
     const before = existing.length === 0 ? 0 : await countRows(db.connection, existingFiles);
     const result = await mergePartition(db.connection, { table, existingFiles, stagedFiles, outFile });
     await uploadFile(deps.s3, deps.bucket, key, outFile, condition);
     // Only after the merged file is in place: the parts it replaced.
-    await deleteObjects(deps.s3, deps.bucket, existing.filter((k) => k !== key));
+    await deleteObjects(
+      deps.s3,
+      deps.bucket,
+      existing.filter((k) => k !== key),
+    );
     return { table: table.name, key, newRows: result.rows - before, duplicates: result.duplicates };
   } finally {
     db.close();
@@ -317,6 +397,8 @@ async function mergeOnce(
 }
 
 async function countRows(connection: Parameters<typeof mergePartition>[0], files: string[]): Promise<number> {
-  const reader = await connection.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlStringList(files)})`);
+  const reader = await connection.runAndReadAll(
+    `SELECT count(*) AS n FROM read_parquet(${sqlStringList(files)})`,
+  );
   return Number((reader.getRowObjects()[0] as { n: bigint }).n);
 }

@@ -11,12 +11,19 @@ const JOB_PREFIX = `${ETL_PREFIX}${COMPACTION_JOB}/`;
 export const STATE_KEY = `${JOB_PREFIX}state.json`;
 
 export function runPrefix(runId: string): string {
-  if (!/^[A-Za-z0-9_.:-]+$/.test(runId)) throw new Error(`run id must be [A-Za-z0-9_.:-]+: ${JSON.stringify(runId)}`);
+  if (!/^[A-Za-z0-9_.:-]+$/.test(runId))
+    throw new Error(`run id must be [A-Za-z0-9_.:-]+: ${JSON.stringify(runId)}`);
   return `${JOB_PREFIX}runs/${runId}/`;
 }
 
 /** One chunk's Parquet for one partition of one table, before the finalizer merges it in. */
-export function stagedKey(runId: string, chunk: number, table: string, partitionPath: string, file: number): string {
+export function stagedKey(
+  runId: string,
+  chunk: number,
+  table: string,
+  partitionPath: string,
+  file: number,
+): string {
   return `${runPrefix(runId)}staged/${table}/${partitionPath}chunk-${chunkName(chunk)}-${file}.parquet`;
 }
 
@@ -47,6 +54,7 @@ export function compactedKey(table: string, partitionPath: string): string {
 export const COMPACTED_FILE = "part-0000.parquet";
 
 function chunkName(chunk: number): string {
-  if (!Number.isInteger(chunk) || chunk < 0) throw new Error(`chunk must be a non-negative integer: ${chunk}`);
+  if (!Number.isInteger(chunk) || chunk < 0)
+    throw new Error(`chunk must be a non-negative integer: ${chunk}`);
   return String(chunk).padStart(5, "0");
 }

@@ -16,12 +16,18 @@ export async function mergePartition(
   const files = [...options.existingFiles, ...options.stagedFiles];
   if (files.length === 0) throw new Error(`mergePartition ${options.table.name}: no input files`);
   const available = new Set(
-    (await rows<{ column_name: string }>(connection, `DESCRIBE SELECT * FROM read_parquet(${sqlStringList(files)}, union_by_name = true)`)).map(
-      (r) => r.column_name,
-    ),
+    (
+      await rows<{ column_name: string }>(
+        connection,
+        `DESCRIBE SELECT * FROM read_parquet(${sqlStringList(files)}, union_by_name = true)`,
+      )
+    ).map((r) => r.column_name),
   );
   const select = options.table.columns
-    .map((c) => `CAST(${available.has(c.name) ? sqlIdentifier(c.name) : "NULL"} AS ${c.duckdbType}) AS ${sqlIdentifier(c.name)}`)
+    .map(
+      (c) =>
+        `CAST(${available.has(c.name) ? sqlIdentifier(c.name) : "NULL"} AS ${c.duckdbType}) AS ${sqlIdentifier(c.name)}`,
+    )
     .join(", ");
   const time = sqlIdentifier(options.table.timeColumn);
   // list_position: the file's place in `files` - existing files first, then chunks in order.

@@ -1,7 +1,7 @@
 import type { JsonValue } from "../../etl/contracts.js";
+import { CHUNK_MAX_BYTES, CHUNK_MAX_OBJECTS } from "./limits.js";
 import type { ListedObject } from "./s3-files.js";
 import type { SourceKind } from "./transform.js";
-import { CHUNK_MAX_BYTES, CHUNK_MAX_OBJECTS } from "./limits.js";
 
 /** One manifest item: raw objects of one kind that one worker turns into staged Parquet. */
 export interface CompactionChunk {
@@ -35,9 +35,13 @@ export function planChunks(
   const chunks: CompactionChunk[] = [];
   for (const kind of ["events", "quarantine"] as const) {
     let current: CompactionChunk | undefined;
-    const ofKind = objects.filter((o) => o.kind === kind).sort((a, b) => (a.object.key < b.object.key ? -1 : 1));
+    const ofKind = objects
+      .filter((o) => o.kind === kind)
+      .sort((a, b) => (a.object.key < b.object.key ? -1 : 1));
     for (const { object } of ofKind) {
-      const full = current && (current.keys.length >= limits.maxObjects || current.bytes + object.size > limits.maxBytes);
+      const full =
+        current &&
+        (current.keys.length >= limits.maxObjects || current.bytes + object.size > limits.maxBytes);
       if (!current || full) {
         const chunk = chunks.length;
         current = { id: `chunk-${String(chunk).padStart(5, "0")}`, bucket, chunk, kind, keys: [], bytes: 0 };

@@ -18,7 +18,12 @@ export interface CompactionState {
   last_run: { run_id: string; committed_at: string; objects: number } | null;
 }
 
-export const EMPTY_STATE: CompactionState = { version: 1, open_from_hour: null, consumed: {}, last_run: null };
+export const EMPTY_STATE: CompactionState = {
+  version: 1,
+  open_from_hour: null,
+  consumed: {},
+  last_run: null,
+};
 
 const KEY_PATTERN = /^(.*\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/)([^/]+)$/;
 
@@ -59,13 +64,19 @@ export function consumedSet(state: CompactionState): (key: string) => boolean {
  */
 export function commitState(
   state: CompactionState,
-  run: { runId: string; plannedAt: Date; consumedKeys: string[]; unconsumedKeys: string[]; committedAt: Date },
+  run: {
+    runId: string;
+    plannedAt: Date;
+    consumedKeys: string[];
+    unconsumedKeys: string[];
+    committedAt: Date;
+  },
 ): CompactionState {
   const consumed = new Map(Object.entries(state.consumed).map(([prefix, list]) => [prefix, new Set(list)]));
   for (const key of run.consumedKeys) {
     const { prefix, name } = parseHourKey(key);
-    let names = consumed.get(prefix);
-    if (!names) consumed.set(prefix, (names = new Set()));
+    const names = consumed.get(prefix) ?? new Set<string>();
+    consumed.set(prefix, names);
     names.add(name);
   }
   let openFrom = hourOf(new Date(run.plannedAt.getTime() - HOUR_SETTLE_MS));
@@ -83,7 +94,11 @@ export function commitState(
     version: 1,
     open_from_hour: openFrom,
     consumed: kept,
-    last_run: { run_id: run.runId, committed_at: run.committedAt.toISOString(), objects: run.consumedKeys.length },
+    last_run: {
+      run_id: run.runId,
+      committed_at: run.committedAt.toISOString(),
+      objects: run.consumedKeys.length,
+    },
   };
 }
 

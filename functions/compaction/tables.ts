@@ -2,9 +2,9 @@ import type { EventSchema } from "../../contracts/event-schema.js";
 import {
   type ColumnSpec,
   EVENTS_COLUMNS,
-  QUARANTINE_COLUMNS,
   eventSchemaColumns,
   propertyOfColumn,
+  QUARANTINE_COLUMNS,
 } from "../../contracts/events-table.js";
 import { sqlIdentifier, sqlString } from "./duckdb.js";
 
@@ -46,7 +46,9 @@ export function eventTables(schemas: EventSchema[]): CompactionTable[] {
   ];
   for (const schema of schemas) {
     if (names.has(schema.event)) {
-      throw new Error(`event schema ${JSON.stringify(schema.event)} would collide with the table of that name; rename the event`);
+      throw new Error(
+        `event schema ${JSON.stringify(schema.event)} would collide with the table of that name; rename the event`,
+      );
     }
     names.add(schema.event);
     const columns = eventSchemaColumns(schema);

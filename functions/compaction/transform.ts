@@ -1,9 +1,9 @@
 import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { sqlIdentifier, sqlString, sqlStringList } from "./duckdb.js";
 import type { CompactionTable } from "./tables.js";
 import { jsonColumns, QUARANTINE_COMPACTION_TABLE } from "./tables.js";
-import { sqlIdentifier, sqlString, sqlStringList } from "./duckdb.js";
 
 /**
  * gzip NDJSON (what the collector writes) -> one ZSTD Parquet file per table partition, with DuckDB.
@@ -151,7 +151,9 @@ export async function compactFiles(
   const untimed = Number(totals[0]?.untimed ?? 0);
   if (untimed > 0) {
     // Fail the chunk (its objects stay unconsumed and are retried) rather than drop rows silently.
-    throw new Error(`${untimed} ${options.kind} rows have no ${source.timeColumn}: the raw objects are not what the collector writes`);
+    throw new Error(
+      `${untimed} ${options.kind} rows have no ${source.timeColumn}: the raw objects are not what the collector writes`,
+    );
   }
   const deleted = await rows<{ Count: bigint }>(
     connection,
@@ -176,7 +178,8 @@ export async function compactFiles(
   for (const table of tables) {
     const counts = new Map<string, number>();
     for (const h of hours) {
-      if (table.event === undefined || h.event === table.event) counts.set(h.hour_start, (counts.get(h.hour_start) ?? 0) + Number(h.n));
+      if (table.event === undefined || h.event === table.event)
+        counts.set(h.hour_start, (counts.get(h.hour_start) ?? 0) + Number(h.n));
     }
     const written = await writeTable(connection, table, [...counts].sort(), options.outDirectory);
     if (written.rows === 0) continue;
@@ -206,7 +209,12 @@ async function writeTable(
 ): Promise<{ rows: number; byPartition: Record<string, number>; files: StagedPartitionFile[] }> {
   const filter = table.event === undefined ? "true" : `event = ${sqlString(table.event)}`;
   const time = sqlIdentifier(table.timeColumn);
-  const counts = hourCounts.map(([hourStart, n]) => ({ hour_start: hourStart, dt: hourStart.slice(0, 10), hour: hourStart.slice(11, 13), n }));
+  const counts = hourCounts.map(([hourStart, n]) => ({
+    hour_start: hourStart,
+    dt: hourStart.slice(0, 10),
+    hour: hourStart.slice(11, 13),
+    n,
+  }));
   const byPartition = Object.fromEntries(counts.map((c) => [`dt=${c.dt}/hour=${c.hour}/`, c.n]));
   const n = counts.reduce((sum, c) => sum + c.n, 0);
   if (n === 0) return { rows: 0, byPartition, files: [] };
@@ -246,7 +254,13 @@ async function partitionFiles(table: string, directory: string): Promise<StagedP
       if (!hour) continue;
       for (const file of (await readdir(join(directory, dtEntry, hourEntry))).sort()) {
         if (!file.endsWith(".parquet")) continue;
-        files.push({ table, dt, hour, partitionPath: `dt=${dt}/hour=${hour}/`, path: join(directory, dtEntry, hourEntry, file) });
+        files.push({
+          table,
+          dt,
+          hour,
+          partitionPath: `dt=${dt}/hour=${hour}/`,
+          path: join(directory, dtEntry, hourEntry, file),
+        });
       }
     }
   }

@@ -1,7 +1,14 @@
 import { TransientError } from "../../etl/transient-error.js";
 
 /** S3 answers worth retrying: throttling, 5xx, and the network failing under us. */
-const TRANSIENT_NAMES = new Set(["SlowDown", "ThrottlingException", "RequestTimeout", "InternalError", "ServiceUnavailable", "TimeoutError"]);
+const TRANSIENT_NAMES = new Set([
+  "SlowDown",
+  "ThrottlingException",
+  "RequestTimeout",
+  "InternalError",
+  "ServiceUnavailable",
+  "TimeoutError",
+]);
 const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN"]);
 
 /**
@@ -13,13 +20,19 @@ export async function withTransientS3Errors<T>(work: () => Promise<T>): Promise<
   try {
     return await work();
   } catch (error) {
-    if (isTransient(error)) throw new TransientError(`transient S3 failure: ${(error as Error).message}`, { cause: error });
+    if (isTransient(error))
+      throw new TransientError(`transient S3 failure: ${(error as Error).message}`, { cause: error });
     throw error;
   }
 }
 
 export function isTransient(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const e = error as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: unknown;
+  };
   if (e?.name && TRANSIENT_NAMES.has(e.name)) return true;
   if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
   if (e?.$retryable) return true;
