@@ -74,6 +74,7 @@ export class LocalQueryEngine {
       onProgress: this.options.onSyncProgress,
     });
     this.lastSync = report;
+    const previous = new Set(this.tables.keys());
     this.tables.clear();
     const specs = new Map(tableCatalog(this.options.eventSchemas).map((spec) => [spec.name, spec]));
     const tablesRoot = join(root, TABLES_PREFIX);
@@ -81,7 +82,9 @@ export class LocalQueryEngine {
     for (const file of report.files) {
       const name = file.slice(tablesRoot.length).split("/")[0] ?? "";
       if (!TABLE_NAME.test(name)) continue;
-      filesByTable.set(name, [...(filesByTable.get(name) ?? []), file]);
+      const list = filesByTable.get(name);
+      if (list) list.push(file);
+      else filesByTable.set(name, [file]);
     }
     for (const name of new Set([...specs.keys(), ...filesByTable.keys()])) {
       const spec = specs.get(name);
@@ -93,6 +96,9 @@ export class LocalQueryEngine {
       const fileColumns = files.length > 0 ? await this.columnsOf(parquetScan(table)) : new Set<string>();
       await this.connection.run(`CREATE OR REPLACE VIEW ${name} AS ${tableRelation(table, fileColumns)}`);
     }
+    // An undeclared table whose last file is gone is gone: a view over no files would fail every query.
+    for (const name of previous)
+      if (!this.tables.has(name)) await this.connection.run(`DROP VIEW IF EXISTS ${name}`);
     return report;
   }
 

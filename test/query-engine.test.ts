@@ -155,6 +155,26 @@ describe("mirror", () => {
     expect((await engine.query("SELECT count(*) AS n FROM search_made")).rows[0]!.n).toBe(before - lost);
   });
 
+  it("shows an undeclared table found in S3 and forgets it when its files are gone", async () => {
+    const listed = await s3.client.send(
+      new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "tables/search_made/" }),
+    );
+    const source = listed.Contents![0]!.Key!;
+    const copy = source.replace("tables/search_made/", "tables/searches_v0/");
+    const { CopyObjectCommand } = await import("@aws-sdk/client-s3");
+    await s3.client.send(
+      new CopyObjectCommand({ Bucket: s3.bucket, Key: copy, CopySource: `${s3.bucket}/${source}` }),
+    );
+    await engine.refresh();
+    const rows = (await engine.query("SELECT count(*) AS n, min(dt) AS dt FROM searches_v0")).rows;
+    expect(rows[0]!.n).toBeGreaterThan(0);
+    expect(rows[0]!.dt).toBe(/dt=([^/]+)/.exec(copy)![1]);
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: copy }));
+    await engine.refresh();
+    await expect(engine.query("SELECT count(*) FROM searches_v0")).rejects.toThrow(/searches_v0 does not exist/);
+    expect((await engine.query("SELECT count(*) AS n FROM search_made")).rows[0]!.n).toBeGreaterThan(0);
+  });
+
   it("lists again when compaction deletes an object between listing and download", async () => {
     const { localS3Client } = await import("../local/s3-server.js");
     const racing = localS3Client(s3.endpoint);
