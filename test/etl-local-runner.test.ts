@@ -131,6 +131,10 @@ describe("local ETL runner", () => {
     });
     expect(runs).toHaveLength(1);
     const manifest = JSON.parse(await getText(runs[0]!.manifest.key)) as ResultWriterManifest;
+    // `<Prefix>/<map run id>/manifest.json`, the id being the last part of the MapRunArn (as on AWS).
+    const mapRunId = manifest.MapRunArn.split(":").pop()!;
+    expect(runs[0]!.manifest.key).toBe(`etl/results/wordcount/${runId}/${mapRunId}/manifest.json`);
+    expect(summary.failed_items_location).toBeNull();
     expect(manifest.DestinationBucket).toBe(s3.bucket);
     expect(manifest.MapRunArn).toMatch(
       /^arn:aws:states:us-east-1:000000000000:mapRun:observatory-local-wordcount\/ProcessItems:/,
