@@ -1,9 +1,15 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { CloudWatchLogsDecodedData, CloudWatchLogsEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { asLocalLambda, LocalLogDelivery } from "../local/log-delivery.js";
+import { logsDevExtension, logsStackExtra } from "../local/log-dev-extension.js";
+import { startLocalStack } from "../local/stack.js";
 import { withCorrelation } from "../runtime/correlation-handler.js";
 import { createLogger } from "../runtime/logger.js";
+import { traceLocal } from "../trace/local-trace.js";
 
 const decode = (event: CloudWatchLogsEvent) =>
   JSON.parse(
@@ -79,5 +85,41 @@ describe("local subscription delivery", () => {
     await delivery.close();
     expect(attempts).toHaveLength(2);
     expect(attempts[1]).toEqual(attempts[0]);
+  });
+
+  it("is part of `observatory dev` unless --no-logs: the consumer and the demo services start and stop with the stack", async () => {
+    expect(logsDevExtension.extra({ logs: false })).toBeUndefined();
+    expect(logsDevExtension.extra({ logs: true })?.name).toBe("logs");
+    const dir = await mkdtemp(join(tmpdir(), "obs-logs-extra-"));
+    const stack = await startLocalStack({
+      dataDir: dir,
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+      extras: [logsStackExtra({ intervalMs: 100, ports: { storefront: 0, search: 0, images: 0 } })],
+    });
+    try {
+      const described = stack.extras.find((e) => e.name === "logs")!.handle.describe!.join("\n");
+      const url = /curl -i '([^']+)'/.exec(described)![1]!;
+      const response = await fetch(url, { headers: { "x-correlation-id": "dev-extra-1" } });
+      expect(response.status).toBe(200);
+      // The stack's own delivery timer (100 ms here, 1 s in dev) archives the lines without an explicit flush.
+      let services = new Set<string>();
+      for (let i = 0; i < 50 && services.size < 3; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const entries = await traceLocal({
+          s3: stack.s3.client,
+          bucket: stack.bucket,
+          correlationId: "dev-extra-1",
+          cacheDir: join(dir, "trace"),
+        });
+        services = new Set(entries.map((e) => e.service ?? ""));
+      }
+      expect(services).toEqual(new Set(["storefront", "search", "images"]));
+    } finally {
+      await stack.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
