@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { join } from "node:path";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { DEMO_EVENT_SCHEMAS, type EventSchema } from "../contracts/event-schema.js";
@@ -73,6 +74,9 @@ export interface LocalStack extends LocalStackCore {
 /** Turns EADDRINUSE into an error that says which server and what to do. */
 async function listening<T>(what: string, port: number, flag: string, start: () => Promise<T>): Promise<T> {
   try {
+    // s3rver does not report a taken port (its server emits an unhandled 'error' that ends the
+    // process), so every fixed port is probed first.
+    if (port !== 0) await probePort(port);
     return await start();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
@@ -82,6 +86,15 @@ async function listening<T>(what: string, port: number, flag: string, start: () 
     }
     throw error;
   }
+}
+
+/** Rejects with EADDRINUSE when something listens on 127.0.0.1:`port`. */
+function probePort(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+  });
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {

@@ -196,6 +196,29 @@ describe("startLocalStack", () => {
       ).rejects.toThrow(
         `port ${taken} is already in use (collector); stop what holds it or choose another with --port`,
       );
+      // A taken S3 or DynamoDB port is reported the same way (s3rver alone would end the process).
+      await expect(
+        startLocalStack({
+          dataDir: join(dir, "b"),
+          s3Port: taken,
+          collectorPort: 0,
+          dynamoPort: 0,
+          quiet: true,
+        }),
+      ).rejects.toThrow(
+        `port ${taken} is already in use (S3); stop what holds it or choose another with --s3-port`,
+      );
+      await expect(
+        startLocalStack({
+          dataDir: join(dir, "b"),
+          s3Port: 0,
+          collectorPort: 0,
+          dynamoPort: taken,
+          quiet: true,
+        }),
+      ).rejects.toThrow(
+        `port ${taken} is already in use (DynamoDB); stop what holds it or choose another with --dynamodb-port`,
+      );
       // The S3 and DynamoDB servers it had started are closed again: their ports are free for the next start.
       const stack = await startLocalStack({
         dataDir: join(dir, "b"),
