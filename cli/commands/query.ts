@@ -133,8 +133,7 @@ async function onLocal(sql: string, options: QueryCommandOptions, io: CommandIo)
     dataDir: options.dataDir,
     s3Port: options.s3Port,
     onSyncProgress: progress.update,
-  });
-  progress.stop();
+  }).finally(progress.stop);
   try {
     for (const note of session.notes) io.stderr.write(`${note}\n`);
     const result = await session.engine.query(sql);
