@@ -16,10 +16,6 @@ export const CHUNK_MAX_OBJECTS = 1000;
  * is seconds), so no object can still appear under it. */
 export const HOUR_SETTLE_MS = 15 * 60 * 1000;
 
-/** Hours the planner looks back when no state exists yet (first run): the raw zone's lifecycle keeps
- * raw objects for days; a first run on an old bucket lists at most this far back. */
-export const FIRST_RUN_LOOKBACK_HOURS = 7 * 24;
-
 /** S3 downloads/uploads in flight per worker: enough to hide per-request latency without exhausting
  * a Lambda's sockets or memory. */
 export const S3_TRANSFER_CONCURRENCY = 16;

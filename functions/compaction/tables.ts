@@ -84,9 +84,10 @@ function columnFromEventRow(column: ColumnSpec): string {
 
 /**
  * chunk_rows plus `typed_properties`: the declared properties parsed out of the JSON in ONE pass
- * (json_transform: ~2-4x faster than a json_extract per property). A value that does not fit its type
- * (an older schema version, say) becomes NULL instead of failing the chunk; the events table keeps the
- * original JSON.
+ * (json_transform: ~2-4x faster than a json_extract per property). Values convert as json_transform
+ * converts them: one that cannot (a string for an integer column, from an older schema version, say)
+ * becomes NULL instead of failing the chunk, a number for a string column becomes its text, 7.5 for an
+ * integer column rounds to 8. The collector validated declared events; the events table keeps the JSON.
  */
 function withTypedProperties(columns: ColumnSpec[]): string {
   const structure: Record<string, string> = {};
