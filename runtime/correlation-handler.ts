@@ -105,7 +105,7 @@ export function withCorrelation<E, R>(
 export async function forEachRecordWithCorrelation<T extends Obj | SQSRecord>(
   records: readonly T[],
   fn: (record: T) => Promise<void>,
-  options: { context?: Context; createId?: () => string } = {},
+  options: { context?: Context; createId?: () => string; logger?: WithCorrelationOptions["logger"] } = {},
 ): Promise<{ failedMessageIds: string[]; errors: unknown[] }> {
   const createId = options.createId ?? randomUUID;
   const failedMessageIds: string[] = [];
@@ -120,7 +120,15 @@ export async function forEachRecordWithCorrelation<T extends Obj | SQSRecord>(
       xrayTraceId: xrayTraceIdFromEnv(),
     };
     try {
-      await runWithCorrelation(correlation, () => fn(record));
+      await runWithCorrelation(correlation, async () => {
+        try {
+          await fn(record);
+        } catch (error) {
+          // Logged in the record's own context, so the failure shows in that message's trace.
+          options.logger?.error("record failed", error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        }
+      });
     } catch (error) {
       const messageId = (record as Obj).messageId;
       if (typeof messageId === "string") failedMessageIds.push(messageId);
@@ -132,17 +140,20 @@ export async function forEachRecordWithCorrelation<T extends Obj | SQSRecord>(
 
 /**
  * An SQS handler that processes each record in its own correlation context and reports failed
- * records (ReportBatchItemFailures), so one bad message is retried alone, not with its batch.
+ * records (the event source mapping needs `FunctionResponseTypes: ["ReportBatchItemFailures"]`), so
+ * one bad message is retried alone, not with its batch.
  */
 export function withSqsRecordCorrelation(
   recordHandler: (record: SQSRecord, context: Context) => Promise<void>,
+  options: Pick<WithCorrelationOptions, "logger" | "flush"> = {},
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   return async (event, context) => {
     const { failedMessageIds } = await forEachRecordWithCorrelation(
       event.Records,
       (record) => recordHandler(record, context),
-      { context },
+      { context, logger: options.logger },
     );
+    await Promise.allSettled((options.flush ?? []).map((f) => f.flush()));
     return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

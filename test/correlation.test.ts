@@ -213,10 +213,13 @@ describe("withCorrelation", () => {
   it("processes every SQS record in its own context and reports only the failed record", async () => {
     const lines: { message: string; correlation_id: string }[] = [];
     const logger = createLogger({ service: "orders" });
-    const handler = withSqsRecordCorrelation(async (record) => {
-      logger.info(`processing ${record.messageId}`);
-      if (record.body === "poison") throw new Error("cannot parse");
-    });
+    const handler = withSqsRecordCorrelation(
+      async (record) => {
+        logger.info(`processing ${record.messageId}`);
+        if (record.body === "poison") throw new Error("cannot parse");
+      },
+      { logger },
+    );
     const event: SQSEvent = {
       Records: [
         sqsRecord("m-1", "{}", "id-one"),
@@ -232,6 +235,7 @@ describe("withCorrelation", () => {
     expect(lines.map((l) => [l.message, l.correlation_id])).toEqual([
       ["processing m-1", "id-one"],
       ["processing m-2", "id-two"],
+      ["record failed", "id-two"],
       ["processing m-3", expect.stringMatching(UUID)],
     ]);
   });
