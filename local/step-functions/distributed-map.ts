@@ -18,6 +18,7 @@ import { randomUUID } from "node:crypto";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { MapState, StateMachineDefinition } from "../../etl/asl.js";
 import type { MapChildResult } from "../../etl/contracts.js";
+import { MAX_BATCH_BYTES } from "../../etl/job-spec.js";
 import { evaluateTemplate } from "./payload-template.js";
 import { writeMapRunResults } from "./result-writer.js";
 
@@ -168,7 +169,12 @@ async function readItems(state: MapState, input: unknown, env: DistributedMapEnv
       }
     });
   } else {
-    const parsed = JSON.parse(text) as unknown;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new DistributedMapError(ITEM_READER_FAILED, `s3://${params.Bucket}/${params.Key} is not JSON`);
+    }
     if (!Array.isArray(parsed))
       throw new DistributedMapError(
         ITEM_READER_FAILED,
@@ -193,7 +199,8 @@ export function batchItems(
 ): Batch[] {
   if (!batcher) return items.map((item) => ({ input: item, itemCount: 1 }));
   const maxItems = batcher.MaxItemsPerBatch ?? Number.POSITIVE_INFINITY;
-  const maxBytes = batcher.MaxInputBytesPerBatch ?? 256 * 1024;
+  // Unset: the state payload limit still applies to every child's input.
+  const maxBytes = batcher.MaxInputBytesPerBatch ?? MAX_BATCH_BYTES;
   const size = (batch: unknown[]) =>
     Buffer.byteLength(
       JSON.stringify(batchInput === undefined ? { Items: batch } : { Items: batch, BatchInput: batchInput }),
