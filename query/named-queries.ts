@@ -20,11 +20,17 @@ export const NAMED_QUERIES: readonly NamedQuery[] = [
     name: "downloads_uploads_per_user",
     description:
       "Images downloaded and uploaded by each identified user: the user_id | num_downloads | num_uploads table.",
+    // From the two per-event tables rather than `events`: only `user_id` is read (no `event` column
+    // over every event), 2.4x fewer bytes scanned on the benchmark's data.
     sql: `SELECT user_id,
-       count_if(event = 'downloaded_img') AS num_downloads,
-       count_if(event = 'uploaded_img') AS num_uploads
-FROM events
-WHERE event IN ('downloaded_img', 'uploaded_img') AND user_id IS NOT NULL
+       sum(downloads) AS num_downloads,
+       sum(uploads) AS num_uploads
+FROM (
+  SELECT user_id, 1 AS downloads, 0 AS uploads FROM downloaded_img
+  UNION ALL
+  SELECT user_id, 0 AS downloads, 1 AS uploads FROM uploaded_img
+) AS transfers
+WHERE user_id IS NOT NULL
 GROUP BY user_id
 ORDER BY user_id`,
   },
