@@ -641,7 +641,8 @@ export class MetricPipeline extends pulumi.ComponentResource {
           concurrency: c.concurrency ?? c.fleet?.concurrency ?? job.concurrency,
           tracing: args.tracing,
           logRetentionDays,
-          bucket: { name: this.bucketName, arn: bucketArn },
+          // The state machine reads manifests and writes Map results itself: it needs the key too.
+          bucket: { name: this.bucketName, arn: bucketArn, kmsKeyArn: args.kmsKeyArn },
           alarmTopicArn: this.alarmTopicArn,
           schedule: c.fleet?.schedule ?? { expression: c.schedule ?? DEFAULT_COMPACTION_SCHEDULE },
           transform: t?.compaction,

@@ -103,4 +103,7 @@ export const duckdbLayerArn = duckdb.arn;
 /** For `observatory etl start <job>` on AWS (OBSERVATORY_<JOB>_STATE_MACHINE_ARN). */
 export const compactionStateMachineArn = compaction?.stateMachineArn;
 export const wordcountStateMachineArn = wordcountFleet.stateMachineArn;
+/** For `observatory etl runs <job>` on AWS (OBSERVATORY_<JOB>_LEDGER_TABLE). */
+export const compactionLedgerTableName = compaction?.ledgerTableName;
+export const wordcountLedgerTableName = wordcountFleet.ledgerTableName;
 export const logsBucketName = logs.bucketName;

@@ -72,6 +72,8 @@ describe("a customer-managed KMS key", () => {
       "kms-collector-policy",
       "kms-compaction-worker-policy",
       "kms-compaction-planner-policy",
+      // The compaction state machine reads its manifest and writes Map results under the key.
+      "kms-compaction-policy",
     ]) {
       const doc = JSON.parse(
         one("kms", "aws:iam/rolePolicy:RolePolicy", name).inputs.policy as string,
