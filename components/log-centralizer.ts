@@ -163,6 +163,8 @@ export class LogCentralizer extends pulumi.ComponentResource {
   readonly #name: string;
   readonly #args: LogCentralizerArgs;
   readonly #services = new Set<string>();
+  /** Set once the `service` enum has been read: a service added later would be invisible to Athena. */
+  #servicesSealed = false;
   readonly #groupNames: pulumi.Input<string>[] = [];
   readonly #plainGroups = new Set<string>();
   readonly #keys = new Set<string>();
@@ -428,9 +430,10 @@ export class LogCentralizer extends pulumi.ComponentResource {
     "enum"
       ? {
           "projection.service.type": "enum",
-          "projection.service.values": afterProgram().apply(
-            () => [...this.#services].sort().join(",") || "unknown",
-          ),
+          "projection.service.values": afterProgram().apply(() => {
+            this.#servicesSealed = true;
+            return [...this.#services].sort().join(",") || "unknown";
+          }),
         }
       : { "projection.service.type": "injected" };
     this.table = new aws.glue.CatalogTable(
@@ -623,6 +626,11 @@ export class LogCentralizer extends pulumi.ComponentResource {
     dependsOn: pulumi.Resource[],
   ): void {
     const servicePartition = partitionValue(service);
+    if (this.#servicesSealed && !this.#services.has(servicePartition)) {
+      throw new Error(
+        `LogCentralizer ${this.#name}: service ${servicePartition} was added after the logs table's service list was built; call addService/addLogGroups right after constructing the component, or use serviceProjection: "injected"`,
+      );
+    }
     this.#services.add(servicePartition);
     this.#groupNames.push(logGroupName);
     const permission = new aws.lambda.Permission(

@@ -201,7 +201,7 @@ describe("LogCentralizer", () => {
     });
   });
 
-  it("refuses a group listed twice, a third filter on a group, and its own log group", () => {
+  it("refuses a group listed twice, a third filter on a group, a service added too late, and its own log group", async () => {
     expect(
       () => new LogCentralizer("dup", { duckdbLayer: LAYER, logGroups: ["/aws/lambda/a", "/aws/lambda/a"] }),
     ).toThrow(/listed twice/);
@@ -219,6 +219,12 @@ describe("LogCentralizer", () => {
     expect(
       () => new LogCentralizer("third", { duckdbLayer: LAYER, logGroups: ["/aws/lambda/shared"] }),
     ).toThrow(/already has 2/);
+    const late = new LogCentralizer("late", { duckdbLayer: LAYER, logGroups: ["/aws/lambda/early"] });
+    await settle();
+    expect(() => late.addLogGroups({ name: "/aws/lambda/later", service: "later" })).toThrow(
+      /added after the logs table's service list was built/,
+    );
+    late.addLogGroups({ name: "/aws/lambda/early-2", service: "early" }); // a known service may still gain groups
     const self = new LogCentralizer("selfish", { duckdbLayer: LAYER });
     expect(() => self.addLogGroups("/aws/lambda/selfish-consumer-abc123")).toThrow(
       /consumer's own log group/,
