@@ -12,8 +12,8 @@ export const BATCH_ENVELOPE_BYTES = `{"batch":[],"sent_at":"${new Date(0).toISOS
 /** A Retry-After longer than this is not waited for: a Lambda invocation cannot sit frozen for minutes. */
 export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
 /**
- * gzip level 1: on a full batch of realistic events level 6 saves only ~7% more bytes for 1.6-2.5x the
- * CPU (bench/tracker.bench.ts, part 3). Compression runs on libuv's thread pool, not the app's thread.
+ * gzip level 1: on a full batch of realistic events level 6 saves only 6-7% more bytes for 1.4-2.7x the
+ * CPU (bench/tracker.bench.ts, part 4). Compression runs on libuv's thread pool, not the app's thread.
  */
 export const GZIP_LEVEL = 1;
 
