@@ -219,3 +219,73 @@ describe("worker pool", () => {
     }
   });
 });
+
+describe("Distributed Map adapter on its own", () => {
+  const mapDefinition = (inputType: "JSON" | "JSONL"): StateMachineDefinition => ({
+    StartAt: "Map",
+    States: {
+      Map: {
+        Type: "Map",
+        ItemReader: {
+          Resource: "arn:aws:states:::s3:getObject",
+          ReaderConfig: { InputType: inputType, MaxItems: 3 },
+          Parameters: { Bucket: s3.bucket, "Key.$": "$.key" },
+        },
+        ItemSelector: { "value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index", "tag.$": "$.tag" },
+        ItemProcessor: {
+          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "EXPRESS" },
+          StartAt: "Double",
+          States: { Double: { Type: "Task", Resource: FN, End: true } },
+        },
+        MaxConcurrency: 2,
+        Catch: [{ ErrorEquals: ["States.ItemReaderFailed"], ResultPath: "$.error", Next: "ReadFailed" }],
+        End: true,
+      },
+      ReadFailed: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
+    },
+  });
+  const double = async (input: unknown) => {
+    const { value, index, tag } = input as { value: number; index: number; tag: string };
+    return { doubled: value * 2, index, tag };
+  };
+
+  it("without ItemBatcher or ResultWriter: each (selected) item is a child's input, the output is the children's outputs in order; MaxItems applies", async () => {
+    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: "adapter/items.json", Body: "[5, 6, 7, 8]" }),
+    );
+    const result = await runLocalExecution({
+      definition: mapDefinition("JSON"),
+      input: { key: "adapter/items.json", tag: "t" },
+      stateMachineArn: SM,
+      executionName: "plain",
+      s3: s3.client,
+      resources: { [FN]: double },
+    });
+    expect(result).toMatchObject({
+      status: "SUCCEEDED",
+      output: [
+        { doubled: 10, index: 0, tag: "t" },
+        { doubled: 12, index: 1, tag: "t" },
+        { doubled: 14, index: 2, tag: "t" },
+      ],
+    });
+  });
+
+  it("a manifest line that is not JSON is States.ItemReaderFailed, which the state's Catch handles", async () => {
+    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: "adapter/bad.jsonl", Body: '{"a":1}\nnot json\n' }),
+    );
+    const result = await runLocalExecution({
+      definition: mapDefinition("JSONL"),
+      input: { key: "adapter/bad.jsonl", tag: "t" },
+      stateMachineArn: SM,
+      executionName: "bad",
+      s3: s3.client,
+      resources: { [FN]: double },
+    });
+    expect(result).toMatchObject({ status: "FAILED", error: "States.ItemReaderFailed" });
+    expect((result as { cause: string }).cause).toMatch(/adapter\/bad\.jsonl line 2 is not JSON/);
+  });
+});
