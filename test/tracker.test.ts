@@ -2,8 +2,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runWithCorrelation } from "../runtime/correlation-context.js";
+import { withCorrelation } from "../runtime/correlation-handler.js";
 import { Tracker, type TrackerError, type TrackerOptions } from "../runtime/tracker.js";
 import { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from "../runtime/tracker-options.js";
 import { acceptAll, type ReceivedRequest, type Sink, startSink } from "./tracker-sink.js";
@@ -431,6 +433,40 @@ describe("Tracker correlation", () => {
         );
       }
     }
+  });
+
+  it("in a Lambda handler wrapped by withCorrelation, stamps the request's ID and flush() delivers before returning", async () => {
+    const { sink, tracker } = await setup();
+    const handler = withCorrelation(async (event: APIGatewayProxyEventV2) => {
+      tracker.track(
+        "search_made",
+        { query: event.queryStringParameters?.q ?? "", n_results: 3 },
+        { userId: "1234" },
+      );
+      await tracker.flush();
+      return { statusCode: 200, body: String(sink.events().length) };
+    });
+    const event = {
+      version: "2.0",
+      routeKey: "GET /search",
+      rawPath: "/search",
+      rawQueryString: "q=parquet",
+      queryStringParameters: { q: "parquet" },
+      headers: { "x-correlation-id": "req-from-gateway" },
+      requestContext: { requestId: "r1", http: { method: "GET", path: "/search" } },
+      isBase64Encoded: false,
+    } as unknown as APIGatewayProxyEventV2;
+    const result = (await handler(event, { awsRequestId: "aws-1", functionName: "search" } as Context)) as {
+      body: string;
+    };
+
+    // The event was at the collector before the handler returned.
+    expect(result.body).toBe("1");
+    expect(sink.requests[0]?.headers["x-correlation-id"]).toBe("req-from-gateway");
+    expect(sink.events()[0]).toMatchObject({
+      properties: { query: "parquet" },
+      context: { correlation_id: "req-from-gateway" },
+    });
   });
 
   it("without grouping, mixes IDs in one batch and sends the header only when all share one", async () => {
