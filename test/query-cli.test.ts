@@ -113,6 +113,31 @@ describe("choosing the engine", () => {
     expect(() => useAthena({ athena: true, local: true }, {})).toThrow(/one of --local and --athena/);
   });
 
+  it("says what to set when the AWS SDK has no region", async () => {
+    const saved = {
+      region: process.env.AWS_REGION,
+      defaultRegion: process.env.AWS_DEFAULT_REGION,
+      profile: process.env.AWS_PROFILE,
+    };
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    process.env.AWS_PROFILE = "observatory-test-no-such-profile";
+    try {
+      await expect(
+        runQueryCommand("SELECT 1", { athena: true, workgroup: "wg", format: "json" }, capture().io),
+      ).rejects.toThrow(/no AWS region: set AWS_REGION/);
+    } finally {
+      for (const [key, value] of [
+        ["AWS_REGION", saved.region],
+        ["AWS_DEFAULT_REGION", saved.defaultRegion],
+        ["AWS_PROFILE", saved.profile],
+      ] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+
   it("runs on Athena in the workgroup from the environment and reports bytes and price", async () => {
     const athena = mockClient(AthenaClient);
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: "q-1" });

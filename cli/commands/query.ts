@@ -175,11 +175,24 @@ async function onAthena(sql: string, options: QueryCommandOptions, io: CommandIo
       `${result.rows.length} row${result.rows.length === 1 ? "" : "s"} (Athena ${result.queryExecutionId}, scanned ${formatBytes(result.bytesScanned ?? 0)}, ${formatUsd(result.priceUsd ?? 0)})\n`,
     );
     return result;
+  } catch (error) {
+    throw explainAwsError(error);
   } finally {
     process.removeListener("SIGINT", onSigint);
     status.stop();
     if (!io.athena) client.destroy();
   }
+}
+
+/** The SDK's configuration errors, with what to do about them. */
+function explainAwsError(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/Region is missing/i.test(message))
+    return new Error("no AWS region: set AWS_REGION (or a profile's region with AWS_PROFILE)");
+  if ((error as { name?: string }).name === "CredentialsProviderError") {
+    return new Error(`no AWS credentials (${message}): set AWS_PROFILE, or run where a role provides them`);
+  }
+  return error;
 }
 
 /** A bar while the mirror downloads (terminal only; nothing when nothing changed). */
