@@ -111,7 +111,11 @@ export class Tracker<Events extends EventMap = EventMap> {
       else if (wasEmpty) this.startFlushTimer();
     } catch (error) {
       // Last resort: nothing in track() should throw, but a bug here must not reach the app.
-      this.drop("invalid", 1, `track() failed unexpectedly: ${error instanceof Error ? error.message : typeof error}`);
+      this.drop(
+        "invalid",
+        1,
+        `track() failed unexpectedly: ${error instanceof Error ? error.message : typeof error}`,
+      );
     }
   }
 
