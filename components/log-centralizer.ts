@@ -22,6 +22,7 @@ import {
 } from "./log-centralizer/opensearch-domain.js";
 import {
   DEFAULT_DT_PROJECTION_RANGE,
+  dtProjectionParameters,
   glueColumns,
   PARQUET_INPUT_FORMAT,
   PARQUET_OUTPUT_FORMAT,
@@ -451,12 +452,7 @@ export class LogCentralizer extends pulumi.ComponentResource {
               EXTERNAL: "TRUE",
               classification: "parquet",
               "parquet.compression": "ZSTD",
-              "projection.enabled": "true",
-              "projection.dt.type": "date",
-              "projection.dt.format": "yyyy-MM-dd",
-              "projection.dt.range": dtRange,
-              "projection.dt.interval": "1",
-              "projection.dt.interval.unit": "DAYS",
+              ...dtProjectionParameters(dtRange),
               ...service,
               "storage.location.template": `s3://${bucket}/${tablePrefix(LOGS_TABLE)}dt=\${dt}/service=\${service}/`,
             })),

@@ -24,6 +24,11 @@ export function logsStackExtra(
         onError: (error) =>
           core.log(`log consumer: delivery failed, will retry: ${(error as Error).message}`),
       });
+      // The collector runs "as a Lambda" too: its per-request lines (with the batch's correlation ID)
+      // reach the archive, so a trace shows the collector accepting the request's events.
+      core.wrapCollector((handler) =>
+        pipeline.lambda("observatory-collector", handler, "observatory-collector"),
+      );
       const services = await startDemoServices({
         pipeline,
         collector: { url: core.collector.url, apiKey: core.apiKey },

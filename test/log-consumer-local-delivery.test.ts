@@ -106,7 +106,7 @@ describe("local subscription delivery", () => {
       expect(response.status).toBe(200);
       // The stack's own delivery timer (100 ms here, 1 s in dev) archives the lines without an explicit flush.
       let services = new Set<string>();
-      for (let i = 0; i < 50 && services.size < 3; i++) {
+      for (let i = 0; i < 50 && services.size < 4; i++) {
         await new Promise((r) => setTimeout(r, 100));
         const entries = await traceLocal({
           s3: stack.s3.client,
@@ -116,7 +116,8 @@ describe("local subscription delivery", () => {
         });
         services = new Set(entries.map((e) => e.service ?? ""));
       }
-      expect(services).toEqual(new Set(["storefront", "search", "images"]));
+      // The collector's lines too: it received the Trackers' batches with the request's x-correlation-id.
+      expect(services).toEqual(new Set(["storefront", "search", "images", "observatory-collector"]));
     } finally {
       await stack.close();
       await rm(dir, { recursive: true, force: true });

@@ -20,6 +20,11 @@ export const traceDemoStep: DemoStep = {
       bucket: context.bucket,
       onError: (error) => context.print(`  log delivery failed (retried): ${(error as Error).message}`),
     });
+    // When this demo started its own stack, its collector's lines join the archive too (a running
+    // `observatory dev` already does this for its collector).
+    context.stack?.wrapCollector((handler) =>
+      pipeline.lambda("observatory-collector", handler, "observatory-collector"),
+    );
     const services = await startDemoServices({
       pipeline,
       collector: { url: context.endpoint, apiKey: context.options.apiKey },
