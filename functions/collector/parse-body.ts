@@ -63,7 +63,7 @@ export function parseBody(headers: Record<string, string>, raw: Buffer): ParsedB
   }
 
   let bytes = raw;
-  const encoding = (headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  const encoding = (headers["content-encoding"]?.trim() || "identity").toLowerCase();
   if (encoding === "gzip") {
     try {
       bytes = gunzipSync(raw, { maxOutputLength: MAX_DECOMPRESSED_BODY_BYTES });
