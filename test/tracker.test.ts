@@ -298,6 +298,28 @@ describe("Tracker retries", () => {
     expect(errors[0]).toMatchObject({ kind: "dropped", reason: "retries_exhausted", status: 503 });
   });
 
+  it("keeps a retrying batch's request slot: a failing collector gets no extra requests (back pressure)", async () => {
+    const { sink, tracker } = await setup(
+      (request) => (request.index < 3 ? { status: 503 } : acceptAll(request)),
+      {
+        flushAt: 1,
+        maxConcurrentRequests: 1,
+      },
+    );
+    tracker.track("first", {}, { userId: "u1" });
+    tracker.track("second", {}, { userId: "u1" });
+    await tracker.flush();
+    // With one slot, "second" waits until "first" is through its retries.
+    expect(sink.requests.map((r) => r.body?.batch?.[0]?.event)).toEqual([
+      "first",
+      "first",
+      "first",
+      "first",
+      "second",
+    ]);
+    expect(tracker.stats()).toMatchObject({ accepted: 2, retries: 3 });
+  });
+
   it("gives up at once when Retry-After asks for longer than maxRetryAfterMs", async () => {
     const { sink, tracker } = await setup(() => ({ status: 503, headers: { "retry-after": "3600" } }), {
       maxRetryAfterMs: 1_000,
