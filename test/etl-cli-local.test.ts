@@ -7,6 +7,7 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { etlRunsLocal, etlStartLocal } from "../cli/commands/etl-local.js";
 import { buildProgram } from "../cli/main.js";
+import { defineJob } from "../etl/jobs.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "../local/dynamodb-server.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
 import type { LocalPeers } from "../local/step-functions/peers.js";
@@ -84,6 +85,42 @@ describe("observatory etl start --local", () => {
     await etlRunsLocal("wordcount", { format: "csv" }, { out: runs.out, peers });
     expect(runs.lines.join("\n")).toMatch(/^run,status,/);
     expect(runs.lines.join("\n")).toMatch(/cli-1,SUCCEEDED,1,/);
+  });
+
+  it("a failed run exits 1 and lists its failed items with their errors", async () => {
+    defineJob({
+      spec: { name: "cli-fails", concurrency: 1, batching: { maxItems: 1 }, retry: { maxAttempts: 0 } },
+      plan: async () => Array.from({ length: 10 }, (_, n) => ({ id: `doc-${n}` })),
+      work: async (items) => {
+        if (items.some((i) => i.id === "doc-3")) throw new Error("doc-3 is not UTF-8");
+        return null;
+      },
+      finalize: async () => null,
+    });
+    const json = capture();
+    expect(
+      await etlStartLocal(
+        "cli-fails",
+        { format: "json", runId: "f-1" },
+        { out: json.out, err: json.err, peers },
+      ),
+    ).toBe(1);
+    const summary = JSON.parse(json.lines.join("\n")) as Record<string, unknown>;
+    expect(summary).toMatchObject({
+      status: "FAILED",
+      error: "States.ExceedToleratedFailureThreshold",
+      failed: 1,
+      failed_items: [{ id: "doc-3", error: "Error", cause: "doc-3 is not UTF-8" }],
+    });
+    const table = capture();
+    expect(
+      await etlStartLocal(
+        "cli-fails",
+        { format: "table", runId: "f-2" },
+        { out: table.out, err: table.err, peers },
+      ),
+    ).toBe(1);
+    expect(table.errText()).toMatch(/failed items \(1\):[\s\S]*doc-3 \| Error \| doc-3 is not UTF-8/);
   });
 
   it("says clearly what is wrong with bad input and an unknown job", async () => {
