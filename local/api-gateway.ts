@@ -99,7 +99,12 @@ export function toHttpApiEvent(
   };
 }
 
-function lambdaContext(functionName: string, requestId: string, startedAt: number): Context {
+function lambdaContext(
+  functionName: string,
+  requestId: string,
+  startedAt: number,
+  timeoutMs: number,
+): Context {
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -109,7 +114,7 @@ function lambdaContext(functionName: string, requestId: string, startedAt: numbe
     awsRequestId: requestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: `local/${requestId}`,
-    getRemainingTimeInMillis: () => Math.max(0, INTEGRATION_TIMEOUT_MS - (Date.now() - startedAt)),
+    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - startedAt)),
     done: () => {},
     fail: () => {},
     succeed: () => {},
@@ -160,10 +165,13 @@ export async function startHttpLambda(options: {
   port: number;
   host?: string;
   functionName?: string;
+  /** Integration timeout: past it the caller gets API Gateway's 503 (the handler keeps running). Default 30 s. */
+  timeoutMs?: number;
   onError?: (error: unknown) => void;
 }): Promise<HttpLambda> {
   const host = options.host ?? "127.0.0.1";
   const functionName = options.functionName ?? "local-function";
+  const timeoutMs = options.timeoutMs ?? INTEGRATION_TIMEOUT_MS;
   const server = createServer(async (request, response) => {
     try {
       const body = await readBody(request);
@@ -177,10 +185,25 @@ export async function startHttpLambda(options: {
         return;
       }
       const event = toHttpApiEvent(request, body);
-      const result = await options.handler(
+      const invocation = options.handler(
         event,
-        lambdaContext(functionName, event.requestContext.requestId, Date.now()),
+        lambdaContext(functionName, event.requestContext.requestId, Date.now(), timeoutMs),
       );
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      });
+      const result = await Promise.race([invocation, timedOut]).finally(() => clearTimeout(timer));
+      if (result === "timeout") {
+        invocation.catch((error: unknown) => options.onError?.(error));
+        send(
+          response,
+          503,
+          { "content-type": "application/json" },
+          Buffer.from('{"message":"Service Unavailable"}'),
+        );
+        return;
+      }
       writeResult(response, result);
     } catch (error) {
       options.onError?.(error);

@@ -112,6 +112,27 @@ describe("local API Gateway (startHttpLambda)", () => {
   });
 });
 
+describe("local API Gateway timeout", () => {
+  it("answers 503 like API Gateway when the function outlives the integration timeout", async () => {
+    let release: () => void = () => {};
+    const api = await startHttpLambda({
+      port: 0,
+      timeoutMs: 200,
+      handler: () =>
+        new Promise((resolve) => {
+          release = () => resolve({ statusCode: 200, body: "late" });
+        }),
+    });
+    try {
+      const response = await fetch(`${api.url}/slow`);
+      expect([response.status, await response.json()]).toEqual([503, { message: "Service Unavailable" }]);
+    } finally {
+      release();
+      await api.close();
+    }
+  });
+});
+
 describe("startLocalStack", () => {
   it("serves the collector over S3 and DynamoDB, starts extras after the core and closes in reverse", async () => {
     const order: string[] = [];
