@@ -16,11 +16,14 @@ import { athenaBilledBytes, athenaPriceUsd } from "./athena-pricing.js";
  *    Predicates that also read other columns cannot prune a file and are left out. (DuckDB already
  *    derives partition-only filters from mixed ones, e.g. `(dt='a' AND x=1) OR (dt='b' AND y=2)` gives
  *    `dt='a' OR dt='b'`.)
- * 3. Bytes: the compressed size of the column chunks of the columns read (projected or filtered on), in
- *    the files read, from the Parquet footers (parquet_metadata). Athena bills what it reads of a
+ * 3. Row groups: the filters DuckDB pushes into the scan that compare one column with a constant
+ *    (`=`, `<`, `<=`, `>`, `>=`, `IS NOT NULL`) skip the row groups whose min/max statistics (or null
+ *    count) say no row can match - what Athena's Parquet reader does. Other filters skip nothing.
+ * 4. Bytes: the compressed size of the column chunks of the columns read (projected or filtered on), in
+ *    the row groups read, from the Parquet footers (parquet_metadata). Athena bills what it reads of a
  *    Parquet file: the chunks of the columns it needs.
  *
- * It is an upper bound: Athena may also skip row groups by min/max statistics, which this ignores.
+ * It stays an upper bound where Athena is cleverer (page indexes, dictionary filtering, OR-ed stats).
  */
 
 export interface TableScan {
@@ -28,6 +31,9 @@ export interface TableScan {
   files: number;
   filesTotal: number;
   columns: string[];
+  /** Row groups read / in the files read (the rest skipped by min/max statistics). */
+  rowGroups: number;
+  rowGroupsInFiles: number;
   bytes: number;
   /** Every column of every file of the table: what reading it all (or raw JSON) would cost in comparison. */
   tableBytes: number;
@@ -49,7 +55,10 @@ interface PlanNode {
 
 interface ParquetScanInfo {
   projections: string[];
+  /** Every predicate that applies to the scan (file filters, pushed filters, the FILTER above). */
   predicates: string[];
+  /** The filters DuckDB pushed into the scan: one column each, usable with row-group statistics. */
+  tableFilters: string[];
 }
 
 export async function estimateScan(engine: LocalQueryEngine, sql: string): Promise<ScanEstimate> {
@@ -73,8 +82,14 @@ export async function estimateScan(engine: LocalQueryEngine, sql: string): Promi
         .flatMap((p) => identifiersIn(p))
         .filter((name) => fileColumns.has(name));
       const columns = [...new Set([...scan.projections.filter((c) => fileColumns.has(c)), ...filtered])];
-      let bytes = 0;
-      for (const file of files) for (const column of columns) bytes += chunkBytes.get(file)?.get(column) ?? 0;
+      const read = await rowGroupsRead(
+        connection,
+        files,
+        columns,
+        rowGroupSkips(scan.tableFilters, columnTypes),
+        notes,
+      );
+      const bytes = read.bytes;
       let tableBytes = 0;
       for (const perColumn of chunkBytes.values()) for (const size of perColumn.values()) tableBytes += size;
       const partitions = new Set(table.files.map((f) => f.slice(0, f.lastIndexOf("/")))).size;
@@ -93,6 +108,8 @@ export async function estimateScan(engine: LocalQueryEngine, sql: string): Promi
         files: files.length,
         filesTotal: table.files.length,
         columns,
+        rowGroups: read.rowGroups,
+        rowGroupsInFiles: read.rowGroupsInFiles,
         bytes,
         tableBytes,
       });
@@ -159,7 +176,7 @@ function parquetScans(plan: PlanNode[]): ParquetScanInfo[] {
       const info = node.extra_info ?? {};
       const predicates = [...list(info["File Filters"]).flatMap(splitParenthesized), ...list(info.Filters)];
       if (parent?.name === "FILTER") predicates.push(...list(parent.extra_info?.Expression));
-      scans.push({ projections: list(info.Projections), predicates });
+      scans.push({ projections: list(info.Projections), predicates, tableFilters: list(info.Filters) });
     }
     for (const child of node.children ?? []) walk(child, node);
   };
@@ -239,6 +256,115 @@ async function filesRead(
       `${table.name}: could not evaluate the partition filter (${(error as Error).message.split("\n")[0]}); counted every file`,
     );
     return table.files;
+  }
+}
+
+/**
+ * SQL conditions over one row group's statistics of one column (`s.col`, `s.stats_min_value`...) that
+ * are true when no row of it can satisfy a pushed filter. Filters of other shapes give none.
+ */
+export function rowGroupSkips(tableFilters: string[], columnTypes: Map<string, string>): string[] {
+  const skips: string[] = [];
+  for (const filter of tableFilters) {
+    for (const conjunct of splitConjuncts(filter)) {
+      const notNull = /^"?([A-Za-z_][A-Za-z0-9_]*)"? IS NOT NULL$/.exec(conjunct);
+      if (notNull && columnTypes.has(notNull[1]!)) {
+        skips.push(`(s.col = ${sqlString(notNull[1]!)} AND s.stats_null_count = s.num_values)`);
+        continue;
+      }
+      const comparison = /^"?([A-Za-z_][A-Za-z0-9_]*)"?\s*(>=|<=|=|>|<)\s*(.+)$/s.exec(conjunct);
+      if (!comparison) continue;
+      const [, column, operator, constant] = comparison as unknown as [string, string, string, string];
+      const type = columnTypes.get(column);
+      if (!type) continue;
+      const min = `TRY_CAST(s.stats_min_value AS ${type})`;
+      const max = `TRY_CAST(s.stats_max_value AS ${type})`;
+      const k = `(${constant})`;
+      const impossible = {
+        "=": `${min} > ${k} OR ${max} < ${k}`,
+        ">": `${max} <= ${k}`,
+        ">=": `${max} < ${k}`,
+        "<": `${min} >= ${k}`,
+        "<=": `${min} > ${k}`,
+      }[operator];
+      skips.push(`(s.col = ${sqlString(column)} AND (${impossible}))`);
+    }
+  }
+  return skips;
+}
+
+/** `a AND (b) AND c` -> [a, b, c], at depth 0 and outside string literals; parentheses around a part removed. */
+function splitConjuncts(filter: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = 0;
+  for (let i = 0; i < filter.length; i++) {
+    const ch = filter[i];
+    if (inString) {
+      if (ch === "'") inString = false;
+      continue;
+    }
+    if (ch === "'") inString = true;
+    else if (ch === "(") depth++;
+    else if (ch === ")") depth--;
+    else if (depth === 0 && filter.startsWith(" AND ", i)) {
+      parts.push(filter.slice(start, i));
+      start = i + " AND ".length;
+    }
+  }
+  parts.push(filter.slice(start));
+  return parts.map((part) => unwrap(part.trim()));
+}
+
+function unwrap(text: string): string {
+  return text.startsWith("(") && splitParenthesized(text).length === 1 && text.endsWith(")")
+    ? unwrap(text.slice(1, -1).trim())
+    : text;
+}
+
+/**
+ * Compressed bytes of the columns' chunks in the row groups of `files` that no skip condition rules
+ * out. When a condition cannot be evaluated (an unusual constant), no row group is skipped.
+ */
+async function rowGroupsRead(
+  connection: DuckDBConnection,
+  files: string[],
+  columns: string[],
+  skips: string[],
+  notes: string[],
+): Promise<{ bytes: number; rowGroups: number; rowGroupsInFiles: number }> {
+  if (files.length === 0) return { bytes: 0, rowGroups: 0, rowGroupsInFiles: 0 };
+  const metadata = `SELECT file_name, row_group_id, split_part(path_in_schema, ', ', 1) AS col, total_compressed_size AS bytes,
+      stats_min_value, stats_max_value, stats_null_count, num_values
+    FROM parquet_metadata([${files.map(sqlString).join(", ")}])`;
+  const columnList = columns.length > 0 ? columns.map(sqlString).join(", ") : "NULL";
+  const run = async (conditions: string[]) => {
+    const skipped =
+      conditions.length > 0
+        ? `SELECT DISTINCT s.file_name, s.row_group_id FROM md AS s WHERE ${conditions.join(" OR ")}`
+        : "SELECT file_name, row_group_id FROM md WHERE false";
+    const reader = await connection.runAndReadAll(
+      `WITH md AS (${metadata}), skipped AS (${skipped}),
+        kept AS (SELECT * FROM md ANTI JOIN skipped USING (file_name, row_group_id))
+      SELECT (SELECT coalesce(sum(bytes), 0) FROM kept WHERE col IN (${columnList})) AS bytes,
+        (SELECT count(DISTINCT (file_name, row_group_id)) FROM kept) AS row_groups,
+        (SELECT count(DISTINCT (file_name, row_group_id)) FROM md) AS row_groups_in_files`,
+    );
+    const row = reader.getRowObjectsJS()[0]!;
+    return {
+      bytes: Number(row.bytes),
+      rowGroups: Number(row.row_groups),
+      rowGroupsInFiles: Number(row.row_groups_in_files),
+    };
+  };
+  try {
+    return await run(skips);
+  } catch (error) {
+    notes.push(
+      `could not use row-group statistics (${(error as Error).message.split("\n")[0]}); counted every row group`,
+    );
+    return run([]);
   }
 }
 

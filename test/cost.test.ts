@@ -133,6 +133,29 @@ describe("estimateScan", () => {
     expect(two.notes).toEqual([]);
   });
 
+  it("skips row groups whose min/max statistics rule a pushed filter out", async () => {
+    const estimate = await estimateScan(
+      engine,
+      "SELECT user_id FROM events WHERE event_time >= TIMESTAMP '2026-01-15 10:00:00'",
+    );
+    const later = (dt: string, hour: string) => `${dt} ${hour}` >= "2026-01-15 10";
+    const scan = estimate.scans[0]!;
+    expect(scan.columns.sort()).toEqual(["event_time", "user_id"]);
+    expect(scan.rowGroups).toBe(filesOf("events", later));
+    expect(scan.rowGroups).toBeLessThan(scan.rowGroupsInFiles);
+    expect(estimate.bytesScanned).toBe(truth("events", ["event_time", "user_id"], later));
+
+    // No row group can hold n_results > 1e6: nothing is read (DuckDB may even plan no scan at all).
+    const none = await estimateScan(engine, "SELECT count(*) FROM search_made WHERE n_results > 1000000");
+    expect(none.scans.every((s) => s.rowGroups === 0)).toBe(true);
+    expect(none.bytesScanned).toBe(0);
+    const nulls = await estimateScan(
+      engine,
+      "SELECT count(*) FROM events WHERE stage IS NOT NULL AND dt = '2026-01-15'",
+    );
+    expect(nulls.scans[0]!.rowGroups).toBe(filesOf("events", (dt) => dt === "2026-01-15"));
+  });
+
   it("never prunes a file by a predicate on data columns (IS NOT NULL is unknown per file)", async () => {
     const estimate = await estimateScan(
       engine,

@@ -215,7 +215,7 @@ describe("observatory cost", () => {
       { format: "table", s3Port: s3.port, dataDir: join(dir, "data") },
       io,
     );
-    expect(out()).toMatch(/events \| \d+\/\d+ \| user_id/);
+    expect(out()).toMatch(/events \| \d+\/\d+ +\| \d+\/\d+ +\| user_id/);
     expect(out()).toMatch(/billed +10.0 MB/);
     expect(out()).toMatch(/price +\$0\.000048 at \$5 per TB/);
   });

@@ -66,6 +66,7 @@ async function singleQueryCost(engine: LocalQueryEngine, sql: string, format: Ou
   const rows = estimate.scans.map((s) => ({
     table: s.table,
     files: `${s.files}/${s.filesTotal}`,
+    row_groups: `${s.rowGroups}/${s.rowGroupsInFiles}`,
     columns: s.columns.join(" ") || "(none: metadata only)",
     bytes_scanned: format === "csv" ? s.bytes : formatBytes(s.bytes),
     table_bytes: format === "csv" ? s.tableBytes : formatBytes(s.tableBytes),
