@@ -299,6 +299,8 @@ export class Tracker<Events extends EventMap = EventMap> {
 
   private drop(reason: DropReason, count: number, message: string, status?: number): void {
     this.counters.dropped[reason] += count;
+    // An overloaded app drops on every call: without onError, skip building an Error nobody will see.
+    if (this.options.onError === undefined && this.warned.has(`dropped:${reason}`)) return;
     this.report(new TrackerError(message, "dropped", count, reason, status));
   }
 
