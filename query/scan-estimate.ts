@@ -194,24 +194,42 @@ function list(value: string | string[] | undefined): string[] {
  * them at depth 0 (outside string literals). Text that is not such a sequence is returned whole.
  */
 export function splitParenthesized(text: string): string[] {
+  const { depth, quoted } = nesting(text);
   const parts: string[] = [];
-  let depth = 0;
   let start = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
-    if (inString) {
-      if (ch === "'") inString = false;
-      continue;
-    }
-    if (ch === "'") inString = true;
-    else if (ch === "(") depth++;
-    else if (ch === ")" && --depth === 0) {
+    if (!quoted[i] && ch === ")" && depth[i] === 1) {
       parts.push(text.slice(start, i + 1).trim());
       start = i + 1;
-    } else if (depth === 0 && ch !== " ") return [text];
+    } else if (depth[i] === 0 && ch !== " " && ch !== "(") return [text];
   }
   return parts.length > 0 && start === text.length ? parts : [text];
+}
+
+/**
+ * For each character of SQL text: the parenthesis depth before it, and whether it belongs to a string
+ * literal ('...' with '' escapes), whose parentheses do not count.
+ */
+function nesting(text: string): { depth: number[]; quoted: boolean[] } {
+  const depth: number[] = [];
+  const quoted: boolean[] = [];
+  let level = 0;
+  let inString = false;
+  // By UTF-16 index, like the callers' loops (an emoji in a literal is two of them).
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    depth.push(level);
+    if (inString || ch === "'") {
+      quoted.push(true);
+      inString = inString ? ch !== "'" : true;
+      continue;
+    }
+    quoted.push(false);
+    if (ch === "(") level++;
+    else if (ch === ")") level--;
+  }
+  return { depth, quoted };
 }
 
 /** Identifiers in an expression as DuckDB prints it, string literals removed. */
@@ -295,20 +313,11 @@ export function rowGroupSkips(tableFilters: string[], columnTypes: Map<string, s
 
 /** `a AND (b) AND c` -> [a, b, c], at depth 0 and outside string literals; parentheses around a part removed. */
 function splitConjuncts(filter: string): string[] {
+  const { depth, quoted } = nesting(filter);
   const parts: string[] = [];
-  let depth = 0;
-  let inString = false;
   let start = 0;
   for (let i = 0; i < filter.length; i++) {
-    const ch = filter[i];
-    if (inString) {
-      if (ch === "'") inString = false;
-      continue;
-    }
-    if (ch === "'") inString = true;
-    else if (ch === "(") depth++;
-    else if (ch === ")") depth--;
-    else if (depth === 0 && filter.startsWith(" AND ", i)) {
+    if (!quoted[i] && depth[i] === 0 && filter.startsWith(" AND ", i)) {
       parts.push(filter.slice(start, i));
       start = i + " AND ".length;
     }

@@ -224,5 +224,6 @@ describe("splitParenthesized", () => {
     ]);
     expect(splitParenthesized("(dt = 'a)(b')")).toEqual(["(dt = 'a)(b')"]);
     expect(splitParenthesized("event='x'")).toEqual(["event='x'"]);
+    expect(splitParenthesized("(q = '🚀 (launch')(dt = 'a')")).toEqual(["(q = '🚀 (launch')", "(dt = 'a')"]);
   });
 });
