@@ -203,7 +203,7 @@ describe("execution timeout", () => {
 });
 
 describe("worker pool", () => {
-  it("fails invocations with Runtime.ImportModuleError when the handler cannot be set up, without respawning forever", async () => {
+  it("fails every invocation with Runtime.ImportModuleError when the handler cannot be set up", async () => {
     const { createWorkerPool } = await import("../local/step-functions/worker-pool.js");
     const pool = createWorkerPool({
       setupModule: new URL("./does-not-exist.ts", import.meta.url),
@@ -213,7 +213,6 @@ describe("worker pool", () => {
     try {
       await expect(pool.invoke({})).rejects.toMatchObject({ name: "Runtime.ImportModuleError" });
       await expect(pool.invoke({})).rejects.toMatchObject({ name: "Runtime.ImportModuleError" });
-      expect(pool.threads).toBe(0);
     } finally {
       await pool.close();
     }

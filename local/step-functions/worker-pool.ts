@@ -1,25 +1,22 @@
 /**
- * Runs a handler in a pool of worker threads, like a fleet of Lambda instances: each thread has its
- * own isolate and event loop, so CPU-bound workers run in parallel on several cores while the runner
- * keeps scheduling (in-process workers would share one thread and concurrency 2 would not be 2x).
- * The Map's MaxConcurrency still decides how many invocations are in flight; the pool size is how
+ * Runs a handler in a pool of worker threads (piscina), like a fleet of Lambda instances: each thread
+ * has its own isolate and event loop, so CPU-bound workers run in parallel on several cores while the
+ * runner keeps scheduling (in-process workers would share one thread and concurrency 2 would not be
+ * 2x). The Map's MaxConcurrency still decides how many invocations are in flight; the pool size is how
  * many cores they may use. Payloads cross the thread boundary as structured clones of JSON, as a
  * Lambda payload crosses the wire; an error keeps its name and message (Lambda errorType/errorMessage).
  */
-import { Worker } from "node:worker_threads";
+import { Piscina } from "piscina";
 
-const THREAD_BOOTSTRAP = new URL("./worker-thread.mjs", import.meta.url);
+const THREAD_MODULE = new URL("./worker-thread.mjs", import.meta.url);
+/** Threads stay up between invocations for the pool's life, like warm Lambda instances. */
+const KEEP_WARM_MS = 60_000;
 
 export interface WorkerPool {
   invoke(payload: unknown): Promise<unknown>;
   /** Threads started so far (they start on demand, up to the pool size). */
   readonly threads: number;
   close(): Promise<void>;
-}
-
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
 }
 
 class InvocationError extends Error {
@@ -29,6 +26,8 @@ class InvocationError extends Error {
   }
 }
 
+type Outcome = { ok: true; result: unknown } | { ok: false; error: { name: string; message: string } };
+
 /**
  * @param setupModule URL of a module exporting `createHandler(options)` that returns `(payload) => Promise<result>`.
  * @param options JSON given to createHandler in each thread.
@@ -36,88 +35,30 @@ class InvocationError extends Error {
 export function createWorkerPool(o: { setupModule: URL; options: unknown; size: number }): WorkerPool {
   if (!Number.isInteger(o.size) || o.size < 1)
     throw new Error(`worker pool size must be a positive integer, got ${o.size}`);
-  interface Thread {
-    worker: Worker;
-    ready: boolean;
-    current?: Pending;
-  }
-  const threads: Thread[] = [];
-  const queue: { payload: unknown; pending: Pending }[] = [];
-  let closed = false;
-  let initError: InvocationError | undefined;
-
-  /** Hands the next queued invocation to a ready, idle thread; starts a thread if none and room. */
-  const dispatch = () => {
-    for (const thread of threads) {
-      if (queue.length === 0) return;
-      if (!thread.ready || thread.current) continue;
-      const next = queue.shift()!;
-      thread.current = next.pending;
-      thread.worker.postMessage({ payload: next.payload });
-    }
-    if (queue.length > 0 && threads.length < o.size && !closed) start();
-  };
-
-  const start = () => {
-    const thread: Thread = {
-      worker: new Worker(THREAD_BOOTSTRAP, {
-        workerData: { setupModule: o.setupModule.href, options: o.options },
-      }),
-      ready: false,
-    };
-    threads.push(thread);
-    thread.worker.on(
-      "message",
-      (message: {
-        ready?: true;
-        ok?: boolean;
-        result?: unknown;
-        error?: { name: string; message: string };
-      }) => {
-        if (message.ready) {
-          thread.ready = true;
-        } else {
-          const pending = thread.current;
-          thread.current = undefined;
-          if (message.ok) pending?.resolve(message.result);
-          else pending?.reject(new InvocationError(message.error!.name, message.error!.message));
-        }
-        dispatch();
-      },
-    );
-    thread.worker.on("error", (error) => {
-      threads.splice(threads.indexOf(thread), 1);
-      if (!thread.ready) {
-        // The handler could not even be set up (a bad module): every thread would fail the same way,
-        // so fail what waits and what comes, instead of restarting threads forever.
-        initError = new InvocationError("Runtime.ImportModuleError", `worker setup failed: ${error.message}`);
-        for (const { pending } of queue.splice(0)) pending.reject(initError);
-        return;
-      }
-      // A thread that dies takes its invocation with it, like a Lambda instance that crashes.
-      thread.current?.reject(
-        new InvocationError("Lambda.Unknown", `worker thread crashed: ${error.message}`),
-      );
-      dispatch();
-    });
-  };
-
+  const pool = new Piscina({
+    filename: THREAD_MODULE.href,
+    minThreads: 0,
+    maxThreads: o.size,
+    idleTimeout: KEEP_WARM_MS,
+    workerData: { setupModule: o.setupModule.href, options: o.options },
+  });
   return {
-    invoke(payload) {
-      if (closed) return Promise.reject(new Error("worker pool is closed"));
-      if (initError) return Promise.reject(initError);
-      return new Promise((resolve, reject) => {
-        queue.push({ payload, pending: { resolve, reject } });
-        dispatch();
-      });
+    async invoke(payload) {
+      let outcome: Outcome;
+      try {
+        outcome = (await pool.run(payload)) as Outcome;
+      } catch (error) {
+        // The thread itself died (out of memory, process.exit in a handler): like a crashed instance.
+        throw new InvocationError("Lambda.Unknown", `worker thread failed: ${(error as Error).message}`);
+      }
+      if (outcome.ok) return outcome.result;
+      throw new InvocationError(outcome.error.name, outcome.error.message);
     },
     get threads() {
-      return threads.length;
+      return pool.threads.length;
     },
     async close() {
-      closed = true;
-      for (const { pending } of queue.splice(0)) pending.reject(new Error("worker pool closed"));
-      await Promise.all(threads.map((t) => t.worker.terminate()));
+      await pool.destroy();
     },
   };
 }
