@@ -2,12 +2,14 @@ import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKET, LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_S3_PORT } from "../contracts/local-stack.js";
+import { installS3rverDesShim } from "./s3rver-des-shim.js";
 
 // s3rver is CommonJS without types; a narrow interface of what we use.
 interface S3rverInstance {
   run(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
 }
+installS3rverDesShim();
 const require = createRequire(import.meta.url);
 const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3rverInstance;
 
