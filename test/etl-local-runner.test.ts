@@ -370,7 +370,10 @@ describe("local ETL runner", () => {
     const output = (result as { output: RunSummary }).output;
     expect(output).toMatchObject({ succeeded_items: 12, failed_items: 0, output: { sum: 66 } });
     // Worker threads, not the main thread (threadId 0), did the work.
-    expect((output.output as { threads: number[] }).threads.every((t) => t > 0)).toBe(true);
+    const threads = (output.output as { threads: number[] }).threads;
+    expect(threads.every((t) => t > 0)).toBe(true);
+    // MaxConcurrency 4 over a pool of 2: both threads took work.
+    expect(threads).toHaveLength(2);
   });
 
   it("runs an inline-mode job from the same definition builder", async () => {
