@@ -14,7 +14,7 @@ const KEEP_WARM_MS = 60_000;
 
 export interface WorkerPool {
   invoke(payload: unknown): Promise<unknown>;
-  /** Threads started so far (they start on demand, up to the pool size). */
+  /** Threads running (all of them start when the pool is created). */
   readonly threads: number;
   close(): Promise<void>;
 }
@@ -37,7 +37,9 @@ export function createWorkerPool(o: { setupModule: URL; options: unknown; size: 
     throw new Error(`worker pool size must be a positive integer, got ${o.size}`);
   const pool = new Piscina({
     filename: THREAD_MODULE.href,
-    minThreads: 0,
+    // All threads start at once: started on demand, piscina queues early tasks on the first thread
+    // while it loads and the second one never gets work (seen in test/etl-local-runner.test.ts).
+    minThreads: o.size,
     maxThreads: o.size,
     idleTimeout: KEEP_WARM_MS,
     workerData: { setupModule: o.setupModule.href, options: o.options },
