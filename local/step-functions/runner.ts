@@ -159,7 +159,9 @@ async function runMachine(
   let machine = machines.get(definition);
   if (!machine) {
     // Executions are independent (the library supports concurrent run() calls): one machine per definition.
-    machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, noValidate: true } });
+    machine = new StateMachine(definition as never, {
+      validationOptions: { checkArn: false, noValidate: true },
+    });
     machines.set(definition, machine);
   }
   const execution = machine.run(input as never, {

@@ -12,7 +12,10 @@ try {
   const setup = await import(workerData.setupModule);
   handler = await setup.createHandler(workerData.options);
 } catch (error) {
-  setupError = { name: "Runtime.ImportModuleError", message: `worker setup failed: ${error?.message ?? error}` };
+  setupError = {
+    name: "Runtime.ImportModuleError",
+    message: `worker setup failed: ${error?.message ?? error}`,
+  };
 }
 
 /**
