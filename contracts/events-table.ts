@@ -35,18 +35,23 @@ export const EVENTS_COLUMNS: ColumnSpec[] = [
 
 /**
  * Columns of a declared event's own table (`tables/<event>/dt=/hour=/`): the events table's columns
- * minus `event` (the table is the event), `properties` (spread into typed columns) and `context`
- * (client details: big, and in the events table for whoever needs them), followed by one
+ * minus `event` (the table is the event), `properties` (spread into typed columns), and `context` and
+ * `correlation_id` (request details for debugging, not analytics: a random UUID and a JSON blob are
+ * ~80% of such a file's bytes; the events table keeps them, joined on `event_id`), followed by one
  * typed column per declared property, in the schema's order. A property whose name equals a common
  * column (a `user_id` property, say) becomes `property_<name>` so neither hides the other.
  */
 export function eventSchemaColumns(schema: EventSchema): ColumnSpec[] {
-  const common = EVENTS_COLUMNS.filter((c) => !["event", "properties", "context"].includes(c.name));
+  const common = EVENTS_COLUMNS.filter(
+    (c) => !["event", "properties", "context", "correlation_id"].includes(c.name),
+  );
   const taken = new Set(common.map((c) => c.name));
   const typed = Object.entries(schema.schema.properties).map(([property, spec]) => {
     const name = taken.has(property) ? `property_${property}` : property;
     if (!/^[a-z][a-z0-9_]*$/.test(name)) {
-      throw new Error(`event schema ${schema.event}: property ${JSON.stringify(property)} is not a snake_case column name`);
+      throw new Error(
+        `event schema ${schema.event}: property ${JSON.stringify(property)} is not a snake_case column name`,
+      );
     }
     return { name, ...propertyTypes(spec), comment: `properties.${property}` };
   });
@@ -77,7 +82,13 @@ export const QUARANTINE_COLUMNS: ColumnSpec[] = [
   { name: "request_id", glueType: "string", duckdbType: "VARCHAR", comment: "" },
   { name: "correlation_id", glueType: "string", duckdbType: "VARCHAR", comment: "" },
   { name: "status", glueType: "int", duckdbType: "INTEGER", comment: "HTTP status the request got" },
-  { name: "batch_index", glueType: "int", duckdbType: "INTEGER", comment: "QuarantineRecord.index: the event's index in its batch; null for a whole body (renamed: INDEX is a reserved word in Hive DDL)" },
+  {
+    name: "batch_index",
+    glueType: "int",
+    duckdbType: "INTEGER",
+    comment:
+      "QuarantineRecord.index: the event's index in its batch; null for a whole body (renamed: INDEX is a reserved word in Hive DDL)",
+  },
   { name: "event_id", glueType: "string", duckdbType: "VARCHAR", comment: "" },
   { name: "event", glueType: "string", duckdbType: "VARCHAR", comment: "" },
   { name: "reasons", glueType: "array<string>", duckdbType: "VARCHAR[]", comment: "why it was rejected" },

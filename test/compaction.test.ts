@@ -47,7 +47,8 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
       bucket: s3.bucket,
       schemas: DEMO_EVENT_SCHEMAS,
       now: () => new Date("2026-11-22T15:40:00Z"),
-      threads: 1,
+      // Two: the worker then writes over a second connection, as on a 2-vCPU Lambda.
+      threads: 2,
     };
   });
   afterAll(async () => {

@@ -5,8 +5,13 @@ import { DUCKDB_MEMORY_SHARE } from "./limits.js";
 /** A DuckDB connection set up for batch work on local temp files (no httpfs: S3 goes through the SDK). */
 export interface DuckDB {
   connection: DuckDBConnection;
+  /** Another connection to the same database (same tables), for statements run side by side. */
+  connect(): Promise<DuckDBConnection>;
   close(): void;
 }
+
+/** Per-connection settings. Timestamps in the raw zone are UTC; every conversion must be too. */
+const SESSION_SETTINGS = ["SET TimeZone = 'UTC'"];
 
 export async function openDuckDB(options: {
   tempDirectory: string;
@@ -20,8 +25,7 @@ export async function openDuckDB(options: {
   const connection = await instance.connect();
   const memoryMb = options.memoryMb ?? lambdaMemoryMb();
   const settings = [
-    // Timestamps in the raw zone are UTC; every conversion must be too, whatever the host's zone.
-    "SET TimeZone = 'UTC'",
+    ...SESSION_SETTINGS,
     `SET temp_directory = ${sqlString(options.tempDirectory)}`,
     // Row order inside a COPY does not matter to us (we sort explicitly); not preserving it lets
     // DuckDB stream and parallelise the write with far less memory.
@@ -30,9 +34,17 @@ export async function openDuckDB(options: {
   ];
   if (memoryMb) settings.push(`SET memory_limit = '${Math.floor(memoryMb * DUCKDB_MEMORY_SHARE)}MB'`);
   for (const statement of settings) await connection.run(statement);
+  const others: DuckDBConnection[] = [];
   return {
     connection,
+    async connect() {
+      const other = await instance.connect();
+      for (const statement of SESSION_SETTINGS) await other.run(statement);
+      others.push(other);
+      return other;
+    },
     close() {
+      for (const other of others) other.closeSync();
       connection.closeSync();
       instance.closeSync();
     },

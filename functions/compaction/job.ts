@@ -1,12 +1,13 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import pMap from "p-map";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { QUARANTINE_PREFIX, RAW_PREFIX, tablePrefix } from "../../contracts/storage-layout.js";
 import type { JsonValue } from "../../etl/contracts.js";
-import { openDuckDB, sqlStringList } from "./duckdb.js";
+import { type DuckDB, openDuckDB, sqlStringList } from "./duckdb.js";
 import {
   COMPACTED_FILE,
   committedKey,
@@ -193,6 +194,7 @@ export async function compactChunk(
     );
     const tables = chunk.kind === "events" ? eventTables(deps.schemas) : [QUARANTINE_COMPACTION_TABLE];
     const result = await compactFiles(db.connection, {
+      writers: await extraWriters(db, deps.threads),
       kind: chunk.kind,
       inputFiles,
       tables,
@@ -304,6 +306,11 @@ export async function finalizeCompaction(deps: CompactionDeps, runId: string): P
     markers.flatMap((m) => m.staged.map((s) => s.key)),
   );
   return output;
+}
+
+/** One writer connection per core besides the main one: the per-partition COPYs are mostly single-threaded. */
+async function extraWriters(db: DuckDB, threads = cpus().length): Promise<DuckDBConnection[]> {
+  return Promise.all(Array.from({ length: Math.max(0, threads - 1) }, () => db.connect()));
 }
 
 async function loadDoneMarkers(deps: CompactionDeps, runId: string): Promise<ChunkDone[]> {

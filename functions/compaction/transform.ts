@@ -122,7 +122,14 @@ export interface ChunkResult {
  */
 export async function compactFiles(
   connection: DuckDBConnection,
-  options: { kind: SourceKind; inputFiles: string[]; tables: CompactionTable[]; outDirectory: string },
+  options: {
+    kind: SourceKind;
+    inputFiles: string[];
+    tables: CompactionTable[];
+    outDirectory: string;
+    /** More connections to the same database: the Parquet files are written side by side over them. */
+    writers?: DuckDBConnection[];
+  },
 ): Promise<ChunkResult> {
   const source = SOURCES[options.kind];
   const tables = options.kind === "quarantine" ? [QUARANTINE_COMPACTION_TABLE] : options.tables;
@@ -130,8 +137,8 @@ export async function compactFiles(
   if (options.inputFiles.length === 0) return empty;
 
   // One read of the input, materialised once, so that every table is written from the same
-  // deduplicated rows without parsing the JSON again.
-  await connection.run(`CREATE OR REPLACE TEMP TABLE chunk_rows AS
+  // deduplicated rows without parsing the JSON again. Not TEMP: the writer connections read it too.
+  await connection.run(`CREATE OR REPLACE TABLE chunk_rows AS
     SELECT ${source.clean.join(", ")}
     FROM read_json(${sqlStringList(options.inputFiles)},
       format = 'newline_delimited', compression = 'gzip',
@@ -175,18 +182,27 @@ export async function compactFiles(
        SELECT ${options.kind === "events" ? "event" : "NULL"} AS event, date_trunc('hour', ${source.timeColumn}) AS hour_start, count(*) AS n
        FROM chunk_rows GROUP BY ALL)`,
   );
+  const writes: CopyTask[] = [];
   for (const table of tables) {
     const counts = new Map<string, number>();
     for (const h of hours) {
       if (table.event === undefined || h.event === table.event)
         counts.set(h.hour_start, (counts.get(h.hour_start) ?? 0) + Number(h.n));
     }
-    const written = await writeTable(connection, table, [...counts].sort(), options.outDirectory);
-    if (written.rows === 0) continue;
-    result.rowsByTable[table.name] = written.rows;
-    result.rowsByPartition[table.name] = written.byPartition;
-    result.files.push(...written.files);
+    const planned = await planTableWrites(table, [...counts].sort(), options.outDirectory);
+    if (planned.rows === 0) continue;
+    result.rowsByTable[table.name] = planned.rows;
+    result.rowsByPartition[table.name] = planned.byPartition;
+    writes.push(...planned.tasks);
   }
+  // Many small COPYs (one per table partition) keep one core busy each: run them over every writer.
+  const queue = [...writes];
+  await Promise.all(
+    [connection, ...(options.writers ?? [])].map(async (writer) => {
+      for (let task = queue.shift(); task; task = queue.shift()) await writer.run(task.sql);
+    }),
+  );
+  for (const task of writes) result.files.push(...(await task.files()));
   await connection.run("DROP TABLE chunk_rows; DROP TABLE chunk_duplicates");
   return result;
 }
@@ -201,12 +217,17 @@ export function tableSelectList(table: CompactionTable): string {
 /** Above this many partitions in one chunk, one partitioned COPY beats a COPY per partition. */
 const MAX_SEPARATE_PARTITION_WRITES = 8;
 
-async function writeTable(
-  connection: DuckDBConnection,
+/** One COPY statement and the staged files it leaves. */
+interface CopyTask {
+  sql: string;
+  files(): Promise<StagedPartitionFile[]>;
+}
+
+async function planTableWrites(
   table: CompactionTable,
   hourCounts: [hourStart: string, rows: number][],
   outDirectory: string,
-): Promise<{ rows: number; byPartition: Record<string, number>; files: StagedPartitionFile[] }> {
+): Promise<{ rows: number; byPartition: Record<string, number>; tasks: CopyTask[] }> {
   const filter = table.event === undefined ? "true" : `event = ${sqlString(table.event)}`;
   const time = sqlIdentifier(table.timeColumn);
   const counts = hourCounts.map(([hourStart, n]) => ({
@@ -217,30 +238,31 @@ async function writeTable(
   }));
   const byPartition = Object.fromEntries(counts.map((c) => [`dt=${c.dt}/hour=${c.hour}/`, c.n]));
   const n = counts.reduce((sum, c) => sum + c.n, 0);
-  if (n === 0) return { rows: 0, byPartition, files: [] };
+  if (n === 0) return { rows: 0, byPartition, tasks: [] };
   const directory = join(outDirectory, table.name);
   if (counts.length > MAX_SEPARATE_PARTITION_WRITES) {
-    await connection.run(`COPY (
+    const sql = `COPY (
         SELECT ${tableSelectList(table)}, strftime(${time}, '%Y-%m-%d') AS dt, strftime(${time}, '%H') AS "hour"
         FROM ${table.from} WHERE ${filter}
       ) TO ${sqlString(directory)}
-      (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, "hour"), OVERWRITE_OR_IGNORE)`);
-    return { rows: n, byPartition, files: await partitionFiles(table.name, directory) };
+      (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, "hour"), OVERWRITE_OR_IGNORE)`;
+    return { rows: n, byPartition, tasks: [{ sql, files: () => partitionFiles(table.name, directory) }] };
   }
   // A plain COPY per partition: DuckDB's partitioned writer is ~3x slower than a plain one here, and a
   // chunk's rows fall in few hours (received in order; late events are few).
-  const files: StagedPartitionFile[] = [];
+  const tasks: CopyTask[] = [];
   for (const c of counts) {
     const partitionPath = `dt=${c.dt}/hour=${c.hour}/`;
     const path = join(directory, `dt=${c.dt}`, `hour=${c.hour}`, "data_0.parquet");
     await mkdir(join(directory, `dt=${c.dt}`, `hour=${c.hour}`), { recursive: true });
-    await connection.run(`COPY (
+    const sql = `COPY (
         SELECT ${tableSelectList(table)} FROM ${table.from}
         WHERE ${filter} AND ${time} >= TIMESTAMP '${c.hour_start}' AND ${time} < TIMESTAMP '${c.hour_start}' + INTERVAL 1 HOUR
-      ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);
-    files.push({ table: table.name, dt: c.dt, hour: c.hour, partitionPath, path });
+      ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`;
+    const file: StagedPartitionFile = { table: table.name, dt: c.dt, hour: c.hour, partitionPath, path };
+    tasks.push({ sql, files: async () => [file] });
   }
-  return { rows: n, byPartition, files };
+  return { rows: n, byPartition, tasks };
 }
 
 /** Parquet files DuckDB wrote under `directory/dt=.../hour=.../`. */
