@@ -6,7 +6,7 @@
 import cliProgress from "cli-progress";
 import { checkRunId, type JsonValue } from "../../etl/contracts.js";
 import { getJob } from "../../etl/job-catalog.js";
-import { listRuns } from "../../etl/ledger.js";
+import { type LedgerRun, listRuns } from "../../etl/ledger.js";
 import { itemsOf, readRunResults } from "../../etl/map-results.js";
 import type { MapProgress } from "../../local/step-functions/distributed-map.js";
 import { LOCAL_LEDGER_TABLE, runLocalJob } from "../../local/step-functions/local-etl.js";
@@ -46,6 +46,19 @@ export function parseJsonInput(text: string | undefined): JsonValue {
 function parseS3Url(url: string): { bucket: string; prefix: string } | undefined {
   const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(url);
   return match ? { bucket: match[1]!, prefix: match[2]! } : undefined;
+}
+
+/** The failed items of a run's latest attempt, from its ResultWriter FAILED_n.json files. */
+async function lastFailedItems(
+  peers: LocalPeers,
+  ledger: LedgerRun | undefined,
+): Promise<{ id: string; error: string; cause: string }[]> {
+  const location = ledger?.results_location ? parseS3Url(ledger.results_location) : undefined;
+  if (!location) return [];
+  const last = (await readRunResults(peers.s3, location)).at(-1);
+  return (last?.failed ?? []).flatMap((r) =>
+    itemsOf(r).map((item) => ({ id: item.id, error: r.Error ?? "", cause: r.Cause ?? "" })),
+  );
 }
 
 export async function etlStartLocal(
@@ -102,16 +115,12 @@ export async function etlStartLocal(
     const { result, ledger } = run;
     const summary =
       result.status === "SUCCEEDED" ? (result.output as Record<string, JsonValue> | null) : null;
+    // The AlreadySucceeded state ends with the execution's input, not with a RunSummary.
     const alreadyDone = result.status === "SUCCEEDED" && summary !== null && !("total_items" in summary);
-    let failedItems: { id: string; error: string; cause: string }[] = [];
-    const location = ledger?.results_location ? parseS3Url(ledger.results_location) : undefined;
-    if (location && (result.status === "FAILED" || (ledger?.failed_items ?? 0) > 0)) {
-      const runs = await readRunResults(peers.s3, location);
-      const last = runs.at(-1);
-      failedItems = (last?.failed ?? []).flatMap((r) =>
-        itemsOf(r).map((item) => ({ id: item.id, error: r.Error ?? "", cause: r.Cause ?? "" })),
-      );
-    }
+    const failedItems =
+      result.status === "FAILED" || (ledger?.failed_items ?? 0) > 0
+        ? await lastFailedItems(peers, ledger)
+        : [];
     const row = {
       job: jobName,
       run_id: run.runId,
