@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { planChunks } from "../functions/compaction/plan.js";
 import { commitState, consumedSet, EMPTY_STATE, listStartAfter } from "../functions/compaction/state.js";
+import { withTransientS3Errors } from "../functions/compaction/transient.js";
 
 const key = (hour: string, name: string) => `raw/dt=2026-11-22/hour=${hour}/${name}.ndjson.gz`;
 
@@ -80,5 +81,31 @@ describe("planChunks", () => {
       ["chunk-00004", "quarantine", ["quarantine/x"], 1],
     ]);
     expect(chunks.every((c) => c.bucket === "bucket")).toBe(true);
+  });
+});
+
+describe("worker errors", () => {
+  const fail = (error: unknown) => () => Promise.reject(error);
+  it("turns S3 throttling, 5xx and network errors into TransientError (retried by the Map), nothing else", async () => {
+    const slowDown = Object.assign(new Error("Please reduce your request rate."), {
+      name: "SlowDown",
+      $metadata: { httpStatusCode: 503 },
+    });
+    const internal = Object.assign(new Error("We encountered an internal error."), {
+      name: "InternalError",
+      $metadata: { httpStatusCode: 500 },
+    });
+    const reset = Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    for (const error of [slowDown, internal, reset]) {
+      await expect(withTransientS3Errors(fail(error))).rejects.toMatchObject({ name: "TransientError" });
+    }
+    const missing = Object.assign(new Error("The specified key does not exist."), {
+      name: "NoSuchKey",
+      $metadata: { httpStatusCode: 404 },
+    });
+    await expect(withTransientS3Errors(fail(missing))).rejects.toBe(missing);
+    const badData = new Error("Invalid Input Error: Malformed JSON");
+    await expect(withTransientS3Errors(fail(badData))).rejects.toBe(badData);
+    await expect(withTransientS3Errors(async () => 42)).resolves.toBe(42);
   });
 });
