@@ -411,3 +411,49 @@ function s3WithConditionalWrites(client: S3Client, barrierKey: string): S3Client
     },
   });
 }
+
+describe("compaction of a backlog bigger than one run", () => {
+  it("takes MAX_OBJECTS_PER_RUN objects per run, oldest hours first, and never skips or repeats one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-compaction-backlog-"));
+    const s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
+    try {
+      // Five requests in three hours that are all long closed by the time the runs plan.
+      const deps: CompactionDeps = {
+        s3: s3.client,
+        bucket: s3.bucket,
+        schemas: [],
+        now: () => new Date("2026-11-22T20:00:00Z"),
+        threads: 1,
+      };
+      const hours = ["10", "10", "11", "12", "12"];
+      for (const [i, hour] of hours.entries()) {
+        await putRawObject(s3.client, s3.bucket, new Date(`2026-11-22T${hour}:0${i}:00Z`), [
+          rawEvent({
+            event_id: `b${i}`,
+            event: "page_viewed",
+            event_time: `2026-11-22T${hour}:0${i}:00.000Z`,
+          }),
+        ]);
+      }
+      const taken: string[][] = [];
+      for (const run of ["b1", "b2", "b3", "b4"]) {
+        const chunks = await planCompaction(deps, { run_id: run, input: { max_objects_per_run: 2 } });
+        for (const chunk of chunks) await compactChunks(deps, run, [chunk]);
+        const output = await finalizeCompaction(deps, run);
+        taken.push(chunks.flatMap((c) => c.keys).map((k) => /hour=(\d\d)/.exec(k)?.[1] ?? k));
+        expect(output.objects_deferred).toBe(Math.max(0, hours.length - 2 * taken.length));
+      }
+      expect(taken).toEqual([["10", "10"], ["11", "12"], ["12"], []]);
+      const rows = await queryTable(
+        s3.client,
+        s3.bucket,
+        "events",
+        "SELECT event_id FROM events ORDER BY event_id",
+      );
+      expect(rows.map((r) => r.event_id)).toEqual(["b0", "b1", "b2", "b3", "b4"]);
+    } finally {
+      await s3.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -18,7 +18,7 @@ import {
   STATE_KEY,
   stagedKey,
 } from "./keys.js";
-import { MAX_MERGE_ATTEMPTS, MERGE_CONCURRENCY } from "./limits.js";
+import { MAX_MERGE_ATTEMPTS, MAX_OBJECTS_PER_RUN, MERGE_CONCURRENCY } from "./limits.js";
 import { mergePartition } from "./merge.js";
 import { type ChunkLimits, type CompactionChunk, DEFAULT_CHUNK_LIMITS, planChunks } from "./plan.js";
 import {
@@ -32,7 +32,14 @@ import {
   type WriteCondition,
   writeJsonObject,
 } from "./s3-files.js";
-import { type CompactionState, commitState, consumedSet, EMPTY_STATE, listStartAfter } from "./state.js";
+import {
+  type CompactionState,
+  commitState,
+  consumedSet,
+  EMPTY_STATE,
+  listStartAfter,
+  parseHourKey,
+} from "./state.js";
 import { type CompactionTable, eventTables, QUARANTINE_COMPACTION_TABLE } from "./tables.js";
 import { compactFiles } from "./transform.js";
 import { withTransientS3Errors } from "./transient.js";
@@ -58,6 +65,7 @@ export interface CompactionDeps {
 export interface CompactionInput {
   max_chunk_bytes?: number;
   max_chunk_objects?: number;
+  max_objects_per_run?: number;
 }
 
 /** What the planner stores for the run and the finalizer reads back. */
@@ -65,6 +73,9 @@ interface StoredPlan {
   run_id: string;
   planned_at: string;
   chunks: CompactionChunk[];
+  /** Objects left for later runs (over MAX_OBJECTS_PER_RUN), and the earliest of them: its hour stays open. */
+  deferred_count?: number;
+  deferred_from?: string;
 }
 
 /** What a worker writes last for a chunk (its commit): what it consumed and what it staged. */
@@ -84,6 +95,8 @@ export interface CompactionOutput {
   chunks_planned: number;
   chunks_done: number;
   objects_consumed: number;
+  /** Objects left for the next runs (over MAX_OBJECTS_PER_RUN). */
+  objects_deferred: number;
   rows_in: number;
   duplicates_in_chunks: number;
   duplicates_against_existing: number;
@@ -125,14 +138,26 @@ export async function planCompaction(
     listObjects(deps.s3, deps.bucket, RAW_PREFIX, listStartAfter(RAW_PREFIX, state)),
     listObjects(deps.s3, deps.bucket, QUARANTINE_PREFIX, listStartAfter(QUARANTINE_PREFIX, state)),
   ]);
+  // Oldest hours first, so that a backlog (a first run on an old bucket) drains in order over runs.
   const fresh = [
-    ...raw.map((object) => ({ kind: "events" as const, object })),
-    ...quarantine.map((object) => ({ kind: "quarantine" as const, object })),
-  ].filter(({ object }) => !consumed(object.key));
+    ...raw.map((object) => ({ kind: "events" as const, object, hour: parseHourKey(object.key).hour })),
+    ...quarantine.map((object) => ({
+      kind: "quarantine" as const,
+      object,
+      hour: parseHourKey(object.key).hour,
+    })),
+  ]
+    .filter(({ object }) => !consumed(object.key))
+    .sort((a, b) => (a.hour === b.hour ? (a.object.key < b.object.key ? -1 : 1) : a.hour < b.hour ? -1 : 1));
+  const cap = input.max_objects_per_run ?? MAX_OBJECTS_PER_RUN;
+  const deferred = fresh.slice(cap);
   const plan: StoredPlan = {
     run_id: run.run_id,
     planned_at: now.toISOString(),
-    chunks: planChunks(fresh, deps.bucket, limits),
+    chunks: planChunks(fresh.slice(0, cap), deps.bucket, limits),
+    ...(deferred.length > 0
+      ? { deferred_count: deferred.length, deferred_from: deferred[0]?.object.key }
+      : {}),
   };
   await writeJsonObject(deps.s3, deps.bucket, planKey(run.run_id), plan);
   return plan.chunks;
@@ -271,7 +296,11 @@ export async function finalizeCompaction(deps: CompactionDeps, runId: string): P
 
   const consumedKeys = markers.flatMap((m) => m.keys);
   const doneChunks = new Set(markers.map((m) => m.chunk));
-  const unconsumedKeys = plan.chunks.filter((c) => !doneChunks.has(c.chunk)).flatMap((c) => c.keys);
+  // Failed chunks' objects and the deferred backlog keep their hours open for the next runs.
+  const unconsumedKeys = [
+    ...plan.chunks.filter((c) => !doneChunks.has(c.chunk)).flatMap((c) => c.keys),
+    ...(plan.deferred_from ? [plan.deferred_from] : []),
+  ];
   const state = (await readJsonObject<CompactionState>(deps.s3, deps.bucket, STATE_KEY)) ?? EMPTY_STATE;
   const now = deps.now?.() ?? new Date();
   const next = commitState(state, {
@@ -289,6 +318,7 @@ export async function finalizeCompaction(deps: CompactionDeps, runId: string): P
     chunks_planned: plan.chunks.length,
     chunks_done: doneChunks.size,
     objects_consumed: consumedKeys.length,
+    objects_deferred: plan.deferred_count ?? 0,
     rows_in: markers.reduce((sum, m) => sum + m.rows_in, 0),
     duplicates_in_chunks: markers.reduce((sum, m) => sum + m.duplicates, 0),
     duplicates_against_existing: merged.reduce((sum, m) => sum + m.duplicates, 0),

@@ -16,6 +16,11 @@ export const CHUNK_MAX_OBJECTS = 1000;
  * is seconds), so no object can still appear under it. */
 export const HOUR_SETTLE_MS = 15 * 60 * 1000;
 
+/** Objects one run takes (50 chunks of CHUNK_MAX_OBJECTS): keeps the stored plan and the manifest a few
+ * MB and a run well inside its hour; a backlog (a first run on an old bucket) drains over runs, oldest
+ * hours first. */
+export const MAX_OBJECTS_PER_RUN = 50_000;
+
 /** S3 downloads/uploads in flight per worker: enough to hide per-request latency without exhausting
  * a Lambda's sockets or memory. */
 export const S3_TRANSFER_CONCURRENCY = 16;
