@@ -14,6 +14,7 @@ import {
 } from "./etl-fleet/state-machine.js";
 import { type PolicyStatement, policyDocument, statement } from "./iam.js";
 import { LambdaFunction, type LambdaFunctionArgs } from "./lambda-function.js";
+import { createPrivateBucket, expirationRule } from "./private-bucket.js";
 import { type Transform, transform } from "./transform.js";
 
 /** One of the fleet's three functions: a TypeScript handler file bundled with esbuild, and what it may touch. */
@@ -204,56 +205,22 @@ export class EtlFleet extends pulumi.ComponentResource {
     if (bucket) {
       this.bucketName = pulumi.output(bucket.name);
     } else {
-      this.bucket = new aws.s3.Bucket(
-        ...transform(t?.bucket, `${name}-bucket`, { forceDestroy: false }, parent),
-      );
-      const publicAccess = new aws.s3.BucketPublicAccessBlock(
-        `${name}-bucket-public-access`,
+      this.bucket = createPrivateBucket(
+        `${name}-bucket`,
         {
-          bucket: this.bucket.id,
-          blockPublicAcls: true,
-          blockPublicPolicy: true,
-          ignorePublicAcls: true,
-          restrictPublicBuckets: true,
+          // It has never declared these (adding them is a new resource); S3 defaults new buckets to
+          // SSE-S3 and BucketOwnerEnforced.
+          encryption: false,
+          ownershipControls: false,
+          transform: { bucket: t?.bucket },
         },
-        parent,
-      );
-      const ownArn = this.bucket.arn;
-      new aws.s3.BucketPolicy(
-        `${name}-bucket-policy`,
-        {
-          bucket: this.bucket.id,
-          // A resource policy Deny of every S3 action over plain HTTP: the one place a wildcard action is the point.
-          policy: pulumi.jsonStringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [ownArn, pulumi.interpolate`${ownArn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-              },
-            ],
-          }),
-        },
-        // S3 rejects a bucket policy while the public access block is being changed.
-        { ...parent, dependsOn: [publicAccess] },
-      );
+        this,
+      ).bucket;
       new aws.s3.BucketLifecycleConfiguration(
         `${name}-bucket-lifecycle`,
         {
           bucket: this.bucket.id,
-          rules: [
-            {
-              id: "expire-etl-runs",
-              status: "Enabled",
-              filter: { prefix: ETL_PREFIX },
-              expiration: { days: this.spec.ledgerTtlDays },
-              abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
-            },
-          ],
+          rules: [expirationRule("expire-etl-runs", ETL_PREFIX, this.spec.ledgerTtlDays)],
         },
         parent,
       );

@@ -28,6 +28,7 @@ import {
   PARQUET_OUTPUT_FORMAT,
   PARQUET_SERDE,
 } from "./metric-pipeline/glue-table.js";
+import { createPrivateBucket } from "./private-bucket.js";
 import { type Transform, transform } from "./transform.js";
 
 /** AWS allows two subscription filters per log group (CloudWatch Logs quota, not adjustable). */
@@ -180,51 +181,20 @@ export class LogCentralizer extends pulumi.ComponentResource {
     const t = args.transform;
 
     // ---- Archive: private, encrypted, TLS-only.
-    this.bucket = new aws.s3.Bucket(
-      ...transform(t?.bucket, `${name}-archive`, { forceDestroy: args.forceDestroy ?? false }, parent),
+    const archive = createPrivateBucket(
+      `${name}-archive`,
+      {
+        forceDestroy: args.forceDestroy,
+        // It has never declared them (adding them is a new resource); S3 defaults new buckets to BucketOwnerEnforced.
+        ownershipControls: false,
+        transform: { bucket: t?.bucket },
+      },
+      this,
     );
+    this.bucket = archive.bucket;
+    this.bucketPolicy = archive.bucketPolicy;
     this.bucketName = this.bucket.bucket;
     const bucketArn = this.bucket.arn;
-    new aws.s3.BucketServerSideEncryptionConfiguration(
-      `${name}-archive-encryption`,
-      {
-        bucket: this.bucket.id,
-        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
-      },
-      parent,
-    );
-    const publicAccess = new aws.s3.BucketPublicAccessBlock(
-      `${name}-archive-public-access`,
-      {
-        bucket: this.bucket.id,
-        blockPublicAcls: true,
-        blockPublicPolicy: true,
-        ignorePublicAcls: true,
-        restrictPublicBuckets: true,
-      },
-      parent,
-    );
-    this.bucketPolicy = new aws.s3.BucketPolicy(
-      `${name}-archive-policy`,
-      {
-        bucket: this.bucket.id,
-        // Deny of every S3 action over plain HTTP: the one place a wildcard action is the point.
-        policy: pulumi.jsonStringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "DenyInsecureTransport",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "s3:*",
-              Resource: [bucketArn, pulumi.interpolate`${bucketArn}/*`],
-              Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
-          ],
-        }),
-      },
-      { ...parent, dependsOn: [publicAccess] },
-    );
 
     // ---- Optional OpenSearch Serverless collection. SEARCH, not TIMESERIES: time series collections
     // refuse custom document ids, and the log event id as _id is what makes a retried delivery idempotent.

@@ -19,6 +19,7 @@ import {
 } from "./metric-pipeline/glue-table.js";
 import { createMonitoring, type Monitoring } from "./metric-pipeline/monitoring.js";
 import { tablesReadBy } from "./metric-pipeline/named-query-tables.js";
+import { createPrivateBucket, expirationRule } from "./private-bucket.js";
 import { type Transform, transform } from "./transform.js";
 
 /** Raw NDJSON is the replay source until compaction has run many times over: a month is ample. */
@@ -180,83 +181,23 @@ export class MetricPipeline extends pulumi.ComponentResource {
     this.kmsKeyArn = args.kmsKeyArn;
 
     // ---- Storage: one private, encrypted, TLS-only bucket for raw, quarantine, tables, ETL and results.
-    this.bucket = new aws.s3.Bucket(
-      ...transform(t?.bucket, `${name}-bucket`, { forceDestroy: args.forceDestroy ?? false }, parent),
+    const storage = createPrivateBucket(
+      `${name}-bucket`,
+      {
+        forceDestroy: args.forceDestroy,
+        encryption: { kmsKeyArn: args.kmsKeyArn },
+        transform: { bucket: t?.bucket, bucketPolicy: t?.bucketPolicy },
+      },
+      this,
     );
+    this.bucket = storage.bucket;
+    this.bucketPolicy = storage.bucketPolicy;
     this.bucketName = this.bucket.bucket;
     const bucketArn = this.bucket.arn;
-    new aws.s3.BucketServerSideEncryptionConfiguration(
-      `${name}-bucket-encryption`,
-      {
-        bucket: this.bucket.id,
-        rules: [
-          args.kmsKeyArn
-            ? {
-                applyServerSideEncryptionByDefault: {
-                  sseAlgorithm: "aws:kms",
-                  kmsMasterKeyId: args.kmsKeyArn,
-                },
-                // A bucket key cuts KMS requests (and their cost) by orders of magnitude for many small objects.
-                bucketKeyEnabled: true,
-              }
-            : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true },
-        ],
-      },
-      parent,
-    );
-    const publicAccess = new aws.s3.BucketPublicAccessBlock(
-      `${name}-bucket-public-access`,
-      {
-        bucket: this.bucket.id,
-        blockPublicAcls: true,
-        blockPublicPolicy: true,
-        ignorePublicAcls: true,
-        restrictPublicBuckets: true,
-      },
-      parent,
-    );
-    new aws.s3.BucketOwnershipControls(
-      `${name}-bucket-ownership`,
-      // ACLs disabled: the bucket owner owns every object, whoever wrote it.
-      { bucket: this.bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
-      parent,
-    );
-    this.bucketPolicy = new aws.s3.BucketPolicy(
-      ...transform(
-        t?.bucketPolicy,
-        `${name}-bucket-policy`,
-        {
-          bucket: this.bucket.id,
-          // A resource policy Deny of every S3 action over plain HTTP: the one place a wildcard action is the point.
-          policy: pulumi.jsonStringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [bucketArn, pulumi.interpolate`${bucketArn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-              },
-            ],
-          }),
-        },
-        // S3 rejects a bucket policy while the public access block is being changed.
-        { ...parent, dependsOn: [publicAccess] },
-      ),
-    );
     const etlRetentionDays =
       (args.compaction ? args.compaction.fleet?.ledgerTtlDays : undefined) ??
       compactionJob.spec.ledgerTtlDays ??
       DEFAULT_SPEC.ledgerTtlDays;
-    const expire = (id: string, prefix: string, days: number) => ({
-      id,
-      status: "Enabled",
-      filter: { prefix },
-      expiration: { days },
-      abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
-    });
     new aws.s3.BucketLifecycleConfiguration(
       ...transform(
         t?.lifecycle,
@@ -264,12 +205,12 @@ export class MetricPipeline extends pulumi.ComponentResource {
         {
           bucket: this.bucket.id,
           rules: [
-            expire(
+            expirationRule(
               "expire-raw",
               RAW_PREFIX,
               positiveDays("rawRetentionDays", args.rawRetentionDays ?? DEFAULT_RAW_RETENTION_DAYS),
             ),
-            expire(
+            expirationRule(
               "expire-quarantine",
               QUARANTINE_PREFIX,
               positiveDays(
@@ -279,11 +220,11 @@ export class MetricPipeline extends pulumi.ComponentResource {
             ),
             // Run manifests and Map results are an audit aid kept as long as the ledger rows (the fleet's
             // TTL); etl/compaction/ holds the compaction state and must never expire.
-            expire("expire-etl-manifests", `${ETL_PREFIX}manifests/`, etlRetentionDays),
-            expire("expire-etl-results", `${ETL_PREFIX}results/`, etlRetentionDays),
+            expirationRule("expire-etl-manifests", `${ETL_PREFIX}manifests/`, etlRetentionDays),
+            expirationRule("expire-etl-results", `${ETL_PREFIX}results/`, etlRetentionDays),
             // Per-run plans, staged parts and markers of compaction; its state.json sits outside runs/.
-            expire("expire-compaction-runs", `${ETL_PREFIX}compaction/runs/`, etlRetentionDays),
-            expire(
+            expirationRule("expire-compaction-runs", `${ETL_PREFIX}compaction/runs/`, etlRetentionDays),
+            expirationRule(
               "expire-athena-results",
               ATHENA_RESULTS_PREFIX,
               positiveDays(
