@@ -24,9 +24,8 @@ import {
   DEFAULT_DT_PROJECTION_RANGE,
   dtProjectionParameters,
   glueColumns,
-  PARQUET_INPUT_FORMAT,
-  PARQUET_OUTPUT_FORMAT,
-  PARQUET_SERDE,
+  PARQUET_TABLE_PARAMETERS,
+  parquetStorageDescriptor,
 } from "./metric-pipeline/glue-table.js";
 import { createPrivateBucket } from "./private-bucket.js";
 import { type Transform, transform } from "./transform.js";
@@ -419,25 +418,13 @@ export class LogCentralizer extends pulumi.ComponentResource {
           parameters: pulumi
             .all([this.bucketName, pulumi.output(serviceProjection)])
             .apply(([bucket, service]) => ({
-              EXTERNAL: "TRUE",
-              classification: "parquet",
-              "parquet.compression": "ZSTD",
+              ...PARQUET_TABLE_PARAMETERS,
               ...dtProjectionParameters(dtRange),
               ...service,
               "storage.location.template": `s3://${bucket}/${tablePrefix(LOGS_TABLE)}dt=\${dt}/service=\${service}/`,
             })),
           partitionKeys: glueColumns(LOGS_PARTITION_KEYS),
-          storageDescriptor: {
-            location: pulumi.interpolate`s3://${this.bucketName}/${tablePrefix(LOGS_TABLE)}`,
-            inputFormat: PARQUET_INPUT_FORMAT,
-            outputFormat: PARQUET_OUTPUT_FORMAT,
-            serDeInfo: {
-              name: "parquet",
-              serializationLibrary: PARQUET_SERDE,
-              parameters: { "serialization.format": "1" },
-            },
-            columns: glueColumns(LOGS_COLUMNS),
-          },
+          storageDescriptor: parquetStorageDescriptor(this.bucketName, LOGS_TABLE, LOGS_COLUMNS),
         },
         parent,
       ),

@@ -39,6 +39,32 @@ export function glueColumns(columns: ColumnSpec[]): { name: string; type: string
   });
 }
 
+/** Table parameters of every external table of ZSTD-compressed Parquet the workers write. */
+export const PARQUET_TABLE_PARAMETERS = {
+  EXTERNAL: "TRUE",
+  classification: "parquet",
+  "parquet.compression": "ZSTD",
+} as const;
+
+/** Storage descriptor of a Parquet table under `tables/<table>/` with these columns. */
+export function parquetStorageDescriptor(
+  bucketName: pulumi.Input<string>,
+  table: string,
+  columns: ColumnSpec[],
+): aws.types.input.glue.CatalogTableStorageDescriptor {
+  return {
+    location: pulumi.interpolate`s3://${bucketName}/${tablePrefix(table)}`,
+    inputFormat: PARQUET_INPUT_FORMAT,
+    outputFormat: PARQUET_OUTPUT_FORMAT,
+    serDeInfo: {
+      name: "parquet",
+      serializationLibrary: PARQUET_SERDE,
+      parameters: { "serialization.format": "1" },
+    },
+    columns: glueColumns(columns),
+  };
+}
+
 /** Template Athena fills with projected values; `${dt}` and `${hour}` are Athena's, not JavaScript's. */
 export function locationTemplate(bucketName: string, table: string): string {
   return `s3://${bucketName}/${tablePrefix(table)}dt=\${dt}/hour=\${hour}/`;
@@ -88,22 +114,10 @@ export function projectedTableArgs(
     description: spec.description,
     tableType: "EXTERNAL_TABLE",
     parameters: pulumi.output(bucketName).apply((bucket) => ({
-      EXTERNAL: "TRUE",
-      classification: "parquet",
-      "parquet.compression": "ZSTD",
+      ...PARQUET_TABLE_PARAMETERS,
       ...projectionParameters(bucket, spec.name, dtRange),
     })),
     partitionKeys: glueColumns(PARTITION_KEYS),
-    storageDescriptor: {
-      location: pulumi.interpolate`s3://${bucketName}/${tablePrefix(spec.name)}`,
-      inputFormat: PARQUET_INPUT_FORMAT,
-      outputFormat: PARQUET_OUTPUT_FORMAT,
-      serDeInfo: {
-        name: "parquet",
-        serializationLibrary: PARQUET_SERDE,
-        parameters: { "serialization.format": "1" },
-      },
-      columns: glueColumns(spec.columns),
-    },
+    storageDescriptor: parquetStorageDescriptor(bucketName, spec.name, spec.columns),
   };
 }
