@@ -70,6 +70,13 @@ describe("observatory etl (AWS)", () => {
     expect(process.exitCode).toBe(0);
   });
 
+  it("start refuses a run id that could reach another run's objects, before calling AWS", async () => {
+    process.env.OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN = MACHINE;
+    sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: EXECUTION, startDate: START });
+    await expect(run("etl", "start", "wordcount", "--run-id", "../other-run")).rejects.toThrow(/run/i);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   it("status <execution ARN> prints a table and leaves the exit status 0", async () => {
     sfn.on(DescribeExecutionCommand).resolves({
       $metadata: meta,

@@ -4,6 +4,7 @@
  * (the command definitions) calls these two functions.
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { checkRunId } from "../../etl/contracts.js";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import cliProgress from "cli-progress";
 import {
@@ -179,6 +180,8 @@ export async function etlStartOnAws(
     stateMachineArn: options.stateMachineArn,
     env: io.env ?? process.env,
   });
+  // Same rule as --local: a run id is a key prefix in S3 and the ledger, so refuse `/` and friends here.
+  if (options.runId !== undefined) checkRunId(options.runId);
   const input = executionInput(parseInput(options.input), options.runId);
   const started = await startExecution(client, stateMachineArn, input, options.name ?? newExecutionName());
   const format = options.format ?? "table";
