@@ -1,7 +1,8 @@
 /**
  * aws-local-stepfunctions v3 calls `Promise.withResolvers` (ES2024, Node >= 22) in every Task state;
  * Node 20 lacks it. This installs a spec-faithful polyfill (ECMA-262 Promise.withResolvers: a new
- * PromiseCapability of `this`) when missing, and says so on stderr once, so nobody wonders why.
+ * PromiseCapability of `this`) when missing, and says so on stderr once, when the first local
+ * execution starts (not on every CLI command that merely loads the runner), so nobody wonders why.
  * Import it before aws-local-stepfunctions (state-machine.ts does).
  */
 
@@ -35,9 +36,15 @@ if (!native) {
     configurable: true,
     enumerable: false,
   });
-  if (!process.env.OBSERVATORY_QUIET_POLYFILL) {
-    process.stderr.write(
-      `[observatory] Node ${process.versions.node} lacks Promise.withResolvers: polyfill active for aws-local-stepfunctions\n`,
-    );
-  }
+}
+
+let announced = false;
+
+/** Called as a local execution starts: tells the user, once, that the runner depends on the polyfill. */
+export function announcePromisePolyfill(): void {
+  if (native || announced || process.env.OBSERVATORY_QUIET_POLYFILL) return;
+  announced = true;
+  process.stderr.write(
+    `[observatory] Node ${process.versions.node} lacks Promise.withResolvers: polyfill active for aws-local-stepfunctions\n`,
+  );
 }

@@ -12,7 +12,7 @@ import {
   runDistributedMap,
   WRAPPER_FIELDS,
 } from "./distributed-map.js";
-import { StateMachine } from "./state-machine.js";
+import { announcePromisePolyfill, StateMachine } from "./state-machine.js";
 
 /** A local stand-in for a Task Resource: takes the state's effective input, returns its result. */
 export type LocalResource = (input: unknown) => Promise<unknown>;
@@ -195,6 +195,7 @@ function validateOnce(definition: StateMachineDefinition): void {
 }
 
 export async function runLocalExecution(o: LocalRunOptions): Promise<LocalRunResult> {
+  announcePromisePolyfill();
   const [, , , region, account, , smName] = o.stateMachineArn.split(":");
   const executionArn = `arn:aws:states:${region}:${account}:execution:${smName}:${o.executionName}`;
   const context = {

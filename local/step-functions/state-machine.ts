@@ -2,4 +2,4 @@
 import "./promise-polyfill.js";
 
 export { ExecutionError, StateMachine } from "aws-local-stepfunctions";
-export { PROMISE_WITH_RESOLVERS_POLYFILLED } from "./promise-polyfill.js";
+export { announcePromisePolyfill, PROMISE_WITH_RESOLVERS_POLYFILLED } from "./promise-polyfill.js";
