@@ -6,6 +6,7 @@
  * (schema violations, colliding keys, absurd timestamps), so the demo shows quarantine at work.
  */
 import type { TrackOptions } from "../runtime/tracker-options.js";
+import { seededRandom } from "./seeded-random.js";
 
 export interface TrackCall {
   event: string;
@@ -43,18 +44,6 @@ const QUERIES: readonly [string, number][] = [
 /** Image sizes in bytes: 120 KB to ~9 MB, most of them small (the talk's downloads table: 1365, 650, 9001 KB). */
 const SIZE_BYTES_RANGE = [120 * 1024, 9001 * 1024] as const;
 
-/** mulberry32: a tiny seeded PRNG, so traffic is reproducible. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function imageId(next: () => number): string {
   return Math.floor(next() * 36 ** 5)
     .toString(36)
@@ -67,7 +56,7 @@ function imageId(next: () => number): string {
  * legacy names (`Downloaded img`, `imageId`): the collector conforms them to the same columns.
  */
 export function demoTraffic(options: DemoTrafficOptions): TrackCall[] {
-  const next = random(options.seed ?? 42);
+  const next = seededRandom(options.seed ?? 42);
   const users = options.users ?? 25;
   const now = (options.now ?? new Date()).getTime();
   const spreadMs = (options.spreadHours ?? 3) * 3_600_000;

@@ -19,6 +19,7 @@ import {
   QUARANTINE_COLUMNS,
 } from "../contracts/events-table.js";
 import { quarantineObjectKey, rawObjectKey, tablePrefix } from "../contracts/storage-layout.js";
+import { seededRandom } from "../local/seeded-random.js";
 
 /** Events per raw object: one collector request carries a batch of about this many. */
 const EVENTS_PER_RAW_OBJECT = 200;
@@ -53,23 +54,11 @@ export interface QueryFixture {
   parquetObjects: number;
 }
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same data set on every machine. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function generateEvents(
   count: number,
   seed = 42,
 ): { events: RawEventRecord[]; quarantine: QuarantineRecord[] } {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
   const start = Date.UTC(2026, 0, 14, 22, 0, 0);
   const spanMs = 30 * 3600 * 1000; // crosses midnight: two days, many hours
