@@ -12,7 +12,8 @@ function cell(value: unknown): string {
   if (value === null || value === undefined) return "";
   if (value instanceof Date) return value.toISOString();
   if (typeof value === "bigint") return value.toString();
-  if (typeof value === "object") return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  if (typeof value === "object")
+    return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
   return String(value);
 }
 
@@ -28,10 +29,16 @@ export function formatRows(rows: Row[], format: OutputFormat, columns?: string[]
     return JSON.stringify(rows, (_k, v) => (typeof v === "bigint" ? Number(v) : v), 2);
   }
   if (format === "csv") {
-    return [cols.map(csvCell).join(","), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(","))].join("\n");
+    return [cols.map(csvCell).join(","), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(","))].join(
+      "\n",
+    );
   }
   const body = rows.map((r) => cols.map((c) => cell(r[c])));
   const widths = cols.map((c, i) => Math.max(c.length, ...body.map((line) => line[i]!.length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join(" | ").replace(/[ |]+$/, "");
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join(" | ")
+      .replace(/[ |]+$/, "");
   return [line(cols), widths.map((w) => "-".repeat(w)).join("-+-"), ...body.map(line)].join("\n");
 }

@@ -1,10 +1,10 @@
 import { Command } from "commander";
+import { registerCostCommand } from "./commands/cost.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerDevCommand } from "./commands/dev.js";
-import { registerTraceCommand } from "./commands/trace.js";
 import { registerEtlCommand } from "./commands/etl.js";
 import { registerQueryCommand } from "./commands/query.js";
-import { registerCostCommand } from "./commands/cost.js";
+import { registerTraceCommand } from "./commands/trace.js";
 
 /** Builds the `observatory` program. Each command lives in its own file under cli/commands/. */
 export function buildProgram(): Command {

@@ -11,7 +11,8 @@ export const TABLES_PREFIX = "tables/";
 export const ETL_PREFIX = "etl/";
 
 export function tablePrefix(table: string): string {
-  if (!/^[a-z][a-z0-9_]*$/.test(table)) throw new Error(`table name must be lowercase snake_case: ${JSON.stringify(table)}`);
+  if (!/^[a-z][a-z0-9_]*$/.test(table))
+    throw new Error(`table name must be lowercase snake_case: ${JSON.stringify(table)}`);
   return `${TABLES_PREFIX}${table}/`;
 }
 

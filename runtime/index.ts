@@ -11,7 +11,11 @@ export {
 } from "./correlation-context.js";
 export { extractCorrelationId, validCorrelationId } from "./correlation-extract.js";
 export { correlatedFetch } from "./correlation-fetch.js";
-export { forEachRecordWithCorrelation, withCorrelation, withSqsRecordCorrelation } from "./correlation-handler.js";
+export {
+  forEachRecordWithCorrelation,
+  withCorrelation,
+  withSqsRecordCorrelation,
+} from "./correlation-handler.js";
 export { withCorrelationAttributes } from "./correlation-messaging.js";
 export { withCorrelationInput } from "./correlation-stepfunctions.js";
 export { captureLogLines } from "./log-output.js";

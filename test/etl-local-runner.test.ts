@@ -108,8 +108,8 @@ describe("local ETL runner", () => {
       number
     >;
     expect(counts).toEqual(truth);
-    expect(counts["über"]).toBe(3);
-    expect(counts["naïve"]).toBe(1);
+    expect(counts.über).toBe(3);
+    expect(counts.naïve).toBe(1);
     expect(counts.l33t).toBe(1);
 
     expect(ledger).toMatchObject({

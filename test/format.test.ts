@@ -11,7 +11,7 @@ describe("formatRows", () => {
     expect(formatRows(rows, "table").split("\n")).toEqual([
       "user_id | num_downloads | note",
       "--------+---------------+-------------",
-      "u1      | 3             | say \"hi\", ok",
+      'u1      | 3             | say "hi", ok',
       "u22     | 10",
     ]);
   });
@@ -21,6 +21,10 @@ describe("formatRows", () => {
   });
 
   it("emits JSON with bigints as numbers", () => {
-    expect(JSON.parse(formatRows(rows, "json"))[1]).toEqual({ user_id: "u22", num_downloads: 10, note: null });
+    expect(JSON.parse(formatRows(rows, "json"))[1]).toEqual({
+      user_id: "u22",
+      num_downloads: 10,
+      note: null,
+    });
   });
 });

@@ -18,13 +18,13 @@ import {
   LOCAL_DYNAMODB_PORT,
   LOCAL_S3_PORT,
 } from "../../contracts/local-stack.js";
-import { QUARANTINE_PREFIX, RAW_PREFIX, hourPartition } from "../../contracts/storage-layout.js";
+import { hourPartition, QUARANTINE_PREFIX, RAW_PREFIX } from "../../contracts/storage-layout.js";
 import { badDemoTraffic, demoTraffic } from "../../local/demo-traffic.js";
-import { localS3Client } from "../../local/s3-server.js";
 import { listKeys, readNdjsonGzMany } from "../../local/s3-ndjson.js";
+import { localS3Client } from "../../local/s3-server.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { Tracker } from "../../runtime/tracker.js";
-import { type OutputFormat, formatOption, formatRows } from "../format.js";
+import { formatOption, formatRows, type OutputFormat } from "../format.js";
 import { compactionDemoStep } from "./demo-compaction.js";
 import { traceDemoStep } from "./demo-trace.js";
 
@@ -97,7 +97,9 @@ export const sendTrafficStep: DemoStep = {
     const good = demoTraffic({ events: context.options.events, seed: context.options.seed });
     const bad = badDemoTraffic();
     const users = new Set(good.map((c) => c.options.userId)).size;
-    context.print(`${good.length} events from ${users} users (searches, image downloads and uploads over the last 3 hours), plus ${bad.length} deliberately bad ones.`);
+    context.print(
+      `${good.length} events from ${users} users (searches, image downloads and uploads over the last 3 hours), plus ${bad.length} deliberately bad ones.`,
+    );
     const rejections: string[] = [];
     const tracker = new Tracker({
       endpoint: context.endpoint,
@@ -107,7 +109,10 @@ export const sendTrafficStep: DemoStep = {
       stage: "local",
       onError: (error) => rejections.push(error.message),
     });
-    const bar = new cliProgress.SingleBar({ format: "  delivered {bar} {value}/{total} events", hideCursor: true }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      { format: "  delivered {bar} {value}/{total} events", hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
     const total = good.length + bad.length;
     bar.start(total, 0);
     const timer = setInterval(() => {
@@ -124,14 +129,20 @@ export const sendTrafficStep: DemoStep = {
     // A body no Tracker would send: the collector answers 400 and quarantines it whole.
     const broken = await fetch(`${context.endpoint}/v1/batch`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": context.options.apiKey, "x-correlation-id": "demo-broken-body" },
+      headers: {
+        "content-type": "application/json",
+        "x-api-key": context.options.apiKey,
+        "x-correlation-id": "demo-broken-body",
+      },
       body: '{"batch": [{"event": "search_made", "user_id": "1001", "properties": {"query": "cats"',
     });
     context.print(`A truncated JSON body sent by hand: HTTP ${broken.status} ${await broken.text()}`);
     context.results.trackerStats = stats;
     context.results.expectedRejections = bad.map((c) => c.expectedRejection);
     const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0);
-    context.print(`Tracker: ${stats.requests} requests, ${stats.accepted} accepted, ${stats.rejected} rejected, ${stats.retries} retries, ${dropped} dropped.`);
+    context.print(
+      `Tracker: ${stats.requests} requests, ${stats.accepted} accepted, ${stats.rejected} rejected, ${stats.retries} retries, ${dropped} dropped.`,
+    );
   },
 };
 
@@ -139,9 +150,13 @@ export const reportLandedStep: DemoStep = {
   title: "What landed where",
   async run(context) {
     const rawKeys = await keysSince(context, RAW_PREFIX);
-    const raw = (await readNdjsonGzMany<RawEventRecord>(context.s3, context.bucket, rawKeys)).flatMap((o) => o.lines);
+    const raw = (await readNdjsonGzMany<RawEventRecord>(context.s3, context.bucket, rawKeys)).flatMap(
+      (o) => o.lines,
+    );
     const ids = new Set(raw.map((r) => r.event_id));
-    context.print(`Raw zone s3://${context.bucket}/${RAW_PREFIX} (${context.s3Endpoint}): ${rawKeys.length} objects, ${raw.length} events, ${ids.size} distinct event_ids.`);
+    context.print(
+      `Raw zone s3://${context.bucket}/${RAW_PREFIX} (${context.s3Endpoint}): ${rawKeys.length} objects, ${raw.length} events, ${ids.size} distinct event_ids.`,
+    );
     const byEvent = new Map<string, { events: number; users: Set<string>; bytes: number }>();
     for (const r of raw) {
       const entry = byEvent.get(r.event) ?? { events: 0, users: new Set<string>(), bytes: 0 };
@@ -150,14 +165,30 @@ export const reportLandedStep: DemoStep = {
       if (typeof r.properties.image_size === "number") entry.bytes += r.properties.image_size;
       byEvent.set(r.event, entry);
     }
-    const rows = [...byEvent].map(([event, e]) => ({ event, events: e.events, users: e.users.size, image_bytes_total: e.bytes || "" }));
-    context.print(formatRows(rows, context.options.format, ["event", "events", "users", "image_bytes_total"]));
+    const rows = [...byEvent].map(([event, e]) => ({
+      event,
+      events: e.events,
+      users: e.users.size,
+      image_bytes_total: e.bytes || "",
+    }));
+    context.print(
+      formatRows(rows, context.options.format, ["event", "events", "users", "image_bytes_total"]),
+    );
 
     const quarantineKeys = await keysSince(context, QUARANTINE_PREFIX);
-    const quarantined = (await readNdjsonGzMany<QuarantineRecord>(context.s3, context.bucket, quarantineKeys)).flatMap((o) => o.lines);
+    const quarantined = (
+      await readNdjsonGzMany<QuarantineRecord>(context.s3, context.bucket, quarantineKeys)
+    ).flatMap((o) => o.lines);
     context.print();
-    context.print(`Quarantine s3://${context.bucket}/${QUARANTINE_PREFIX}: ${quarantineKeys.length} objects, ${quarantined.length} items.`);
-    const qRows = quarantined.map((q) => ({ status: q.status, index: q.index ?? "body", event: q.event ?? "", reasons: q.reasons.join("; ") }));
+    context.print(
+      `Quarantine s3://${context.bucket}/${QUARANTINE_PREFIX}: ${quarantineKeys.length} objects, ${quarantined.length} items.`,
+    );
+    const qRows = quarantined.map((q) => ({
+      status: q.status,
+      index: q.index ?? "body",
+      event: q.event ?? "",
+      reasons: q.reasons.join("; "),
+    }));
     context.print(formatRows(qRows, context.options.format, ["status", "index", "event", "reasons"]));
     context.results.raw = raw;
     context.results.quarantined = quarantined;
@@ -167,7 +198,10 @@ export const reportLandedStep: DemoStep = {
 /** The demo, in order. Append steps here (one import + one entry). */
 export const DEMO_STEPS: DemoStep[] = [sendTrafficStep, reportLandedStep, compactionDemoStep, traceDemoStep];
 
-export async function runDemo(options: DemoOptions, steps: readonly DemoStep[] = DEMO_STEPS): Promise<DemoContext> {
+export async function runDemo(
+  options: DemoOptions,
+  steps: readonly DemoStep[] = DEMO_STEPS,
+): Promise<DemoContext> {
   const print = (text = "") => console.log(text);
   let stack: LocalStack | undefined;
   let endpoint = options.endpoint.replace(/\/+$/, "");
@@ -176,7 +210,9 @@ export async function runDemo(options: DemoOptions, steps: readonly DemoStep[] =
   if (await isCollectorRunning(endpoint)) {
     print(`Using the running local stack: collector ${endpoint}, S3 ${s3Endpoint}.`);
   } else {
-    print(`No collector answers at ${endpoint}: starting the local stack in this process (data in ${options.dataDir}; it stops when the demo ends).`);
+    print(
+      `No collector answers at ${endpoint}: starting the local stack in this process (data in ${options.dataDir}; it stops when the demo ends).`,
+    );
     stack = await startLocalStack({
       dataDir: options.dataDir,
       apiKey: options.apiKey,
@@ -190,7 +226,18 @@ export async function runDemo(options: DemoOptions, steps: readonly DemoStep[] =
     dynamodbEndpoint = stack.dynamodb.endpoint;
   }
   const s3 = stack?.s3.client ?? localS3Client(s3Endpoint);
-  const context: DemoContext = { options, endpoint, s3, s3Endpoint, dynamodbEndpoint, bucket: stack?.bucket ?? LOCAL_BUCKET, startedAt: new Date(), stack, results: {}, print };
+  const context: DemoContext = {
+    options,
+    endpoint,
+    s3,
+    s3Endpoint,
+    dynamodbEndpoint,
+    bucket: stack?.bucket ?? LOCAL_BUCKET,
+    startedAt: new Date(),
+    stack,
+    results: {},
+    print,
+  };
   try {
     for (const [i, step] of steps.entries()) {
       print();
@@ -213,12 +260,22 @@ function positiveInteger(value: string): number {
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("send realistic traffic through the Tracker to the local pipeline and show what landed where")
+    .description(
+      "send realistic traffic through the Tracker to the local pipeline and show what landed where",
+    )
     .option("--events <n>", "good events to send", positiveInteger, 1000)
     .option("--seed <n>", "traffic seed (the same seed sends the same traffic)", positiveInteger, 42)
-    .option("--endpoint <url>", "collector of a running `observatory dev`", `http://127.0.0.1:${LOCAL_COLLECTOR_PORT}`)
+    .option(
+      "--endpoint <url>",
+      "collector of a running `observatory dev`",
+      `http://127.0.0.1:${LOCAL_COLLECTOR_PORT}`,
+    )
     .option("--s3-endpoint <url>", "S3 of a running `observatory dev`", `http://127.0.0.1:${LOCAL_S3_PORT}`)
-    .option("--dynamodb-endpoint <url>", "DynamoDB of a running `observatory dev`", `http://127.0.0.1:${LOCAL_DYNAMODB_PORT}`)
+    .option(
+      "--dynamodb-endpoint <url>",
+      "DynamoDB of a running `observatory dev`",
+      `http://127.0.0.1:${LOCAL_DYNAMODB_PORT}`,
+    )
     .option("--api-key <key>", "x-api-key for the collector", LOCAL_API_KEY)
     .option("--data-dir <dir>", "data directory when the demo starts its own stack", LOCAL_DATA_DIR)
     .addOption(formatOption())
@@ -226,4 +283,3 @@ export function registerDemoCommand(program: Command): void {
       await runDemo(options);
     });
 }
-

@@ -3,7 +3,7 @@
  * Extensions (H7's compaction schedule, H5's log consumer) add their options and a LocalStackExtra
  * through DEV_EXTENSIONS below, so this command keeps one place where the stack is assembled.
  */
-import { type Command, Option } from "commander";
+import type { Command, Option } from "commander";
 import {
   LOCAL_API_KEY,
   LOCAL_COLLECTOR_PORT,
@@ -11,9 +11,9 @@ import {
   LOCAL_DYNAMODB_PORT,
   LOCAL_S3_PORT,
 } from "../../contracts/local-stack.js";
+import { logsDevExtension } from "../../local/log-dev-extension.js";
 import { type LocalStack, type LocalStackExtra, startLocalStack } from "../../local/stack.js";
 import { compactionDevExtension } from "./dev-compaction.js";
-import { logsDevExtension } from "../../local/log-dev-extension.js";
 
 /** One optional piece of the local stack, switched on by its own CLI options. */
 export interface DevExtension {
@@ -23,10 +23,7 @@ export interface DevExtension {
 }
 
 /** Append an entry (one import + one line) to add a piece to `observatory dev`. */
-export const DEV_EXTENSIONS: DevExtension[] = [
-  logsDevExtension,
-  compactionDevExtension,
-];
+export const DEV_EXTENSIONS: DevExtension[] = [logsDevExtension, compactionDevExtension];
 
 export interface DevOptions {
   dataDir: string;
@@ -53,7 +50,9 @@ export function describeStack(stack: LocalStack): string {
     `  DynamoDB   ${stack.dynamodb.endpoint}`,
     `  API key    ${stack.apiKey}`,
     `  data       ${stack.dataDir}`,
-    ...stack.extras.flatMap(({ name, handle }) => (handle.describe ?? []).map((line) => `  ${name.padEnd(10)} ${line}`)),
+    ...stack.extras.flatMap(({ name, handle }) =>
+      (handle.describe ?? []).map((line) => `  ${name.padEnd(10)} ${line}`),
+    ),
     "",
     "Send an event:",
     `  curl -s -X POST ${stack.collector.url}/v1/batch -H 'content-type: application/json' -H 'x-api-key: ${stack.apiKey}' \\`,
@@ -95,7 +94,9 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
 export function registerDevCommand(program: Command): void {
   const command = program
     .command("dev")
-    .description("run the whole pipeline on this machine: local S3, DynamoDB and the collector (Ctrl-C stops)")
+    .description(
+      "run the whole pipeline on this machine: local S3, DynamoDB and the collector (Ctrl-C stops)",
+    )
     .option("--data-dir <dir>", "where S3 objects and DynamoDB tables persist", LOCAL_DATA_DIR)
     .option("--api-key <key>", "the x-api-key the collector accepts", LOCAL_API_KEY)
     .option("--port <port>", "collector port (0 = any free port)", portNumber, LOCAL_COLLECTOR_PORT)
@@ -104,7 +105,9 @@ export function registerDevCommand(program: Command): void {
     .option("--quiet", "print only the endpoints");
   for (const extension of DEV_EXTENSIONS) for (const option of extension.options) command.addOption(option);
   command.action(async (options: DevOptions & Record<string, unknown>) => {
-    const extras = DEV_EXTENSIONS.map((extension) => extension.extra(options)).filter((e): e is LocalStackExtra => e !== undefined);
+    const extras = DEV_EXTENSIONS.map((extension) => extension.extra(options)).filter(
+      (e): e is LocalStackExtra => e !== undefined,
+    );
     await runDev(options, extras);
   });
 }

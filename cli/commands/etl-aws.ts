@@ -4,7 +4,6 @@
  * (the command definitions) calls these two functions.
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { checkRunId } from "../../etl/contracts.js";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import cliProgress from "cli-progress";
 import {
@@ -21,6 +20,7 @@ import {
   WaitStopped,
   waitForExecution,
 } from "../../etl/aws-client.js";
+import { checkRunId } from "../../etl/contracts.js";
 import { listRuns } from "../../etl/ledger.js";
 import { formatRows, type OutputFormat } from "../format.js";
 

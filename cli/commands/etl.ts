@@ -5,17 +5,18 @@
  */
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
+import { LOCAL_BUCKET } from "../../contracts/local-stack.js";
 import { buildEtlDefinition, placeholderRefs } from "../../etl/definition.js";
 import { getJob, listJobs } from "../../etl/job-catalog.js";
-import { LOCAL_BUCKET } from "../../contracts/local-stack.js";
 import { localRefs } from "../../local/step-functions/local-etl.js";
-import { type OutputFormat, formatOption } from "../format.js";
+import { formatOption, type OutputFormat } from "../format.js";
 import { etlRunsOnAws, etlStartOnAws, etlStatusOnAws } from "./etl-aws.js";
 import { etlRunsLocal, etlStartLocal } from "./etl-local.js";
 
 function threadCount(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--threads must be a non-negative integer, got ${value}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`--threads must be a non-negative integer, got ${value}`);
   return n;
 }
 
@@ -32,16 +33,29 @@ function jobNames(): string {
 }
 
 export function registerEtlCommand(program: Command): void {
-  const etl = program.command("etl").description(`Run ETL jobs (a planner, a fleet of workers under a Step Functions Map, a finalizer). Jobs: ${jobNames()}`);
+  const etl = program
+    .command("etl")
+    .description(
+      `Run ETL jobs (a planner, a fleet of workers under a Step Functions Map, a finalizer). Jobs: ${jobNames()}`,
+    );
 
   etl
     .command("start")
     .description("Start a run of a job: on this machine with --local, otherwise its deployed state machine")
     .argument("<job>", `job name (${jobNames()}), or a state machine ARN on AWS`)
-    .option("--local", "run on this machine: the same ASL with aws-local-stepfunctions, S3 on s3rver, ledger on dynalite")
+    .option(
+      "--local",
+      "run on this machine: the same ASL with aws-local-stepfunctions, S3 on s3rver, ledger on dynalite",
+    )
     .option("--input <json>", "the planner's input (JSON)")
-    .option("--run-id <id>", "the run's id in the ledger; re-using a failed run's id resumes it, a succeeded one is not redone")
-    .option("--wait", "wait for the execution to finish and print its summary (always so with --local: it runs in this process)")
+    .option(
+      "--run-id <id>",
+      "the run's id in the ledger; re-using a failed run's id resumes it, a succeeded one is not redone",
+    )
+    .option(
+      "--wait",
+      "wait for the execution to finish and print its summary (always so with --local: it runs in this process)",
+    )
     .option("--name <name>", "AWS: execution name")
     .option("--state-machine-arn <arn>", "AWS: the job's state machine (default: from the environment)")
     .option("--data-dir <dir>", "local: where s3rver/dynalite keep data when no `observatory dev` is running")
@@ -52,26 +66,70 @@ export function registerEtlCommand(program: Command): void {
       0,
     )
     .addOption(formatOption())
-    .action(async (job: string, options: { local?: boolean; input?: string; runId?: string; wait?: boolean; name?: string; stateMachineArn?: string; dataDir?: string; threads: number; format: OutputFormat }) => {
-      process.exitCode = options.local
-        ? await etlStartLocal(job, { input: options.input, runId: options.runId, format: options.format, dataDir: options.dataDir, threads: options.threads })
-        : await etlStartOnAws(job, { input: options.input, runId: options.runId, wait: options.wait, name: options.name, stateMachineArn: options.stateMachineArn, format: options.format });
-    });
+    .action(
+      async (
+        job: string,
+        options: {
+          local?: boolean;
+          input?: string;
+          runId?: string;
+          wait?: boolean;
+          name?: string;
+          stateMachineArn?: string;
+          dataDir?: string;
+          threads: number;
+          format: OutputFormat;
+        },
+      ) => {
+        process.exitCode = options.local
+          ? await etlStartLocal(job, {
+              input: options.input,
+              runId: options.runId,
+              format: options.format,
+              dataDir: options.dataDir,
+              threads: options.threads,
+            })
+          : await etlStartOnAws(job, {
+              input: options.input,
+              runId: options.runId,
+              wait: options.wait,
+              name: options.name,
+              stateMachineArn: options.stateMachineArn,
+              format: options.format,
+            });
+      },
+    );
 
   etl
     .command("status")
-    .description("Status and item counts of an execution on AWS (given a job or state machine: its latest execution)")
+    .description(
+      "Status and item counts of an execution on AWS (given a job or state machine: its latest execution)",
+    )
     .argument("<execution>", "execution ARN, or a job name / state machine ARN for its most recent execution")
-    .option("--state-machine-arn <arn>", "the job's state machine (default: OBSERVATORY_<JOB>_STATE_MACHINE_ARN)")
+    .option(
+      "--state-machine-arn <arn>",
+      "the job's state machine (default: OBSERVATORY_<JOB>_STATE_MACHINE_ARN)",
+    )
     .option("--wait", "follow the execution until it ends, with progress (exit 0 only when it SUCCEEDED)")
     .addOption(formatOption())
-    .action(async (execution: string, options: { format: OutputFormat; stateMachineArn?: string; wait?: boolean }) => {
-      process.exitCode = await etlStatusOnAws(execution, { format: options.format, stateMachineArn: options.stateMachineArn, wait: options.wait });
-    });
+    .action(
+      async (
+        execution: string,
+        options: { format: OutputFormat; stateMachineArn?: string; wait?: boolean },
+      ) => {
+        process.exitCode = await etlStatusOnAws(execution, {
+          format: options.format,
+          stateMachineArn: options.stateMachineArn,
+          wait: options.wait,
+        });
+      },
+    );
 
   etl
     .command("definition")
-    .description("Print the ASL definition of a job (the JSON its state machine gets; open it in Workflow Studio)")
+    .description(
+      "Print the ASL definition of a job (the JSON its state machine gets; open it in Workflow Studio)",
+    )
     .argument("<job>", `job name (${jobNames()})`)
     .option("--local", "with the references the local runner uses instead of PLACEHOLDER ARNs")
     .option("--iam", "print the IAM statements the definition's states need instead")
@@ -79,7 +137,8 @@ export function registerEtlCommand(program: Command): void {
       const spec = getJob(job).spec;
       const refs = options.local ? localRefs(spec.name, LOCAL_BUCKET) : placeholderRefs(spec.name);
       const built = buildEtlDefinition(spec, refs);
-      if (!options.local) process.stderr.write("note: no stack given; ARNs, bucket and table names are PLACEHOLDERs\n");
+      if (!options.local)
+        process.stderr.write("note: no stack given; ARNs, bucket and table names are PLACEHOLDERs\n");
       console.log(JSON.stringify(options.iam ? built.iam : built.definition, null, 2));
     });
 
@@ -92,9 +151,28 @@ export function registerEtlCommand(program: Command): void {
     .option("--limit <n>", "how many runs", positiveInteger, 20)
     .option("--data-dir <dir>", "where s3rver/dynalite keep data when no `observatory dev` is running")
     .addOption(formatOption())
-    .action(async (job: string, options: { local?: boolean; limit: number; dataDir?: string; ledgerTable?: string; format: OutputFormat }) => {
-      process.exitCode = options.local
-        ? await etlRunsLocal(job, { format: options.format, dataDir: options.dataDir, limit: options.limit })
-        : await etlRunsOnAws(job, { format: options.format, ledgerTable: options.ledgerTable, limit: options.limit });
-    });
+    .action(
+      async (
+        job: string,
+        options: {
+          local?: boolean;
+          limit: number;
+          dataDir?: string;
+          ledgerTable?: string;
+          format: OutputFormat;
+        },
+      ) => {
+        process.exitCode = options.local
+          ? await etlRunsLocal(job, {
+              format: options.format,
+              dataDir: options.dataDir,
+              limit: options.limit,
+            })
+          : await etlRunsOnAws(job, {
+              format: options.format,
+              ledgerTable: options.ledgerTable,
+              limit: options.limit,
+            });
+      },
+    );
 }
