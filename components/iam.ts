@@ -12,6 +12,17 @@ export interface PolicyStatement {
   Condition?: Record<string, Record<string, pulumi.Input<string | string[]>>>;
 }
 
+/** Vended-log delivery of a state machine's role (AWS documents Resource "*" for these). */
+export const VENDED_LOG_DELIVERY_ACTIONS: readonly string[] = [
+  "logs:CreateLogDelivery",
+  "logs:GetLogDelivery",
+  "logs:UpdateLogDelivery",
+  "logs:DeleteLogDelivery",
+  "logs:ListLogDeliveries",
+  "logs:PutResourcePolicy",
+  "logs:DescribeResourcePolicies",
+];
+
 /**
  * Actions AWS does not allow to scope to a resource ARN, so `"Resource": "*"` is the only choice.
  * Anything else with a `*` resource is refused: an ARN exists and must be named.
@@ -25,14 +36,7 @@ export const ACTIONS_WITHOUT_RESOURCE_SCOPE: ReadonlySet<string> = new Set([
   "logs:DescribeLogGroups",
   "athena:ListWorkGroups",
   "states:ListStateMachines",
-  // Vended-log delivery of a state machine's role (AWS documents Resource "*" for these).
-  "logs:CreateLogDelivery",
-  "logs:GetLogDelivery",
-  "logs:UpdateLogDelivery",
-  "logs:DeleteLogDelivery",
-  "logs:ListLogDeliveries",
-  "logs:PutResourcePolicy",
-  "logs:DescribeResourcePolicies",
+  ...VENDED_LOG_DELIVERY_ACTIONS,
 ]);
 
 /** An action with a wildcard grants more than the code calls; name every action instead. */

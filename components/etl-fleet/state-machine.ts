@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { buildEtlDefinition, type EtlRefs, type IamNeed, selfIamNeeds } from "../../etl/definition.js";
 import type { ResolvedEtlJobSpec } from "../../etl/job-spec.js";
-import { type PolicyStatement, statement } from "../iam.js";
+import { type PolicyStatement, statement, VENDED_LOG_DELIVERY_ACTIONS } from "../iam.js";
 
 /** What the definition points at, as the component has them (Outputs). */
 export interface FleetRefs {
@@ -25,16 +25,7 @@ export interface FleetRefs {
  */
 export const EXECUTION_LOGGING_STATEMENT: PolicyStatement = statement({
   Sid: "DeliverExecutionLogs",
-  Action: [
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-  ],
+  Action: [...VENDED_LOG_DELIVERY_ACTIONS, "logs:DescribeLogGroups"],
   Resource: ["*"],
 });
 
