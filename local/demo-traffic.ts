@@ -81,7 +81,9 @@ export function demoTraffic(options: DemoTrafficOptions): TrackCall[] {
     });
     const downloads = nResults === 0 ? 0 : Math.floor(next() * 4);
     for (let d = 0; d < downloads && calls.length < options.events; d++) {
-      const size = Math.round(SIZE_BYTES_RANGE[0] + next() ** 3 * (SIZE_BYTES_RANGE[1] - SIZE_BYTES_RANGE[0]));
+      const size = Math.round(
+        SIZE_BYTES_RANGE[0] + next() ** 3 * (SIZE_BYTES_RANGE[1] - SIZE_BYTES_RANGE[0]),
+      );
       calls.push({
         event: legacy ? "Downloaded img" : "downloaded_img",
         properties: legacy
@@ -91,7 +93,9 @@ export function demoTraffic(options: DemoTrafficOptions): TrackCall[] {
       });
     }
     if (next() < 0.2 && calls.length < options.events) {
-      const size = Math.round(SIZE_BYTES_RANGE[0] + next() ** 2 * (SIZE_BYTES_RANGE[1] - SIZE_BYTES_RANGE[0]));
+      const size = Math.round(
+        SIZE_BYTES_RANGE[0] + next() ** 2 * (SIZE_BYTES_RANGE[1] - SIZE_BYTES_RANGE[0]),
+      );
       calls.push({
         event: "uploaded_img",
         properties: { image_id: imageId(next), image_size: size, tags: [query.split(" ")[0]] },
