@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOGS_COLUMNS } from "../contracts/logs-table.js";
@@ -213,6 +213,32 @@ describe("estimateScan", () => {
       "SELECT json_extract_scalar(properties, '$.query') FROM events WHERE dt = '2026-01-15'",
     );
     expect(json.scans[0]!.columns).toEqual(["properties"]);
+  });
+});
+
+describe("estimateScan on a statement that does not bind", () => {
+  it("fails on an unknown table instead of pricing it as reading nothing", async () => {
+    await expect(estimateScan(engine, "SELECT * FROM nosuch")).rejects.toThrow(
+      /Table with name nosuch does not exist/,
+    );
+    await expect(estimateScan(engine, "SELECT nope FROM events")).rejects.toThrow(/nope/);
+  });
+
+  it("still prices a table the local stack holds no files of", async () => {
+    // A bucket with no tables yet: every declared table is a view over no files (a fresh `observatory dev`).
+    await s3.client.send(new CreateBucketCommand({ Bucket: "obs-cost-empty" }));
+    const fresh = await LocalQueryEngine.open({
+      s3: s3.client,
+      bucket: "obs-cost-empty",
+      cacheDir: join(dir, "cache-empty"),
+    });
+    try {
+      const estimate = await estimateScan(fresh, "SELECT user_id FROM events");
+      expect(estimate.scans).toEqual([]);
+      expect(estimate.bytesScanned).toBe(0);
+    } finally {
+      fresh.close();
+    }
   });
 });
 
