@@ -15,6 +15,7 @@ import {
   type SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
+import { awsConfigProblem } from "../cli/aws-config.js";
 
 /**
  * Seconds between DescribeExecution polls. The execution itself takes minutes; polling faster buys
@@ -72,7 +73,12 @@ export interface ResolveOptions {
   stateMachineArn?: string;
   /** Where to look for OBSERVATORY_<JOB>_STATE_MACHINE_ARN (process.env in the CLI). */
   env?: Record<string, string | undefined>;
+  /** The local alternative the error offers (the command's own: `etl status` has no --local). */
+  localHint?: string;
 }
+
+/** What `etl start` offers instead of a deployed state machine. */
+export const START_LOCAL_HINT = "or run it here with --local";
 
 /**
  * Resolve `etl start <job|ARN>` to a state machine ARN: an ARN is used as is; a job name takes
@@ -93,7 +99,7 @@ export function resolveStateMachineArn(target: string, options: ResolveOptions =
     const envVar = stateMachineArnEnvVar(target);
     throw new EtlAwsError(
       `don't know where job "${target}" is deployed: pass --state-machine-arn, or set ${envVar} ` +
-        `(for example: export ${envVar}=$(pulumi stack output ${target}StateMachineArn)), or run it here with --local`,
+        `(for example: export ${envVar}=$(pulumi stack output ${target}StateMachineArn)), ${options.localHint ?? START_LOCAL_HINT}`,
     );
   }
   if (!STATE_MACHINE_ARN.test(candidate)) {
@@ -154,6 +160,9 @@ export function explainAwsError(error: unknown, action: string, service = "Step 
   const e = error as { name?: string; message?: string; code?: string };
   const name = e?.name ?? "Error";
   const detail = e?.message ? `${name}: ${e.message}` : name;
+  // No region / no credentials: the same advice as every other AWS command (cli/aws-config.ts).
+  const configProblem = awsConfigProblem(error);
+  if (configProblem) return new EtlAwsError(`${action}: ${configProblem}`, name);
   if (e?.code && NETWORK_ERRORS.has(e.code)) {
     return new EtlAwsError(
       `${action}: could not reach ${service} (${e.code}: ${e.message}); check the network and AWS_REGION`,
@@ -202,11 +211,6 @@ export function explainAwsError(error: unknown, action: string, service = "Step 
     case "AccessDeniedException":
       return new EtlAwsError(
         `${action}: access denied (${detail}); the caller's IAM policy must allow it`,
-        name,
-      );
-    case "CredentialsProviderError":
-      return new EtlAwsError(
-        `${action}: no AWS credentials found (${detail}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --local`,
         name,
       );
     default:

@@ -99,6 +99,36 @@ describe("observatory etl (AWS)", () => {
     expect(process.exitCode).toBe(0);
   });
 
+  it("status and start call the region their ARN names, whatever AWS_REGION says", async () => {
+    const east = EXECUTION.replace("eu-west-1", "us-east-1");
+    sfn.on(DescribeExecutionCommand).resolves({
+      $metadata: meta,
+      executionArn: east,
+      stateMachineArn: MACHINE.replace("eu-west-1", "us-east-1"),
+      status: "RUNNING",
+      startDate: START,
+    });
+    sfn.on(ListMapRunsCommand).resolves({ $metadata: meta, mapRuns: [] });
+    sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: east, startDate: START });
+    const region = process.env.AWS_REGION;
+    process.env.AWS_REGION = "ap-southeast-2";
+    try {
+      await run("etl", "status", east);
+      await run("etl", "start", MACHINE.replace("eu-west-1", "us-east-1"));
+    } finally {
+      if (region === undefined) delete process.env.AWS_REGION;
+      else process.env.AWS_REGION = region;
+    }
+    const regions = await Promise.all(
+      sfn.calls().map((call) => (call.thisValue as SFNClient).config.region()),
+    );
+    expect(regions.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(regions)).toEqual(new Set(["us-east-1"]));
+    await expect(run("etl", "status", east, "--region", "eu-west-1")).rejects.toThrow(
+      /--region eu-west-1 contradicts .* which is in us-east-1/,
+    );
+  });
+
   it("start --wait exits non-zero when the run fails", async () => {
     sfn.on(StartExecutionCommand).resolves({ $metadata: meta, executionArn: EXECUTION, startDate: START });
     sfn.on(DescribeExecutionCommand).resolves({

@@ -307,6 +307,18 @@ describe("etl status", () => {
     );
   });
 
+  it("given a job it cannot find on AWS, points at the local runs (etl status has no --local)", async () => {
+    const error = await etlStatusOnAws("wordcount", {}, { client, env: {}, out: () => {} }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toMatch(
+      /--state-machine-arn.*OBSERVATORY_WORDCOUNT_STATE_MACHINE_ARN.*or see local runs with: observatory etl runs wordcount --local$/,
+    );
+    expect(error?.message).not.toMatch(/run it here with --local/);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
   it("refuses a non-execution ARN and explains a missing execution", async () => {
     await expect(describeExecution(client, MACHINE)).rejects.toThrow(/not an execution ARN/);
     sfn.on(DescribeExecutionCommand).rejects(

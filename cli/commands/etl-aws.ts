@@ -22,6 +22,7 @@ import {
 } from "../../etl/aws-client.js";
 import { checkRunId } from "../../etl/contracts.js";
 import { listRuns } from "../../etl/ledger.js";
+import { awsClientConfig } from "../aws-config.js";
 import { formatRows, type OutputFormat } from "../format.js";
 
 export interface EtlAwsStartOptions {
@@ -33,6 +34,8 @@ export interface EtlAwsStartOptions {
   /** Execution name (default: UTC time + random suffix); starting the same name and input again is a no-op. */
   name?: string;
   stateMachineArn?: string;
+  /** `--region`; the state machine ARN's own region wins (a call elsewhere could not find it). */
+  region?: string;
   format?: OutputFormat;
 }
 
@@ -41,12 +44,15 @@ export interface EtlAwsStatusOptions {
   /** Follow the execution until it ends (progress, then exit 0 only when it SUCCEEDED). */
   wait?: boolean;
   stateMachineArn?: string;
+  /** `--region`; an execution or state machine ARN's own region wins. */
+  region?: string;
 }
 
 export interface EtlAwsRunsOptions {
   format?: OutputFormat;
   ledgerTable?: string;
   limit?: number;
+  region?: string;
 }
 
 /** What the functions write to and talk to; the CLI uses the defaults, tests inject their own. */
@@ -175,11 +181,11 @@ export async function etlStartOnAws(
 ): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
   const err = io.err ?? process.stderr;
-  const client = io.client ?? new SFNClient({});
   const stateMachineArn = resolveStateMachineArn(target, {
     stateMachineArn: options.stateMachineArn,
     env: io.env ?? process.env,
   });
+  const client = io.client ?? new SFNClient(awsClientConfig({ region: options.region, arn: stateMachineArn }));
   // Same rule as --local: a run id is a key prefix in S3 and the ledger, so refuse `/` and friends here.
   if (options.runId !== undefined) checkRunId(options.runId);
   const input = executionInput(parseInput(options.input), options.runId);
@@ -241,16 +247,19 @@ export async function etlStatusOnAws(
   io: EtlAwsIo = {},
 ): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
-  const client = io.client ?? new SFNClient({});
-  const executionArn = /:(execution|express):/.test(target)
-    ? target
-    : await latestExecutionArn(
-        client,
-        resolveStateMachineArn(target, {
-          stateMachineArn: options.stateMachineArn,
-          env: io.env ?? process.env,
-        }),
-      );
+  const isExecution = /:(execution|express):/.test(target);
+  const stateMachineArn = isExecution
+    ? undefined
+    : resolveStateMachineArn(target, {
+        stateMachineArn: options.stateMachineArn,
+        env: io.env ?? process.env,
+        // `etl status` has no --local: local runs are in the local ledger.
+        localHint: `or see local runs with: observatory etl runs ${target} --local`,
+      });
+  // Either ARN names the region the execution lives in.
+  const client =
+    io.client ?? new SFNClient(awsClientConfig({ region: options.region, arn: stateMachineArn ?? target }));
+  const executionArn = stateMachineArn ? await latestExecutionArn(client, stateMachineArn) : target;
   if (options.wait) return follow(client, executionArn, options.format ?? "table", io);
   const report = await describeExecution(client, executionArn);
   out(render(report, options.format ?? "table"));
@@ -281,7 +290,7 @@ export async function etlRunsOnAws(
 ): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
   const table = resolveLedgerTable(job, { ledgerTable: options.ledgerTable, env: io.env ?? process.env });
-  const dynamodb = io.dynamodb ?? new DynamoDBClient({});
+  const dynamodb = io.dynamodb ?? new DynamoDBClient(awsClientConfig({ region: options.region }));
   const runs = await listRuns(dynamodb, table, job, options.limit).catch((error: unknown) => {
     throw explainAwsError(error, `reading the ledger ${table}`, "DynamoDB");
   });

@@ -58,6 +58,7 @@ export function registerEtlCommand(program: Command): void {
     )
     .option("--name <name>", "AWS: execution name")
     .option("--state-machine-arn <arn>", "AWS: the job's state machine (default: from the environment)")
+    .option("--region <region>", "AWS: region (default: the ARN's, else AWS_REGION or the profile's)")
     .option("--data-dir <dir>", "local: where s3rver/dynalite keep data when no `observatory dev` is running")
     .option(
       "--threads <n>",
@@ -76,6 +77,7 @@ export function registerEtlCommand(program: Command): void {
           wait?: boolean;
           name?: string;
           stateMachineArn?: string;
+          region?: string;
           dataDir?: string;
           threads: number;
           format: OutputFormat;
@@ -95,6 +97,7 @@ export function registerEtlCommand(program: Command): void {
               wait: options.wait,
               name: options.name,
               stateMachineArn: options.stateMachineArn,
+              region: options.region,
               format: options.format,
             });
       },
@@ -111,16 +114,18 @@ export function registerEtlCommand(program: Command): void {
       "the job's state machine (default: OBSERVATORY_<JOB>_STATE_MACHINE_ARN)",
     )
     .option("--wait", "follow the execution until it ends, with progress (exit 0 only when it SUCCEEDED)")
+    .option("--region <region>", "AWS: region (default: the ARN's, else AWS_REGION or the profile's)")
     .addOption(formatOption())
     .action(
       async (
         execution: string,
-        options: { format: OutputFormat; stateMachineArn?: string; wait?: boolean },
+        options: { format: OutputFormat; stateMachineArn?: string; wait?: boolean; region?: string },
       ) => {
         process.exitCode = await etlStatusOnAws(execution, {
           format: options.format,
           stateMachineArn: options.stateMachineArn,
           wait: options.wait,
+          region: options.region,
         });
       },
     );
@@ -148,6 +153,7 @@ export function registerEtlCommand(program: Command): void {
     .argument("<job>", `job name (${jobNames()})`)
     .option("--local", "read the local ledger (default: the job's DynamoDB ledger on AWS)")
     .option("--ledger-table <name>", "AWS: the job's ledger table (default: OBSERVATORY_<JOB>_LEDGER_TABLE)")
+    .option("--region <region>", "AWS: region of the ledger table (default: AWS_REGION or the profile's)")
     .option("--limit <n>", "how many runs", positiveInteger, 20)
     .option("--data-dir <dir>", "where s3rver/dynalite keep data when no `observatory dev` is running")
     .addOption(formatOption())
@@ -159,6 +165,7 @@ export function registerEtlCommand(program: Command): void {
           limit: number;
           dataDir?: string;
           ledgerTable?: string;
+          region?: string;
           format: OutputFormat;
         },
       ) => {
@@ -172,6 +179,7 @@ export function registerEtlCommand(program: Command): void {
               format: options.format,
               ledgerTable: options.ledgerTable,
               limit: options.limit,
+              region: options.region,
             });
       },
     );

@@ -14,6 +14,7 @@ import { type AthenaProgress, runAthenaQuery } from "../../query/athena-runner.j
 import { NAMED_QUERIES, namedQuery } from "../../query/named-queries.js";
 import type { QueryResult } from "../../query/query-result.js";
 import { estimateScan } from "../../query/scan-estimate.js";
+import { awsClientConfig, explainAwsConfigError } from "../aws-config.js";
 import { formatOption, formatRows, type OutputFormat } from "../format.js";
 
 /** Environment variables naming the deployed stack's Athena setup (MetricPipeline's outputs). */
@@ -27,6 +28,7 @@ export interface QueryCommandOptions {
   list?: boolean;
   workgroup?: string;
   database?: string;
+  region?: string;
   dataDir?: string;
   s3Port?: number;
   format: OutputFormat;
@@ -57,6 +59,7 @@ export function registerQueryCommand(program: Command): void {
     .option("--list", "list the named queries")
     .option("--workgroup <name>", `Athena workgroup (default: $${WORKGROUP_ENV})`)
     .option("--database <name>", `Glue database of the tables (default: $${DATABASE_ENV})`)
+    .option("--region <region>", "Athena's region (default: AWS_REGION or the profile's)")
     .option(
       "--data-dir <dir>",
       "local: the local stack's data directory, read when `observatory dev` is not running",
@@ -155,7 +158,7 @@ async function onAthena(sql: string, options: QueryCommandOptions, io: CommandIo
     throw new Error(
       `--athena needs a workgroup: --workgroup <name> or $${WORKGROUP_ENV} (MetricPipeline's workgroup output)`,
     );
-  const client = io.athena ?? new AthenaClient({});
+  const client = io.athena ?? new AthenaClient(awsClientConfig({ region: options.region }));
   const status = pollStatus(io.stderr);
   // Ctrl-C stops the query on Athena rather than leaving it running (and billing) after we exit.
   const interrupt = new AbortController();
@@ -176,23 +179,12 @@ async function onAthena(sql: string, options: QueryCommandOptions, io: CommandIo
     );
     return result;
   } catch (error) {
-    throw explainAwsError(error);
+    throw explainAwsConfigError(error);
   } finally {
     process.removeListener("SIGINT", onSigint);
     status.stop();
     if (!io.athena) client.destroy();
   }
-}
-
-/** The SDK's configuration errors, with what to do about them. */
-function explainAwsError(error: unknown): unknown {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/Region is missing/i.test(message))
-    return new Error("no AWS region: set AWS_REGION (or a profile's region with AWS_PROFILE)");
-  if ((error as { name?: string }).name === "CredentialsProviderError") {
-    return new Error(`no AWS credentials (${message}): set AWS_PROFILE, or run where a role provides them`);
-  }
-  return error;
 }
 
 /** A bar while the mirror downloads (terminal only; nothing when nothing changed). */
