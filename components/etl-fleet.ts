@@ -208,10 +208,6 @@ export class EtlFleet extends pulumi.ComponentResource {
       this.bucket = createPrivateBucket(
         `${name}-bucket`,
         {
-          // It has never declared these (adding them is a new resource); S3 defaults new buckets to
-          // SSE-S3 and BucketOwnerEnforced.
-          encryption: false,
-          ownershipControls: false,
           transform: { bucket: t?.bucket },
         },
         this,

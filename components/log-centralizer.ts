@@ -184,8 +184,6 @@ export class LogCentralizer extends pulumi.ComponentResource {
       `${name}-archive`,
       {
         forceDestroy: args.forceDestroy,
-        // It has never declared them (adding them is a new resource); S3 defaults new buckets to BucketOwnerEnforced.
-        ownershipControls: false,
         transform: { bucket: t?.bucket },
       },
       this,
