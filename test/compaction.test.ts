@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RawEventRecord } from "../contracts/event-record.js";
@@ -16,7 +17,7 @@ import {
 import { STATE_KEY } from "../functions/compaction/keys.js";
 import { readJsonObject } from "../functions/compaction/s3-files.js";
 import type { CompactionState } from "../functions/compaction/state.js";
-import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import { type LocalS3, localS3Client, startLocalS3 } from "../local/s3-server.js";
 import {
   putQuarantineObject,
   putRawObject,
@@ -263,8 +264,20 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
   });
 
   it("leaves a failed chunk's objects for the next run and never consumes them twice", async () => {
+    // Bad data is quarantined (compaction-poison.test.ts); a chunk fails when its object cannot be
+    // fetched at all (here: access denied, not retryable), and then nothing of it may be consumed.
     const bad = "raw/dt=2026-11-22/hour=15/1795000000000-broken.ndjson.gz";
-    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: bad, Body: "this is not gzip" }));
+    // Empty: whichever later run of this file takes it adds no rows.
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: bad, Body: gzipSync("") }));
+    const denied = localS3Client(s3.endpoint);
+    denied.middlewareStack.add(
+      (next) => async (args) => {
+        if ((args.input as { Key?: string }).Key === bad)
+          throw Object.assign(new Error("Access Denied"), { name: "AccessDenied" });
+        return next(args);
+      },
+      { step: "initialize" },
+    );
     const goodKey = await putRawObject(s3.client, s3.bucket, at("2026-11-22T15:35:00Z"), [
       rawEvent({ event_id: "e5", event: "page_viewed", event_time: "2026-11-22T15:35:00.000Z" }),
     ]);
@@ -273,7 +286,8 @@ describe("compaction: raw gzip NDJSON -> Parquet tables", () => {
       [[goodKey], [bad]].sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1)),
     );
     for (const chunk of chunks) {
-      if (chunk.keys[0] === bad) await expect(compactChunk(deps, "run-5", chunk)).rejects.toThrow();
+      if (chunk.keys[0] === bad)
+        await expect(compactChunk({ ...deps, s3: denied }, "run-5", chunk)).rejects.toThrow(/Access Denied/);
       else await compactChunk(deps, "run-5", chunk);
     }
     const output = await finalizeCompaction(deps, "run-5");

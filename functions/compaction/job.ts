@@ -21,6 +21,7 @@ import {
 import { MAX_MERGE_ATTEMPTS, MAX_OBJECTS_PER_RUN, MERGE_CONCURRENCY } from "./limits.js";
 import { mergePartition } from "./merge.js";
 import { type ChunkLimits, type CompactionChunk, DEFAULT_CHUNK_LIMITS, planChunks } from "./plan.js";
+import { compactChunkInput } from "./poison-quarantine.js";
 import {
   copyObject,
   deleteObjects,
@@ -41,7 +42,6 @@ import {
   parseHourKey,
 } from "./state.js";
 import { type CompactionTable, eventTables, QUARANTINE_COMPACTION_TABLE } from "./tables.js";
-import { compactFiles } from "./transform.js";
 import { withTransientS3Errors } from "./transient.js";
 
 /**
@@ -218,12 +218,16 @@ export async function compactChunk(
       ".ndjson.gz",
     );
     const tables = chunk.kind === "events" ? eventTables(deps.schemas) : [QUARANTINE_COMPACTION_TABLE];
-    const result = await compactFiles(db.connection, {
-      writers: await extraWriters(db, deps.threads),
+    // Bad input (an unreadable object, a malformed line) goes to quarantine; the rest is compacted.
+    const { result, quarantineKeys } = await compactChunkInput(db.connection, {
+      s3: deps.s3,
+      bucket: deps.bucket,
       kind: chunk.kind,
+      keys: chunk.keys,
       inputFiles,
       tables,
-      outDirectory: join(work, "out"),
+      workDirectory: work,
+      writers: await extraWriters(db, deps.threads),
     });
     const fileIndex = new Map<string, number>();
     const staged = result.files.map((file) => {
@@ -241,7 +245,8 @@ export async function compactChunk(
     const done: ChunkDone = {
       chunk: chunk.chunk,
       kind: chunk.kind,
-      keys: chunk.keys,
+      // The quarantine objects this chunk wrote and staged count as consumed too: read once.
+      keys: [...chunk.keys, ...quarantineKeys],
       rows_in: result.rowsIn,
       duplicates: result.duplicates,
       rows_by_table: result.rowsByTable,
