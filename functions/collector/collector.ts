@@ -23,7 +23,7 @@ import {
 import { MAX_CORRELATION_ID_LENGTH, MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
 import { parseBody } from "./parse-body.js";
 import { EventValidator } from "./validate.js";
-import { GzipNdjsonBuilder, putGzipObject, putNdjsonGzip } from "./write-objects.js";
+import { putNdjsonGzip } from "./write-objects.js";
 
 /** Where the collector reports what it did: runtime/logger.ts on Lambda and locally, a no-op or a spy in tests. */
 export interface CollectorLogger {
@@ -111,8 +111,7 @@ export function createCollector(options: CollectorOptions): Collector {
     }
 
     const receivedAtMs = facts.receivedAt.getTime();
-    // Accepted lines are compressed while later events are still being validated (see GzipNdjsonBuilder).
-    const accepted = new GzipNdjsonBuilder();
+    const accepted: string[] = [];
     const encode = rawRecordEncoder(facts);
     const rejected: BatchResponse["rejected"] = [];
     const quarantined: QuarantineRecord[] = [];
@@ -120,7 +119,7 @@ export function createCollector(options: CollectorOptions): Collector {
     parsed.events.forEach((raw, index) => {
       const verdict = validator.check(raw, batchSentAt, receivedAtMs, request.body.length);
       if (verdict.ok) {
-        accepted.add(encode(verdict.value));
+        accepted.push(encode(verdict.value));
         return;
       }
       rejected.push({ index, event_id: verdict.eventId, errors: verdict.errors });
@@ -137,15 +136,9 @@ export function createCollector(options: CollectorOptions): Collector {
     });
 
     // Raw first: if it fails the client retries the whole batch, so nothing may be quarantined yet.
-    if (accepted.count > 0) {
+    if (accepted.length > 0) {
       try {
-        await putGzipObject(
-          s3,
-          bucket,
-          rawObjectKey(facts.receivedAt, facts.requestId),
-          await accepted.finish(),
-          accepted.count,
-        );
+        await putNdjsonGzip(s3, bucket, rawObjectKey(facts.receivedAt, facts.requestId), accepted);
       } catch (error) {
         logger.error("raw write failed; answering 503", {
           error: (error as Error).message,
@@ -160,11 +153,11 @@ export function createCollector(options: CollectorOptions): Collector {
     }
     if (quarantined.length > 0) await quarantine(facts, quarantined);
     logger.info(COLLECTOR_STORED_MESSAGE, {
-      [COLLECTOR_LOG_FIELDS.accepted]: accepted.count,
+      [COLLECTOR_LOG_FIELDS.accepted]: accepted.length,
       [COLLECTOR_LOG_FIELDS.rejected]: rejected.length,
       request_id: facts.requestId,
     });
-    const body: BatchResponse = { accepted: accepted.count, rejected };
+    const body: BatchResponse = { accepted: accepted.length, rejected };
     return respond(200, body);
   }
 

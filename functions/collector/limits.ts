@@ -29,12 +29,6 @@ export const MAX_USER_AGENT_LENGTH = 512;
  * about a quarter larger (measured in bench/collector.bench.ts). The Tracker chose the same.
  */
 export const RAW_GZIP_LEVEL = 1;
-/**
- * Lines per gzip member of a raw object. Each member is compressed on the thread pool while the next
- * events are validated; 100 lines (~60 KB) start the first early in a 500-event batch and cost
- * nothing measurable in compression ratio.
- */
-export const RAW_GZIP_MEMBER_LINES = 100;
 /** Events before this are certainly clock bugs (an unset clock reads 1970). */
 export const MIN_EVENT_TIME_MS = Date.UTC(2000, 0, 1);
 /** An event may claim to happen at most this far after it was received (after skew correction). */
