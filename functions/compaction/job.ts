@@ -41,7 +41,13 @@ import {
   listStartAfter,
   parseHourKey,
 } from "./state.js";
-import { type CompactionTable, eventTables, QUARANTINE_COMPACTION_TABLE } from "./tables.js";
+import {
+  type CompactionTable,
+  EVENTS_TABLE,
+  eventTables,
+  QUARANTINE_COMPACTION_TABLE,
+  QUARANTINE_TABLE,
+} from "./tables.js";
 import { withTransientS3Errors } from "./transient.js";
 
 /**
@@ -98,7 +104,10 @@ export interface CompactionOutput {
   /** Objects left for the next runs (over MAX_OBJECTS_PER_RUN). */
   objects_deferred: number;
   rows_in: number;
+  /** Lines dropped because another line of the run had the same key (events: event_id). */
   duplicates_in_chunks: number;
+  /** Lines dropped because their event (or quarantine record) was already compacted; counted once
+   * per line, not once per table it would have gone to. */
   duplicates_against_existing: number;
   rows_by_table: Record<string, number>;
   partitions_written: number;
@@ -326,7 +335,11 @@ export async function finalizeCompaction(deps: CompactionDeps, runId: string): P
     objects_deferred: plan.deferred_count ?? 0,
     rows_in: markers.reduce((sum, m) => sum + m.rows_in, 0),
     duplicates_in_chunks: markers.reduce((sum, m) => sum + m.duplicates, 0),
-    duplicates_against_existing: merged.reduce((sum, m) => sum + m.duplicates, 0),
+    // Per line read, like rows_in: a duplicate event is also dropped from its per-event table, which
+    // must not count it twice, so only the tables holding every line (events, quarantine) count.
+    duplicates_against_existing: merged
+      .filter((m) => m.table === EVENTS_TABLE || m.table === QUARANTINE_TABLE)
+      .reduce((sum, m) => sum + m.duplicates, 0),
     rows_by_table: rowsByTable,
     partitions_written: merged.length,
     files: merged.map((m) => m.key).slice(0, MAX_SUMMARY_FILES),
