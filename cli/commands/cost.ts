@@ -10,7 +10,7 @@ import { formatBytes, formatUsd } from "../../query/athena-pricing.js";
 import { NAMED_QUERIES } from "../../query/named-queries.js";
 import { estimateScan } from "../../query/scan-estimate.js";
 import { formatOption, formatRows, type OutputFormat } from "../format.js";
-import { type CommandIo, resolveSql } from "./query.js";
+import { type CommandIo, portNumber, resolveSql } from "./query.js";
 
 export interface CostCommandOptions {
   named?: string;
@@ -24,7 +24,7 @@ export function registerCostCommand(program: Command): void {
   program
     .command("cost")
     .description(
-      "Bytes a query would scan on Athena (partition pruning, only the columns it reads) and its price ($5/TB, 10 MB minimum)",
+      "the bytes a query would scan on Athena (partition pruning, only the columns it reads) and its price ($5/TB, 10 MB minimum)",
     )
     .argument("[sql]", "the SQL to estimate, or - to read it from stdin")
     .option("--named <name>", `estimate a named query (${NAMED_QUERIES.map((q) => q.name).join(", ")})`)
@@ -33,7 +33,7 @@ export function registerCostCommand(program: Command): void {
       "--data-dir <dir>",
       "the local stack's data directory, read when `observatory dev` is not running",
     )
-    .option("--s3-port <port>", "port of the running local stack's S3", (v) => Number.parseInt(v, 10))
+    .option("--s3-port <port>", "port of the running local stack's S3", portNumber)
     .addOption(formatOption())
     .action(async (sql: string | undefined, options: CostCommandOptions) => {
       process.exitCode = await runCostCommand(sql, options);

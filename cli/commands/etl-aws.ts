@@ -185,7 +185,8 @@ export async function etlStartOnAws(
     stateMachineArn: options.stateMachineArn,
     env: io.env ?? process.env,
   });
-  const client = io.client ?? new SFNClient(awsClientConfig({ region: options.region, arn: stateMachineArn }));
+  const client =
+    io.client ?? new SFNClient(awsClientConfig({ region: options.region, arn: stateMachineArn }));
   // Same rule as --local: a run id is a key prefix in S3 and the ledger, so refuse `/` and friends here.
   if (options.runId !== undefined) checkRunId(options.runId);
   const input = executionInput(parseInput(options.input), options.runId);

@@ -36,12 +36,12 @@ export function registerEtlCommand(program: Command): void {
   const etl = program
     .command("etl")
     .description(
-      `Run ETL jobs (a planner, a fleet of workers under a Step Functions Map, a finalizer). Jobs: ${jobNames()}`,
+      `run ETL jobs (a planner, a fleet of workers under a Step Functions Map, a finalizer). Jobs: ${jobNames()}`,
     );
 
   etl
     .command("start")
-    .description("Start a run of a job: on this machine with --local, otherwise its deployed state machine")
+    .description("start a run of a job: on this machine with --local, otherwise its deployed state machine")
     .argument("<job>", `job name (${jobNames()}), or a state machine ARN on AWS`)
     .option(
       "--local",
@@ -106,7 +106,7 @@ export function registerEtlCommand(program: Command): void {
   etl
     .command("status")
     .description(
-      "Status and item counts of an execution on AWS (given a job or state machine: its latest execution)",
+      "status and item counts of an execution on AWS (given a job or state machine: its latest execution)",
     )
     .argument("<execution>", "execution ARN, or a job name / state machine ARN for its most recent execution")
     .option(
@@ -133,7 +133,7 @@ export function registerEtlCommand(program: Command): void {
   etl
     .command("definition")
     .description(
-      "Print the ASL definition of a job (the JSON its state machine gets; open it in Workflow Studio)",
+      "print the ASL definition of a job (the JSON its state machine gets; open it in Workflow Studio)",
     )
     .argument("<job>", `job name (${jobNames()})`)
     .option("--local", "with the references the local runner uses instead of PLACEHOLDER ARNs")
@@ -149,7 +149,7 @@ export function registerEtlCommand(program: Command): void {
 
   etl
     .command("runs")
-    .description("Recent runs of a job from its ledger (status, item counts, where failed items are)")
+    .description("recent runs of a job from its ledger (status, item counts, where failed items are)")
     .argument("<job>", `job name (${jobNames()})`)
     .option("--local", "read the local ledger (default: the job's DynamoDB ledger on AWS)")
     .option("--ledger-table <name>", "AWS: the job's ledger table (default: OBSERVATORY_<JOB>_LEDGER_TABLE)")

@@ -7,7 +7,7 @@
  */
 import { AthenaClient } from "@aws-sdk/client-athena";
 import cliProgress from "cli-progress";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { openLocalQuerySession } from "../../local/query-connection.js";
 import { formatBytes, formatUsd } from "../../query/athena-pricing.js";
 import { type AthenaProgress, runAthenaQuery } from "../../query/athena-runner.js";
@@ -48,7 +48,7 @@ const defaultIo = (): CommandIo => ({ stdout: process.stdout, stderr: process.st
 export function registerQueryCommand(program: Command): void {
   program
     .command("query")
-    .description("Run Athena (Trino) SQL: locally on DuckDB over the local stack's Parquet, or on Athena")
+    .description("run Athena (Trino) SQL: locally on DuckDB over the local stack's Parquet, or on Athena")
     .argument(
       "[sql]",
       "the SQL, or - to read it from stdin (tables: events, quarantine, logs, one per declared event)",
@@ -64,11 +64,19 @@ export function registerQueryCommand(program: Command): void {
       "--data-dir <dir>",
       "local: the local stack's data directory, read when `observatory dev` is not running",
     )
-    .option("--s3-port <port>", "local: port of the running local stack's S3", (v) => Number.parseInt(v, 10))
+    .option("--s3-port <port>", "local: port of the running local stack's S3", portNumber)
     .addOption(formatOption())
     .action(async (sql: string | undefined, options: QueryCommandOptions) => {
       process.exitCode = await runQueryCommand(sql, options);
     });
+}
+
+/** `--s3-port`: a TCP port number, refused with a usage error otherwise (not passed on as NaN). */
+export function portNumber(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65_535)
+    throw new InvalidArgumentError("expected a port number (1-65535)");
+  return port;
 }
 
 export async function runQueryCommand(
