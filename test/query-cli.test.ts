@@ -180,6 +180,18 @@ describe("choosing the engine", () => {
 });
 
 describe("observatory cost", () => {
+  it("fails on an unknown table as query does, printing no price", async () => {
+    const { io, out } = capture();
+    const options = { format: "table" as const, s3Port: s3.port, dataDir: join(dir, "data") };
+    await expect(runCostCommand("SELECT * FROM nosuch", options, io)).rejects.toThrow(
+      /Table with name nosuch does not exist/,
+    );
+    await expect(runQueryCommand("SELECT * FROM nosuch", options, capture().io)).rejects.toThrow(
+      /Table with name nosuch does not exist/,
+    );
+    expect(out()).toBe("");
+  });
+
   it("prices every named query from the local tables", async () => {
     const { io, out } = capture();
     await runCostCommand(
