@@ -13,6 +13,7 @@ import type { EtlJob } from "../../etl/jobs.js";
 import { ensureLedgerTable, getRun, type LedgerRun } from "../../etl/ledger.js";
 import type { MapProgress } from "./distributed-map.js";
 import type { EtlWorkerSetup } from "./etl-worker-setup.js";
+import { INTERRUPTED_ERROR, markRunInterrupted, whileInterruptible } from "./interrupt.js";
 import { type LocalResource, type LocalRunResult, runLocalExecution } from "./runner.js";
 import { dynamoDBIntegrations } from "./service-integrations.js";
 import { createWorkerPool, type WorkerPool } from "./worker-pool.js";
@@ -114,17 +115,30 @@ export async function runLocalJob(o: LocalJobOptions): Promise<LocalJobResult> {
   };
   const runId = o.runId ?? newRunId();
   const executionInput: EtlExecutionInput = { run_id: runId, input };
-  const result = await runLocalExecution({
-    definition: etl.definition,
-    input: executionInput,
-    stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:observatory-local-${name}`,
-    // Execution names are unique per state machine; a re-run of the same run id is a new execution.
-    executionName: `${runId}-${randomUUID().slice(0, 8)}`,
-    resources,
-    s3: o.s3,
-    retryIntervalOverrides: o.retryIntervalOverrides,
-    onMapProgress: o.onMapProgress,
-  }).finally(() => (ownPool ? pool?.close() : undefined));
+  // Execution names are unique per state machine; a re-run of the same run id is a new execution.
+  const executionName = `${runId}-${randomUUID().slice(0, 8)}`;
+  // Ctrl-C: the ledger says FAILED (Interrupted), not RUNNING forever; the same run id resumes it.
+  const onInterrupt = async (signal: NodeJS.Signals) => {
+    const run = { table: ledgerTable, job: name, runId, executionName, signal };
+    if (await markRunInterrupted(o.dynamodb, run))
+      process.stderr.write(
+        `\n${signal}: run ${runId} recorded as FAILED (${INTERRUPTED_ERROR}); resume it with --run-id ${runId}\n`,
+      );
+  };
+  const result = await whileInterruptible(
+    () =>
+      runLocalExecution({
+        definition: etl.definition,
+        input: executionInput,
+        stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:observatory-local-${name}`,
+        executionName,
+        resources,
+        s3: o.s3,
+        retryIntervalOverrides: o.retryIntervalOverrides,
+        onMapProgress: o.onMapProgress,
+      }),
+    onInterrupt,
+  ).finally(() => (ownPool ? pool?.close() : undefined));
   const ledger = await getRun(o.dynamodb, ledgerTable, name, runId);
   return { runId, result, ledger, etl };
 }
