@@ -64,9 +64,9 @@ interface ParquetScanInfo {
 export async function estimateScan(engine: LocalQueryEngine, sql: string): Promise<ScanEstimate> {
   const connection = engine.connection;
   const rewritten = await rewriteTrinoSql(connection, sql);
-  // Plan the whole statement once first: an unknown table or column fails here, as `query` would,
-  // instead of being left out of the estimate (a typo must not price as "reads no table data").
-  await connection.run(`EXPLAIN ${rewritten}`);
+  // Bind the whole statement first: an unknown table or column fails here with the error `query`
+  // gives, instead of being left out of the estimate (a typo must not price as "reads no table data").
+  (await connection.prepare(rewritten)).destroySync();
   const referenced = (await referencedTables(connection, rewritten)).filter((name) =>
     engine.tables.has(name),
   );
