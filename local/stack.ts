@@ -16,6 +16,7 @@ import { createLogger } from "../runtime/logger.js";
 import { type HttpLambda, type HttpLambdaHandler, startHttpLambda } from "./api-gateway.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb-server.js";
 import { type LocalS3, startLocalS3 } from "./s3-server.js";
+import { removeStackFile, writeStackFile } from "./stack-file.js";
 
 /**
  * The whole pipeline on one machine: s3rver, dynalite and the collector behind a local API Gateway.
@@ -35,6 +36,11 @@ export interface LocalStackOptions {
   quiet?: boolean;
   /** Started after the core, in order; see LocalStackExtra. */
   extras?: readonly LocalStackExtra[];
+  /**
+   * Leave `<dataDir>/stack.json` (local/stack-file.ts) while running, so other commands find this
+   * stack through --data-dir whatever its ports (default true).
+   */
+  discoveryFile?: boolean;
 }
 
 /** The running core that extras build on. */
@@ -171,6 +177,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const handle = await extra.start(core);
       closers.push(() => handle.close());
       extras.push({ name: extra.name, handle });
+    }
+    if (options.discoveryFile !== false) {
+      const written = await writeStackFile({
+        dataDir,
+        collector: collector.url,
+        s3: s3.endpoint,
+        dynamodb: dynamodb.endpoint,
+        bucket: s3.bucket,
+        apiKey,
+      });
+      // First to go on close: from then on the stack is no longer to be found.
+      closers.push(() => removeStackFile(dataDir, written));
     }
     let closed: Promise<void> | undefined;
     return { ...core, extras, close: () => (closed ??= closeAll()) };

@@ -1,11 +1,30 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type DemoStep, reportLandedStep, runDemo, sendTrafficStep } from "../cli/commands/demo.js";
+import {
+  type DemoOptions,
+  type DemoStep,
+  reportLandedStep,
+  runDemo,
+  sendTrafficStep,
+} from "../cli/commands/demo.js";
 import type { QuarantineRecord, RawEventRecord } from "../contracts/event-record.js";
+import { listRuns } from "../etl/ledger.js";
 import { badDemoTraffic } from "../local/demo-traffic.js";
+import { logsStackExtra } from "../local/log-dev-extension.js";
 import { startLocalStack } from "../local/stack.js";
+import { LOCAL_LEDGER_TABLE } from "../local/step-functions/local-etl.js";
+
+/** The parts of `demo --format json` these tests read. */
+interface DemoReport {
+  tracker: { accepted: number };
+  raw: { events: number; by_event: { image_bytes_total: unknown }[] };
+  quarantine: { items: { reasons: unknown }[] };
+  compaction: { status: string; run_id: string };
+  trace: { rows: { service: string | null }[] };
+}
 
 describe("observatory demo", () => {
   let dir: string;
@@ -16,25 +35,34 @@ describe("observatory demo", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const options = (
-    dataDir: string,
-    endpoint = "http://127.0.0.1:0",
-    s3Endpoint = "http://127.0.0.1:0",
-    dynamodbEndpoint = "http://127.0.0.1:0",
-  ) => ({
+  const options = (dataDir: string, more: Partial<DemoOptions> = {}): DemoOptions => ({
     events: 150,
     seed: 3,
-    endpoint,
-    s3Endpoint,
-    dynamodbEndpoint,
-    apiKey: "local-dev-key",
     dataDir,
-    format: "json" as const,
+    format: "table",
+    ...more,
   });
 
+  /** Runs the demo with console.log and stderr captured. */
+  async function captured<T>(
+    run: () => Promise<T>,
+  ): Promise<{ result: T; stdout: string[]; stderr: string }> {
+    const stdout: string[] = [];
+    let stderr = "";
+    const log = vi.spyOn(console, "log").mockImplementation((text = "") => void stdout.push(String(text)));
+    const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      stderr += String(chunk);
+      return true;
+    });
+    try {
+      return { result: await run(), stdout, stderr };
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+  }
+
   it("starts its own stack when none runs, and reports every event once and every bad one in quarantine", async () => {
-    const printed: string[] = [];
-    const log = vi.spyOn(console, "log").mockImplementation((text = "") => void printed.push(String(text)));
     const extraRan: string[] = [];
     const extra: DemoStep = {
       title: "appended step",
@@ -43,44 +71,112 @@ describe("observatory demo", () => {
           `${(c.results.raw as unknown[]).length} ${c.dynamodbEndpoint === c.stack?.dynamodb.endpoint}`,
         ),
     };
-    try {
-      const context = await runDemo(options(join(dir, "own")), [sendTrafficStep, reportLandedStep, extra]);
-      const raw = context.results.raw as RawEventRecord[];
-      const quarantined = context.results.quarantined as QuarantineRecord[];
-      expect(raw).toHaveLength(150);
-      expect(new Set(raw.map((r) => r.event_id)).size).toBe(150);
-      expect(raw.every((r) => r.service === "demo-image-site" && r.stage === "local")).toBe(true);
-      // The Tracker's bad events, each with a reason, plus the hand-sent broken body.
-      expect(quarantined).toHaveLength(badDemoTraffic().length + 1);
-      expect(quarantined.filter((q) => q.status === 400 && q.index === null)).toHaveLength(1);
-      expect(extraRan).toEqual(["150 true"]);
-      expect(printed.join("\n")).toContain("starting the local stack in this process");
-      expect(printed.join("\n")).toMatch(/150 events, 150 distinct event_ids/);
-    } finally {
-      log.mockRestore();
-    }
+    const { result: context, stdout } = await captured(() =>
+      runDemo(options(join(dir, "own")), [sendTrafficStep, reportLandedStep, extra]),
+    );
+    const raw = context.results.raw as RawEventRecord[];
+    const quarantined = context.results.quarantined as QuarantineRecord[];
+    expect(raw).toHaveLength(150);
+    expect(new Set(raw.map((r) => r.event_id)).size).toBe(150);
+    expect(raw.every((r) => r.service === "demo-image-site" && r.stage === "local")).toBe(true);
+    // The Tracker's bad events, each with a reason, plus the hand-sent broken body.
+    expect(quarantined).toHaveLength(badDemoTraffic().length + 1);
+    expect(quarantined.filter((q) => q.status === 400 && q.index === null)).toHaveLength(1);
+    expect(extraRan).toEqual(["150 true"]);
+    expect(stdout.join("\n")).toContain("starting one in this process");
+    expect(stdout.join("\n")).toMatch(/150 events, 150 distinct event_ids/);
   });
 
-  it("uses a running stack when one answers, and counts only this run's objects", async () => {
+  it("finds a running stack on other ports through --data-dir alone: its key, S3 and DynamoDB (compaction ledger), trace with the collector hop, one JSON document", async () => {
+    const dataDir = join(dir, "running");
     const stack = await startLocalStack({
-      dataDir: join(dir, "running"),
+      dataDir,
+      apiKey: "s3cret",
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+      extras: [logsStackExtra({ ports: { storefront: 0, search: 0, images: 0 } })],
+    });
+    try {
+      const {
+        result: context,
+        stdout,
+        stderr,
+      } = await captured(() => runDemo(options(dataDir, { format: "json" })));
+      expect(context.stack).toBeUndefined();
+      expect(context.endpoint).toBe(stack.collector.url);
+      expect(context.dynamodbEndpoint).toBe(stack.dynamodb.endpoint);
+      expect(stderr).toContain("== 1. Send traffic");
+      // stdout: exactly one parseable JSON document.
+      expect(stdout).toHaveLength(1);
+      const report = JSON.parse(stdout[0]!) as DemoReport;
+      expect(Object.keys(report)).toEqual([
+        "stack",
+        "tracker",
+        "raw",
+        "quarantine",
+        "compaction",
+        "named_queries",
+        "trace",
+      ]);
+      expect(report.tracker.accepted).toBe(150);
+      expect(report.raw.events).toBe(150);
+      expect(report.raw.by_event.every((r) => typeof r.image_bytes_total === "number")).toBe(true);
+      expect(report.quarantine.items.every((q) => Array.isArray(q.reasons) && q.reasons.length > 0)).toBe(
+        true,
+      );
+      // The compaction ran with the running stack's DynamoDB (its ledger is there).
+      expect(report.compaction.status).toBe("SUCCEEDED");
+      const runs = await listRuns(stack.dynamodb.client, LOCAL_LEDGER_TABLE, "compaction");
+      expect(runs.map((r) => r.run)).toContain(report.compaction.run_id);
+      // The collector's lines, delivered by the running stack's own log pipeline, are in the trace.
+      expect(report.trace.rows.some((r) => r.service === "observatory-collector")).toBe(true);
+      expect(new Set(report.trace.rows.map((r) => r.service))).toEqual(
+        new Set(["storefront", "search", "images", "observatory-collector"]),
+      );
+    } finally {
+      await stack.close();
+    }
+  }, 120_000);
+
+  it("stops at a refused API key with what to do, before sending traffic", async () => {
+    const dataDir = join(dir, "key");
+    const stack = await startLocalStack({
+      dataDir,
+      apiKey: "s3cret",
       s3Port: 0,
       collectorPort: 0,
       dynamoPort: 0,
       quiet: true,
     });
-    const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
-      const ingest = [sendTrafficStep, reportLandedStep];
-      const running = options("unused", stack.collector.url, stack.s3.endpoint, stack.dynamodb.endpoint);
-      await runDemo(running, ingest);
-      const second = await runDemo(running, ingest);
-      expect((second.results.raw as unknown[]).length).toBe(150);
-      expect(second.stack).toBeUndefined();
-      expect(second.dynamodbEndpoint).toBe(stack.dynamodb.endpoint);
+      const { result } = await captured(() =>
+        runDemo(options(dataDir, { apiKey: "local-dev-key" })).then(
+          () => undefined,
+          (error: Error) => error,
+        ),
+      );
+      expect(result?.message).toBe(
+        `the collector at ${stack.collector.url} refused API key "local-dev-key" (HTTP 401): pass --api-key <the key \`observatory dev\` printed>`,
+      );
     } finally {
-      log.mockRestore();
       await stack.close();
+    }
+  });
+
+  it("an --endpoint that is not a collector is an error saying so", async () => {
+    const other = createServer((_req, res) => res.end("hello"));
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
+    try {
+      await expect(
+        captured(() => runDemo(options(join(dir, "clash"), { endpoint: url }), [sendTrafficStep])),
+      ).rejects.toThrow(
+        `no collector at ${url} (--endpoint): something answers there, but not an Observatory collector (GET /v1/health)`,
+      );
+    } finally {
+      other.close();
     }
   });
 });

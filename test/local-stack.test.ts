@@ -1,13 +1,16 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeStack } from "../cli/commands/dev.js";
 import { startHttpLambda } from "../local/api-gateway.js";
 import { type LocalStackCore, startLocalStack } from "../local/stack.js";
+import { readStackFile, type StackFile, stackFilePath } from "../local/stack-file.js";
 import { captureLogLines } from "../runtime/log-output.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
 
@@ -297,13 +300,43 @@ describe("observatory dev", () => {
       });
       expect(output).toContain("API key    local-dev-key");
       expect(output).toContain("curl -s -X POST");
+      expect(output).toContain(`find this stack with --data-dir ${join(dir, "dev")}`);
       expect((await fetch(`${url}/v1/health`)).status).toBe(200);
+      // The discovery file other commands find the stack through, removed on a clean stop.
+      const file = JSON.parse(await readFile(stackFilePath(join(dir, "dev")), "utf8")) as StackFile;
+      expect(file.pid).toBe(child.pid);
+      expect(file.collector).toBe(url);
+      expect(readStackFile(join(dir, "dev"))?.s3).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       child.kill("SIGINT");
       expect(await exited).toBe(0);
       expect(output).toContain("stopped.");
+      expect(existsSync(stackFilePath(join(dir, "dev")))).toBe(false);
       await expect(fetch(`${url}/v1/health`)).rejects.toThrow();
     } finally {
       child.kill("SIGKILL");
+    }
+  });
+
+  it("--quiet prints only the endpoints", async () => {
+    const stack = await startLocalStack({
+      dataDir: join(dir, "quiet"),
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+    });
+    try {
+      const quiet = describeStack(stack, { quiet: true }).split("\n");
+      expect(quiet.map((line) => line.trim().split(/\s+/)[0])).toEqual([
+        "collector",
+        "S3",
+        "DynamoDB",
+        "API",
+        "data",
+      ]);
+      expect(describeStack(stack).split("\n").length).toBeGreaterThan(quiet.length + 3);
+    } finally {
+      await stack.close();
     }
   });
 });

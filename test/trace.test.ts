@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,6 +21,7 @@ import { rawObjectKey } from "../contracts/storage-layout.js";
 import { consumeSubscription } from "../functions/log-consumer/consume.js";
 import { encodeSubscriptionPayload } from "../local/log-delivery.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import { stackFilePath } from "../local/stack-file.js";
 import { traceAthena, traceSql } from "../trace/athena-trace.js";
 import { traceLocal } from "../trace/local-trace.js";
 import { buildTimeline } from "../trace/timeline.js";
@@ -304,6 +305,43 @@ describe("observatory trace", () => {
         bucket: s3.bucket,
       }),
     ).rejects.toThrow(/observatory dev/);
+  });
+
+  it("reads the data directory directly when no stack runs (as query, cost and etl do)", async () => {
+    const notes: string[] = [];
+    const rows = await runTrace(OTHER, { format: "json", days: "400", dataDir: dir, bucket: s3.bucket }, {
+      write: (text: string) => notes.push(text),
+    } as unknown as NodeJS.WritableStream);
+    expect(rows.map((r) => r.message)).toEqual([
+      "someone else's request",
+      'search_made {"query":"dogs","n_results":0}',
+    ]);
+    expect(notes.join("")).toMatch(/no local stack running/);
+  });
+
+  it("finds a stack on other ports through the data directory's stack.json", async () => {
+    const dataDir = join(dir, "elsewhere");
+    await mkdir(dataDir, { recursive: true });
+    // What `observatory dev --data-dir elsewhere --s3-port 0 ...` leaves (this process stands in for it).
+    await writeFile(
+      stackFilePath(dataDir),
+      JSON.stringify({
+        pid: process.pid,
+        dataDir,
+        collector: "http://127.0.0.1:1",
+        s3: s3.endpoint,
+        dynamodb: "http://127.0.0.1:1",
+        bucket: s3.bucket,
+        apiKey: "k",
+        startedAt: new Date().toISOString(),
+      }),
+    );
+    const notes: string[] = [];
+    const rows = await runTrace(OTHER, { format: "json", days: "400", dataDir, bucket: s3.bucket }, {
+      write: (text: string) => notes.push(text),
+    } as unknown as NodeJS.WritableStream);
+    expect(rows).toHaveLength(2);
+    expect(notes.join("")).toContain(`S3 at ${s3.endpoint} (from ${stackFilePath(dataDir)})`);
   });
 });
 

@@ -5,21 +5,17 @@
  */
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { LOCAL_DYNAMODB_PORT } from "../../contracts/local-stack.js";
 import { getJob } from "../../etl/job-catalog.js";
-import { localDynamoDBClient } from "../../local/dynamodb-server.js";
 import { LocalQueryEngine } from "../../local/query-engine.js";
 import { runLocalJob } from "../../local/step-functions/local-etl.js";
 import { NAMED_QUERIES } from "../../query/named-queries.js";
-import { formatRows } from "../format.js";
 import type { DemoStep } from "./demo.js";
 
 export const compactionDemoStep: DemoStep = {
   title: "Compaction (raw -> Parquet through the ETL runner) and the named queries",
   async run(context) {
     // The ledger lives in the stack's DynamoDB: the one this demo started, or the running dev's.
-    const dynamodb =
-      context.stack?.dynamodb.client ?? localDynamoDBClient(`http://127.0.0.1:${LOCAL_DYNAMODB_PORT}`);
+    const dynamodb = context.dynamodb;
     const bar = new cliProgress.SingleBar(
       { format: "  compaction chunks {bar} {value}/{total}", hideCursor: true },
       cliProgress.Presets.shades_classic,
@@ -58,31 +54,31 @@ export const compactionDemoStep: DemoStep = {
         new_rows: rows,
         location: `s3://${context.bucket}/tables/${table}/`,
       }));
-      context.print(formatRows(tableRows, context.options.format, ["table", "new_rows", "location"]));
+      context.table(tableRows, ["table", "new_rows", "location"]);
       context.results.compaction = summary;
+      context.report.compaction = { run_id: runId, status: ledger?.status ?? null, ...out };
     } finally {
       if (started) bar.stop();
-      if (!context.stack) dynamodb.destroy();
     }
 
     const engine = await LocalQueryEngine.open({
       s3: context.s3,
       bucket: context.bucket,
-      cacheDir: join(context.options.dataDir, "query-cache"),
+      cacheDir: join(context.dataDir, "query-cache"),
     });
+    const answers: Record<string, unknown[]> = {};
+    context.report.named_queries = answers;
     try {
       for (const named of NAMED_QUERIES) {
         const result = await engine.query(named.sql);
+        answers[named.name] = result.rows;
         context.print();
         context.print(`-- ${named.name}: ${named.description}`);
-        context.print(
-          formatRows(
-            result.rows.slice(0, 10),
-            context.options.format,
-            result.columns.map((c) => c.name),
-          ),
+        context.table(
+          result.rows.slice(0, 10),
+          result.columns.map((c) => c.name),
         );
-        if (result.rows.length > 10)
+        if (result.rows.length > 10 && context.options.format === "table")
           context.print(`(${result.rows.length - 10} more rows: observatory query --named ${named.name})`);
       }
     } finally {

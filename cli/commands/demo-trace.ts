@@ -6,11 +6,22 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { startDemoServices } from "../../local/demo-services/start.js";
+import { DELIVERY_INTERVAL_MS } from "../../local/log-delivery.js";
 import { startLocalLogPipeline } from "../../local/log-pipeline.js";
 import { traceLocal } from "../../trace/local-trace.js";
-import { buildTimeline } from "../../trace/timeline.js";
+import { buildTimeline, type TimelineRow } from "../../trace/timeline.js";
 import type { DemoStep } from "./demo.js";
 import { renderTimeline } from "./trace.js";
+
+/** The collector's service name in the logs archive (local/stack.ts logs it as a Lambda). */
+const COLLECTOR_SERVICE = "observatory-collector";
+/**
+ * How long to wait for the collector's lines: a running `observatory dev` delivers its collector's
+ * lines every DELIVERY_INTERVAL_MS, and the services' Trackers post their events shortly after the
+ * response; a few deliveries is plenty, and the timeline is printed as it is after that.
+ */
+const COLLECTOR_LINES_WAIT_MS = 5 * DELIVERY_INTERVAL_MS;
+const RETRACE_INTERVAL_MS = 250;
 
 export const traceDemoStep: DemoStep = {
   title: "One request across three services, traced by its correlation ID",
@@ -27,7 +38,7 @@ export const traceDemoStep: DemoStep = {
     );
     const services = await startDemoServices({
       pipeline,
-      collector: { url: context.endpoint, apiKey: context.options.apiKey },
+      collector: { url: context.endpoint, apiKey: context.apiKey },
     });
     try {
       const correlationId = `demo-${randomBytes(6).toString("hex")}`;
@@ -38,18 +49,27 @@ export const traceDemoStep: DemoStep = {
       context.print(
         `  -> ${response.status}, response header x-correlation-id: ${response.headers.get("x-correlation-id")}`,
       );
-      // Deliver the buffered lines now (CloudWatch would within seconds) and wait for the archive.
-      await pipeline.flush();
-      const rows = buildTimeline(
-        await traceLocal({
-          s3: context.s3,
-          bucket: context.bucket,
-          correlationId,
-          cacheDir: join(context.options.dataDir, "cache", "trace"),
-        }),
-      );
+      // Deliver the buffered lines now (CloudWatch would within seconds) and trace; the collector's
+      // lines (it received the services' events) come with the next delivery of whichever pipeline
+      // archives them: trace again until they are in, within COLLECTOR_LINES_WAIT_MS.
+      const deadline = Date.now() + COLLECTOR_LINES_WAIT_MS;
+      let rows: TimelineRow[];
+      for (;;) {
+        await pipeline.flush();
+        rows = buildTimeline(
+          await traceLocal({
+            s3: context.s3,
+            bucket: context.bucket,
+            correlationId,
+            cacheDir: join(context.dataDir, "cache", "trace"),
+          }),
+        );
+        if (rows.some((r) => r.service === COLLECTOR_SERVICE) || Date.now() >= deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, RETRACE_INTERVAL_MS));
+      }
+      context.report.trace = { correlation_id: correlationId, rows };
       context.print();
-      context.print(renderTimeline(rows, context.options.format, correlationId));
+      if (context.options.format === "table") context.print(renderTimeline(rows, "table", correlationId));
       const serviceCount = new Set(rows.map((r) => r.service)).size;
       context.print();
       context.print(

@@ -1,47 +1,53 @@
 /**
  * `observatory demo`: realistic traffic through the Tracker into the local pipeline, then what landed
- * where. It talks to a running `observatory dev` when one answers on --endpoint; otherwise it starts
- * the local stack in this process (same ports and data directory) and stops it at the end.
+ * where. It uses a running `observatory dev` when one is found (--endpoint, the data directory's
+ * stack.json, the default port: local/stack-connection.ts); otherwise it starts the local stack in
+ * this process on free ports over the data directory and stops it at the end.
  *
  * The demo is a list of steps sharing one DemoContext. Later steps (H7: run compaction and print the
  * named queries; H5: a three-service trace) append to DEMO_STEPS: one import + one entry.
+ * `--format json`: the prose goes to stderr and stdout gets ONE JSON document (DemoContext.report).
  */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import cliProgress from "cli-progress";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import type { QuarantineRecord, RawEventRecord } from "../../contracts/event-record.js";
-import {
-  LOCAL_API_KEY,
-  LOCAL_BUCKET,
-  LOCAL_COLLECTOR_PORT,
-  LOCAL_DATA_DIR,
-  LOCAL_DYNAMODB_PORT,
-  LOCAL_S3_PORT,
-} from "../../contracts/local-stack.js";
+import { LOCAL_API_KEY, LOCAL_BUCKET } from "../../contracts/local-stack.js";
 import { hourPartition, QUARANTINE_PREFIX, RAW_PREFIX } from "../../contracts/storage-layout.js";
 import { badDemoTraffic, demoTraffic } from "../../local/demo-traffic.js";
 import { listKeys, readNdjsonGzMany } from "../../local/s3-ndjson.js";
-import { localS3Client } from "../../local/s3-server.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
+import {
+  addLocalStackOptions,
+  dataDirOf,
+  findRunningCollector,
+  type OpenedPeer,
+  openLocalDynamoDB,
+  openLocalS3,
+} from "../../local/stack-connection.js";
 import { Tracker } from "../../runtime/tracker.js";
-import { formatOption, formatRows, type OutputFormat } from "../format.js";
+import { formatRows } from "../format.js";
 import { compactionDemoStep } from "./demo-compaction.js";
 import { traceDemoStep } from "./demo-trace.js";
 
-/** How long a running collector has to answer /v1/health before the demo starts its own stack. */
-const HEALTH_TIMEOUT_MS = 1_000;
 /** How often the delivery progress bar is refreshed. */
 const PROGRESS_INTERVAL_MS = 100;
+
+/** The demo prints several tables: a table view, or one JSON document (csv cannot hold them). */
+export type DemoFormat = "table" | "json";
 
 export interface DemoOptions {
   events: number;
   seed: number;
-  endpoint: string;
-  s3Endpoint: string;
-  dynamodbEndpoint: string;
-  apiKey: string;
-  dataDir: string;
-  format: OutputFormat;
+  /** Collector, S3 and DynamoDB of a running stack; found through dataDir when absent. */
+  endpoint?: string;
+  s3Endpoint?: string;
+  dynamodbEndpoint?: string;
+  /** Default: the running stack's (stack.json), else LOCAL_API_KEY. */
+  apiKey?: string;
+  dataDir?: string;
+  format: DemoFormat;
 }
 
 /** What every step can use. `results` carries what one step found for the next. */
@@ -49,9 +55,12 @@ export interface DemoContext {
   options: DemoOptions;
   /** Collector base URL (the Tracker posts to `${endpoint}/v1/batch`). */
   endpoint: string;
+  apiKey: string;
+  dataDir: string;
   s3: S3Client;
   s3Endpoint: string;
   /** DynamoDB of the stack in use (the running dev's, or the in-process one's). */
+  dynamodb: DynamoDBClient;
   dynamodbEndpoint: string;
   bucket: string;
   /** When the traffic started: objects received since then are this run's. */
@@ -59,21 +68,17 @@ export interface DemoContext {
   /** The stack this process started, or undefined when a running `observatory dev` is used. */
   stack?: LocalStack;
   results: Record<string, unknown>;
+  /** What `--format json` prints: each step adds its part under its own key. */
+  report: Record<string, unknown>;
+  /** Prose: stdout in the table view, stderr with --format json. */
   print(text?: string): void;
+  /** A table in the table view (nothing with --format json: the step puts the rows in `report`). */
+  table(rows: Record<string, unknown>[], columns: string[]): void;
 }
 
 export interface DemoStep {
   title: string;
   run(context: DemoContext): Promise<void>;
-}
-
-async function isCollectorRunning(endpoint: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${endpoint}/v1/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-    return response.ok;
-  } catch {
-    return false;
-  }
 }
 
 /** Keys of this run's objects in a zone: only the hour partitions since the start, received since then. */
@@ -91,9 +96,30 @@ async function keysSince(context: DemoContext, zone: string): Promise<string[]> 
   return keys;
 }
 
+/** A body no Tracker would send: the collector answers 400 and quarantines it whole. */
+const BROKEN_BODY = '{"batch": [{"event": "search_made", "user_id": "1001", "properties": {"query": "cats"';
+
 export const sendTrafficStep: DemoStep = {
   title: "Send traffic through the Tracker",
   async run(context) {
+    // Sent first: it also checks the API key, so a refused key stops the demo before any traffic.
+    const broken = await fetch(`${context.endpoint}/v1/batch`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-api-key": context.apiKey,
+        "x-correlation-id": "demo-broken-body",
+      },
+      body: BROKEN_BODY,
+    });
+    const brokenAnswer = await broken.text();
+    if (broken.status === 401) {
+      throw new Error(
+        `the collector at ${context.endpoint} refused API key ${JSON.stringify(context.apiKey)} (HTTP 401): pass --api-key <the key \`observatory dev\` printed>`,
+      );
+    }
+    context.print(`A truncated JSON body sent by hand: HTTP ${broken.status} ${brokenAnswer}`);
+
     const good = demoTraffic({ events: context.options.events, seed: context.options.seed });
     const bad = badDemoTraffic();
     const users = new Set(good.map((c) => c.options.userId)).size;
@@ -103,7 +129,7 @@ export const sendTrafficStep: DemoStep = {
     const rejections: string[] = [];
     const tracker = new Tracker({
       endpoint: context.endpoint,
-      apiKey: context.options.apiKey,
+      apiKey: context.apiKey,
       flushAt: 100,
       service: "demo-image-site",
       stage: "local",
@@ -126,20 +152,10 @@ export const sendTrafficStep: DemoStep = {
     bar.update(stats.accepted + stats.rejected);
     bar.stop();
 
-    // A body no Tracker would send: the collector answers 400 and quarantines it whole.
-    const broken = await fetch(`${context.endpoint}/v1/batch`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-api-key": context.options.apiKey,
-        "x-correlation-id": "demo-broken-body",
-      },
-      body: '{"batch": [{"event": "search_made", "user_id": "1001", "properties": {"query": "cats"',
-    });
-    context.print(`A truncated JSON body sent by hand: HTTP ${broken.status} ${await broken.text()}`);
     context.results.trackerStats = stats;
     context.results.expectedRejections = bad.map((c) => c.expectedRejection);
     const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0);
+    context.report.tracker = { ...stats, broken_body_status: broken.status };
     context.print(
       `Tracker: ${stats.requests} requests, ${stats.accepted} accepted, ${stats.rejected} rejected, ${stats.retries} retries, ${dropped} dropped.`,
     );
@@ -169,11 +185,9 @@ export const reportLandedStep: DemoStep = {
       event,
       events: e.events,
       users: e.users.size,
-      image_bytes_total: e.bytes || "",
+      image_bytes_total: e.bytes,
     }));
-    context.print(
-      formatRows(rows, context.options.format, ["event", "events", "users", "image_bytes_total"]),
-    );
+    context.table(rows, ["event", "events", "users", "image_bytes_total"]);
 
     const quarantineKeys = await keysSince(context, QUARANTINE_PREFIX);
     const quarantined = (
@@ -186,10 +200,21 @@ export const reportLandedStep: DemoStep = {
     const qRows = quarantined.map((q) => ({
       status: q.status,
       index: q.index ?? "body",
-      event: q.event ?? "",
-      reasons: q.reasons.join("; "),
+      event: q.event ?? null,
+      reasons: q.reasons,
     }));
-    context.print(formatRows(qRows, context.options.format, ["status", "index", "event", "reasons"]));
+    context.table(
+      qRows.map((q) => ({ ...q, reasons: q.reasons.join("; ") })),
+      ["status", "index", "event", "reasons"],
+    );
+    context.report.raw = {
+      bucket: context.bucket,
+      objects: rawKeys.length,
+      events: raw.length,
+      distinct_event_ids: ids.size,
+      by_event: rows,
+    };
+    context.report.quarantine = { objects: quarantineKeys.length, items: qRows };
     context.results.raw = raw;
     context.results.quarantined = quarantined;
   },
@@ -202,53 +227,84 @@ export async function runDemo(
   options: DemoOptions,
   steps: readonly DemoStep[] = DEMO_STEPS,
 ): Promise<DemoContext> {
-  const print = (text = "") => console.log(text);
-  let stack: LocalStack | undefined;
-  let endpoint = options.endpoint.replace(/\/+$/, "");
-  let s3Endpoint = options.s3Endpoint;
-  let dynamodbEndpoint = options.dynamodbEndpoint;
-  if (await isCollectorRunning(endpoint)) {
-    print(`Using the running local stack: collector ${endpoint}, S3 ${s3Endpoint}.`);
-  } else {
-    print(
-      `No collector answers at ${endpoint}: starting the local stack in this process (data in ${options.dataDir}; it stops when the demo ends).`,
-    );
-    stack = await startLocalStack({
-      dataDir: options.dataDir,
-      apiKey: options.apiKey,
-      collectorPort: Number(new URL(endpoint).port || LOCAL_COLLECTOR_PORT),
-      s3Port: Number(new URL(s3Endpoint).port || LOCAL_S3_PORT),
-      dynamoPort: Number(new URL(dynamodbEndpoint).port || LOCAL_DYNAMODB_PORT),
-      quiet: true,
-    });
-    endpoint = stack.collector.url;
-    s3Endpoint = stack.s3.endpoint;
-    dynamodbEndpoint = stack.dynamodb.endpoint;
-  }
-  const s3 = stack?.s3.client ?? localS3Client(s3Endpoint);
-  const context: DemoContext = {
-    options,
-    endpoint,
-    s3,
-    s3Endpoint,
-    dynamodbEndpoint,
-    bucket: stack?.bucket ?? LOCAL_BUCKET,
-    startedAt: new Date(),
-    stack,
-    results: {},
-    print,
-  };
+  const json = options.format === "json";
+  const print = (text = "") => (json ? process.stderr.write(`${text}\n`) : console.log(text));
+  const dataDir = dataDirOf(options);
+  const report: Record<string, unknown> = {};
+  const closers: (() => Promise<void>)[] = [];
   try {
+    const notes: string[] = [];
+    const running = await findRunningCollector(options, notes);
+    let stack: LocalStack | undefined;
+    let endpoint: string;
+    let s3: OpenedPeer<S3Client> | undefined;
+    let dynamodb: OpenedPeer<DynamoDBClient> | undefined;
+    const apiKey = options.apiKey ?? running?.apiKey ?? LOCAL_API_KEY;
+    if (running) {
+      endpoint = running.endpoint;
+      s3 = await openLocalS3(options);
+      closers.push(() => s3!.close());
+      dynamodb = await openLocalDynamoDB(options);
+      closers.push(() => dynamodb!.close());
+      if (!s3.running || !dynamodb.running) {
+        throw new Error(
+          `a collector runs at ${endpoint} but not its ${s3.running ? "DynamoDB" : "S3"}: pass --s3-endpoint and --dynamodb-endpoint (what \`observatory dev\` printed), or --data-dir of that stack`,
+        );
+      }
+      print(`Using the running local stack: ${running.note}; ${s3.note}; ${dynamodb.note}.`);
+    } else {
+      for (const note of notes) print(note);
+      // Free ports: nothing can clash, and the stack is this process's alone (it leaves stack.json
+      // in the data directory while it runs, so other commands find it meanwhile).
+      print(
+        `No running local stack found: starting one in this process (data in ${dataDir}; it stops when the demo ends).`,
+      );
+      stack = await startLocalStack({
+        dataDir,
+        apiKey,
+        collectorPort: 0,
+        s3Port: 0,
+        dynamoPort: 0,
+        quiet: true,
+      });
+      closers.push(() => stack!.close());
+      endpoint = stack.collector.url;
+    }
+    report.stack = {
+      collector: endpoint,
+      s3: s3?.endpoint ?? stack!.s3.endpoint,
+      dynamodb: dynamodb?.endpoint ?? stack!.dynamodb.endpoint,
+      started_by_demo: stack !== undefined,
+    };
+    const context: DemoContext = {
+      options,
+      endpoint,
+      apiKey,
+      dataDir,
+      s3: s3?.client ?? stack!.s3.client,
+      s3Endpoint: s3?.endpoint ?? stack!.s3.endpoint,
+      dynamodb: dynamodb?.client ?? stack!.dynamodb.client,
+      dynamodbEndpoint: dynamodb?.endpoint ?? stack!.dynamodb.endpoint,
+      bucket: stack?.bucket ?? LOCAL_BUCKET,
+      startedAt: new Date(),
+      stack,
+      results: {},
+      report,
+      print,
+      table: (rows, columns) => {
+        if (!json) print(formatRows(rows, "table", columns));
+      },
+    };
     for (const [i, step] of steps.entries()) {
       print();
       print(`== ${i + 1}. ${step.title}`);
       await step.run(context);
     }
+    if (json) console.log(JSON.stringify(report, (_k, v) => (typeof v === "bigint" ? Number(v) : v), 2));
+    return context;
   } finally {
-    if (stack) await stack.close();
-    else s3.destroy();
+    for (const close of closers.reverse()) await close().catch(() => {});
   }
-  return context;
 }
 
 function positiveInteger(value: string): number {
@@ -258,7 +314,7 @@ function positiveInteger(value: string): number {
 }
 
 export function registerDemoCommand(program: Command): void {
-  program
+  const command = program
     .command("demo")
     .description(
       "send realistic traffic through the Tracker to the local pipeline and show what landed where",
@@ -266,20 +322,18 @@ export function registerDemoCommand(program: Command): void {
     .option("--events <n>", "good events to send", positiveInteger, 1000)
     .option("--seed <n>", "traffic seed (the same seed sends the same traffic)", positiveInteger, 42)
     .option(
-      "--endpoint <url>",
-      "collector of a running `observatory dev`",
-      `http://127.0.0.1:${LOCAL_COLLECTOR_PORT}`,
+      "--api-key <key>",
+      `x-api-key for the collector (default: the running stack's, else ${LOCAL_API_KEY})`,
     )
-    .option("--s3-endpoint <url>", "S3 of a running `observatory dev`", `http://127.0.0.1:${LOCAL_S3_PORT}`)
-    .option(
-      "--dynamodb-endpoint <url>",
-      "DynamoDB of a running `observatory dev`",
-      `http://127.0.0.1:${LOCAL_DYNAMODB_PORT}`,
-    )
-    .option("--api-key <key>", "x-api-key for the collector", LOCAL_API_KEY)
-    .option("--data-dir <dir>", "data directory when the demo starts its own stack", LOCAL_DATA_DIR)
-    .addOption(formatOption())
-    .action(async (options: DemoOptions) => {
-      await runDemo(options);
-    });
+    .addOption(
+      new Option(
+        "--format <format>",
+        "table: the tour as text; json: the prose on stderr, ONE JSON document on stdout",
+      )
+        .choices(["table", "json"])
+        .default("table"),
+    );
+  addLocalStackOptions(command, { collector: true, dynamodb: true }).action(async (options: DemoOptions) => {
+    await runDemo(options);
+  });
 }

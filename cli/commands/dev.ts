@@ -13,6 +13,7 @@ import {
 } from "../../contracts/local-stack.js";
 import { logsDevExtension } from "../../local/log-dev-extension.js";
 import { type LocalStack, type LocalStackExtra, startLocalStack } from "../../local/stack.js";
+import { STACK_FILE_NAME } from "../../local/stack-file.js";
 import { compactionDevExtension } from "./dev-compaction.js";
 
 /** One optional piece of the local stack, switched on by its own CLI options. */
@@ -40,16 +41,23 @@ function portNumber(value: string): number {
   return port;
 }
 
-/** What `observatory dev` prints once everything listens. */
-export function describeStack(stack: LocalStack): string {
-  const lines = [
-    "Observatory local stack is running.",
-    "",
+/** What `observatory dev` prints once everything listens (`quiet`: the endpoints alone). */
+export function describeStack(stack: LocalStack, options: { quiet?: boolean } = {}): string {
+  const endpoints = [
     `  collector  ${stack.collector.url}/v1/batch   (health: ${stack.collector.url}/v1/health)`,
     `  S3         ${stack.s3.endpoint}   bucket ${stack.bucket}`,
     `  DynamoDB   ${stack.dynamodb.endpoint}`,
     `  API key    ${stack.apiKey}`,
     `  data       ${stack.dataDir}`,
+  ];
+  if (options.quiet) return endpoints.join("\n");
+  // Other commands find the stack through the data directory's stack.json: by default when it is
+  // the default one, with --data-dir otherwise.
+  const dataDirFlag = stack.dataDir === LOCAL_DATA_DIR ? "" : ` --data-dir ${stack.dataDir}`;
+  const lines = [
+    "Observatory local stack is running.",
+    "",
+    ...endpoints,
     ...stack.extras.flatMap(({ name, handle }) =>
       (handle.describe ?? []).map((line) => `  ${name.padEnd(10)} ${line}`),
     ),
@@ -58,7 +66,10 @@ export function describeStack(stack: LocalStack): string {
     `  curl -s -X POST ${stack.collector.url}/v1/batch -H 'content-type: application/json' -H 'x-api-key: ${stack.apiKey}' \\`,
     `    -d '{"batch":[{"event":"search_made","user_id":"u1","properties":{"query":"cats","n_results":3}}]}'`,
     "",
-    "Then `observatory demo` for realistic traffic. Ctrl-C stops everything.",
+    `Then \`observatory demo${dataDirFlag}\` for realistic traffic. Ctrl-C stops everything.`,
+    dataDirFlag
+      ? `demo, trace, query, cost and etl --local find this stack with${dataDirFlag} (its ${STACK_FILE_NAME}).`
+      : `demo, trace, query, cost and etl --local find this stack through ${stack.dataDir}/${STACK_FILE_NAME}.`,
   ];
   return lines.join("\n");
 }
@@ -74,12 +85,12 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
     quiet: options.quiet,
     extras,
   });
-  console.log(describeStack(stack));
+  console.log(describeStack(stack, { quiet: options.quiet }));
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
-      console.log(`\n${signal}: stopping the local stack...`);
+      if (!options.quiet) console.log(`\n${signal}: stopping the local stack...`);
       stack.close().then(resolve, (error) => {
         console.error(`observatory dev: error while stopping: ${(error as Error).message}`);
         resolve();
@@ -88,7 +99,7 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
-  console.log("stopped.");
+  if (!options.quiet) console.log("stopped.");
 }
 
 export function registerDevCommand(program: Command): void {

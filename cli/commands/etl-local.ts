@@ -8,16 +8,17 @@ import { checkRunId, type JsonValue } from "../../etl/contracts.js";
 import { getJob } from "../../etl/job-catalog.js";
 import { type LedgerRun, listRuns } from "../../etl/ledger.js";
 import { itemsOf, readRunResults } from "../../etl/map-results.js";
+import type { LocalStackTargetOptions } from "../../local/stack-connection.js";
 import type { MapProgress } from "../../local/step-functions/distributed-map.js";
 import { LOCAL_LEDGER_TABLE, runLocalJob } from "../../local/step-functions/local-etl.js";
 import { connectLocalPeers, type LocalPeers } from "../../local/step-functions/peers.js";
 import { formatRows, type OutputFormat } from "../format.js";
 
-export interface EtlLocalStartOptions {
+/** dataDir, s3Endpoint, dynamodbEndpoint: where the local stack is (local/stack-connection.ts). */
+export interface EtlLocalStartOptions extends LocalStackTargetOptions {
   input?: string;
   runId?: string;
   format?: OutputFormat;
-  dataDir?: string;
   /** Worker threads for the job's workers (0: in this process). */
   threads?: number;
 }
@@ -72,7 +73,7 @@ export async function etlStartLocal(
   const input = parseJsonInput(options.input);
   if (options.runId !== undefined) checkRunId(options.runId);
   const format = options.format ?? "table";
-  const peers = io.peers ?? (await connectLocalPeers({ dataDir: options.dataDir }));
+  const peers = io.peers ?? (await connectLocalPeers(options));
   for (const note of peers.notes) err.write(`${note}\n`);
   const bar = new cliProgress.SingleBar(
     {
@@ -166,12 +167,14 @@ export async function etlStartLocal(
 
 export async function etlRunsLocal(
   jobName: string,
-  options: { format?: OutputFormat; dataDir?: string; limit?: number },
+  options: LocalStackTargetOptions & { format?: OutputFormat; limit?: number },
   io: EtlLocalIo = {},
 ): Promise<number> {
   const out = io.out ?? ((text: string) => console.log(text));
+  const err = io.err ?? process.stderr;
   getJob(jobName);
-  const peers = io.peers ?? (await connectLocalPeers({ dataDir: options.dataDir }));
+  const peers = io.peers ?? (await connectLocalPeers(options));
+  if (!io.peers) for (const note of peers.notes) err.write(`${note}\n`);
   try {
     const runs = await listRuns(peers.dynamodb, LOCAL_LEDGER_TABLE, jobName, options.limit).catch(
       (error: Error) => {

@@ -6,9 +6,9 @@
 import { join } from "node:path";
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { type Command, Option } from "commander";
-import { LOCAL_BUCKET, LOCAL_DATA_DIR, LOCAL_S3_PORT } from "../../contracts/local-stack.js";
+import { LOCAL_BUCKET } from "../../contracts/local-stack.js";
 import { openSearchClient } from "../../functions/log-consumer/opensearch-indexer.js";
-import { localS3Client } from "../../local/s3-server.js";
+import { addLocalStackOptions, dataDirOf, openLocalS3 } from "../../local/stack-connection.js";
 import { validCorrelationId } from "../../runtime/correlation-extract.js";
 import { traceAthena } from "../../trace/athena-trace.js";
 import { traceLocal } from "../../trace/local-trace.js";
@@ -29,8 +29,8 @@ export interface TraceCommandOptions {
   athena?: boolean;
   format: OutputFormat;
   days: string;
-  dataDir: string;
-  s3Endpoint: string;
+  dataDir?: string;
+  s3Endpoint?: string;
   bucket: string;
   workgroup?: string;
   logsDatabase?: string;
@@ -68,6 +68,8 @@ export function renderTimeline(rows: TimelineRow[], format: OutputFormat, correl
 export async function runTrace(
   correlationIdArg: string,
   options: TraceCommandOptions,
+  /** Where notes go (which S3 was read): stderr, so --format json on stdout stays clean. */
+  notes: NodeJS.WritableStream = process.stderr,
 ): Promise<TimelineRow[]> {
   const correlationId = validCorrelationId(correlationIdArg);
   if (!correlationId)
@@ -115,36 +117,29 @@ export async function runTrace(
       client.destroy();
     }
   }
-  const s3 = localS3Client(options.s3Endpoint);
+  // The running stack's S3 (--s3-endpoint, the data directory's stack.json, the default port), or the
+  // data directory read directly when no stack runs - as query, cost and etl --local do.
+  const s3 = await openLocalS3(options);
   try {
+    notes.write(`${s3.note}\n`);
     const entries = await traceLocal({
-      s3,
+      s3: s3.client,
       bucket: options.bucket,
       correlationId,
-      cacheDir: join(options.dataDir, "cache", "trace"),
+      cacheDir: join(dataDirOf(options), "cache", "trace"),
       days: n,
       onProgress: (done, total) => {
         if (total > 20 && process.stderr.isTTY) process.stderr.write(`\rfetching ${done}/${total} objects`);
       },
     });
     return buildTimeline(entries);
-  } catch (error) {
-    if (
-      (error as { code?: string; name?: string }).code === "ECONNREFUSED" ||
-      /ECONNREFUSED/.test(String((error as Error).message))
-    ) {
-      throw new Error(
-        `no local S3 at ${options.s3Endpoint}: start the local stack with \`observatory dev\` (or pass --s3-endpoint)`,
-      );
-    }
-    throw error;
   } finally {
-    s3.destroy();
+    await s3.close();
   }
 }
 
 export function registerTraceCommand(program: Command): void {
-  program
+  const command = program
     .command("trace")
     .description("every log line and tracked event of one request, across services, as a timeline")
     .argument("<correlation-id>", "the x-correlation-id of the request")
@@ -155,11 +150,8 @@ export function registerTraceCommand(program: Command): void {
       new Option("--days <n>", "how many days back to search (UTC dates)").default(
         String(DEFAULT_TRACE_DAYS),
       ),
-    )
-    .addOption(new Option("--data-dir <dir>", "local stack data directory").default(LOCAL_DATA_DIR))
-    .addOption(
-      new Option("--s3-endpoint <url>", "local S3 endpoint").default(`http://127.0.0.1:${LOCAL_S3_PORT}`),
-    )
+    );
+  addLocalStackOptions(command)
     .addOption(new Option("--bucket <name>", "local bucket").default(LOCAL_BUCKET))
     .option("--workgroup <name>", "Athena workgroup (with --athena)")
     .option("--logs-database <name>", "Glue database of the logs table (with --athena)")

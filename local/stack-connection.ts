@@ -1,0 +1,258 @@
+/**
+ * How every command that talks to the local stack finds it (demo, trace, query, cost, etl --local),
+ * one way for all of them:
+ *   1. an explicit option (--endpoint, --s3-endpoint, --dynamodb-endpoint): used, or a clear error;
+ *   2. the discovery file of --data-dir (`<dataDir>/stack.json`, written by `observatory dev`);
+ *   3. the default ports of contracts/local-stack.ts - only when no --data-dir was given: naming a
+ *      data directory means that data, not whatever stack holds the default ports;
+ *   4. nothing runs: S3 and DynamoDB are started for this command only, on free ports, over the
+ *      data directory (so the same data is read and written offline).
+ */
+import { createConnection } from "node:net";
+import { join } from "node:path";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { type Command, Option } from "commander";
+import {
+  LOCAL_BUCKET,
+  LOCAL_COLLECTOR_PORT,
+  LOCAL_DATA_DIR,
+  LOCAL_DYNAMODB_PORT,
+  LOCAL_S3_PORT,
+} from "../contracts/local-stack.js";
+import { localDynamoDBClient, startLocalDynamoDB } from "./dynamodb-server.js";
+import { localS3Client, startLocalS3 } from "./s3-server.js";
+import { readStackFile, STACK_FILE_NAME, type StackFile } from "./stack-file.js";
+
+/** A refused connection answers at once; anything slower than this is not a local server we can use. */
+const PROBE_TIMEOUT_MS = 500;
+/** How long a collector has to answer /v1/health. */
+const HEALTH_TIMEOUT_MS = 1_000;
+
+/** The options every local-stack command takes (CLI names: --data-dir, --endpoint, --s3-endpoint, --dynamodb-endpoint). */
+export interface LocalStackTargetOptions {
+  dataDir?: string;
+  /** The collector's base URL. */
+  endpoint?: string;
+  s3Endpoint?: string;
+  dynamodbEndpoint?: string;
+}
+
+type Peer = "collector" | "s3" | "dynamodb";
+
+const OPTION_OF: Record<Peer, string> = {
+  collector: "--endpoint",
+  s3: "--s3-endpoint",
+  dynamodb: "--dynamodb-endpoint",
+};
+const DEFAULT_PORT_OF: Record<Peer, number> = {
+  collector: LOCAL_COLLECTOR_PORT,
+  s3: LOCAL_S3_PORT,
+  dynamodb: LOCAL_DYNAMODB_PORT,
+};
+
+export interface Candidate {
+  endpoint: string;
+  /** Why this endpoint: for the notes a command prints. */
+  from: "option" | "stack file" | "default port";
+}
+
+/** Where to look for one peer, in order (no probing yet). */
+export function candidatesFor(peer: Peer, options: LocalStackTargetOptions): Candidate[] {
+  const explicit = {
+    collector: options.endpoint,
+    s3: options.s3Endpoint,
+    dynamodb: options.dynamodbEndpoint,
+  }[peer];
+  if (explicit) return [{ endpoint: explicit.replace(/\/+$/, ""), from: "option" }];
+  const file = stackFileOf(options);
+  const candidates: Candidate[] = file ? [{ endpoint: file[peer], from: "stack file" }] : [];
+  const fallback = `http://127.0.0.1:${DEFAULT_PORT_OF[peer]}`;
+  if (options.dataDir === undefined && !candidates.some((c) => c.endpoint === fallback))
+    candidates.push({ endpoint: fallback, from: "default port" });
+  return candidates;
+}
+
+export function dataDirOf(options: LocalStackTargetOptions): string {
+  return options.dataDir ?? LOCAL_DATA_DIR;
+}
+
+/** The running stack's discovery file in the data directory, if any. */
+export function stackFileOf(options: LocalStackTargetOptions): StackFile | undefined {
+  return readStackFile(dataDirOf(options));
+}
+
+function describe(candidate: Candidate, options: LocalStackTargetOptions): string {
+  if (candidate.from === "option") return `${candidate.endpoint} (given)`;
+  if (candidate.from === "stack file")
+    return `${candidate.endpoint} (from ${join(dataDirOf(options), STACK_FILE_NAME)})`;
+  return `${candidate.endpoint} (default port)`;
+}
+
+/** True when something accepts TCP connections at the URL's host and port. */
+export function endpointAnswers(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+  const { hostname, port, protocol } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = createConnection({
+      host: hostname,
+      port: Number(port || (protocol === "https:" ? 443 : 80)),
+    });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** True when an Observatory collector answers /v1/health at `endpoint`. */
+export async function collectorAnswers(endpoint: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${endpoint}/v1/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+    const body = (await response.json().catch(() => undefined)) as { status?: unknown } | undefined;
+    return response.ok && body?.status === "ok";
+  } catch {
+    return false;
+  }
+}
+
+/** The first candidate that answers, or undefined; an explicit one that does not answer is an error. */
+async function firstAnswering(
+  peer: Peer,
+  options: LocalStackTargetOptions,
+  answers: (endpoint: string) => Promise<boolean>,
+): Promise<Candidate | undefined> {
+  for (const candidate of candidatesFor(peer, options)) {
+    if (await answers(candidate.endpoint)) return candidate;
+    if (candidate.from === "option") {
+      throw new Error(
+        `nothing answers at ${candidate.endpoint} (${OPTION_OF[peer]}): start the local stack with \`observatory dev\`, or leave the option out to read ${dataDirOf(options)} offline`,
+      );
+    }
+  }
+  return undefined;
+}
+
+export interface RunningCollector {
+  endpoint: string;
+  /** The key of the stack file, when the collector was found through it. */
+  apiKey?: string;
+  note: string;
+}
+
+/**
+ * The collector of a running stack, or undefined (with notes on what answered but was no collector).
+ * An explicit --endpoint that is no collector is an error.
+ */
+export async function findRunningCollector(
+  options: LocalStackTargetOptions,
+  notes: string[] = [],
+): Promise<RunningCollector | undefined> {
+  for (const candidate of candidatesFor("collector", options)) {
+    if (await collectorAnswers(candidate.endpoint)) {
+      return {
+        endpoint: candidate.endpoint,
+        apiKey: candidate.from === "stack file" ? stackFileOf(options)?.apiKey : undefined,
+        note: `collector: the running local stack at ${describe(candidate, options)}`,
+      };
+    }
+    const what = (await endpointAnswers(candidate.endpoint))
+      ? "something answers there, but not an Observatory collector (GET /v1/health)"
+      : "nothing answers there";
+    if (candidate.from === "option")
+      throw new Error(`no collector at ${candidate.endpoint} (--endpoint): ${what}`);
+    notes.push(`no collector at ${describe(candidate, options)}: ${what}`);
+  }
+  return undefined;
+}
+
+export interface OpenedPeer<Client> {
+  client: Client;
+  endpoint: string;
+  /** False when this command started the server (nothing was running). */
+  running: boolean;
+  note: string;
+  close(): Promise<void>;
+}
+
+/** S3 of the running local stack, or an s3rver over `<dataDir>/s3` for this command. */
+export async function openLocalS3(options: LocalStackTargetOptions): Promise<OpenedPeer<S3Client>> {
+  const found = await firstAnswering("s3", options, (e) => endpointAnswers(e));
+  if (found) {
+    const client = localS3Client(found.endpoint);
+    return {
+      client,
+      endpoint: found.endpoint,
+      running: true,
+      note: `S3: the running local stack's S3 at ${describe(found, options)}`,
+      close: async () => client.destroy(),
+    };
+  }
+  // Port 0: this s3rver only serves this process; the data directory is what `observatory dev` uses.
+  const directory = join(dataDirOf(options), "s3");
+  const server = await startLocalS3({ directory, port: 0, bucket: LOCAL_BUCKET });
+  return {
+    client: server.client,
+    endpoint: server.endpoint,
+    running: false,
+    note: `S3: no local stack running: read and write ${directory} directly`,
+    close: () => server.close(),
+  };
+}
+
+/** DynamoDB of the running local stack, or a dynalite over `<dataDir>/dynamodb` for this command. */
+export async function openLocalDynamoDB(
+  options: LocalStackTargetOptions,
+): Promise<OpenedPeer<DynamoDBClient>> {
+  const found = await firstAnswering("dynamodb", options, (e) => endpointAnswers(e));
+  if (found) {
+    const client = localDynamoDBClient(found.endpoint);
+    return {
+      client,
+      endpoint: found.endpoint,
+      running: true,
+      note: `DynamoDB: the running local stack's DynamoDB at ${describe(found, options)}`,
+      close: async () => client.destroy(),
+    };
+  }
+  const directory = join(dataDirOf(options), "dynamodb");
+  const server = await startLocalDynamoDB({ directory, port: 0 });
+  return {
+    client: server.client,
+    endpoint: server.endpoint,
+    running: false,
+    note: `DynamoDB: no local stack running: read and write ${directory} directly`,
+    close: () => server.close(),
+  };
+}
+
+/** Adds the options of LocalStackTargetOptions to a command, the same names and text on every command. */
+export function addLocalStackOptions<C extends Command>(
+  command: C,
+  peers: { collector?: boolean; dynamodb?: boolean } = {},
+): C {
+  const found = (port: number) => `default: found through --data-dir, else 127.0.0.1:${port}`;
+  command.addOption(
+    new Option(
+      "--data-dir <dir>",
+      `the local stack's data directory: its ${STACK_FILE_NAME} tells where a running \`observatory dev\` listens; read directly when none runs (default: "${LOCAL_DATA_DIR}")`,
+    ),
+  );
+  if (peers.collector)
+    command.addOption(
+      new Option("--endpoint <url>", `collector of a running local stack (${found(LOCAL_COLLECTOR_PORT)})`),
+    );
+  command.addOption(
+    new Option("--s3-endpoint <url>", `S3 of a running local stack (${found(LOCAL_S3_PORT)})`),
+  );
+  if (peers.dynamodb)
+    command.addOption(
+      new Option(
+        "--dynamodb-endpoint <url>",
+        `DynamoDB of a running local stack (${found(LOCAL_DYNAMODB_PORT)})`,
+      ),
+    );
+  return command;
+}
