@@ -165,7 +165,7 @@ export function explainAwsError(error: unknown, action: string, service = "Step 
   if (configProblem) return new EtlAwsError(`${action}: ${configProblem}`, name);
   if (e?.code && NETWORK_ERRORS.has(e.code)) {
     return new EtlAwsError(
-      `${action}: could not reach ${service} (${e.code}: ${e.message}); check the network and AWS_REGION`,
+      `${action}: could not reach ${service} (${e.code}: ${e.message}); check the network and the region (the ARN's, --region or AWS_REGION)`,
       e.code,
     );
   }
@@ -179,17 +179,17 @@ export function explainAwsError(error: unknown, action: string, service = "Step 
   switch (name) {
     case "ExecutionDoesNotExist":
       return new EtlAwsError(
-        `${action}: no such execution (${detail}); check the ARN and the region (AWS_REGION)`,
+        `${action}: no such execution (${detail}); check the ARN: its region and account are where it is looked up`,
         name,
       );
     case "StateMachineDoesNotExist":
       return new EtlAwsError(
-        `${action}: no such state machine (${detail}); check the ARN and the region (AWS_REGION)`,
+        `${action}: no such state machine (${detail}); check the ARN: its region and account are where it is looked up`,
         name,
       );
     case "ResourceNotFoundException":
       return new EtlAwsError(
-        `${action}: no such table (${detail}); check the name and the region (AWS_REGION)`,
+        `${action}: no such table (${detail}); check the name and the region (--region or AWS_REGION)`,
         name,
       );
     case "ResourceNotFound":

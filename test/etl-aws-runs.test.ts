@@ -102,6 +102,6 @@ describe("etl runs on AWS", () => {
         { ledgerTable: "no-such-ledger" },
         { dynamodb: ddb.client, env: {}, out: () => {} },
       ),
-    ).rejects.toThrow(/no such table/);
+    ).rejects.toThrow(/no such table .*check the name and the region \(--region or AWS_REGION\)/);
   });
 });

@@ -328,7 +328,7 @@ describe("etl status", () => {
       }),
     );
     await expect(describeExecution(client, EXECUTION)).rejects.toThrow(
-      /no such execution .*check the ARN and the region/,
+      /no such execution .*check the ARN: its region and account are where it is looked up/,
     );
   });
 
@@ -337,7 +337,7 @@ describe("etl status", () => {
       .on(DescribeExecutionCommand)
       .rejects(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:443"), { code: "ECONNREFUSED" }));
     await expect(describeExecution(client, EXECUTION)).rejects.toThrow(
-      /could not reach Step Functions \(ECONNREFUSED.*check the network and AWS_REGION/,
+      /could not reach Step Functions \(ECONNREFUSED.*check the network and the region \(the ARN.s, --region or AWS_REGION\)/,
     );
   });
 
