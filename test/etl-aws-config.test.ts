@@ -124,11 +124,7 @@ describe("no region, no credentials: one message everywhere", () => {
       runQueryCommand("SELECT 1", { athena: true, workgroup: "wg", format: "json" }, io),
     ).rejects.toThrow(NO_REGION_MESSAGE);
     await expect(
-      runQueryCommand(
-        "SELECT 1",
-        { athena: true, workgroup: "wg", region: "eu-west-1", format: "json" },
-        io,
-      ),
+      runQueryCommand("SELECT 1", { athena: true, workgroup: "wg", region: "eu-west-1", format: "json" }, io),
     ).rejects.toThrow(/^no AWS credentials: set AWS_PROFILE/);
   });
 });
