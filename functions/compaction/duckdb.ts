@@ -1,6 +1,6 @@
 import { cpus } from "node:os";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { DUCKDB_MEMORY_SHARE } from "./limits.js";
+import { DUCKDB_MEMORY_SHARE, PARQUET_ZSTD_LEVEL } from "./limits.js";
 
 /** A DuckDB connection set up for batch work on local temp files (no httpfs: S3 goes through the SDK). */
 export interface DuckDB {
@@ -9,6 +9,9 @@ export interface DuckDB {
   connect(): Promise<DuckDBConnection>;
   close(): void;
 }
+
+/** COPY ... TO options of every Parquet file the job writes (staged chunk files and merged partitions). */
+export const PARQUET_COPY_OPTIONS = `FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${PARQUET_ZSTD_LEVEL}`;
 
 /** Per-connection settings. Timestamps in the raw zone are UTC; every conversion must be too. */
 const SESSION_SETTINGS = ["SET TimeZone = 'UTC'"];

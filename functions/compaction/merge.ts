@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { sqlIdentifier, sqlString, sqlStringList } from "./duckdb.js";
+import { PARQUET_COPY_OPTIONS, sqlIdentifier, sqlString, sqlStringList } from "./duckdb.js";
 import type { CompactionTable } from "./tables.js";
 import { rows } from "./transform.js";
 
@@ -41,7 +41,7 @@ export async function mergePartition(
   );
   const columns = options.table.columns.map((c) => sqlIdentifier(c.name)).join(", ");
   await connection.run(`COPY (SELECT ${columns} FROM merged WHERE copy_no = 1 ORDER BY ${time})
-    TO ${sqlString(options.outFile)} (FORMAT parquet, COMPRESSION zstd)`);
+    TO ${sqlString(options.outFile)} (${PARQUET_COPY_OPTIONS})`);
   await connection.run("DROP TABLE merged");
   return { rows: Number(counts[0]?.kept ?? 0), duplicates: Number(counts[0]?.duplicates ?? 0) };
 }

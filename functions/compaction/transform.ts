@@ -1,7 +1,7 @@
 import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { sqlIdentifier, sqlString, sqlStringList } from "./duckdb.js";
+import { PARQUET_COPY_OPTIONS, sqlIdentifier, sqlString, sqlStringList } from "./duckdb.js";
 import type { CompactionTable } from "./tables.js";
 import { jsonColumns, QUARANTINE_COMPACTION_TABLE } from "./tables.js";
 
@@ -245,7 +245,7 @@ async function planTableWrites(
         SELECT ${tableSelectList(table)}, strftime(${time}, '%Y-%m-%d') AS dt, strftime(${time}, '%H') AS "hour"
         FROM ${table.from} WHERE ${filter}
       ) TO ${sqlString(directory)}
-      (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, "hour"), OVERWRITE_OR_IGNORE)`;
+      (${PARQUET_COPY_OPTIONS}, PARTITION_BY (dt, "hour"), OVERWRITE_OR_IGNORE)`;
     return { rows: n, byPartition, tasks: [{ sql, files: () => partitionFiles(table.name, directory) }] };
   }
   // A plain COPY per partition: DuckDB's partitioned writer is ~3x slower than a plain one here, and a
@@ -258,7 +258,7 @@ async function planTableWrites(
     const sql = `COPY (
         SELECT ${tableSelectList(table)} FROM ${table.from}
         WHERE ${filter} AND ${time} >= TIMESTAMP '${c.hour_start}' AND ${time} < TIMESTAMP '${c.hour_start}' + INTERVAL 1 HOUR
-      ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`;
+      ) TO ${sqlString(path)} (${PARQUET_COPY_OPTIONS})`;
     const file: StagedPartitionFile = { table: table.name, dt: c.dt, hour: c.hour, partitionPath, path };
     tasks.push({ sql, files: async () => [file] });
   }
