@@ -77,8 +77,9 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
     }
     const service = contextString(context, "service");
     const stage = contextString(context, "stage");
+    // A conformed event name is [a-z0-9_]+ (conformName): nothing to escape, so no JSON.stringify call.
     return (
-      `{"event_id":${JSON.stringify(event.eventId)},"event":${JSON.stringify(event.event)},` +
+      `{"event_id":${JSON.stringify(event.eventId)},"event":"${event.event}",` +
       `"event_time":"${new Date(event.eventTimeMs).toISOString()}","received_at":${receivedAt},` +
       `"user_id":${JSON.stringify(event.userId)},"anonymous_id":${JSON.stringify(event.anonymousId)},` +
       `"correlation_id":${correlationId},"service":${service === null ? defaultService : JSON.stringify(service)},` +
