@@ -228,31 +228,35 @@ export async function openLocalDynamoDB(
   };
 }
 
-/** Adds the options of LocalStackTargetOptions to a command, the same names and text on every command. */
+const foundThrough = (port: number) => `default: found through --data-dir, else 127.0.0.1:${port}`;
+
+/** The options of LocalStackTargetOptions, the same names and text on every command. */
+export const dataDirOption = () =>
+  new Option(
+    "--data-dir <dir>",
+    `the local stack's data directory: its ${STACK_FILE_NAME} tells where a running \`observatory dev\` listens; read directly when none runs (default: "${LOCAL_DATA_DIR}")`,
+  );
+export const collectorEndpointOption = () =>
+  new Option(
+    "--endpoint <url>",
+    `collector of a running local stack (${foundThrough(LOCAL_COLLECTOR_PORT)})`,
+  );
+export const s3EndpointOption = () =>
+  new Option("--s3-endpoint <url>", `S3 of a running local stack (${foundThrough(LOCAL_S3_PORT)})`);
+export const dynamodbEndpointOption = () =>
+  new Option(
+    "--dynamodb-endpoint <url>",
+    `DynamoDB of a running local stack (${foundThrough(LOCAL_DYNAMODB_PORT)})`,
+  );
+
+/** Adds the options of LocalStackTargetOptions to a command. */
 export function addLocalStackOptions<C extends Command>(
   command: C,
   peers: { collector?: boolean; dynamodb?: boolean } = {},
 ): C {
-  const found = (port: number) => `default: found through --data-dir, else 127.0.0.1:${port}`;
-  command.addOption(
-    new Option(
-      "--data-dir <dir>",
-      `the local stack's data directory: its ${STACK_FILE_NAME} tells where a running \`observatory dev\` listens; read directly when none runs (default: "${LOCAL_DATA_DIR}")`,
-    ),
-  );
-  if (peers.collector)
-    command.addOption(
-      new Option("--endpoint <url>", `collector of a running local stack (${found(LOCAL_COLLECTOR_PORT)})`),
-    );
-  command.addOption(
-    new Option("--s3-endpoint <url>", `S3 of a running local stack (${found(LOCAL_S3_PORT)})`),
-  );
-  if (peers.dynamodb)
-    command.addOption(
-      new Option(
-        "--dynamodb-endpoint <url>",
-        `DynamoDB of a running local stack (${found(LOCAL_DYNAMODB_PORT)})`,
-      ),
-    );
+  command.addOption(dataDirOption());
+  if (peers.collector) command.addOption(collectorEndpointOption());
+  command.addOption(s3EndpointOption());
+  if (peers.dynamodb) command.addOption(dynamodbEndpointOption());
   return command;
 }

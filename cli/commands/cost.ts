@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { openLocalQuerySession } from "../../local/query-connection.js";
 import type { LocalQueryEngine } from "../../local/query-engine.js";
+import { dataDirOption, s3EndpointOption } from "../../local/stack-connection.js";
 import { formatBytes, formatUsd } from "../../query/athena-pricing.js";
 import { NAMED_QUERIES } from "../../query/named-queries.js";
 import { estimateScan } from "../../query/scan-estimate.js";
@@ -17,6 +18,7 @@ export interface CostCommandOptions {
   allNamed?: boolean;
   dataDir?: string;
   s3Port?: number;
+  s3Endpoint?: string;
   format: OutputFormat;
 }
 
@@ -29,10 +31,8 @@ export function registerCostCommand(program: Command): void {
     .argument("[sql]", "the SQL to estimate, or - to read it from stdin")
     .option("--named <name>", `estimate a named query (${NAMED_QUERIES.map((q) => q.name).join(", ")})`)
     .option("--all-named", "estimate every named query")
-    .option(
-      "--data-dir <dir>",
-      "the local stack's data directory, read when `observatory dev` is not running",
-    )
+    .addOption(dataDirOption())
+    .addOption(s3EndpointOption())
     .option("--s3-port <port>", "port of the running local stack's S3", portNumber)
     .addOption(formatOption())
     .action(async (sql: string | undefined, options: CostCommandOptions) => {
@@ -48,7 +48,11 @@ export async function runCostCommand(
   const queries = options.allNamed
     ? NAMED_QUERIES.map((q) => ({ name: q.name, sql: q.sql }))
     : [{ name: options.named ?? "query", sql: await resolveSql(sql, options.named, io.stdin) }];
-  const session = await openLocalQuerySession({ dataDir: options.dataDir, s3Port: options.s3Port });
+  const session = await openLocalQuerySession({
+    dataDir: options.dataDir,
+    s3Port: options.s3Port,
+    s3Endpoint: options.s3Endpoint,
+  });
   try {
     for (const note of session.notes) io.stderr.write(`${note}\n`);
     if (options.allNamed)

@@ -9,6 +9,7 @@ import { AthenaClient } from "@aws-sdk/client-athena";
 import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError } from "commander";
 import { openLocalQuerySession } from "../../local/query-connection.js";
+import { dataDirOption, s3EndpointOption } from "../../local/stack-connection.js";
 import { formatBytes, formatUsd } from "../../query/athena-pricing.js";
 import { type AthenaProgress, runAthenaQuery } from "../../query/athena-runner.js";
 import { NAMED_QUERIES, namedQuery } from "../../query/named-queries.js";
@@ -31,6 +32,7 @@ export interface QueryCommandOptions {
   region?: string;
   dataDir?: string;
   s3Port?: number;
+  s3Endpoint?: string;
   format: OutputFormat;
 }
 
@@ -60,10 +62,8 @@ export function registerQueryCommand(program: Command): void {
     .option("--workgroup <name>", `Athena workgroup (default: $${WORKGROUP_ENV})`)
     .option("--database <name>", `Glue database of the tables (default: $${DATABASE_ENV})`)
     .option("--region <region>", "Athena's region (default: AWS_REGION or the profile's)")
-    .option(
-      "--data-dir <dir>",
-      "local: the local stack's data directory, read when `observatory dev` is not running",
-    )
+    .addOption(dataDirOption())
+    .addOption(s3EndpointOption())
     .option("--s3-port <port>", "local: port of the running local stack's S3", portNumber)
     .addOption(formatOption())
     .action(async (sql: string | undefined, options: QueryCommandOptions) => {
@@ -143,6 +143,7 @@ async function onLocal(sql: string, options: QueryCommandOptions, io: CommandIo)
   const session = await openLocalQuerySession({
     dataDir: options.dataDir,
     s3Port: options.s3Port,
+    s3Endpoint: options.s3Endpoint,
     onSyncProgress: progress.update,
   }).finally(progress.stop);
   try {
