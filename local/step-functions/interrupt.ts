@@ -16,9 +16,12 @@ export const INTERRUPT_LEDGER_TIMEOUT_MS = 3000;
 
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 
+/** What the runs in flight in this process record when a signal comes (several runs may overlap). */
+const pending = new Set<(signal: NodeJS.Signals) => Promise<void>>();
+
 /**
- * Runs `work`; if SIGINT or SIGTERM arrives meanwhile, awaits `onInterrupt` (at most
- * INTERRUPT_LEDGER_TIMEOUT_MS) and then, unless someone else listens for that signal (e.g.
+ * Runs `work`; if SIGINT or SIGTERM arrives meanwhile, awaits `onInterrupt` of every run in flight (at
+ * most INTERRUPT_LEDGER_TIMEOUT_MS) and then, unless someone else listens for that signal (e.g.
  * `observatory dev`, which stops its stack), re-raises it so the process ends as it would have.
  * A second Ctrl-C while recording ends the process at once.
  */
@@ -26,26 +29,34 @@ export async function whileInterruptible<T>(
   work: () => Promise<T>,
   onInterrupt: (signal: NodeJS.Signals) => Promise<void>,
 ): Promise<T> {
-  const remove = () => {
-    for (const s of SIGNALS) process.removeListener(s, handle);
-  };
-  const handle = (signal: NodeJS.Signals) => {
-    remove();
-    const recorded = onInterrupt(signal).catch((error: unknown) => {
-      process.stderr.write(`could not record the interruption: ${(error as Error).message}\n`);
-    });
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, INTERRUPT_LEDGER_TIMEOUT_MS).unref());
-    void Promise.race([recorded, timeout]).then(() => {
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
-  };
-  // First in line, so the ledger write starts before anyone else's shutdown (e.g. closing dynalite).
-  for (const s of SIGNALS) process.prependListener(s, handle);
+  if (pending.size === 0)
+    // First in line, so the ledger writes start before anyone else's shutdown (e.g. closing dynalite).
+    for (const s of SIGNALS) process.prependListener(s, handleSignal);
+  pending.add(onInterrupt);
   try {
     return await work();
   } finally {
-    remove();
+    pending.delete(onInterrupt);
+    if (pending.size === 0) removeSignalListeners();
   }
+}
+
+function removeSignalListeners(): void {
+  for (const s of SIGNALS) process.removeListener(s, handleSignal);
+}
+
+function handleSignal(signal: NodeJS.Signals): void {
+  const records = [...pending].map((record) =>
+    record(signal).catch((error: unknown) => {
+      process.stderr.write(`could not record the interruption: ${(error as Error).message}\n`);
+    }),
+  );
+  pending.clear();
+  removeSignalListeners();
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, INTERRUPT_LEDGER_TIMEOUT_MS).unref());
+  void Promise.race([Promise.all(records), timeout]).then(() => {
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  });
 }
 
 /**
