@@ -54,6 +54,14 @@ try {
   const ours: number[] = [];
   const oursEventsOnly: number[] = [];
   const base: number[] = [];
+  // Process CPU time (every DuckDB thread) of each side: the work done, much less swayed by the other
+  // processes on the machine than wall time.
+  const oursCpu: number[] = [];
+  const baseCpu: number[] = [];
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1000;
+  };
   let oursEventsBytes = 0;
   let oursAllBytes = 0;
   let baseBytes = 0;
@@ -62,15 +70,18 @@ try {
     const outBase = join(work, `base-${round}`);
     await mkdir(outBase);
     let t = performance.now();
+    let cpu = process.cpuUsage();
     await db.connection.run(
       `COPY (SELECT * FROM read_json(${sqlStringList(raw.files)}, format = 'newline_delimited', compression = 'gzip')) TO ${sqlString(join(outBase, "out.parquet"))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     base.push(performance.now() - t);
+    baseCpu.push(cpuMs(cpu));
     baseBytes = await directoryBytes(outBase);
 
     const outOurs = join(work, `ours-${round}`);
     await mkdir(outOurs);
     t = performance.now();
+    cpu = process.cpuUsage();
     const result = await compactFiles(db.connection, {
       kind: "events",
       inputFiles: raw.files,
@@ -79,6 +90,7 @@ try {
       writers,
     });
     ours.push(performance.now() - t);
+    oursCpu.push(cpuMs(cpu));
     rowsOut = result.rowsByTable.events ?? 0;
     oursEventsBytes = await directoryBytes(join(outOurs, "events"));
     oursAllBytes = await directoryBytes(outOurs);
@@ -113,6 +125,10 @@ try {
   );
   console.log(
     `   ratio rows/s ours/baseline, per round: median ${median(ratios).toFixed(2)}x, range ${range(ratios)} (goal >= 0.7x)`,
+  );
+  const cpuRatios = baseCpu.map((b, i) => b / (oursCpu[i] as number));
+  console.log(
+    `   CPU time per round: baseline median ${median(baseCpu).toFixed(0)} ms, ours ${median(oursCpu).toFixed(0)} ms; ratio baseline/ours median ${median(cpuRatios).toFixed(2)}x, range ${range(cpuRatios)}`,
   );
   const eventsOnlyRate = EVENTS / (median(oursEventsOnly) / 1000);
   console.log(
