@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { QuarantineRecord } from "../contracts/event-record.js";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { QUARANTINE_PREFIX } from "../contracts/storage-layout.js";
 import { openDuckDB } from "../functions/compaction/duckdb.js";
@@ -183,6 +184,45 @@ describe("compaction: poison objects and malformed lines are quarantined, the re
       )[0]?.n;
     expect(await counts("events")).toBe(4);
     expect(await counts("quarantine")).toBe(5);
+  });
+
+  it("a foreign line in a quarantine object is quarantined too, beside the good records", async () => {
+    const good: QuarantineRecord = {
+      quarantined_at: "2026-11-22T15:20:00.000Z",
+      request_id: "req-q1",
+      correlation_id: "corr-q1",
+      status: 400,
+      index: 0,
+      event_id: null,
+      event: "search_made",
+      reasons: ["properties.query is required"],
+      payload: "{}",
+      payload_encoding: "json",
+    };
+    const key = "quarantine/dt=2026-11-22/hour=15/1795360800000-foreign.ndjson.gz";
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: key,
+        Body: gzipSync(`${JSON.stringify(good)}\n${JSON.stringify({ quarantined_at: "yesterday" })}\n`),
+      }),
+    );
+    const chunks = await planCompaction(deps, { run_id: "poison-3", input: {} });
+    expect(chunks.flatMap((c) => c.keys)).toEqual([key]);
+    await compactChunks(deps, "poison-3", chunks);
+    await finalizeCompaction(deps, "poison-3");
+    const rows = await queryTable<{ request_id: string; batch_index: number; reasons: string[] }>(
+      s3.client,
+      s3.bucket,
+      "quarantine",
+      `SELECT request_id, batch_index, reasons FROM quarantine WHERE request_id IN ('req-q1', '${key}') ORDER BY request_id`,
+    );
+    expect(rows.map((r) => [r.request_id, r.batch_index])).toEqual([
+      [key, 1],
+      ["req-q1", 0],
+    ]);
+    expect(rows[0]?.reasons).toContain('quarantined_at must be an ISO-8601 time with a zone: "yesterday"');
+    expect(await planCompaction(deps, { run_id: "poison-4", input: {} })).toEqual([]);
   });
 
   it("a chunk failing for a reason that is not its data still fails, and quarantines nothing", async () => {
