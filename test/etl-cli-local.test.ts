@@ -8,8 +8,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { etlRunsLocal, etlStartLocal } from "../cli/commands/etl-local.js";
 import { buildProgram } from "../cli/main.js";
 import { defineJob } from "../etl/jobs.js";
+import { listRuns } from "../etl/ledger.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "../local/dynamodb-server.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import { startLocalStack } from "../local/stack.js";
+import { LOCAL_LEDGER_TABLE } from "../local/step-functions/local-etl.js";
 import type { LocalPeers } from "../local/step-functions/peers.js";
 
 let dir: string;
@@ -154,4 +157,55 @@ describe("observatory etl definition", () => {
       stderr.mockRestore();
     }
   });
+});
+
+describe("etl --local finds the local stack like every command", () => {
+  it("start --data-dir runs in a stack on other ports (its ledger), runs --s3-endpoint/--dynamodb-endpoint reads it", async () => {
+    const dataDir = join(dir, "stack");
+    const stack = await startLocalStack({ dataDir, s3Port: 0, collectorPort: 0, dynamoPort: 0, quiet: true });
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    let errText = "";
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      errText += String(chunk);
+      return true;
+    });
+    try {
+      const cli = (...args: string[]) => buildProgram().parseAsync(["node", "observatory", "etl", ...args]);
+      await cli(
+        "start",
+        "wordcount",
+        "--local",
+        "--data-dir",
+        dataDir,
+        "--run-id",
+        "found-1",
+        "--format",
+        "json",
+      );
+      expect(errText).toContain(
+        `S3: the running local stack's S3 at ${stack.s3.endpoint} (from ${join(dataDir, "stack.json")})`,
+      );
+      const runs = await listRuns(stack.dynamodb.client, LOCAL_LEDGER_TABLE, "wordcount");
+      expect(runs.map((r) => [r.run, r.status])).toEqual([["found-1", "SUCCEEDED"]]);
+      log.mockClear();
+      await cli(
+        "runs",
+        "wordcount",
+        "--local",
+        "--s3-endpoint",
+        stack.s3.endpoint,
+        "--dynamodb-endpoint",
+        stack.dynamodb.endpoint,
+        "--format",
+        "json",
+      );
+      const listed = JSON.parse(String(log.mock.calls.at(-1)![0])) as { run: string }[];
+      expect(listed.map((r) => r.run)).toEqual(["found-1"]);
+    } finally {
+      log.mockRestore();
+      stderr.mockRestore();
+      process.exitCode = undefined;
+      await stack.close();
+    }
+  }, 60_000);
 });

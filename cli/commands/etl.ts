@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { LOCAL_BUCKET } from "../../contracts/local-stack.js";
 import { buildEtlDefinition, placeholderRefs } from "../../etl/definition.js";
 import { getJob, listJobs } from "../../etl/job-catalog.js";
+import { dataDirOption, dynamodbEndpointOption, s3EndpointOption } from "../../local/stack-connection.js";
 import { localRefs } from "../../local/step-functions/local-etl.js";
 import { formatOption, type OutputFormat } from "../format.js";
 import { etlRunsOnAws, etlStartOnAws, etlStatusOnAws } from "./etl-aws.js";
@@ -59,7 +60,9 @@ export function registerEtlCommand(program: Command): void {
     .option("--name <name>", "AWS: execution name")
     .option("--state-machine-arn <arn>", "AWS: the job's state machine (default: from the environment)")
     .option("--region <region>", "AWS: region (default: the ARN's, else AWS_REGION or the profile's)")
-    .option("--data-dir <dir>", "local: where s3rver/dynalite keep data when no `observatory dev` is running")
+    .addOption(dataDirOption())
+    .addOption(s3EndpointOption())
+    .addOption(dynamodbEndpointOption())
     .option(
       "--threads <n>",
       `local: run the workers in n worker threads, like a Lambda fleet (worth it for CPU-bound workers; this machine has ${availableParallelism()} cores). 0: in this process, best for I/O-bound jobs (a thread takes ~1-2 s to start)`,
@@ -79,6 +82,8 @@ export function registerEtlCommand(program: Command): void {
           stateMachineArn?: string;
           region?: string;
           dataDir?: string;
+          s3Endpoint?: string;
+          dynamodbEndpoint?: string;
           threads: number;
           format: OutputFormat;
         },
@@ -89,6 +94,8 @@ export function registerEtlCommand(program: Command): void {
               runId: options.runId,
               format: options.format,
               dataDir: options.dataDir,
+              s3Endpoint: options.s3Endpoint,
+              dynamodbEndpoint: options.dynamodbEndpoint,
               threads: options.threads,
             })
           : await etlStartOnAws(job, {
@@ -155,7 +162,9 @@ export function registerEtlCommand(program: Command): void {
     .option("--ledger-table <name>", "AWS: the job's ledger table (default: OBSERVATORY_<JOB>_LEDGER_TABLE)")
     .option("--region <region>", "AWS: region of the ledger table (default: AWS_REGION or the profile's)")
     .option("--limit <n>", "how many runs", positiveInteger, 20)
-    .option("--data-dir <dir>", "where s3rver/dynalite keep data when no `observatory dev` is running")
+    .addOption(dataDirOption())
+    .addOption(s3EndpointOption())
+    .addOption(dynamodbEndpointOption())
     .addOption(formatOption())
     .action(
       async (
@@ -164,6 +173,8 @@ export function registerEtlCommand(program: Command): void {
           local?: boolean;
           limit: number;
           dataDir?: string;
+          s3Endpoint?: string;
+          dynamodbEndpoint?: string;
           ledgerTable?: string;
           region?: string;
           format: OutputFormat;
@@ -173,6 +184,8 @@ export function registerEtlCommand(program: Command): void {
           ? await etlRunsLocal(job, {
               format: options.format,
               dataDir: options.dataDir,
+              s3Endpoint: options.s3Endpoint,
+              dynamodbEndpoint: options.dynamodbEndpoint,
               limit: options.limit,
             })
           : await etlRunsOnAws(job, {
