@@ -1,5 +1,6 @@
 import type { QuarantineRecord, RawEventRecord } from "../../contracts/event-record.js";
 import type { JsonValue } from "./conform.js";
+import { isoUtc } from "./iso-time.js";
 import type { ValidEvent } from "./validate.js";
 
 /** What the collector knows about the request, added to every event of its batch. */
@@ -80,7 +81,7 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
     // A conformed event name is [a-z0-9_]+ (conformName): nothing to escape, so no JSON.stringify call.
     return (
       `{"event_id":${JSON.stringify(event.eventId)},"event":"${event.event}",` +
-      `"event_time":"${new Date(event.eventTimeMs).toISOString()}","received_at":${receivedAt},` +
+      `"event_time":"${isoUtc(event.eventTimeMs)}","received_at":${receivedAt},` +
       `"user_id":${JSON.stringify(event.userId)},"anonymous_id":${JSON.stringify(event.anonymousId)},` +
       `"correlation_id":${correlationId},"service":${service === null ? defaultService : JSON.stringify(service)},` +
       `"stage":${stage === null ? defaultStage : JSON.stringify(stage)},"properties":${JSON.stringify(event.properties)},` +
