@@ -251,7 +251,7 @@ export async function runDemo(
           `a collector runs at ${endpoint} but not its ${s3.running ? "DynamoDB" : "S3"}: pass --s3-endpoint and --dynamodb-endpoint (what \`observatory dev\` printed), or --data-dir of that stack`,
         );
       }
-      print(`Using the running local stack: ${running.note}; ${s3.note}; ${dynamodb.note}.`);
+      print(`Using the running local stack:\n  ${running.note}\n  ${s3.note}\n  ${dynamodb.note}`);
     } else {
       for (const note of notes) print(note);
       // Free ports: nothing can clash, and the stack is this process's alone (it leaves stack.json
