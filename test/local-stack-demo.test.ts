@@ -23,7 +23,7 @@ interface DemoReport {
   raw: { events: number; by_event: { image_bytes_total: unknown }[] };
   quarantine: { items: { reasons: unknown }[] };
   compaction: { status: string; run_id: string };
-  trace: { rows: { service: string | null }[] };
+  trace: { correlation_id: string; rows: { service: string | null }[] };
 }
 
 describe("observatory demo", () => {
@@ -132,6 +132,8 @@ describe("observatory demo", () => {
       expect(runs.map((r) => r.run)).toContain(report.compaction.run_id);
       // The collector's lines, delivered by the running stack's own log pipeline, are in the trace.
       expect(report.trace.rows.some((r) => r.service === "observatory-collector")).toBe(true);
+      // What to run again names the data directory (the trace then works with or without the stack).
+      expect(stderr).toContain(`observatory trace ${report.trace.correlation_id} --data-dir ${dataDir}`);
       expect(new Set(report.trace.rows.map((r) => r.service))).toEqual(
         new Set(["storefront", "search", "images", "observatory-collector"]),
       );

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { LOCAL_DATA_DIR } from "../../contracts/local-stack.js";
 import { startDemoServices } from "../../local/demo-services/start.js";
 import { DELIVERY_INTERVAL_MS } from "../../local/log-delivery.js";
 import { startLocalLogPipeline } from "../../local/log-pipeline.js";
@@ -73,7 +74,7 @@ export const traceDemoStep: DemoStep = {
       const serviceCount = new Set(rows.map((r) => r.service)).size;
       context.print();
       context.print(
-        `${rows.length} entries (${rows.filter((r) => r.kind === "log").length} log lines, ${rows.filter((r) => r.kind === "event").length} events) from ${serviceCount} services. Again any time: observatory trace ${correlationId}`,
+        `${rows.length} entries (${rows.filter((r) => r.kind === "log").length} log lines, ${rows.filter((r) => r.kind === "event").length} events) from ${serviceCount} services. Again any time: observatory trace ${correlationId}${context.dataDir === LOCAL_DATA_DIR ? "" : ` --data-dir ${context.dataDir}`}`,
       );
     } finally {
       await services.close();
