@@ -26,6 +26,17 @@ interface Source {
   timeColumn: string;
 }
 
+/**
+ * ISO-8601 text column -> the same-named TIMESTAMP_MS column in UTC. Through TIMESTAMPTZ so an explicit
+ * offset (not only `Z`) is honoured. The instant then moves over as epoch microseconds: the same value
+ * as CAST(TIMESTAMPTZ AS TIMESTAMP), which goes through ICU calendar arithmetic per row (~4x the CPU:
+ * ~6% of a chunk's). Infinities have no epoch and take the plain cast.
+ */
+function utcMillis(column: string): string {
+  const instant = `CAST(${column} AS TIMESTAMPTZ)`;
+  return `CAST(CASE WHEN isfinite(${instant}) THEN make_timestamp(epoch_us(${instant})) ELSE CAST(${instant} AS TIMESTAMP) END AS TIMESTAMP_MS) AS ${column}`;
+}
+
 const SOURCES: Record<SourceKind, Source> = {
   events: {
     readColumns: {
@@ -46,9 +57,8 @@ const SOURCES: Record<SourceKind, Source> = {
     clean: [
       "event_id",
       "event",
-      // Through TIMESTAMPTZ so an explicit offset (not only `Z`) is honoured; stored as UTC ms.
-      "CAST(CAST(event_time AS TIMESTAMPTZ) AS TIMESTAMP_MS) AS event_time",
-      "CAST(CAST(received_at AS TIMESTAMPTZ) AS TIMESTAMP_MS) AS received_at",
+      utcMillis("event_time"),
+      utcMillis("received_at"),
       "user_id",
       "anonymous_id",
       "correlation_id",
@@ -77,7 +87,7 @@ const SOURCES: Record<SourceKind, Source> = {
       payload_encoding: "VARCHAR",
     },
     clean: [
-      "CAST(CAST(quarantined_at AS TIMESTAMPTZ) AS TIMESTAMP_MS) AS quarantined_at",
+      utcMillis("quarantined_at"),
       "request_id",
       "correlation_id",
       "status",
