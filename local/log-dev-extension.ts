@@ -54,5 +54,9 @@ export function logsStackExtra(
 
 export const logsDevExtension: DevExtension = {
   options: [new Option("--no-logs", "leave out the log consumer and the logging demo services")],
-  extra: (options) => (options.logs === false ? undefined : logsStackExtra()),
+  // `dev --port 0` (any free port) moves the demo services to free ports too.
+  extra: (options) =>
+    options.logs === false
+      ? undefined
+      : logsStackExtra(options.port === 0 ? { ports: { storefront: 0, search: 0, images: 0 } } : {}),
 };

@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeStack } from "../cli/commands/dev.js";
+import { LOCAL_DEMO_SERVICE_PORTS } from "../contracts/local-stack.js";
 import { startHttpLambda } from "../local/api-gateway.js";
 import { type LocalStackCore, startLocalStack } from "../local/stack.js";
 import { readStackFile, type StackFile, stackFilePath } from "../local/stack-file.js";
@@ -259,7 +260,7 @@ describe("startLocalStack", () => {
 });
 
 describe("observatory dev", () => {
-  // The logging extra's demo services listen on fixed ports: left out so the test never collides with a running dev.
+  // With --port 0 the logging extra's demo services take free ports too, so this never collides with a running dev.
   it("prints the endpoints, serves health, and stops cleanly on SIGINT", async () => {
     const child = spawn(
       process.execPath,
@@ -274,7 +275,6 @@ describe("observatory dev", () => {
         "0",
         "--dynamodb-port",
         "0",
-        "--no-logs",
         "--compact-every",
         "off",
       ],
@@ -301,6 +301,8 @@ describe("observatory dev", () => {
       expect(output).toContain("API key    local-dev-key");
       expect(output).toContain("curl -s -X POST");
       expect(output).toContain(`find this stack with --data-dir ${join(dir, "dev")}`);
+      const demoService = /curl -i 'http:\/\/127\.0\.0\.1:(\d+)\/search/.exec(output);
+      expect(Number(demoService?.[1])).not.toBe(LOCAL_DEMO_SERVICE_PORTS.storefront);
       expect((await fetch(`${url}/v1/health`)).status).toBe(200);
       // The discovery file other commands find the stack through, removed on a clean stop.
       const file = JSON.parse(await readFile(stackFilePath(join(dir, "dev")), "utf8")) as StackFile;
