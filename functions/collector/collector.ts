@@ -93,7 +93,7 @@ export function createCollector(options: CollectorOptions): Collector {
     facts: RequestFacts,
     respond: (status: number, body: unknown, headers?: Record<string, string>) => GatewayResult,
   ) {
-    const parsed = parseBody(request.headers, request.body);
+    const parsed = parseBody(request.headers, request.body, request.bodyText);
     if (!parsed.ok) {
       const item = { index: null, eventId: null, event: null, reasons: [parsed.error] };
       await quarantine(facts, [

@@ -12,6 +12,8 @@ export interface CollectorRequest {
   headers: Record<string, string>;
   /** Raw body bytes (base64 already decoded), or an empty buffer. */
   body: Buffer;
+  /** The body as API Gateway delivered it when that was text (not base64): `body` is its UTF-8. */
+  bodyText?: string;
   requestId: string;
   sourceIp: string | null;
   userAgent: string | null;
@@ -45,6 +47,10 @@ function bodyBytes(body: string | null | undefined, isBase64Encoded: boolean | u
   return isBase64Encoded ? Buffer.from(body, "base64") : Buffer.from(body, "utf8");
 }
 
+function bodyText(body: string | null | undefined, isBase64Encoded: boolean | undefined): string | undefined {
+  return body && !isBase64Encoded ? body : undefined;
+}
+
 /** Reads a v2 or v1 proxy event into one shape. */
 export function toCollectorRequest(event: GatewayEvent): CollectorRequest {
   if (isHttpApiEvent(event)) {
@@ -54,6 +60,7 @@ export function toCollectorRequest(event: GatewayEvent): CollectorRequest {
       path: event.rawPath ?? ctx.http.path,
       headers: lowerCaseHeaders(event.headers),
       body: bodyBytes(event.body, event.isBase64Encoded),
+      bodyText: bodyText(event.body, event.isBase64Encoded),
       requestId: ctx.requestId,
       sourceIp: ctx.http.sourceIp ?? null,
       userAgent: ctx.http.userAgent ?? null,
@@ -65,6 +72,7 @@ export function toCollectorRequest(event: GatewayEvent): CollectorRequest {
     path: event.path,
     headers: lowerCaseHeaders(event.headers),
     body: bodyBytes(event.body, event.isBase64Encoded),
+    bodyText: bodyText(event.body, event.isBase64Encoded),
     requestId: ctx?.requestId ?? "",
     sourceIp: ctx?.identity?.sourceIp ?? null,
     userAgent: ctx?.identity?.userAgent ?? lowerCaseHeaders(event.headers)["user-agent"] ?? null,

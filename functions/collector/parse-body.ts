@@ -50,8 +50,13 @@ export function checkContentType(contentType: string | undefined): string | null
 /**
  * Turns request bytes into a batch, or says why not. Order matters: the cheap checks (type, size)
  * run before any decompression or parsing, and gunzip is capped so a gzip bomb stops at the limit.
+ * `rawText`, when given, is the text whose UTF-8 `raw` is (an API Gateway body that was not base64).
  */
-export function parseBody(headers: Record<string, string>, raw: Buffer): ParsedBatch | RefusedBody {
+export function parseBody(
+  headers: Record<string, string>,
+  raw: Buffer,
+  rawText?: string,
+): ParsedBatch | RefusedBody {
   const typeError = checkContentType(headers["content-type"]);
   if (typeError) return refuse(415, typeError, raw);
   if (raw.length > MAX_BODY_BYTES) {
@@ -89,13 +94,21 @@ export function parseBody(headers: Record<string, string>, raw: Buffer): ParsedB
     );
   }
 
-  // isUtf8 validates in C++ without allocating; toString then decodes (a BOM, if any, is dropped as TextDecoder would).
-  if (!isUtf8(bytes)) {
-    const hint =
-      bytes[0] === 0x1f && bytes[1] === 0x8b ? " (it looks like gzip: set content-encoding: gzip)" : "";
-    return refuse(400, `body is not valid UTF-8${hint}`, raw);
+  let text: string;
+  if (rawText !== undefined && bytes === raw) {
+    // `raw` is this text's UTF-8, always valid (a lone surrogate became U+FFFD's bytes): the same text
+    // as decoding it back, without the decode (about 0.1 ms of a 500-event batch's 0.5 ms parse).
+    text = (rawText as string & { toWellFormed(): string }).toWellFormed();
+  } else {
+    // isUtf8 validates in C++ without allocating; toString then decodes.
+    if (!isUtf8(bytes)) {
+      const hint =
+        bytes[0] === 0x1f && bytes[1] === 0x8b ? " (it looks like gzip: set content-encoding: gzip)" : "";
+      return refuse(400, `body is not valid UTF-8${hint}`, raw);
+    }
+    text = bytes.toString("utf8");
   }
-  let text = bytes.toString("utf8");
+  // A BOM, if any, is dropped as TextDecoder would.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 
   // JSON.parse is safe against prototype pollution by spec: it defines `__proto__` as an own data
