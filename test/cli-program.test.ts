@@ -93,9 +93,6 @@ describe("help conventions", () => {
         .filter((o: Option) => typeof o.defaultValue === "string" && /^\d+$/.test(o.defaultValue))
         .map((o: Option) => `${name} ${o.flags}`),
     );
-    // Acceptance finding F19: cli/commands/trace.ts (another engineer's area in that session) still
-    // defaults --days to String(DEFAULT_TRACE_DAYS). Drop it from here once it is a number.
-    const pending = new Set(["observatory trace --days <n>"]);
-    expect(asText.filter((option) => !pending.has(option))).toEqual([]);
+    expect(asText).toEqual([]);
   });
 });

@@ -273,7 +273,7 @@ describe("observatory trace", () => {
   it("runs as the CLI command against the local stack's S3, in json and csv", async () => {
     const rows = await runTrace(OTHER, {
       format: "json",
-      days: "400",
+      days: 400,
       dataDir: dir,
       s3Endpoint: s3.endpoint,
       bucket: s3.bucket,
@@ -290,7 +290,7 @@ describe("observatory trace", () => {
     await expect(
       runTrace("has space", {
         format: "json",
-        days: "7",
+        days: 7,
         dataDir: dir,
         s3Endpoint: s3.endpoint,
         bucket: s3.bucket,
@@ -299,7 +299,7 @@ describe("observatory trace", () => {
     await expect(
       runTrace(ID, {
         format: "json",
-        days: "7",
+        days: 7,
         dataDir: dir,
         s3Endpoint: "http://127.0.0.1:9",
         bucket: s3.bucket,
@@ -309,7 +309,7 @@ describe("observatory trace", () => {
 
   it("reads the data directory directly when no stack runs (as query, cost and etl do)", async () => {
     const notes: string[] = [];
-    const rows = await runTrace(OTHER, { format: "json", days: "400", dataDir: dir, bucket: s3.bucket }, {
+    const rows = await runTrace(OTHER, { format: "json", days: 400, dataDir: dir, bucket: s3.bucket }, {
       write: (text: string) => notes.push(text),
     } as unknown as NodeJS.WritableStream);
     expect(rows.map((r) => r.message)).toEqual([
@@ -337,7 +337,7 @@ describe("observatory trace", () => {
       }),
     );
     const notes: string[] = [];
-    const rows = await runTrace(OTHER, { format: "json", days: "400", dataDir, bucket: s3.bucket }, {
+    const rows = await runTrace(OTHER, { format: "json", days: 400, dataDir, bucket: s3.bucket }, {
       write: (text: string) => notes.push(text),
     } as unknown as NodeJS.WritableStream);
     expect(rows).toHaveLength(2);
@@ -578,7 +578,7 @@ describe("observatory trace --opensearch", () => {
   it("searches the consumer's indices by correlation ID, then the platform lines of its requests", async () => {
     const rows = await runTrace(ID, {
       format: "json",
-      days: "2",
+      days: 2,
       dataDir: ".",
       s3Endpoint: "",
       bucket: "",
@@ -600,7 +600,7 @@ describe("observatory trace --opensearch", () => {
     await expect(
       runTrace(ID, {
         format: "json",
-        days: "2",
+        days: 2,
         dataDir: ".",
         s3Endpoint: "",
         bucket: "",

@@ -19,6 +19,7 @@ import {
   TIMELINE_COLUMNS,
   type TimelineRow,
 } from "../../trace/timeline.js";
+import { explainAwsConfigError } from "../aws-config.js";
 import { formatOption, formatRows, type OutputFormat } from "../format.js";
 
 /** The table view cuts long messages (json and csv keep them whole). */
@@ -28,7 +29,7 @@ export interface TraceCommandOptions {
   local?: boolean;
   athena?: boolean;
   format: OutputFormat;
-  days: string;
+  days: number;
   dataDir?: string;
   s3Endpoint?: string;
   bucket: string;
@@ -40,6 +41,7 @@ export interface TraceCommandOptions {
   opensearchSigv4?: string;
 }
 
+/** Parses --days (commander calls it with the flag's text). */
 function days(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
@@ -79,7 +81,7 @@ export async function runTrace(
   if ([options.local, options.athena, options.opensearch].filter(Boolean).length > 1) {
     throw new Error("choose one of --local, --athena and --opensearch");
   }
-  const n = days(options.days);
+  const n = options.days;
   if (options.opensearch) {
     const client = await openSearchClient(
       options.opensearch,
@@ -113,6 +115,9 @@ export async function runTrace(
       });
       process.stderr.write("\n");
       return buildTimeline(entries);
+    } catch (error) {
+      // The same words as query --athena and etl for a missing region or credentials.
+      throw explainAwsConfigError(error);
     } finally {
       client.destroy();
     }
@@ -147,9 +152,9 @@ export function registerTraceCommand(program: Command): void {
     .option("--athena", "query the logs and events tables through Athena")
     .addOption(formatOption())
     .addOption(
-      new Option("--days <n>", "how many days back to search (UTC dates)").default(
-        String(DEFAULT_TRACE_DAYS),
-      ),
+      new Option("--days <n>", "how many days back to search (UTC dates)")
+        .argParser(days)
+        .default(DEFAULT_TRACE_DAYS),
     );
   addLocalStackOptions(command)
     .addOption(new Option("--bucket <name>", "local bucket").default(LOCAL_BUCKET))
