@@ -10,8 +10,39 @@ import { RAW_GZIP_LEVEL } from "./limits.js";
  * request at a time, so there is nothing to overlap with anyway.
  */
 export function gzipNdjson(lines: readonly string[]): Buffer {
-  // join() of the lines plus an empty last one gives the final newline without a second 300 KB string.
-  return gzipSync([...lines, ""].join("\n"), { level: RAW_GZIP_LEVEL });
+  return gzipSync(ndjsonBytes(lines), { level: RAW_GZIP_LEVEL });
+}
+
+/** A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair: 4 for 2 units). */
+const MAX_UTF8_BYTES_PER_UNIT = 3;
+const NEWLINE = 0x0a;
+
+/**
+ * The lines' UTF-8, each newline-terminated, written straight into one buffer: cheaper than
+ * `join("\n")` + UTF-8 encoding (measured: a 500-line batch's lines are ropes of ~20 pieces each,
+ * and join() first flattens all of them into one 300 KB string that is then encoded again).
+ */
+function ndjsonBytes(lines: readonly string[]): Buffer {
+  // Units still to write (+1 a newline): the bytes they need when ASCII, the usual case.
+  let pending = 0;
+  for (const line of lines) pending += line.length + 1;
+  let out = Buffer.allocUnsafe(pending);
+  let used = 0;
+  for (const line of lines) {
+    pending -= line.length + 1;
+    // Only a line that might not fit is measured exactly (non-ASCII text, or the last lines).
+    if (used + line.length * MAX_UTF8_BYTES_PER_UNIT + 1 > out.length) {
+      const needed = used + Buffer.byteLength(line) + 1 + pending;
+      if (needed > out.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(needed, out.length * 2));
+        out.copy(bigger, 0, 0, used);
+        out = bigger;
+      }
+    }
+    used += out.write(line, used, "utf8");
+    out[used++] = NEWLINE;
+  }
+  return out.subarray(0, used);
 }
 
 /**
