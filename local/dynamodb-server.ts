@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_DYNAMODB_PORT, LOCAL_REGION } from "../contracts/local-stack.js";
 
@@ -23,7 +23,9 @@ export function localDynamoDBClient(endpoint: string): DynamoDBClient {
  * Starts dynalite. With `directory` its LevelDB store persists there; without, it is in memory.
  * Tables are created by whoever needs them (the ETL ledger creates its own).
  */
-export async function startLocalDynamoDB(options: { directory?: string; port?: number } = {}): Promise<LocalDynamoDB> {
+export async function startLocalDynamoDB(
+  options: { directory?: string; port?: number } = {},
+): Promise<LocalDynamoDB> {
   if (options.directory) await mkdir(options.directory, { recursive: true });
   const server = dynalite({
     path: options.directory,

@@ -107,7 +107,11 @@ describe("LogCentralizer", () => {
       "service",
     ]);
     const params = await inputs<Record<string, string>>(table, "parameters");
-    expect(params).toMatchObject({ "projection.enabled": "true", "projection.dt.type": "date", "projection.dt.format": "yyyy-MM-dd" });
+    expect(params).toMatchObject({
+      "projection.enabled": "true",
+      "projection.dt.type": "date",
+      "projection.dt.format": "yyyy-MM-dd",
+    });
     expect(params["projection.service.type"]).toBe("enum");
     expect(params["projection.service.values"]).toBe("checkout,images,search");
     expect(params["storage.location.template"]).toMatch(

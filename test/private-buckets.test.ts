@@ -2,7 +2,13 @@
 // default must not depend on which component a user happens to compose.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { installMocks, type MockedResource, ofType, settle, valueOf } from "./support/pulumi-mocks.js";
+import {
+  installMocks,
+  type MockedResource,
+  ofType,
+  valueOf as resolved,
+  settle,
+} from "./support/pulumi-mocks.js";
 
 const resources: MockedResource[] = await installMocks();
 const { EtlFleet } = await import("../components/etl-fleet.js");
@@ -46,7 +52,9 @@ describe("buckets of every component", () => {
         | { objectOwnership?: string }
         | undefined;
       expect(rule?.objectOwnership, `${bucket} ownership`).toBe("BucketOwnerEnforced");
-      const policy = JSON.parse(await valueOf(policies.get(`${bucket}-policy`)!.inputs.policy as string)) as {
+      const policy = JSON.parse(
+        await resolved(policies.get(`${bucket}-policy`)!.inputs.policy as string),
+      ) as {
         Statement: { Effect: string; Condition?: { Bool?: Record<string, string> } }[];
       };
       expect(
