@@ -1,4 +1,5 @@
 import { Option } from "commander";
+import stringWidth from "string-width";
 
 /** The output formats every command that prints rows accepts (`--format table|json|csv`). */
 export type OutputFormat = "table" | "json" | "csv";
@@ -22,6 +23,25 @@ function csvCell(value: unknown): string {
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+/**
+ * A table cell must stay on one line and not move the cursor: control characters (newline, tab,
+ * escape, DEL, C1) are shown escaped the way JSON writes them (`\n`, `\t`, `\u001b`).
+ */
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+function tableCell(value: unknown): string {
+  return cell(value).replace(
+    CONTROL_CHARACTERS,
+    (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** Pads to a terminal display width: East Asian wide characters and emoji take two columns. */
+function padToWidth(text: string, width: number): string {
+  return text + " ".repeat(Math.max(0, width - stringWidth(text)));
+}
+
 /** Renders rows in the chosen format. Columns are taken from the first row unless given. */
 export function formatRows(rows: Row[], format: OutputFormat, columns?: string[]): string {
   const cols = columns ?? Object.keys(rows[0] ?? {});
@@ -33,12 +53,13 @@ export function formatRows(rows: Row[], format: OutputFormat, columns?: string[]
       "\n",
     );
   }
-  const body = rows.map((r) => cols.map((c) => cell(r[c])));
-  const widths = cols.map((c, i) => Math.max(c.length, ...body.map((line) => line[i]!.length)));
+  const header = cols.map(tableCell);
+  const body = rows.map((r) => cols.map((c) => tableCell(r[c])));
+  const widths = header.map((h, i) => Math.max(stringWidth(h), ...body.map((line) => stringWidth(line[i]!))));
   const line = (values: string[]) =>
     values
-      .map((v, i) => v.padEnd(widths[i]!))
+      .map((v, i) => padToWidth(v, widths[i]!))
       .join(" | ")
       .replace(/[ |]+$/, "");
-  return [line(cols), widths.map((w) => "-".repeat(w)).join("-+-"), ...body.map(line)].join("\n");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("-+-"), ...body.map(line)].join("\n");
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCostCommand } from "../cli/commands/cost.js";
 import { LOGS_COLUMNS } from "../contracts/logs-table.js";
 import { LocalQueryEngine } from "../local/query-engine.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
@@ -251,5 +252,14 @@ describe("splitParenthesized", () => {
     expect(splitParenthesized("(dt = 'a)(b')")).toEqual(["(dt = 'a)(b')"]);
     expect(splitParenthesized("event='x'")).toEqual(["event='x'"]);
     expect(splitParenthesized("(q = '🚀 (launch')(dt = 'a')")).toEqual(["(q = '🚀 (launch')", "(dt = 'a')"]);
+  });
+});
+
+describe("observatory cost with no SQL", () => {
+  it("gives cost's own usage hint, naming only options cost has", async () => {
+    const io = { stdout: process.stdout, stderr: process.stderr, env: {} };
+    await expect(runCostCommand(undefined, { format: "table" }, io)).rejects.toThrow(
+      'no SQL given: observatory cost "SELECT ..." (or - to read stdin, --named <name>, --all-named)',
+    );
   });
 });

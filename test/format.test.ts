@@ -27,4 +27,25 @@ describe("formatRows", () => {
       note: null,
     });
   });
+
+  it("keeps each table row on one line, escaping control characters", () => {
+    const lines = formatRows(
+      [{ user_id: "uni", query: 'café ☕, "quoted"\nnew\t日本語\u001b[31m', n: 1 }],
+      "table",
+    ).split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe('uni     | café ☕, "quoted"\\nnew\\t日本語\\u001b[31m | 1');
+  });
+
+  it("pads by display width: East Asian wide characters and emoji take two columns", () => {
+    const lines = formatRows(
+      [
+        { name: "日本語", n: 1 },
+        { name: "abc", n: 2 },
+        { name: "☕x", n: 3 },
+      ],
+      "table",
+    ).split("\n");
+    expect(lines).toEqual(["name   | n", "-------+--", "日本語 | 1", "abc    | 2", "☕x    | 3"]);
+  });
 });

@@ -13,6 +13,10 @@ import { estimateScan } from "../../query/scan-estimate.js";
 import { formatOption, formatRows, type OutputFormat } from "../format.js";
 import { type CommandIo, portNumber, resolveSql } from "./query.js";
 
+/** What `cost` prints when no SQL is given: its own options, not query's. */
+export const COST_SQL_USAGE =
+  'observatory cost "SELECT ..." (or - to read stdin, --named <name>, --all-named)';
+
 export interface CostCommandOptions {
   named?: string;
   allNamed?: boolean;
@@ -47,7 +51,12 @@ export async function runCostCommand(
 ): Promise<number> {
   const queries = options.allNamed
     ? NAMED_QUERIES.map((q) => ({ name: q.name, sql: q.sql }))
-    : [{ name: options.named ?? "query", sql: await resolveSql(sql, options.named, io.stdin) }];
+    : [
+        {
+          name: options.named ?? "query",
+          sql: await resolveSql(sql, options.named, io.stdin, COST_SQL_USAGE),
+        },
+      ];
   const session = await openLocalQuerySession({
     dataDir: options.dataDir,
     s3Port: options.s3Port,

@@ -107,19 +107,23 @@ export async function runQueryCommand(
   return 0;
 }
 
-/** The SQL to run: the argument (`-`: read from stdin, e.g. a .sql file), or a named query's (not both). */
+/** What `query` prints when no SQL is given: its ways of being given SQL. */
+export const QUERY_SQL_USAGE = 'observatory query "SELECT ..." (or - to read stdin, --named <name>, --list)';
+
+/**
+ * The SQL to run: the argument (`-`: read from stdin, e.g. a .sql file), or a named query's (not both).
+ * `usage` is the calling command's own hint, shown when no SQL is given.
+ */
 export async function resolveSql(
   sql: string | undefined,
   named: string | undefined,
   stdin?: NodeJS.ReadableStream,
+  usage: string = QUERY_SQL_USAGE,
 ): Promise<string> {
   if (sql && named) throw new Error("give either SQL or --named, not both");
   if (named) return namedQuery(named).sql;
   const text = sql === "-" ? await readAll(stdin ?? process.stdin) : sql;
-  if (!text?.trim())
-    throw new Error(
-      'no SQL given: observatory query "SELECT ..." (or - to read stdin, --named <name>, --list)',
-    );
+  if (!text?.trim()) throw new Error(`no SQL given: ${usage}`);
   return text;
 }
 
