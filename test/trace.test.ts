@@ -18,6 +18,8 @@ import { renderTimeline, runTrace } from "../cli/commands/trace.js";
 import type { RawEventRecord } from "../contracts/event-record.js";
 import { EVENTS_COLUMNS } from "../contracts/events-table.js";
 import { rawObjectKey } from "../contracts/storage-layout.js";
+import { STATE_KEY } from "../functions/compaction/keys.js";
+import type { CompactionState } from "../functions/compaction/state.js";
 import { consumeSubscription } from "../functions/log-consumer/consume.js";
 import { encodeSubscriptionPayload } from "../local/log-delivery.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
@@ -608,5 +610,77 @@ describe("observatory trace --opensearch", () => {
         athena: true,
       }),
     ).rejects.toThrow(/choose one of/);
+  });
+});
+
+describe("observatory trace with unreadable raw objects", () => {
+  let dir: string;
+  let s3: LocalS3;
+  const at = new Date(T0);
+  const hourPrefix = rawObjectKey(at, "x").replace(/[^/]+$/, "");
+  const put = (name: string, body: Buffer) =>
+    s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${hourPrefix}${name}`, Body: body }));
+  const trace = async () => {
+    const notes: string[] = [];
+    const rows = await runTrace(
+      ID,
+      { format: "json", days: 400, dataDir: dir, s3Endpoint: s3.endpoint, bucket: s3.bucket },
+      { write: (text: string) => notes.push(text) } as unknown as NodeJS.WritableStream,
+    );
+    return { rows, notes: notes.join("") };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "obs-trace-bad-"));
+    s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
+    const good = rawEvent("g-1", "search_made", 20, ID, "search", { query: "cats" });
+    const mixedGood = rawEvent("g-2", "downloaded_img", 30, ID, "images", { image_id: "i-1" });
+    const full = gzipSync(JSON.stringify(good));
+    await put("1-good.ndjson.gz", full);
+    // What a foreign or interrupted write leaves: not gzip, a cut-off gzip, a malformed line among good ones.
+    await put("2-garbage.ndjson.gz", Buffer.from("this is not gzip"));
+    await put("3-truncated.ndjson.gz", full.subarray(0, Math.floor(full.length / 2)));
+    await put(
+      "4-mixed.ndjson.gz",
+      gzipSync(
+        [
+          JSON.stringify(rawEvent("o-1", "x", 1, OTHER, "s", {})),
+          "{not json",
+          JSON.stringify(mixedGood),
+        ].join("\n"),
+      ),
+    );
+  });
+  afterAll(async () => {
+    await s3?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("skips what it cannot read, per object and per line, traces the rest and says so on stderr", async () => {
+    const { rows, notes } = await trace();
+    expect(rows.map((r) => r.message)).toEqual([
+      'search_made {"query":"cats"}',
+      'downloaded_img {"image_id":"i-1"}',
+    ]);
+    expect(notes).toContain("trace skipped 2 unreadable raw object(s) and 1 malformed line(s)");
+    expect(notes).toContain("observatory etl start compaction --local");
+    expect(notes).toContain("2-garbage.ndjson.gz");
+    expect(notes).toContain("4-mixed.ndjson.gz line 2");
+  });
+
+  it("does not read raw objects compaction already consumed (their events are in the events table)", async () => {
+    const state: CompactionState = {
+      version: 1,
+      open_from_hour: null,
+      consumed: { [hourPrefix]: ["2-garbage.ndjson.gz", "3-truncated.ndjson.gz"] },
+      last_run: null,
+    };
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: STATE_KEY, Body: JSON.stringify(state) }),
+    );
+    const { rows, notes } = await trace();
+    expect(rows).toHaveLength(2);
+    expect(notes).toContain("trace skipped 0 unreadable raw object(s) and 1 malformed line(s)");
+    expect(notes).not.toContain("2-garbage");
   });
 });

@@ -3,7 +3,11 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { LOGS_TABLE } from "../contracts/logs-table.js";
 import { RAW_PREFIX, tablePrefix } from "../contracts/storage-layout.js";
+import { STATE_KEY } from "../functions/compaction/keys.js";
+import { readJsonObject } from "../functions/compaction/s3-files.js";
+import { type CompactionState, consumedSet } from "../functions/compaction/state.js";
 import { mirrorPrefix } from "../local/table-mirror.js";
+import { readRawEvents, type SkippedRaw } from "./raw-events.js";
 import { DEFAULT_TRACE_DAYS, eventMessage, recentDays, type TimelineEntry } from "./timeline.js";
 
 export interface LocalTraceOptions {
@@ -15,6 +19,8 @@ export interface LocalTraceOptions {
   days?: number;
   now?: Date;
   onProgress?: (done: number, total: number) => void;
+  /** Called when raw objects or lines could not be read (they were skipped, the rest is traced). */
+  onSkipped?: (skipped: SkippedRaw) => void;
 }
 
 const inDays = (days: string[]) => (key: string) => days.some((d) => key.includes(`/dt=${d}/`));
@@ -27,6 +33,10 @@ const inDays = (days: string[]) => (key: string) => days.some((d) => key.include
  */
 export async function traceLocal(options: LocalTraceOptions): Promise<TimelineEntry[]> {
   const days = recentDays(options.now ?? new Date(), options.days ?? DEFAULT_TRACE_DAYS);
+  // Raw objects compaction already consumed have their events in the `events` table: read only the
+  // others. The state is read BEFORE the events table is mirrored: the finalizer writes it after
+  // merging, so every key it lists is already in what we mirror next.
+  const consumed = await compactedRawKeys(options.s3, options.bucket);
   // One mirror directory per prefix: a mirror deletes local files its prefix no longer lists.
   const mirror = (name: string, prefix: string, accept: (key: string) => boolean) =>
     mirrorPrefix({
@@ -47,7 +57,11 @@ export async function traceLocal(options: LocalTraceOptions): Promise<TimelineEn
     tablePrefix("events"),
     (k) => k.endsWith(".parquet") && inDays(days)(k),
   );
-  const raw = await mirror("raw", RAW_PREFIX, (k) => k.endsWith(".ndjson.gz") && inDays(days)(k));
+  const raw = await mirror(
+    "raw",
+    RAW_PREFIX,
+    (k) => k.endsWith(".ndjson.gz") && inDays(days)(k) && !consumed(k),
+  );
 
   const instance = await DuckDBInstance.create(":memory:");
   const connection = await instance.connect();
@@ -101,19 +115,27 @@ export async function traceLocal(options: LocalTraceOptions): Promise<TimelineEn
       for (const r of reader.getRowObjectsJS()) addEvent(r);
     }
     if (raw.files.length > 0) {
-      const reader = await connection.runAndReadAll(
-        `SELECT event_id, event, epoch_ms(CAST(event_time AS TIMESTAMP)) AS t, service, CAST(properties AS VARCHAR) AS properties,
-                json_extract_string(CAST(context AS VARCHAR), '$.function_name') AS fn
-         FROM read_json(${list(raw.files)}, format = 'newline_delimited', compression = 'gzip', union_by_name = true,
-                        columns = {event_id: 'VARCHAR', event: 'VARCHAR', event_time: 'VARCHAR', service: 'VARCHAR', correlation_id: 'VARCHAR', properties: 'JSON', context: 'JSON'})
-         WHERE correlation_id = $id`,
-        { id },
-      );
-      for (const r of reader.getRowObjectsJS()) addEvent(r);
+      const { events: rawEvents, skipped } = await readRawEvents(raw.files, id);
+      for (const r of rawEvents) addEvent(r as unknown as Record<string, unknown>);
+      if (skipped.objects > 0 || skipped.lines > 0) options.onSkipped?.(skipped);
     }
     return entries;
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
+}
+
+/** Whether compaction's committed state lists a raw key as consumed (none before its first run). */
+async function compactedRawKeys(s3: S3Client, bucket: string): Promise<(key: string) => boolean> {
+  const state = await readJsonObject<CompactionState>(s3, bucket, STATE_KEY);
+  if (!state) return () => false;
+  const isConsumed = consumedSet(state);
+  return (key) => {
+    try {
+      return isConsumed(key);
+    } catch {
+      return false; // not an hour-partitioned key: read it
+    }
+  };
 }

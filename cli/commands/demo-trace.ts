@@ -10,6 +10,7 @@ import { startDemoServices } from "../../local/demo-services/start.js";
 import { DELIVERY_INTERVAL_MS } from "../../local/log-delivery.js";
 import { startLocalLogPipeline } from "../../local/log-pipeline.js";
 import { traceLocal } from "../../trace/local-trace.js";
+import { type SkippedRaw, skippedRawNote } from "../../trace/raw-events.js";
 import { buildTimeline, type TimelineRow } from "../../trace/timeline.js";
 import type { DemoStep } from "./demo.js";
 import { renderTimeline } from "./trace.js";
@@ -55,6 +56,7 @@ export const traceDemoStep: DemoStep = {
       // archives them: trace again until they are in, within COLLECTOR_LINES_WAIT_MS.
       const deadline = Date.now() + COLLECTOR_LINES_WAIT_MS;
       let rows: TimelineRow[];
+      let skipped = undefined as SkippedRaw | undefined;
       for (;;) {
         await pipeline.flush();
         rows = buildTimeline(
@@ -63,12 +65,17 @@ export const traceDemoStep: DemoStep = {
             bucket: context.bucket,
             correlationId,
             cacheDir: join(context.dataDir, "cache", "trace"),
+            onSkipped: (s) => {
+              skipped = s;
+            },
           }),
         );
         if (rows.some((r) => r.service === COLLECTOR_SERVICE) || Date.now() >= deadline) break;
         await new Promise((resolve) => setTimeout(resolve, RETRACE_INTERVAL_MS));
       }
       context.report.trace = { correlation_id: correlationId, rows };
+      // Not this request's data, but worth knowing: compaction quarantines them.
+      if (skipped) process.stderr.write(`${skippedRawNote(skipped)}\n`);
       context.print();
       if (context.options.format === "table") context.print(renderTimeline(rows, "table", correlationId));
       const serviceCount = new Set(rows.map((r) => r.service)).size;

@@ -13,6 +13,7 @@ import { validCorrelationId } from "../../runtime/correlation-extract.js";
 import { traceAthena } from "../../trace/athena-trace.js";
 import { traceLocal } from "../../trace/local-trace.js";
 import { traceOpenSearch } from "../../trace/opensearch-trace.js";
+import { skippedRawNote } from "../../trace/raw-events.js";
 import {
   buildTimeline,
   DEFAULT_TRACE_DAYS,
@@ -136,6 +137,7 @@ export async function runTrace(
       onProgress: (done, total) => {
         if (total > 20 && process.stderr.isTTY) process.stderr.write(`\rfetching ${done}/${total} objects`);
       },
+      onSkipped: (skipped) => notes.write(`${skippedRawNote(skipped)}\n`),
     });
     return buildTimeline(entries);
   } finally {
