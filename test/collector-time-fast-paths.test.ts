@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { parseInstant } from "../functions/collector/event-time.js";
 import { isoUtc } from "../functions/collector/iso-time.js";
+
+/** Deterministic instants spread over 2000-2100, millisecond precision (an LCG: no Math.random in tests). */
+function spreadInstants(count: number): number[] {
+  let seed = 12345;
+  return Array.from({ length: count }, () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Date.UTC(2000, 0, 1) + Math.floor((seed / 2 ** 31) * 100 * 365.25 * 86_400_000);
+  });
+}
 
 describe("isoUtc (the collector's fast toISOString)", () => {
   it("gives exactly what Date.prototype.toISOString gives", () => {
@@ -15,12 +25,33 @@ describe("isoUtc (the collector's fast toISOString)", () => {
       -62198755200000,
       1.5,
     ];
-    // Deterministic spread over 2000-2100, millisecond precision (a LCG: no Math.random in tests).
-    let seed = 12345;
-    const spread = Array.from({ length: 20_000 }, () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return Date.UTC(2000, 0, 1) + Math.floor((seed / 2 ** 31) * 100 * 365.25 * 86_400_000);
-    });
-    for (const ms of [...edges, ...spread]) expect(isoUtc(ms), String(ms)).toBe(new Date(ms).toISOString());
+    for (const ms of [...edges, ...spreadInstants(20_000)])
+      expect(isoUtc(ms), String(ms)).toBe(new Date(ms).toISOString());
+  });
+});
+
+describe("parseInstant's fast path for toISOString text", () => {
+  it("reads the same instant as Date.parse", () => {
+    const texts = [...spreadInstants(20_000), Date.UTC(150, 2, 1), -60589296000000].map((ms) =>
+      new Date(ms).toISOString(),
+    );
+    for (const text of texts) expect(parseInstant(text, "timestamp"), text).toEqual({ ms: Date.parse(text) });
+  });
+
+  it("still refuses impossible calendar dates and times", () => {
+    for (const text of [
+      "2026-02-29T00:00:00.000Z",
+      "2026-04-31T10:00:00.000Z",
+      "2026-13-01T00:00:00.000Z",
+      "2026-00-10T00:00:00.000Z",
+      "2026-01-01T24:00:00.000Z",
+      "2026-01-01T23:60:00.000Z",
+      "2026-01-01T23:59:60.000Z",
+    ]) {
+      expect(parseInstant(text, "timestamp")).toEqual({
+        error: `timestamp "${text}" is not a real date-time`,
+      });
+    }
+    expect(parseInstant("2024-02-29T12:00:00.000Z", "timestamp")).toEqual({ ms: Date.UTC(2024, 1, 29, 12) });
   });
 });

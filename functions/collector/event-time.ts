@@ -25,11 +25,17 @@ export function parseInstant(value: unknown, field: string): Instant {
   // Fast path for the exact form toISOString() gives, which the Tracker sends on every event: read by
   // character codes instead of a capturing regex (no match array, no substrings, no Number() calls).
   if (CANONICAL_UTC.test(value)) {
-    return calendarChecked(value, field, digits(value, 0, 4), digits(value, 5, 2), digits(value, 8, 2), [
-      digits(value, 11, 2),
-      digits(value, 14, 2),
-      digits(value, 17, 2),
-    ]);
+    const year = digits(value, 0, 4);
+    const month = digits(value, 5, 2);
+    const day = digits(value, 8, 2);
+    const hour = digits(value, 11, 2);
+    const minute = digits(value, 14, 2);
+    const second = digits(value, 17, 2);
+    if (!isRealDateTime(year, month, day, hour, minute, second)) return notReal(value, field);
+    // What Date.parse gives for this text, without parsing it again; Date.UTC reads years 0-99 as 19xx.
+    if (year >= 100)
+      return { ms: Date.UTC(year, month - 1, day, hour, minute, second, digits(value, 20, 3)) };
+    return { ms: Date.parse(value) };
   }
   const match = ISO_DATE_TIME.exec(value);
   if (!match) {
@@ -38,11 +44,21 @@ export function parseInstant(value: unknown, field: string): Instant {
     };
   }
   const [, year, month, day, hour, minute, second] = match;
-  return calendarChecked(value, field, Number(year), Number(month), Number(day), [
-    Number(hour),
-    Number(minute),
-    Number(second ?? 0),
-  ]);
+  if (
+    !isRealDateTime(
+      Number(year),
+      Number(month),
+      Number(day),
+      Number(hour),
+      Number(minute),
+      Number(second ?? 0),
+    )
+  )
+    return notReal(value, field);
+  const ms = Date.parse(value.replace(" ", "T"));
+  if (Number.isNaN(ms))
+    return { error: `${field} ${JSON.stringify(value.slice(0, 64))} has an impossible zone offset` };
+  return { ms };
 }
 
 /** `YYYY-MM-DDTHH:MM:SS.sssZ`: a subset of ISO_DATE_TIME. */
@@ -56,32 +72,30 @@ function digits(text: string, start: number, length: number): number {
 }
 
 /**
- * Date.parse would roll 2026-02-31 over to March 3rd: check the calendar first, so impossible dates
- * are rejected, not guessed.
+ * Date.parse would roll 2026-02-31 over to March 3rd: the calendar is checked first, so impossible
+ * dates are rejected, not guessed.
  */
-function calendarChecked(
-  value: string,
-  field: string,
+function isRealDateTime(
   year: number,
   month: number,
   day: number,
-  [hour, minute, second]: [number, number, number],
-): Instant {
-  if (
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > daysInMonth(year, month) ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  ) {
-    return { error: `${field} ${JSON.stringify(value.slice(0, 64))} is not a real date-time` };
-  }
-  const ms = Date.parse(value.replace(" ", "T"));
-  if (Number.isNaN(ms))
-    return { error: `${field} ${JSON.stringify(value.slice(0, 64))} has an impossible zone offset` };
-  return { ms };
+  hour: number,
+  minute: number,
+  second: number,
+): boolean {
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59
+  );
+}
+
+function notReal(value: string, field: string): Instant {
+  return { error: `${field} ${JSON.stringify(value.slice(0, 64))} is not a real date-time` };
 }
 
 function daysInMonth(year: number, month: number): number {
