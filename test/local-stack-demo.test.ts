@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   type DemoOptions,
   type DemoStep,
+  failOnDropped,
   reportLandedStep,
   runDemo,
   sendTrafficStep,
@@ -85,6 +86,36 @@ describe("observatory demo", () => {
     expect(extraRan).toEqual(["150 true"]);
     expect(stdout.join("\n")).toContain("starting one in this process");
     expect(stdout.join("\n")).toMatch(/150 events, 150 distinct event_ids/);
+  });
+
+  it("applies back pressure: more events than the Tracker's queue holds all land, bad ones in quarantine", async () => {
+    // 300 events into a queue of 40: enqueued in one loop without waiting, 260 were dropped (F21).
+    const { result: context } = await captured(() =>
+      runDemo(options(join(dir, "bounded"), { events: 300, maxQueueSize: 40 }), [
+        sendTrafficStep,
+        reportLandedStep,
+      ]),
+    );
+    const raw = context.results.raw as RawEventRecord[];
+    expect(raw).toHaveLength(300);
+    expect(context.results.quarantined as QuarantineRecord[]).toHaveLength(badDemoTraffic().length + 1);
+    const stats = context.results.trackerStats as { dropped: Record<string, number> };
+    expect(Object.values(stats.dropped).every((n) => n === 0)).toBe(true);
+  });
+
+  it("fails when the Tracker dropped anything, saying how many and why", () => {
+    const stats = {
+      requests: 1,
+      accepted: 9998,
+      rejected: 0,
+      retries: 0,
+      enqueued: 10000,
+      queued: 0,
+      dropped: { queue_full: 2008, closed: 0 },
+    };
+    expect(() => failOnDropped(stats as unknown as Parameters<typeof failOnDropped>[0])).toThrow(
+      /the Tracker dropped 2008 events \(queue_full: 2008\)/,
+    );
   });
 
   it("finds a running stack on other ports through --data-dir alone: its key, S3 and DynamoDB (compaction ledger), trace with the collector hop, one JSON document", async () => {
