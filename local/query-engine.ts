@@ -1,6 +1,11 @@
 import { join, resolve } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import {
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBPreparedStatement,
+  StatementType,
+} from "@duckdb/node-api";
 import type { EventSchema } from "../contracts/event-schema.js";
 import { TABLES_PREFIX } from "../contracts/storage-layout.js";
 import { plainInteger, type QueryResult } from "../query/query-result.js";
@@ -102,10 +107,15 @@ export class LocalQueryEngine {
     return report;
   }
 
-  /** Runs Athena (Trino) SQL and returns its rows with plain JS values. */
+  /**
+   * Runs one read-only Athena (Trino) query and returns its rows with plain JS values. Anything else
+   * (COPY, DROP, SET, a second statement) is refused: see prepareReadOnlyQuery.
+   */
   async query(sql: string): Promise<QueryResult> {
-    const rewritten = await rewriteTrinoSql(this.connection, sql);
-    const reader = await this.connection.runAndReadAll(rewritten);
+    const { explain, statement } = splitExplain(sql);
+    const rewritten = explain + (await rewriteTrinoSql(this.connection, statement));
+    const prepared = await prepareReadOnlyQuery(this.connection, rewritten);
+    const reader = await prepared.runAndReadAll();
     const names = reader.columnNames();
     const types = reader.columnTypes().map(String);
     const converters = types.map(converterFor);
@@ -129,6 +139,60 @@ export class LocalQueryEngine {
     this.connection.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** What the local engine runs, as Athena's query editor would: one statement that only reads. */
+export const READ_ONLY_QUERY_KINDS = "SELECT, WITH, VALUES, SHOW, DESCRIBE or EXPLAIN";
+
+/**
+ * `EXPLAIN [ANALYZE] [VERBOSE] [(options)]` at the start of a statement, after any comments: what is
+ * explained must itself be a read-only query (DuckDB's EXPLAIN ANALYZE executes it).
+ */
+const EXPLAIN_PREFIX =
+  /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*EXPLAIN\b(?:\s+ANALYZE\b)?(?:\s+VERBOSE\b)?(?:\s*\([^)]*\))?\s*/i;
+
+export function splitExplain(sql: string): { explain: string; statement: string } {
+  const match = EXPLAIN_PREFIX.exec(sql);
+  return match
+    ? { explain: match[0], statement: sql.slice(match[0].length) }
+    : { explain: "", statement: sql };
+}
+
+/**
+ * Prepares `sql` if it is exactly one read-only query; otherwise a clear error. Athena's StartQueryExecution
+ * takes one statement, and `observatory query` promises "the same SQL runs on Athena": a DuckDB COPY,
+ * DROP VIEW or SET must not pass locally, nor a second statement be silently dropped. DuckDB's parser
+ * decides (statement count and type), so literals and comments cannot fool it. SHOW/DESCRIBE/PRAGMA
+ * table listings are SELECT statements to DuckDB and pass.
+ */
+export async function prepareReadOnlyQuery(
+  connection: DuckDBConnection,
+  sql: string,
+): Promise<DuckDBPreparedStatement> {
+  const extracted = await connection.extractStatements(sql);
+  if (extracted.count !== 1) {
+    throw new Error(
+      `the local engine runs exactly one query (${READ_ONLY_QUERY_KINDS}), as Athena does; got ${extracted.count === 0 ? "none" : `${extracted.count} statements`}: run them one at a time`,
+    );
+  }
+  const prepared = await extracted.prepare(0);
+  const type = prepared.statementType;
+  if (type === StatementType.EXPLAIN) {
+    const { explain, statement } = splitExplain(sql);
+    if (!explain) throw notReadOnly("EXPLAIN");
+    const inner = await connection.extractStatements(statement);
+    if (inner.count !== 1 || (await inner.prepare(0)).statementType !== StatementType.SELECT)
+      throw notReadOnly("EXPLAIN of a statement that is not a query");
+    return prepared;
+  }
+  if (type !== StatementType.SELECT) throw notReadOnly(StatementType[type] ?? `type ${type}`);
+  return prepared;
+}
+
+function notReadOnly(kind: string): Error {
+  return new Error(
+    `not a read-only query (${kind}): the local engine runs only ${READ_ONLY_QUERY_KINDS} statements, so that what runs here runs on Athena too`,
+  );
 }
 
 function parquetScan(table: LocalTable): string {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
@@ -171,7 +171,9 @@ describe("mirror", () => {
     expect(rows[0]!.dt).toBe(/dt=([^/]+)/.exec(copy)![1]);
     await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: copy }));
     await engine.refresh();
-    await expect(engine.query("SELECT count(*) FROM searches_v0")).rejects.toThrow(/searches_v0 does not exist/);
+    await expect(engine.query("SELECT count(*) FROM searches_v0")).rejects.toThrow(
+      /searches_v0 does not exist/,
+    );
     expect((await engine.query("SELECT count(*) AS n FROM search_made")).rows[0]!.n).toBeGreaterThan(0);
   });
 
@@ -234,5 +236,43 @@ describe("mirror", () => {
       engineOnFresh.close();
       await fresh.close();
     }
+  });
+});
+
+describe("only one read-only query", () => {
+  it("refuses a second statement instead of dropping it", async () => {
+    await expect(engine.query("SELECT 1 AS a; SELECT 2 AS b")).rejects.toThrow(
+      /exactly one query .* got 2 statements/,
+    );
+  });
+
+  it("refuses statements that write or change the session: COPY, DROP, SET, CREATE, ATTACH", async () => {
+    const target = join(dir, "copied.csv");
+    await expect(engine.query(`COPY (SELECT 1) TO '${target}'`)).rejects.toThrow(
+      /not a read-only query \(COPY\)/,
+    );
+    await expect(engine.query(`EXPLAIN ANALYZE COPY (SELECT 1) TO '${target}'`)).rejects.toThrow(
+      /not a read-only query \(EXPLAIN of a statement that is not a query\)/,
+    );
+    await expect(access(target)).rejects.toThrow(/ENOENT/);
+    await expect(engine.query("DROP VIEW events")).rejects.toThrow(/not a read-only query \(DROP\)/);
+    await expect(engine.query("SET threads = 1")).rejects.toThrow(/not a read-only query \(SET\)/);
+    await expect(engine.query("CREATE TABLE t AS SELECT 1 AS x")).rejects.toThrow(/\(CREATE\)/);
+    await expect(engine.query(`ATTACH '${join(dir, "other.db")}'`)).rejects.toThrow(/\(ATTACH\)/);
+    // Nothing was dropped: the table still answers.
+    expect((await engine.query("SELECT count(*) > 0 AS ok FROM events")).rows).toEqual([{ ok: true }]);
+  });
+
+  it("runs SELECT, WITH, VALUES, DESCRIBE, SHOW and EXPLAIN, with a trailing semicolon and comments", async () => {
+    expect((await engine.query("-- a comment\nSELECT 1 AS a;")).rows).toEqual([{ a: 1 }]);
+    expect((await engine.query("WITH x AS (SELECT 2 AS b) SELECT b FROM x")).rows).toEqual([{ b: 2 }]);
+    expect((await engine.query("VALUES (1), (2)")).rows).toHaveLength(2);
+    const described = await engine.query("DESCRIBE events");
+    expect(described.rows.map((r) => r.column_name)).toContain("properties");
+    expect((await engine.query("SHOW TABLES")).rows.map((r) => r.name)).toContain("events");
+    const explained = await engine.query(
+      "/* plan */ EXPLAIN SELECT count(*) FROM events WHERE dt = '2026-01-15'",
+    );
+    expect(explained.rows.length).toBeGreaterThan(0);
   });
 });
