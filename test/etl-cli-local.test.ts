@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { etlRunsLocal, etlStartLocal } from "../cli/commands/etl-local.js";
 import { buildProgram } from "../cli/main.js";
@@ -88,6 +89,26 @@ describe("observatory etl start --local", () => {
     await etlRunsLocal("wordcount", { format: "csv" }, { out: runs.out, peers });
     expect(runs.lines.join("\n")).toMatch(/^run,status,/);
     expect(runs.lines.join("\n")).toMatch(/cli-1,SUCCEEDED,1,/);
+  });
+
+  it("an empty --input prefix is not seeded: the run ends FAILED and the table says why", async () => {
+    const io = capture();
+    const code = await etlStartLocal(
+      "wordcount",
+      { format: "table", runId: "empty-1", input: '{"prefix":"etl/inputs/talks/"}' },
+      { out: io.out, err: io.err, peers },
+    );
+    expect(code).toBe(1);
+    const table = io.lines.join("\n");
+    expect(table).toMatch(/status\s+\|\s+FAILED/);
+    expect(table).toMatch(/error\s+\|\s+NoInputObjects/);
+    expect(table).toMatch(
+      /cause\s+\|\s+no objects under s3:\/\/observatory-local\/etl\/inputs\/talks\/: upload your text files there first, e\.g\. with the AWS CLI against the local S3 endpoint/,
+    );
+    const listed = await s3.client.send(
+      new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "etl/inputs/talks/" }),
+    );
+    expect(listed.KeyCount ?? 0).toBe(0);
   });
 
   it("a failed run exits 1 and lists its failed items with their errors", async () => {

@@ -3,14 +3,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EtlItem, JsonValue, ResultWriterManifest, RunSummary, WorkerEvent } from "../etl/contracts.js";
 import { getJob } from "../etl/job-catalog.js";
 import type { EtlJob } from "../etl/jobs.js";
 import { itemsOf, readRunResults } from "../etl/map-results.js";
 import { TransientError } from "../etl/transient-error.js";
-import { demoDocument } from "../etl/wordcount/corpus.js";
+import { DEMO_DOCUMENT_COUNT, demoDocument } from "../etl/wordcount/corpus.js";
+import { DEFAULT_INPUT_PREFIX, wordcount } from "../etl/wordcount/job.js";
 import { countWords } from "../etl/wordcount/tokenize.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "../local/dynamodb-server.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
@@ -41,6 +43,13 @@ const run = (o: Omit<LocalJobOptions, "s3" | "bucket" | "dynamodb">) =>
     retryIntervalOverrides: { Work: 0 },
     ...o,
   });
+
+/** Every key in the test bucket (s3rver lists at most 1000 a page; these tests stay well under). */
+async function allKeys(): Promise<string[]> {
+  const page = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
+  expect(page.IsTruncated).toBeFalsy();
+  return (page.Contents ?? []).map((o) => o.Key!).sort();
+}
 
 async function getText(key: string): Promise<string> {
   const response = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
@@ -94,7 +103,8 @@ describe("local ETL runner", () => {
     const truth: Record<string, number> = {};
     for (const text of texts) countWords(text, truth);
 
-    const { result, ledger, runId } = await run({ job: getJob("wordcount"), input: { prefix } });
+    // seed: true as `etl start --local` does: a prefix the user named is never seeded.
+    const { result, ledger, runId } = await run({ job: getJob("wordcount"), input: { prefix }, seed: true });
     expect(result.status).toBe("SUCCEEDED");
     const summary = (result as { output: RunSummary }).output;
     expect(summary).toMatchObject({
@@ -102,6 +112,7 @@ describe("local ETL runner", () => {
       succeeded_items: texts.length,
       failed_items: 0,
       failed_items_location: null,
+      output: { input: `s3://${s3.bucket}/${prefix}`, objects: texts.length },
     });
     const counts = JSON.parse(await getText(`etl/outputs/wordcount/${runId}/counts.json`)) as Record<
       string,
@@ -386,5 +397,57 @@ describe("local ETL runner", () => {
       output: { sum: 36, batches: 9 },
     });
     expect(ledger?.status).toBe("SUCCEEDED");
+  });
+});
+
+describe("wordcount input: the demo corpus only for the default prefix", () => {
+  it("an empty prefix the user named fails the planner clearly and writes nothing", async () => {
+    const prefix = "etl/inputs/talks/";
+    const before = await allKeys();
+    const { result, ledger } = await run({ job: getJob("wordcount"), input: { prefix }, seed: true });
+    expect(result).toMatchObject({ status: "FAILED", error: "NoInputObjects" });
+    const cause = (result as { cause: string }).cause;
+    expect(cause).toMatch(
+      new RegExp(`^no objects under s3://${s3.bucket}/etl/inputs/talks/: upload your text files there first`),
+    );
+    // How to, against the endpoint this run used, with credentials the AWS CLI can sign with.
+    expect(cause).toContain(
+      `AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${s3.endpoint} s3 cp ./texts/ s3://${s3.bucket}/${prefix} --recursive`,
+    );
+    expect(ledger).toMatchObject({ status: "FAILED", error: "NoInputObjects", cause });
+    // Nothing seeded, no manifest, no results, no counts.
+    expect(await allKeys()).toEqual(before);
+  });
+
+  it("the default prefix is seeded with the demo corpus on a fresh store and counted", async () => {
+    expect((await allKeys()).filter((k) => k.startsWith(DEFAULT_INPUT_PREFIX))).toEqual([]);
+    const { result, runId } = await run({ job: getJob("wordcount"), seed: true });
+    expect(result.status).toBe("SUCCEEDED");
+    const seeded = (await allKeys()).filter((k) => k.startsWith(DEFAULT_INPUT_PREFIX));
+    expect(seeded).toHaveLength(DEMO_DOCUMENT_COUNT);
+    const truth: Record<string, number> = {};
+    for (let n = 0; n < DEMO_DOCUMENT_COUNT; n++) countWords(demoDocument(n), truth);
+    const output = (result as { output: RunSummary }).output.output as Record<string, unknown>;
+    expect(output).toMatchObject({
+      input: `s3://${s3.bucket}/${DEFAULT_INPUT_PREFIX}`,
+      objects: DEMO_DOCUMENT_COUNT,
+      distinct_words: Object.keys(truth).length,
+    });
+    expect(JSON.parse(await getText(`etl/outputs/wordcount/${runId}/counts.json`))).toEqual(truth);
+  });
+
+  it("on AWS (no custom endpoint) an empty prefix says to upload with plain aws s3 cp", async () => {
+    const client = new S3Client({ region: "us-east-1" });
+    const mock = mockClient(client);
+    mock.on(ListObjectsV2Command).resolves({ KeyCount: 0, IsTruncated: false });
+    try {
+      await expect(
+        wordcount.plan({ s3: client, bucket: "team-etl", job: "wordcount", run_id: "r1", input: {} }),
+      ).rejects.toThrow(
+        "no objects under s3://team-etl/etl/inputs/wordcount/: upload your text files there first, e.g. with the AWS CLI: aws s3 cp ./texts/ s3://team-etl/etl/inputs/wordcount/ --recursive",
+      );
+    } finally {
+      mock.restore();
+    }
   });
 });

@@ -1,9 +1,11 @@
 /**
  * A deterministic demo corpus, so `observatory etl start wordcount --local` has input on a fresh
  * checkout (the talk transcripts used for testing are not part of the repository). Sentences are
- * drawn from a fixed vocabulary with Zipf-like frequencies, like natural text, by a seeded PRNG: the
- * same documents every time, and a ground truth anyone can recompute.
+ * drawn from a fixed vocabulary with Zipf-like frequencies, like natural text, by a seeded PRNG
+ * (local/seeded-random.ts, the same mulberry32 this file carried before): the same documents every
+ * time, and a ground truth anyone can recompute.
  */
+import { seededRandom } from "../../local/seeded-random.js";
 
 /** Enough documents for several batches at the default batch size. */
 export const DEMO_DOCUMENT_COUNT = 48;
@@ -18,18 +20,6 @@ const VOCABULARY = (
   "search download user session request response collector conform enrich quarantine archive " +
   "we you they our your their it's don't can't won't observe measure learn ship fix build deploy scale"
 ).split(" ");
-
-/** mulberry32: a tiny seeded PRNG; quality is plenty for demo text. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Zipf weights 1/rank over the vocabulary, as a cumulative table. */
 const CUMULATIVE = (() => {
@@ -47,7 +37,7 @@ function pick(random: () => number): string {
 
 /** Document `n` of the demo corpus: sentences of 5-14 words, capitalized, with punctuation. */
 export function demoDocument(n: number): string {
-  const random = prng(0x5eed + n);
+  const random = seededRandom(0x5eed + n);
   const sentences: string[] = [];
   let words = 0;
   while (words < WORDS_PER_DOCUMENT) {
