@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { LOCAL_BUCKET } from "../contracts/local-stack.js";
+import { useStackSchemas } from "./event-schemas.js";
 import { LocalQueryEngine } from "./query-engine.js";
 import { dataDirOf, type LocalStackTargetOptions, openLocalS3 } from "./stack-connection.js";
 
@@ -19,6 +20,8 @@ export async function openLocalQuerySession(
   options: LocalStackTargetOptions & {
     /** Shorthand for s3Endpoint http://127.0.0.1:<port>. */
     s3Port?: number;
+    /** Glue database names queries may qualify tables with (LocalQueryEngineOptions.databases). */
+    databases?: readonly string[];
     onSyncProgress?: (done: number, total: number) => void;
   },
 ): Promise<LocalQuerySession> {
@@ -31,6 +34,9 @@ export async function openLocalQuerySession(
       s3: s3.client,
       bucket: LOCAL_BUCKET,
       cacheDir: join(dataDirOf(options), "query-cache"),
+      databases: options.databases,
+      // The per-event tables of the schemas the stack declared (as its compaction writes them).
+      eventSchemas: useStackSchemas(dataDirOf(options)).schemas,
       onSyncProgress: options.onSyncProgress,
     });
     return {

@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
-import { DEMO_EVENT_SCHEMAS, type EventSchema } from "../contracts/event-schema.js";
+import type { EventSchema } from "../contracts/event-schema.js";
 import {
   LOCAL_API_KEY,
   LOCAL_BUCKET,
@@ -15,6 +15,7 @@ import { nullStream, RoutedLogStream } from "../runtime/log-output.js";
 import { createLogger } from "../runtime/logger.js";
 import { type HttpLambda, type HttpLambdaHandler, startHttpLambda } from "./api-gateway.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb-server.js";
+import { type DeclaredSchemas, declareStackSchemas } from "./event-schemas.js";
 import { type LocalS3, startLocalS3 } from "./s3-server.js";
 import { removeStackFile, writeStackFile } from "./stack-file.js";
 
@@ -32,7 +33,10 @@ export interface LocalStackOptions {
   collectorPort?: number;
   dynamoPort?: number;
   apiKey?: string;
+  /** Declared event schemas (tests); else `schemasFile`, else OBSERVATORY_EVENT_SCHEMAS, else the demo's (local/event-schemas.ts). */
   schemas?: readonly EventSchema[];
+  /** `observatory dev --schemas <file.json>`: a JSON array of EventSchema. */
+  schemasFile?: string;
   quiet?: boolean;
   /** Started after the core, in order; see LocalStackExtra. */
   extras?: readonly LocalStackExtra[];
@@ -51,6 +55,8 @@ export interface LocalStackCore {
   s3: LocalS3;
   dynamodb: LocalDynamoDB;
   collector: HttpLambda;
+  /** The event schemas the collector enforces and compaction on this data directory uses. */
+  schemas: DeclaredSchemas;
   /** Prints unless the stack is quiet. */
   log(message: string): void;
   /**
@@ -115,6 +121,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const close of closers.reverse()) await close().catch(() => {});
   };
   try {
+    // First: a bad schemas file stops the stack before anything listens.
+    const schemas = await declareStackSchemas(dataDir, {
+      schemas: options.schemas,
+      file: options.schemasFile,
+    });
     const s3Port = options.s3Port ?? LOCAL_S3_PORT;
     const s3 = await listening("S3", s3Port, "--s3-port", () =>
       startLocalS3({ directory: join(dataDir, "s3"), port: s3Port, bucket: LOCAL_BUCKET }),
@@ -138,7 +149,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       s3: s3.client,
       bucket: s3.bucket,
       apiKeys: [apiKey],
-      schemas: options.schemas ?? DEMO_EVENT_SCHEMAS,
+      schemas: schemas.schemas,
       service: "local",
       stage: "local",
       logger: {
@@ -167,6 +178,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       s3,
       dynamodb,
       collector,
+      schemas,
       log,
       wrapCollector: (wrap) => {
         collectorHandler = wrap(collectorHandler);

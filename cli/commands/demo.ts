@@ -16,6 +16,7 @@ import type { QuarantineRecord, RawEventRecord } from "../../contracts/event-rec
 import { LOCAL_API_KEY, LOCAL_BUCKET } from "../../contracts/local-stack.js";
 import { hourPartition, QUARANTINE_PREFIX, RAW_PREFIX } from "../../contracts/storage-layout.js";
 import { badDemoTraffic, demoTraffic } from "../../local/demo-traffic.js";
+import { useStackSchemas } from "../../local/event-schemas.js";
 import { listKeys, readNdjsonGzMany } from "../../local/s3-ndjson.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import {
@@ -278,6 +279,8 @@ export async function runDemo(
         );
       }
       print(`Using the running local stack:\n  ${running.note}\n  ${s3.note}\n  ${dynamodb.note}`);
+      // Its compaction step writes the per-event tables of the schemas that stack declared.
+      useStackSchemas(dataDir);
     } else {
       for (const note of notes) print(note);
       // Free ports: nothing can clash, and the stack is this process's alone (it leaves stack.json

@@ -33,6 +33,8 @@ export interface DevOptions {
   s3Port: number;
   dynamodbPort: number;
   quiet?: boolean;
+  /** A JSON file: array of EventSchema (default OBSERVATORY_EVENT_SCHEMAS, else the demo's). */
+  schemas?: string;
 }
 
 function portNumber(value: string): number {
@@ -58,6 +60,7 @@ export function describeStack(stack: LocalStack, options: { quiet?: boolean } = 
     "Observatory local stack is running.",
     "",
     ...endpoints,
+    `  schemas    ${stack.schemas.schemas.map((s) => s.event).join(", ") || "(none)"}  from ${stack.schemas.source}`,
     ...stack.extras.flatMap(({ name, handle }) =>
       (handle.describe ?? []).map((line) => `  ${name.padEnd(10)} ${line}`),
     ),
@@ -83,6 +86,7 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
     s3Port: options.s3Port,
     dynamoPort: options.dynamodbPort,
     quiet: options.quiet,
+    schemasFile: options.schemas,
     extras,
   });
   console.log(describeStack(stack, { quiet: options.quiet }));
@@ -113,6 +117,10 @@ export function registerDevCommand(program: Command): void {
     .option("--port <port>", "collector port (0 = any free port)", portNumber, LOCAL_COLLECTOR_PORT)
     .option("--s3-port <port>", "S3 port (0 = any free port)", portNumber, LOCAL_S3_PORT)
     .option("--dynamodb-port <port>", "DynamoDB port (0 = any free port)", portNumber, LOCAL_DYNAMODB_PORT)
+    .option(
+      "--schemas <file.json>",
+      "declared event schemas (JSON array of EventSchema) for the collector and compaction; default OBSERVATORY_EVENT_SCHEMAS, else the demo's",
+    )
     .option("--quiet", "print only the endpoints");
   for (const extension of DEV_EXTENSIONS) for (const option of extension.options) command.addOption(option);
   command.action(async (options: DevOptions & Record<string, unknown>) => {

@@ -8,7 +8,8 @@ import { checkRunId, type JsonValue } from "../../etl/contracts.js";
 import { getJob } from "../../etl/job-catalog.js";
 import { type LedgerRun, listRuns } from "../../etl/ledger.js";
 import { itemsOf, readRunResults } from "../../etl/map-results.js";
-import type { LocalStackTargetOptions } from "../../local/stack-connection.js";
+import { useStackSchemas } from "../../local/event-schemas.js";
+import { dataDirOf, type LocalStackTargetOptions } from "../../local/stack-connection.js";
 import type { MapProgress } from "../../local/step-functions/distributed-map.js";
 import { LOCAL_LEDGER_TABLE, runLocalJob } from "../../local/step-functions/local-etl.js";
 import { connectLocalPeers, type LocalPeers } from "../../local/step-functions/peers.js";
@@ -75,6 +76,8 @@ export async function etlStartLocal(
   const format = options.format ?? "table";
   const peers = io.peers ?? (await connectLocalPeers(options));
   for (const note of peers.notes) err.write(`${note}\n`);
+  // The stack's declared schemas (dev wrote them to the data directory), not this shell's variable.
+  useStackSchemas(dataDirOf(options));
   const bar = new cliProgress.SingleBar(
     {
       stream: err,
