@@ -55,3 +55,49 @@ describe("parseInstant's fast path for toISOString text", () => {
     expect(parseInstant("2024-02-29T12:00:00.000Z", "timestamp")).toEqual({ ms: Date.UTC(2024, 1, 29, 12) });
   });
 });
+
+describe("raw line encoder's string fast path", () => {
+  it("quotes ids and identities exactly as JSON.stringify does", async () => {
+    const { rawRecordEncoder, toRawRecord } = await import("../functions/collector/enrich.js");
+    const now = new Date(Date.UTC(2026, 10, 22, 15));
+    const facts = {
+      receivedAt: now,
+      receivedAtIso: now.toISOString(),
+      requestId: "r",
+      correlationId: "c",
+      userAgent: "ua",
+      ip: null,
+      service: null,
+      stage: "dev",
+    };
+    const encode = rawRecordEncoder(facts);
+    const texts = [
+      "plain",
+      "",
+      'quote"d',
+      "back\\slash",
+      "tab\there",
+      "nul\u0000",
+      "\u001f",
+      "\u007f",
+      "é日本",
+      "😀",
+      "\u2028",
+      "\ud800lone",
+      "lone\udfff",
+    ];
+    for (const text of texts) {
+      const event = {
+        eventId: text,
+        event: "e",
+        eventTimeMs: now.getTime(),
+        userId: text,
+        anonymousId: null,
+        properties: {},
+        context: { service: text || "s", stage: text },
+        schemaVersion: null,
+      };
+      expect(encode(event), JSON.stringify(text)).toBe(JSON.stringify(toRawRecord(event, facts)));
+    }
+  });
+});
