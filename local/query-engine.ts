@@ -27,6 +27,11 @@ export interface LocalQueryEngineOptions {
   cacheDir: string;
   /** Declared event schemas: each gets its own table. Default: the demo's. */
   eventSchemas?: readonly EventSchema[];
+  /**
+   * Glue database names a query may qualify tables with (`awsdatacatalog.<db>.events`, `<db>.events`),
+   * besides the components' default names: e.g. the deployed stack's OBSERVATORY_ATHENA_DATABASE.
+   */
+  databases?: readonly string[];
   onSyncProgress?: (done: number, total: number) => void;
 }
 
@@ -112,9 +117,7 @@ export class LocalQueryEngine {
    * (COPY, DROP, SET, a second statement) is refused: see prepareReadOnlyQuery.
    */
   async query(sql: string): Promise<QueryResult> {
-    const { explain, statement } = splitExplain(sql);
-    const rewritten = explain + (await rewriteTrinoSql(this.connection, statement));
-    const prepared = await prepareReadOnlyQuery(this.connection, rewritten);
+    const prepared = await prepareReadOnlyQuery(this.connection, await this.toDuckDbSql(sql));
     const reader = await prepared.runAndReadAll();
     const names = reader.columnNames();
     const types = reader.columnTypes().map(String);
@@ -128,6 +131,14 @@ export class LocalQueryEngine {
       return row;
     });
     return { engine: "local", columns: names.map((name, i) => ({ name, type: types[i]! })), rows };
+  }
+
+  /** Athena SQL as this engine runs it: Trino calls bridged, database qualifiers dropped (trino-bridge.ts). */
+  async toDuckDbSql(sql: string): Promise<string> {
+    const { explain, statement } = splitExplain(sql);
+    return (
+      explain + (await rewriteTrinoSql(this.connection, statement, { databases: this.options.databases }))
+    );
   }
 
   private async columnsOf(relation: string): Promise<Set<string>> {

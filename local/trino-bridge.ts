@@ -12,8 +12,10 @@ import type { DuckDBConnection } from "@duckdb/node-api";
  *    element_at, date_add, cardinality) become macros with Trino's semantics. Macros are expanded at
  *    bind time: constant arguments (format strings, units) fold away.
  * 3. Rewriting, only where a macro cannot work: `format`, `concat`, `greatest` and `least` take any
- *    number of arguments, and DuckDB's strptime needs its format as a constant (`date_parse`,
- *    `date_format` translate a literal format while rewriting). The SQL is parsed by DuckDB itself (json_serialize_sql), function nodes are changed in the
+ *    number of arguments, DuckDB's strptime needs its format as a constant (`date_parse`,
+ *    `date_format` translate a literal format while rewriting), a cast is not a function
+ *    (`CAST(json_extract(...) AS varchar)` follows Trino's JSON cast), and table names qualified as
+ *    the Athena console writes them (`awsdatacatalog.<database>.events`) lose the qualifier. The SQL is parsed by DuckDB itself (json_serialize_sql), function nodes are changed in the
  *    tree, and the tree is turned back into SQL (json_deserialize_sql), so string literals, quoted
  *    identifiers and comments are never touched. SQL that needs no rewrite is passed through verbatim.
  *
@@ -110,6 +112,22 @@ export const TRINO_MACROS: readonly TrinoMacro[] = [
     definition: "(j, p) AS CASE WHEN json_valid(j) THEN system.main.json_extract(j, trino_json_path(p)) END",
     notes:
       'Trino\'s bracketed member syntax `$["a b"]` works; malformed JSON gives NULL instead of an error.',
+  },
+  {
+    name: "trino_json_to_varchar",
+    trino: [],
+    // Trino casts a JSON scalar to its value (a string unquoted, a number or boolean as text, null to
+    // NULL) and refuses objects and arrays; DuckDB's cast keeps the JSON text, quotes included.
+    definition: `(j) AS CASE WHEN json_type(j) IN ('OBJECT', 'ARRAY')
+      THEN error('Cannot cast JSON ' || lower(json_type(j)) || ' to varchar (Trino refuses it too: use json_format, or json_extract_scalar for a member)')
+      ELSE json_extract_string(j, '$') END`,
+    notes: "Helper for CAST(json AS varchar), rewritten to it.",
+  },
+  {
+    name: "trino_json_try_to_varchar",
+    trino: [],
+    definition: `(j) AS CASE WHEN json_type(j) NOT IN ('OBJECT', 'ARRAY') THEN json_extract_string(j, '$') END`,
+    notes: "Helper for TRY_CAST(json AS varchar): NULL for objects and arrays.",
   },
   {
     name: "regexp_extract",
@@ -375,19 +393,48 @@ export const TRINO_REWRITTEN_FUNCTIONS: readonly { name: string; trino: string[]
     trino: ["transform(array(T), function(T, U)) -> array(U)"],
     notes: "Renamed to list_transform; the lambda `x -> ...` is the same syntax.",
   },
+  {
+    name: "CAST(json AS varchar)",
+    trino: ["CAST(json_extract(json, json_path) AS varchar)"],
+    notes:
+      "A JSON string casts to its value without quotes, a number or boolean to its text, JSON null to NULL; an object or array fails, as in Trino (TRY_CAST gives NULL). Recognised when the cast's argument is a json_extract call (the only JSON-typed value locally); a fractional JSON number prints as written, where Trino prints a double (1.5E0).",
+  },
 ];
+
+/** Athena's name for the Glue Data Catalog: the catalog part of `awsdatacatalog.<database>.<table>`. */
+export const ATHENA_CATALOG = "awsdatacatalog";
+
+/**
+ * Glue database names that stand for the pipeline's tables locally, where every table lives in one
+ * namespace: the components' defaults (MetricPipeline `observatory_<stage>`, LogCentralizer
+ * `observatory_logs_<stack>`) and plain `observatory`. Others are accepted when named explicitly
+ * (`--database`, OBSERVATORY_ATHENA_DATABASE).
+ */
+export const DEFAULT_DATABASE_NAME = /^observatory(?:_[a-z0-9_]*)?$/;
+
+export interface TrinoRewriteOptions {
+  /** More Glue database names whose qualifier is dropped (the configured Athena database). */
+  databases?: readonly string[];
+}
 
 /**
  * Rewrites Trino calls that macros cannot express. Returns the SQL unchanged when there is nothing to
  * rewrite, or when DuckDB's serializer does not handle the statement (DDL, PRAGMA ...): DuckDB then
  * reports its own error on the original text.
  */
-export async function rewriteTrinoSql(connection: DuckDBConnection, sql: string): Promise<string> {
+export async function rewriteTrinoSql(
+  connection: DuckDBConnection,
+  sql: string,
+  options: TrinoRewriteOptions = {},
+): Promise<string> {
   const reader = await connection.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR) AS tree", [sql]);
   const tree = JSON.parse(protectUint64(String(reader.getRowObjectsJS()[0]?.tree))) as SqlNode;
   if (tree.error) return sql;
   const renamed = nameColumnsAsAthena(tree);
-  const changed = rewriteNode(tree);
+  const explicit = new Set((options.databases ?? []).map((d) => d.toLowerCase()));
+  const isDatabase = (name: string) =>
+    explicit.has(name.toLowerCase()) || DEFAULT_DATABASE_NAME.test(name.toLowerCase());
+  const changed = rewriteNode(tree, isDatabase);
   if (!changed && !renamed) return sql;
   const back = await connection.runAndReadAll("SELECT json_deserialize_sql($1::JSON) AS sql", [
     restoreUint64(JSON.stringify(tree)),
@@ -429,12 +476,18 @@ function restoreUint64(json: string): string {
   return json.replace(PROTECTED_UINT64, "$1");
 }
 
-function rewriteNode(node: unknown): boolean {
-  if (Array.isArray(node)) return node.map(rewriteNode).some(Boolean);
+function rewriteNode(node: unknown, isDatabase: (name: string) => boolean): boolean {
+  if (Array.isArray(node)) return node.map((n) => rewriteNode(n, isDatabase)).some(Boolean);
   if (node === null || typeof node !== "object") return false;
   const obj = node as SqlNode;
   let changed = false;
-  for (const value of Object.values(obj)) changed = rewriteNode(value) || changed;
+  for (const value of Object.values(obj)) changed = rewriteNode(value, isDatabase) || changed;
+  if (obj.type === "BASE_TABLE") return dropDatabaseQualifier(obj, isDatabase) || changed;
+  if (obj.class === "COLUMN_REF") return dropColumnDatabaseQualifier(obj, isDatabase) || changed;
+  if (obj.class === "CAST" && isJsonToVarcharCast(obj)) {
+    rewriteJsonToVarcharCast(obj);
+    return true;
+  }
   if (obj.class === "FUNCTION" && typeof obj.function_name === "string" && obj.schema === "") {
     const name = obj.function_name.toLowerCase();
     if (name === "format") {
@@ -455,6 +508,64 @@ function rewriteNode(node: unknown): boolean {
     }
   }
   return changed;
+}
+
+/**
+ * `awsdatacatalog.<database>.<table>` and `<database>.<table>` (how the Athena console writes names)
+ * -> `<table>`, when `<database>` stands for the pipeline's tables: locally they are all views in
+ * DuckDB's default schema. Other qualifiers are left for DuckDB to resolve (or report).
+ */
+function dropDatabaseQualifier(table: SqlNode, isDatabase: (name: string) => boolean): boolean {
+  const catalog = String(table.catalog_name ?? "");
+  const schema = String(table.schema_name ?? "");
+  if (schema === "" || !isDatabase(schema)) return false;
+  if (catalog !== "" && catalog.toLowerCase() !== ATHENA_CATALOG) return false;
+  table.catalog_name = "";
+  table.schema_name = "";
+  return true;
+}
+
+/** `<database>.<table>.<column>` (and with `awsdatacatalog.` in front) -> `<table>.<column>`. */
+function dropColumnDatabaseQualifier(column: SqlNode, isDatabase: (name: string) => boolean): boolean {
+  const names = column.column_names as string[];
+  let drop = 0;
+  if (names.length === 4 && names[0]!.toLowerCase() === ATHENA_CATALOG && isDatabase(names[1]!)) drop = 2;
+  else if (names.length === 3 && isDatabase(names[0]!)) drop = 1;
+  if (drop === 0) return false;
+  column.column_names = names.slice(drop);
+  return true;
+}
+
+/**
+ * Functions whose result is Trino's JSON type, so a cast of them to VARCHAR follows Trino's JSON cast.
+ * (json_parse is not bridged; the tables hold JSON as VARCHAR, so json_extract is the JSON value.)
+ */
+const JSON_RESULT_FUNCTIONS = new Set(["json_extract"]);
+
+function isJsonToVarcharCast(cast: SqlNode): boolean {
+  const child = cast.child as SqlNode | undefined;
+  return (
+    (cast.cast_type as { id?: string } | undefined)?.id === "VARCHAR" &&
+    child?.class === "FUNCTION" &&
+    child.schema === "" &&
+    JSON_RESULT_FUNCTIONS.has(String(child.function_name).toLowerCase())
+  );
+}
+
+/** CAST(json AS varchar) -> trino_json_to_varchar(json); TRY_CAST -> the NULL-instead-of-error form. */
+function rewriteJsonToVarcharCast(cast: SqlNode): void {
+  const child = cast.child as SqlNode;
+  const call: SqlNode = {
+    ...child,
+    alias: cast.alias,
+    query_location: cast.query_location,
+    function_name: cast.try_cast ? "trino_json_try_to_varchar" : "trino_json_to_varchar",
+    children: [child],
+    catalog: "",
+    schema: "",
+  };
+  for (const key of Object.keys(cast)) delete cast[key];
+  Object.assign(cast, call);
 }
 
 /**

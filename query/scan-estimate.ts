@@ -1,6 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { type LocalQueryEngine, type LocalTable, sqlString } from "../local/query-engine.js";
-import { rewriteTrinoSql } from "../local/trino-bridge.js";
 import { athenaBilledBytes, athenaPriceUsd } from "./athena-pricing.js";
 
 /**
@@ -63,7 +62,7 @@ interface ParquetScanInfo {
 
 export async function estimateScan(engine: LocalQueryEngine, sql: string): Promise<ScanEstimate> {
   const connection = engine.connection;
-  const rewritten = await rewriteTrinoSql(connection, sql);
+  const rewritten = await engine.toDuckDbSql(sql);
   // Bind the whole statement first: an unknown table or column fails here with the error `query`
   // gives, instead of being left out of the estimate (a typo must not price as "reads no table data").
   (await connection.prepare(rewritten)).destroySync();

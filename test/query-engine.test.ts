@@ -276,3 +276,19 @@ describe("only one read-only query", () => {
     expect(explained.rows.length).toBeGreaterThan(0);
   });
 });
+
+describe("Athena idioms on the real tables", () => {
+  it("CAST(json_extract(...) AS varchar) gives the unquoted value, and console-qualified names resolve", async () => {
+    const day = "2026-01-15";
+    const want = fixture.events.filter(
+      (e) => e.event === "search_made" && e.event_time.startsWith(day) && e.properties.query === "cats",
+    ).length;
+    const result = await engine.query(
+      `SELECT CAST(json_extract(properties, '$.query') AS varchar) AS q, count(*) AS n
+       FROM awsdatacatalog.observatory_dev.events
+       WHERE dt = '${day}' AND event = 'search_made' AND CAST(json_extract(properties, '$.query') AS varchar) = 'cats'
+       GROUP BY 1`,
+    );
+    expect(result.rows).toEqual([{ q: "cats", n: want }]);
+  });
+});

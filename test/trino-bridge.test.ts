@@ -141,6 +141,64 @@ describe("JSON", () => {
   });
 });
 
+describe("CAST(json AS varchar) (Trino docs, JSON functions: Cast from JSON)", () => {
+  it("gives a JSON string's value without quotes, numbers and booleans as text, JSON null as NULL", async () => {
+    expect(await trino(`CAST(json_extract('{"query": "vintage car"}', '$.query') AS varchar)`)).toBe(
+      "vintage car",
+    );
+    expect(await trino(`CAST(json_extract('{"q": "say \\"hi\\"\\n"}', '$.q') AS varchar)`)).toBe(
+      'say "hi"\n',
+    );
+    expect(await trino(`CAST(json_extract('{"n": 42}', '$.n') AS varchar)`)).toBe("42");
+    expect(await trino(`CAST(json_extract('{"b": true}', '$.b') AS varchar)`)).toBe("true");
+    expect(await trino(`CAST(json_extract('{"z": null}', '$.z') AS varchar)`)).toBeNull();
+    expect(await trino(`CAST(json_extract('{"a": 1}', '$.missing') AS varchar)`)).toBeNull();
+  });
+  it("refuses an object or array, as Trino does; TRY_CAST gives NULL", async () => {
+    await expect(trino(`CAST(json_extract('{"a": {"b": 1}}', '$.a') AS varchar)`)).rejects.toThrow(
+      /Cannot cast JSON object to varchar/,
+    );
+    await expect(trino(`CAST(json_extract('{"a": [1]}', '$.a') AS varchar)`)).rejects.toThrow(
+      /Cannot cast JSON array to varchar/,
+    );
+    expect(await trino(`TRY_CAST(json_extract('{"a": [1]}', '$.a') AS varchar)`)).toBeNull();
+    expect(await trino(`TRY_CAST(json_extract('{"a": "x"}', '$.a') AS varchar)`)).toBe("x");
+  });
+  it("works per row, in WHERE and GROUP BY, and keeps the column's name", async () => {
+    const sql = await rewriteTrinoSql(
+      connection,
+      `SELECT CAST(json_extract(p, '$.q') AS varchar) AS q, count(*) AS n FROM (VALUES ('{"q": "cats"}'), ('{"q": "dogs"}'), ('{"q": "cats"}')) t(p)
+       WHERE CAST(json_extract(p, '$.q') AS varchar) <> 'dogs' GROUP BY 1`,
+    );
+    const reader = await connection.runAndReadAll(sql);
+    expect(reader.getRowObjectsJS()).toEqual([{ q: "cats", n: 2n }]);
+  });
+  it("leaves other casts to VARCHAR alone", async () => {
+    const sql = "SELECT CAST(json_extract_scalar(p, '$.q') AS varchar) AS q FROM (VALUES ('{}')) t(p)";
+    expect(await rewriteTrinoSql(connection, sql)).toBe(sql);
+  });
+});
+
+describe("table names as the Athena console qualifies them", () => {
+  beforeAll(async () => {
+    await connection.run("CREATE OR REPLACE VIEW events AS SELECT 'page_viewed' AS event");
+  });
+  const rows = async (sql: string, databases?: string[]) =>
+    (await connection.runAndReadAll(await rewriteTrinoSql(connection, sql, { databases }))).getRowObjectsJS();
+
+  it("drops awsdatacatalog.<database>. and <database>. when the database is the pipeline's", async () => {
+    const want = [{ event: "page_viewed" }];
+    expect(await rows("SELECT event FROM awsdatacatalog.observatory_prod.events")).toEqual(want);
+    expect(await rows('SELECT e.event FROM "AwsDataCatalog"."observatory".events e')).toEqual(want);
+    expect(await rows("SELECT observatory_dev.events.event FROM observatory_dev.events")).toEqual(want);
+    expect(await rows("SELECT event FROM analytics.events", ["analytics"])).toEqual(want);
+  });
+  it("leaves other qualifiers for DuckDB to report", async () => {
+    await expect(rows("SELECT event FROM otherdb.events")).rejects.toThrow(/otherdb/);
+    await expect(rows("SELECT event FROM othercatalog.observatory.events")).rejects.toThrow(/othercatalog/);
+  });
+});
+
 describe("aggregates", () => {
   it("approx_distinct counts within Trino's error (exactly, locally)", async () => {
     const reader = await connection.runAndReadAll("SELECT approx_distinct(x) AS v FROM range(0, 10000) t(x)");

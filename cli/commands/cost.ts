@@ -11,7 +11,7 @@ import { formatBytes, formatUsd } from "../../query/athena-pricing.js";
 import { NAMED_QUERIES } from "../../query/named-queries.js";
 import { estimateScan } from "../../query/scan-estimate.js";
 import { formatOption, formatRows, type OutputFormat } from "../format.js";
-import { type CommandIo, portNumber, resolveSql } from "./query.js";
+import { type CommandIo, configuredDatabases, portNumber, resolveSql } from "./query.js";
 
 /** What `cost` prints when no SQL is given: its own options, not query's. */
 export const COST_SQL_USAGE =
@@ -61,6 +61,7 @@ export async function runCostCommand(
     dataDir: options.dataDir,
     s3Port: options.s3Port,
     s3Endpoint: options.s3Endpoint,
+    databases: configuredDatabases(undefined, io.env),
   });
   try {
     for (const note of session.notes) io.stderr.write(`${note}\n`);

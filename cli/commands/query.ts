@@ -142,12 +142,19 @@ export function useAthena(
   return Boolean(options.athena || options.workgroup || env[WORKGROUP_ENV]);
 }
 
+/** The Athena database a query may name locally (`<db>.events`): --database or the environment's. */
+export function configuredDatabases(database: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  const name = database ?? env[DATABASE_ENV];
+  return name ? [name] : [];
+}
+
 async function onLocal(sql: string, options: QueryCommandOptions, io: CommandIo): Promise<QueryResult> {
   const progress = syncProgress(io.stderr);
   const session = await openLocalQuerySession({
     dataDir: options.dataDir,
     s3Port: options.s3Port,
     s3Endpoint: options.s3Endpoint,
+    databases: configuredDatabases(options.database, io.env),
     onSyncProgress: progress.update,
   }).finally(progress.stop);
   try {
