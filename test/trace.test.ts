@@ -665,7 +665,7 @@ describe("observatory trace with unreadable raw objects", () => {
     expect(notes).toContain("trace skipped 2 unreadable raw object(s) and 1 malformed line(s)");
     expect(notes).toContain("observatory etl start compaction --local");
     expect(notes).toContain("2-garbage.ndjson.gz");
-    expect(notes).toContain("4-mixed.ndjson.gz line 2");
+    expect(notes).toContain(`${hourPrefix}4-mixed.ndjson.gz: line 2:`);
   });
 
   it("does not read raw objects compaction already consumed (their events are in the events table)", async () => {

@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { LOGS_TABLE } from "../contracts/logs-table.js";
@@ -115,7 +115,10 @@ export async function traceLocal(options: LocalTraceOptions): Promise<TimelineEn
       for (const r of reader.getRowObjectsJS()) addEvent(r);
     }
     if (raw.files.length > 0) {
-      const { events: rawEvents, skipped } = await readRawEvents(raw.files, id);
+      const rawDir = resolve(options.cacheDir, "raw");
+      const { events: rawEvents, skipped } = await readRawEvents(raw.files, id, (file) =>
+        relative(rawDir, file).split(sep).join("/"),
+      );
       for (const r of rawEvents) addEvent(r as unknown as Record<string, unknown>);
       if (skipped.objects > 0 || skipped.lines > 0) options.onSkipped?.(skipped);
     }

@@ -35,11 +35,13 @@ export interface SkippedRaw {
 export async function readRawEvents(
   files: readonly string[],
   correlationId: string,
+  /** How a file is named in the note (the S3 key it mirrors). */
+  nameOf: (file: string) => string = (file) => file,
 ): Promise<{ events: RawTraceEvent[]; skipped: SkippedRaw }> {
   const events: RawTraceEvent[] = [];
   const skipped: SkippedRaw = { objects: 0, lines: 0, examples: [] };
   const note = (file: string, reason: string) => {
-    if (skipped.examples.length < MAX_NAMED_PROBLEMS) skipped.examples.push(`${file}: ${reason}`);
+    if (skipped.examples.length < MAX_NAMED_PROBLEMS) skipped.examples.push(`${nameOf(file)}: ${reason}`);
   };
   for (let i = 0; i < files.length; i += READ_CONCURRENCY) {
     const texts = await Promise.all(
@@ -66,14 +68,14 @@ export async function readRawEvents(
           record = parsed as Record<string, unknown>;
         } catch (error) {
           skipped.lines++;
-          note(`${file} line ${lineNo}`, (error as Error).message);
+          note(file, `line ${lineNo}: ${(error as Error).message}`);
           continue;
         }
         if (record.correlation_id !== correlationId) continue;
         const t = Date.parse(String(record.event_time));
         if (typeof record.event_id !== "string" || Number.isNaN(t)) {
           skipped.lines++;
-          note(`${file} line ${lineNo}`, "no event_id or event_time");
+          note(file, `line ${lineNo}: no event_id or event_time`);
           continue;
         }
         const context = record.context as { function_name?: unknown } | null | undefined;
