@@ -13,7 +13,10 @@ const files = readdirSync(here)
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)))
   .sort();
 if (files.length === 0) {
-  console.error(`no benchmark matches ${wanted.join(", ")}; have: ${readdirSync(here).join(", ")}`);
+  const names = readdirSync(here)
+    .filter((f) => f.endsWith(".bench.ts"))
+    .map((f) => f.replace(/\.bench\.ts$/, ""));
+  console.error(`no benchmark matches ${wanted.join(", ")}; have: ${names.join(", ")}`);
   process.exit(1);
 }
 let failed = 0;
