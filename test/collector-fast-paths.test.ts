@@ -65,6 +65,7 @@ describe("raw line encoder's string fast path", () => {
       receivedAtIso: now.toISOString(),
       requestId: "r",
       correlationId: "c",
+      correlationFromHeader: true,
       userAgent: "ua",
       ip: null,
       service: null,

@@ -143,6 +143,53 @@ describe("collector against local S3", () => {
     });
   });
 
+  describe("correlation id per event", () => {
+    const batch = [
+      { event: "page_viewed", user_id: "u1", context: { correlation_id: "req-a" } },
+      { event: "page_viewed", user_id: "u2", context: { correlation_id: "  req-b  " } },
+      { event: "page_viewed", user_id: "u3" },
+      // Invalid by the header's rule (a space inside; over 128 characters): replaced by the request's id.
+      { event: "page_viewed", user_id: "u4", context: { correlation_id: "not an id" } },
+      { event: "page_viewed", user_id: "u5", context: { correlation_id: "x".repeat(129) } },
+      { event: "page_viewed", user_id: "u6", context: { correlation_id: 7 } },
+    ];
+    const stored = async (requestId: string, headers: Record<string, string>) => {
+      const result = await collector().handler(httpApiEvent({ requestId, headers, body: { batch } }));
+      expect(result.statusCode).toBe(200);
+      expect(JSON.parse(result.body)).toEqual({ accepted: batch.length, rejected: [] });
+      const lines = (await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, requestId)))!;
+      return { header: result.headers?.["x-correlation-id"], lines };
+    };
+
+    it("a valid x-correlation-id header wins over every event's own id (DESIGN.md contract)", async () => {
+      const { header, lines } = await stored("req-corr-header", { "x-correlation-id": "batch-1" });
+      expect(header).toBe("batch-1");
+      expect(lines.map((line) => line.correlation_id)).toEqual(batch.map(() => "batch-1"));
+      // The producer's context is kept as sent.
+      expect(lines[0]!.context.correlation_id).toBe("req-a");
+    });
+
+    it("without a header each event keeps its own valid id; the rest (missing or invalid) get the generated one", async () => {
+      const { header, lines } = await stored("req-corr-own", {});
+      expect(header).toMatch(UUID);
+      expect(lines.map((line) => line.correlation_id)).toEqual([
+        "req-a",
+        "req-b",
+        header,
+        header,
+        header,
+        header,
+      ]);
+      expect(lines[3]!.context.correlation_id).toBe("not an id");
+    });
+
+    it("an invalid header counts as none: the events' own ids are kept, the answer carries a new id", async () => {
+      const { header, lines } = await stored("req-corr-bad-header", { "x-correlation-id": "y".repeat(129) });
+      expect(header).toMatch(UUID);
+      expect(lines.slice(0, 3).map((line) => line.correlation_id)).toEqual(["req-a", "req-b", header]);
+    });
+  });
+
   it("keeps good events and quarantines bad ones of the same batch, with reasons and the original payload", async () => {
     const requestId = "req-mixed";
     const bad = { event: "Search Made", user_id: "u1", properties: { query: "dogs", nResults: "many" } };
@@ -435,6 +482,7 @@ describe("raw line encoder", () => {
       receivedAtIso: NOW.toISOString(),
       requestId: 'r-"1"',
       correlationId: "c\u00e9",
+      correlationFromHeader: true,
       userAgent: null,
       ip: "::1",
       service: "svc",
@@ -465,12 +513,23 @@ describe("raw line encoder", () => {
         context: { ip: "spoofed", user_agent: "client", other: true },
       },
       { ...base, properties: {}, context: { service: "" } },
+      // Per-event correlation ids: valid, needing JSON escaping is impossible (printable ASCII), invalid.
+      { ...base, properties: {}, context: { correlation_id: "req-\\7" } },
+      { ...base, properties: {}, context: { correlation_id: "has space" } },
+      { ...base, properties: {}, context: { correlation_id: 42 } },
     ];
-    for (const event of events) {
-      const line = encode(event);
-      expect(line).toBe(JSON.stringify(toRawRecord(event, facts)));
-      expect(JSON.parse(line)).toEqual(toRawRecord(event, facts));
+    for (const someFacts of [facts, { ...facts, correlationFromHeader: false }]) {
+      const encodeThese = someFacts === facts ? encode : rawRecordEncoder(someFacts);
+      for (const event of events) {
+        const line = encodeThese(event);
+        expect(line).toBe(JSON.stringify(toRawRecord(event, someFacts)));
+        expect(JSON.parse(line)).toEqual(toRawRecord(event, someFacts));
+      }
     }
+    expect(JSON.parse(encode(events[4]!)).correlation_id).toBe("c\u00e9");
+    const perEvent = rawRecordEncoder({ ...facts, correlationFromHeader: false });
+    expect(JSON.parse(perEvent(events[4]!)).correlation_id).toBe("req-\\7");
+    expect(JSON.parse(perEvent(events[5]!)).correlation_id).toBe("c\u00e9");
     expect(JSON.parse(encode(events[2]!)).context).toEqual({
       ip: "::1",
       user_agent: null,

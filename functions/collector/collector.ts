@@ -10,6 +10,7 @@ import type { QuarantineRecord } from "../../contracts/event-record.js";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { quarantineObjectKey, rawObjectKey } from "../../contracts/storage-layout.js";
 import { runWithCorrelation } from "../../runtime/correlation-context.js";
+import { validCorrelationId } from "../../runtime/correlation-extract.js";
 import { apiKeyMatches } from "./api-keys.js";
 import { type RequestFacts, rawRecordEncoder, toQuarantineRecord } from "./enrich.js";
 import { parseInstant } from "./event-time.js";
@@ -20,7 +21,7 @@ import {
   jsonResult,
   toCollectorRequest,
 } from "./http-event.js";
-import { MAX_CORRELATION_ID_LENGTH, MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
+import { MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
 import { parseBody } from "./parse-body.js";
 import { EventValidator } from "./validate.js";
 import { putNdjsonGzip } from "./write-objects.js";
@@ -56,15 +57,6 @@ export interface Collector {
 export interface BatchResponse {
   accepted: number;
   rejected: { index: number; event_id: string; errors: string[] }[];
-}
-
-const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
-
-/** Keeps the caller's correlation id when it is sane; otherwise starts a new one. */
-function correlationIdOf(headers: Record<string, string>): string {
-  const given = headers["x-correlation-id"]?.trim();
-  if (given && given.length <= MAX_CORRELATION_ID_LENGTH && PRINTABLE_ASCII.test(given)) return given;
-  return randomUUID();
 }
 
 const silentLogger: CollectorLogger = { info() {}, error() {} };
@@ -162,8 +154,10 @@ export function createCollector(options: CollectorOptions): Collector {
   }
 
   async function handle(request: CollectorRequest): Promise<GatewayResult> {
-    const correlationId = correlationIdOf(request.headers);
-    const given = correlationId === request.headers["x-correlation-id"]?.trim();
+    // The caller's id when it is sane (the same rule as the logger's and the Tracker's); otherwise a new one.
+    const fromHeader = validCorrelationId(request.headers["x-correlation-id"]);
+    const given = fromHeader !== undefined;
+    const correlationId = fromHeader ?? randomUUID();
     const requestId = request.requestId || randomUUID();
     const respond = (status: number, body: unknown, headers: Record<string, string> = {}) =>
       jsonResult(status, body, { "x-correlation-id": correlationId, "x-request-id": requestId, ...headers });
@@ -189,6 +183,7 @@ export function createCollector(options: CollectorOptions): Collector {
       receivedAtIso: receivedAt.toISOString(),
       requestId,
       correlationId,
+      correlationFromHeader: given,
       userAgent:
         (request.userAgent ?? request.headers["user-agent"])?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
       ip: request.sourceIp,

@@ -1,4 +1,5 @@
 import type { QuarantineRecord, RawEventRecord } from "../../contracts/event-record.js";
+import { validCorrelationId } from "../../runtime/correlation-extract.js";
 import type { JsonValue } from "./conform.js";
 import { isoUtc } from "./iso-time.js";
 import type { ValidEvent } from "./validate.js";
@@ -9,7 +10,13 @@ export interface RequestFacts {
   /** `receivedAt` as ISO-8601, formatted once per request rather than once per event. */
   receivedAtIso: string;
   requestId: string;
+  /** The request's correlation id: its valid `x-correlation-id` header, else a generated one. */
   correlationId: string;
+  /**
+   * True when `correlationId` came from the header: it then wins for every event. Otherwise each
+   * event keeps its own valid `context.correlation_id` (a Tracker batch mixes requests of a server).
+   */
+  correlationFromHeader: boolean;
   userAgent: string | null;
   ip: string | null;
   /** The pipeline's own service/stage (env), used when the producer's context names none. */
@@ -20,6 +27,17 @@ export interface RequestFacts {
 function contextString(context: Record<string, JsonValue>, key: string): string | null {
   const value = context[key];
   return typeof value === "string" && value.length > 0 ? value : null;
+}
+
+/**
+ * The correlation id an accepted event is stored under: the header's when the request had a valid one
+ * (DESIGN.md: kept on every event of the batch); otherwise the event's own `context.correlation_id` when
+ * it is valid by the same rule as the header (runtime/correlation-extract.ts), else the request's
+ * generated id. An invalid per-event id is thus replaced by the generated one; `context` keeps it as sent.
+ */
+export function eventCorrelationId(event: ValidEvent, facts: RequestFacts): string {
+  if (facts.correlationFromHeader) return facts.correlationId;
+  return validCorrelationId(event.context.correlation_id) ?? facts.correlationId;
 }
 
 /**
@@ -36,7 +54,7 @@ export function toRawRecord(event: ValidEvent, facts: RequestFacts): RawEventRec
     received_at: facts.receivedAtIso,
     user_id: event.userId,
     anonymous_id: event.anonymousId,
-    correlation_id: facts.correlationId,
+    correlation_id: eventCorrelationId(event, facts),
     service: contextString(event.context, "service") ?? facts.service,
     stage: contextString(event.context, "stage") ?? facts.stage,
     properties: event.properties,
@@ -88,12 +106,13 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
     }
     const service = contextString(context, "service");
     const stage = contextString(context, "stage");
+    const ownCorrelationId = facts.correlationFromHeader ? undefined : validCorrelationId(context.correlation_id);
     // A conformed event name is [a-z0-9_]+ (conformName): nothing to escape, so no JSON.stringify call.
     return (
       `{"event_id":${jsonString(event.eventId)},"event":"${event.event}",` +
       `"event_time":"${isoUtc(event.eventTimeMs)}","received_at":${receivedAt},` +
       `"user_id":${jsonString(event.userId)},"anonymous_id":${jsonString(event.anonymousId)},` +
-      `"correlation_id":${correlationId},"service":${service === null ? defaultService : jsonString(service)},` +
+      `"correlation_id":${ownCorrelationId === undefined ? correlationId : jsonString(ownCorrelationId)},"service":${service === null ? defaultService : jsonString(service)},` +
       `"stage":${stage === null ? defaultStage : jsonString(stage)},"properties":${JSON.stringify(event.properties)},` +
       `"context":${contextJson},"schema_version":${event.schemaVersion === null ? "null" : event.schemaVersion},"request_id":${requestId}}`
     );

@@ -19,8 +19,11 @@ export const MAX_PROPERTY_KEY_LENGTH = 128;
 export const MAX_EVENT_ID_LENGTH = 128;
 /** user_id / anonymous_id values. */
 export const MAX_IDENTITY_LENGTH = 256;
-/** A correlation id longer than this (or with control characters) is replaced by a generated one. */
-export const MAX_CORRELATION_ID_LENGTH = 200;
+/**
+ * Correlation ids (header or an event's `context.correlation_id`) follow ONE rule with the logger and
+ * the Tracker: printable ASCII, at most this long; otherwise the request's generated id is used.
+ */
+export { MAX_CORRELATION_ID_LENGTH } from "../../runtime/correlation-extract.js";
 /** A user agent is copied onto every event of the batch; real ones are under 300 characters. */
 export const MAX_USER_AGENT_LENGTH = 512;
 /**
