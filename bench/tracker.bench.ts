@@ -8,9 +8,11 @@
 //       Tracker (defaults)                    -> the same kind of sink            (like for like)
 //       Tracker (defaults)                    -> the real collector + s3rver      (the issue's goal)
 //     Every run is checked on the receiving side: all events arrived, none twice.
-//  3. Server-style traffic (50 requests in progress at once, 5 events each) to the collector, with
-//     batches grouped by correlation ID (default) and not: what the grouping costs, and what it keeps.
+//  3. Server-style traffic (50 requests in progress at once, 5 events each) to the collector: mixed
+//     batches, each event under its own correlation ID (checked in the raw zone), against the same
+//     traffic with no correlation IDs at all (baseline, same run).
 //  4. gzip level 1 vs 6 on a full batch (why GZIP_LEVEL is 1).
+// TRACKER_BENCH_PARTS=3 (or 1,3 ...) runs only those parts.
 import { type ChildProcess, fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -25,6 +27,8 @@ import { MAX_BATCH_BYTES, TRACKER_DEFAULTS } from "../runtime/tracker-options.js
 import type { PeerCount } from "./tracker-peer.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** Parts to run (all by default): part 3 alone takes seconds, the whole benchmark minutes. */
+const PARTS = new Set((process.env.TRACKER_BENCH_PARTS ?? "1,2,3,4").split(",").map((p) => p.trim()));
 /**
  * Calls per timed round of the call-cost part: enough that timer resolution vanishes, few enough that a
  * round's retained events (nothing is sent during it) do not turn the measurement into a GC benchmark.
@@ -247,7 +251,7 @@ async function deliverWithTracker(
   label: string,
   kind: "sink" | "stack",
   event: (i: number) => BenchEvent,
-  options: { events?: number; serverStyle?: boolean; groupByCorrelationId?: boolean } = {},
+  options: { events?: number; serverStyle?: boolean } = {},
 ): Promise<Delivery> {
   const total = options.events ?? E2E_EVENTS;
   const peer = await startPeer(kind);
@@ -256,7 +260,6 @@ async function deliverWithTracker(
     endpoint: peer.url,
     apiKey: peer.apiKey,
     onError: (e) => errors.push(e.message),
-    groupByCorrelationId: options.groupByCorrelationId ?? true,
   });
   const cpuStart = cpuMicros();
   const start = process.hrtime.bigint();
@@ -382,7 +385,13 @@ async function main() {
     `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load average ${load()}`,
   );
   const event = makeTraffic();
+  if (PARTS.has("1")) await callCostPart(event);
+  if (PARTS.has("2")) await deliveryPart(event);
+  if (PARTS.has("3")) await serverStylePart(event);
+  if (PARTS.has("4")) gzipPart(event);
+}
 
+async function callCostPart(event: (i: number) => BenchEvent): Promise<void> {
   console.log(
     `\n1. track() cost per call: ${CALLS} calls x ${CALL_ROUNDS} rounds: min / median (all rounds in brackets)`,
   );
@@ -417,7 +426,9 @@ async function main() {
   console.log(
     `  goal track() < 2 us: wall min ${verdict(Math.min(...column(cost.observatory, "wallSync")))}, wall median ${verdict(median(column(cost.observatory, "wallSync")))}, CPU median net of harness ${verdict(net)}`,
   );
+}
 
+async function deliveryPart(event: (i: number) => BenchEvent): Promise<void> {
   console.log(
     `\n2. events/s delivered end to end: ${E2E_EVENTS} events per run, ${E2E_ROUNDS} rounds, receiver in its own process`,
   );
@@ -447,24 +458,30 @@ async function main() {
     `  goal >= 10x Segment (Tracker->collector): ${collectorRate / segmentRate >= 10 ? "MET" : "NOT MET"}`,
   );
 
+}
+
+async function serverStylePart(event: (i: number) => BenchEvent): Promise<void> {
   const serverEvents = E2E_EVENTS / 5;
   console.log(
     `\n3. server-style traffic to the collector: ${serverEvents} events, ${CONCURRENT_REQUESTS} requests in progress at once, ${REQUEST_EVENTS} events each`,
   );
-  printRun(
-    await deliverWithTracker("Tracker, grouped by correlation (default)", "stack", event, {
-      events: serverEvents,
-      serverStyle: true,
-    }),
-  );
-  printRun(
-    await deliverWithTracker("Tracker, groupByCorrelationId: false", "stack", event, {
-      events: serverEvents,
-      serverStyle: true,
-      groupByCorrelationId: false,
-    }),
-  );
+  // Alternating, so both runs see the same machine load; the baseline carries no correlation IDs at all.
+  for (let round = 0; round < 2; round++) {
+    printRun(
+      await deliverWithTracker("Tracker, 50 correlation IDs in flight", "stack", event, {
+        events: serverEvents,
+        serverStyle: true,
+      }),
+    );
+    printRun(
+      await deliverWithTracker("Tracker, same traffic, no IDs (baseline)", "stack", event, {
+        events: serverEvents,
+      }),
+    );
+  }
+}
 
+function gzipPart(event: (i: number) => BenchEvent): void {
   console.log("\n4. gzip of one full batch (why GZIP_LEVEL = 1)");
   for (const g of gzipLevels(event)) {
     console.log(

@@ -1,7 +1,9 @@
 /**
- * The Tracker's bounded queue: serialized events gather in one open batch per correlation ID (so a batch
- * can carry its ID in the x-correlation-id header), a batch is sealed when it reaches the count or byte
- * limit or on flush, and sealed batches wait in FIFO order for a free request slot.
+ * The Tracker's bounded queue: serialized events gather in ONE open batch, whatever their correlation
+ * IDs (each event carries its own as `context.correlation_id`, which the collector keeps when the
+ * request has no x-correlation-id header: docs/collector.md); a batch is sealed when it reaches the
+ * count or byte limit or on flush, and sealed batches wait in FIFO order for a free request slot.
+ * A batch whose events all share one ID still sends it as the header.
  *
  * Drop policy: when the queue is full the NEW event is refused (drop newest). Reasons: events already
  * queued may be part of a batch about to be sent, so evicting them is not O(1) and not clean; an outage
@@ -19,7 +21,7 @@ export interface QueueLimits {
 
 /** A batch no longer accepting events. `done` settles once it is delivered, refused or given up. */
 export interface SealedBatch {
-  /** Correlation ID shared by every event of the batch, or "" when none (or mixed). */
+  /** Correlation ID shared by every event of the batch, or "" when none or mixed (then no header). */
   readonly correlationId: string;
   /** Serialized events, in track() order. */
   readonly events: readonly string[];
@@ -33,17 +35,15 @@ interface OpenBatch {
   correlationId: string;
   events: string[];
   bytes: number;
-  /** True when, without grouping, events of different correlation IDs share this batch. */
+  /** True when events of different correlation IDs (or with and without one) share this batch. */
   mixed: boolean;
 }
 
 /** Taken batches at the head of `ready` are cut off once there are this many (amortized O(1)). */
 const READY_COMPACT_AT = 1024;
-/** The one open batch used when batches are not grouped by correlation ID. */
-const UNGROUPED = "\u0000ungrouped";
 
 export class BatchQueue {
-  private readonly open = new Map<string, OpenBatch>();
+  private open: OpenBatch | undefined;
   private readonly ready: SealedBatch[] = [];
   private readyHead = 0;
   /** Events in open and sealed-but-unsent batches. */
@@ -51,26 +51,22 @@ export class BatchQueue {
   /** Bytes of those events. */
   queuedBytes = 0;
 
-  constructor(
-    private readonly limits: QueueLimits,
-    private readonly groupByCorrelationId: boolean,
-  ) {}
+  constructor(private readonly limits: QueueLimits) {}
 
   /** Adds one serialized event; false (and nothing changes) when the queue is full. O(1). */
   add(json: string, bytes: number, correlationId: string): boolean {
     const { limits } = this;
     if (this.queuedEvents >= limits.maxQueueSize || this.queuedBytes + bytes > limits.maxQueueBytes)
       return false;
-    const key = this.groupByCorrelationId ? correlationId : UNGROUPED;
-    let batch = this.open.get(key);
+    let batch = this.open;
     // +1 for the comma before it; an event that would push the batch past the limit starts the next one.
     if (batch !== undefined && BATCH_ENVELOPE_BYTES + batch.bytes + 1 + bytes > limits.maxBatchBytes) {
-      this.seal(key, batch);
+      this.seal(batch);
       batch = undefined;
     }
     if (batch === undefined) {
       batch = { correlationId, events: [json], bytes, mixed: false };
-      this.open.set(key, batch);
+      this.open = batch;
     } else {
       batch.events.push(json);
       batch.bytes += bytes + 1;
@@ -78,13 +74,13 @@ export class BatchQueue {
     }
     this.queuedEvents++;
     this.queuedBytes += bytes;
-    if (batch.events.length >= limits.flushAt) this.seal(key, batch);
+    if (batch.events.length >= limits.flushAt) this.seal(batch);
     return true;
   }
 
-  /** Seals every open batch, so that everything queued so far is ready to send. */
+  /** Seals the open batch, so that everything queued so far is ready to send. */
   sealAll(): void {
-    for (const [key, batch] of this.open) this.seal(key, batch);
+    if (this.open !== undefined) this.seal(this.open);
   }
 
   /** The oldest sealed batch, removed from the queue (its events stop counting as queued). */
@@ -114,8 +110,8 @@ export class BatchQueue {
     return this.ready.length - this.readyHead;
   }
 
-  private seal(key: string, batch: OpenBatch): void {
-    this.open.delete(key);
+  private seal(batch: OpenBatch): void {
+    this.open = undefined;
     let finish!: () => void;
     const done = new Promise<void>((resolve) => {
       finish = resolve;

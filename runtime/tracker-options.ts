@@ -42,12 +42,6 @@ export interface TrackerOptions {
   maxRetryAfterMs?: number;
   /** Abort one request after this many ms (then retried as a network error). Default 10000. */
   requestTimeoutMs?: number;
-  /**
-   * Put events of different correlation IDs in different batches, so each batch can carry its ID in the
-   * `x-correlation-id` header, which the collector keeps on every event of the batch. Default true.
-   * Every event also carries its ID as `context.correlation_id`.
-   */
-  groupByCorrelationId?: boolean;
   /** `context.service` of every event. Default `process.env.OBSERVATORY_SERVICE`. */
   service?: string;
   /** `context.stage` of every event. Default `process.env.OBSERVATORY_STAGE`. */
@@ -73,7 +67,6 @@ export const TRACKER_DEFAULTS = {
   retryMaxDelayMs: 10_000,
   maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS,
   requestTimeoutMs: 10_000,
-  groupByCorrelationId: true,
 } as const satisfies Partial<TrackerOptions>;
 
 /** Validates the options (a wrong option is a programming error: this throws, unlike `track()`). */

@@ -66,15 +66,12 @@ export class Tracker<Events extends EventMap = EventMap> {
     this.options = resolveTrackerOptions(options);
     this.batchUrl = new URL("v1/batch", withTrailingSlash(this.options.endpoint)).toString();
     this.serializer = new EventSerializer(this.options.service, this.options.stage);
-    this.queue = new BatchQueue(
-      {
-        flushAt: this.options.flushAt,
-        maxBatchBytes: MAX_BATCH_BYTES,
-        maxQueueSize: this.options.maxQueueSize,
-        maxQueueBytes: this.options.maxQueueBytes,
-      },
-      this.options.groupByCorrelationId,
-    );
+    this.queue = new BatchQueue({
+      flushAt: this.options.flushAt,
+      maxBatchBytes: MAX_BATCH_BYTES,
+      maxQueueSize: this.options.maxQueueSize,
+      maxQueueBytes: this.options.maxQueueBytes,
+    });
   }
 
   /**

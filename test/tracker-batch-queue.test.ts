@@ -7,7 +7,7 @@ const limits = { flushAt: 3, maxBatchBytes: 1_000, maxQueueSize: 100, maxQueueBy
 
 describe("BatchQueue", () => {
   it("seals a batch at flushAt and keeps track() order inside it", () => {
-    const queue = new BatchQueue(limits, true);
+    const queue = new BatchQueue(limits);
     for (const json of ["a", "b", "c", "d"]) queue.add(json, 1, "");
     expect(queue.readyCount).toBe(1);
     expect(queue.takeReady()?.events).toEqual(["a", "b", "c"]);
@@ -19,7 +19,7 @@ describe("BatchQueue", () => {
   });
 
   it("never lets a batch's body exceed maxBatchBytes", () => {
-    const queue = new BatchQueue({ ...limits, flushAt: 1_000 }, true);
+    const queue = new BatchQueue({ ...limits, flushAt: 1_000 });
     const event = "x".repeat(300);
     for (let i = 0; i < 10; i++) queue.add(event, event.length, "");
     queue.sealAll();
@@ -35,35 +35,37 @@ describe("BatchQueue", () => {
     expect(total).toBe(10);
   });
 
-  it("keeps one open batch per correlation ID, or one mixed batch without grouping", () => {
-    const grouped = new BatchQueue({ ...limits, flushAt: 10 }, true);
-    const mixed = new BatchQueue({ ...limits, flushAt: 10 }, false);
+  it("mixes correlation IDs in one batch; the batch names an ID only when every event shares it", () => {
+    const queue = new BatchQueue({ ...limits, flushAt: 10 });
     for (const [json, id] of [
       ["1", "a"],
       ["2", "b"],
       ["3", "a"],
-    ] as const) {
-      grouped.add(json, 1, id);
-      mixed.add(json, 1, id);
-    }
-    grouped.sealAll();
-    mixed.sealAll();
-    expect([grouped.takeReady(), grouped.takeReady()].map((b) => [b?.correlationId, b?.events])).toEqual([
-      ["a", ["1", "3"]],
-      ["b", ["2"]],
+    ] as const)
+      queue.add(json, 1, id);
+    queue.sealAll();
+    queue.add("4", 1, "c");
+    queue.add("5", 1, "c");
+    queue.sealAll();
+    queue.add("6", 1, "c");
+    queue.add("7", 1, "");
+    queue.sealAll();
+    expect([1, 2, 3].map(() => queue.takeReady()).map((b) => [b?.correlationId, b?.events])).toEqual([
+      ["", ["1", "2", "3"]],
+      ["c", ["4", "5"]],
+      ["", ["6", "7"]],
     ]);
-    expect([mixed.takeReady()].map((b) => [b?.correlationId, b?.events])).toEqual([["", ["1", "2", "3"]]]);
   });
 
   it("refuses the newest event when full, by count or by bytes, and changes nothing", () => {
-    const byCount = new BatchQueue({ ...limits, flushAt: 1, maxQueueSize: 2 }, true);
+    const byCount = new BatchQueue({ ...limits, flushAt: 1, maxQueueSize: 2 });
     expect([byCount.add("a", 1, ""), byCount.add("b", 1, ""), byCount.add("c", 1, "")]).toEqual([
       true,
       true,
       false,
     ]);
     expect(byCount.queuedEvents).toBe(2);
-    const byBytes = new BatchQueue({ ...limits, maxQueueBytes: 10 }, true);
+    const byBytes = new BatchQueue({ ...limits, maxQueueBytes: 10 });
     expect([byBytes.add("aaaaaa", 6, ""), byBytes.add("bbbbbb", 6, ""), byBytes.add("cccc", 4, "")]).toEqual([
       true,
       false,
@@ -73,7 +75,7 @@ describe("BatchQueue", () => {
   });
 
   it("stays FIFO across the compaction of its head when the queue never drains", () => {
-    const queue = new BatchQueue({ ...limits, flushAt: 1, maxQueueSize: 10_000 }, true);
+    const queue = new BatchQueue({ ...limits, flushAt: 1, maxQueueSize: 10_000 });
     let next = 0;
     let taken = 0;
     for (let i = 0; i < 5_000; i++) {

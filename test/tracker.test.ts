@@ -432,7 +432,7 @@ describe("Tracker flush, queue and close", () => {
 });
 
 describe("Tracker correlation", () => {
-  it("groups batches by correlation ID and sends it as x-correlation-id and context.correlation_id", async () => {
+  it("puts events of different correlation IDs in one batch, each with its own context.correlation_id, and no header", async () => {
     const { sink, tracker } = await setup();
     runWithCorrelation({ correlationId: "req-A" }, () => {
       tracker.track("search_made", { n: 1 }, { userId: "u1" });
@@ -444,17 +444,16 @@ describe("Tracker correlation", () => {
     tracker.track("search_made", { n: 4 }, { userId: "u1" });
     await tracker.flush();
 
-    const byHeader = new Map(sink.requests.map((r) => [r.headers["x-correlation-id"], r.body?.batch ?? []]));
-    expect(byHeader.get("req-A")?.map((e) => (e.properties as { n: number }).n)).toEqual([1]);
-    expect(byHeader.get("req-B")?.map((e) => (e.properties as { n: number }).n)).toEqual([2, 3]);
-    expect(byHeader.get(undefined)?.map((e) => (e.properties as { n: number }).n)).toEqual([4]);
-    for (const request of sink.requests) {
-      for (const event of request.body?.batch ?? []) {
-        expect((event.context as { correlation_id?: string }).correlation_id).toBe(
-          request.headers["x-correlation-id"],
-        );
-      }
-    }
+    expect(sink.requests).toHaveLength(1);
+    expect(sink.requests[0]?.headers["x-correlation-id"]).toBeUndefined();
+    expect(
+      sink.events().map((e) => [(e.properties as { n: number }).n, (e.context as { correlation_id?: string }).correlation_id]),
+    ).toEqual([
+      [1, "req-A"],
+      [2, "req-B"],
+      [3, "req-B"],
+      [4, undefined],
+    ]);
   });
 
   it("in a Lambda handler wrapped by withCorrelation, stamps the request's ID and flush() delivers before returning", async () => {
@@ -491,16 +490,21 @@ describe("Tracker correlation", () => {
     });
   });
 
-  it("without grouping, mixes IDs in one batch and sends the header only when all share one", async () => {
-    const { sink, tracker } = await setup(acceptAll, { groupByCorrelationId: false });
+  it("sends the header only when every event of a batch shares one ID", async () => {
+    const { sink, tracker } = await setup();
     tracker.track("search_made", {}, { userId: "u1", correlationId: "a" });
     tracker.track("search_made", {}, { userId: "u1", correlationId: "b" });
     await tracker.flush();
     tracker.track("search_made", {}, { userId: "u1", correlationId: "c" });
+    tracker.track("search_made", {}, { userId: "u1", correlationId: "c" });
+    await tracker.flush();
+    tracker.track("search_made", {}, { userId: "u1", correlationId: "c" });
+    tracker.track("search_made", {}, { userId: "u1" });
     await tracker.flush();
     expect(sink.requests.map((r) => [r.body?.batch?.length, r.headers["x-correlation-id"]])).toEqual([
       [2, undefined],
-      [1, "c"],
+      [2, "c"],
+      [2, undefined],
     ]);
   });
 });
