@@ -54,7 +54,7 @@ describe("Tracker -> local stack -> S3", () => {
       new Set(["search_made", "downloaded_img", "uploaded_img"]),
     );
     expect(raw.every((r) => r.schema_version === 1)).toBe(true);
-    // Each session's correlation id is on its events (header per batch, the Tracker groups by it).
+    // Each session's correlation id is on its events (its own context.correlation_id, kept by the collector).
     const bySession = raw.filter((r) => r.correlation_id === "demo-7-1");
     expect(bySession.length).toBe(good.filter((c) => c.options.correlationId === "demo-7-1").length);
     expect(bySession[0].context.library).toEqual({
