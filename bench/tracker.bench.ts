@@ -457,7 +457,6 @@ async function deliveryPart(event: (i: number) => BenchEvent): Promise<void> {
   console.log(
     `  goal >= 10x Segment (Tracker->collector): ${collectorRate / segmentRate >= 10 ? "MET" : "NOT MET"}`,
   );
-
 }
 
 async function serverStylePart(event: (i: number) => BenchEvent): Promise<void> {

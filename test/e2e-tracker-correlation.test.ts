@@ -84,9 +84,13 @@ describe("concurrent requests with different correlation IDs -> one Tracker -> l
     const tracker = new Tracker({ endpoint: stack.collector.url, apiKey: stack.apiKey });
     const handler = withCorrelation(async (event: APIGatewayProxyEventV2) => {
       for (let e = 0; e < EVENTS_PER_REQUEST; e++) {
-        tracker.track("downloaded_img", { image_id: `i-${e}`, image_size: 100 + e }, {
-          userId: event.queryStringParameters?.user ?? "?",
-        });
+        tracker.track(
+          "downloaded_img",
+          { image_id: `i-${e}`, image_size: 100 + e },
+          {
+            userId: event.queryStringParameters?.user ?? "?",
+          },
+        );
         await nextTurn();
       }
       return { statusCode: 200, body: "ok" };

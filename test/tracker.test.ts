@@ -447,7 +447,12 @@ describe("Tracker correlation", () => {
     expect(sink.requests).toHaveLength(1);
     expect(sink.requests[0]?.headers["x-correlation-id"]).toBeUndefined();
     expect(
-      sink.events().map((e) => [(e.properties as { n: number }).n, (e.context as { correlation_id?: string }).correlation_id]),
+      sink
+        .events()
+        .map((e) => [
+          (e.properties as { n: number }).n,
+          (e.context as { correlation_id?: string }).correlation_id,
+        ]),
     ).toEqual([
       [1, "req-A"],
       [2, "req-B"],

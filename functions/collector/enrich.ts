@@ -106,7 +106,9 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
     }
     const service = contextString(context, "service");
     const stage = contextString(context, "stage");
-    const ownCorrelationId = facts.correlationFromHeader ? undefined : validCorrelationId(context.correlation_id);
+    const ownCorrelationId = facts.correlationFromHeader
+      ? undefined
+      : validCorrelationId(context.correlation_id);
     // A conformed event name is [a-z0-9_]+ (conformName): nothing to escape, so no JSON.stringify call.
     return (
       `{"event_id":${jsonString(event.eventId)},"event":"${event.event}",` +
