@@ -23,6 +23,22 @@ export const DYNAMODB_UPDATE_ITEM = "arn:aws:states:::dynamodb:updateItem";
 /** Error name Step Functions gives a failed DynamoDB condition (service prefix + SDK error name). */
 export const CONDITION_FAILED_ERROR = "DynamoDB.ConditionalCheckFailedException";
 
+/** The columns `observatory etl runs` prints, locally and on AWS: a run's row of the ledger. */
+export const LEDGER_RUN_COLUMNS = [
+  "run",
+  "status",
+  "attempts",
+  "started_at",
+  "finished_at",
+  "planned_items",
+  "skipped_items",
+  "total_items",
+  "succeeded_items",
+  "failed_items",
+  "error",
+  "results_location",
+];
+
 export type RunStatus = "RUNNING" | "SUCCEEDED" | "FAILED";
 
 /** A ledger row as read back. */

@@ -9,33 +9,28 @@ import crypto from "node:crypto";
  */
 export function installS3rverDesShim(): void {
   if (desIsAvailable() || (crypto as { __observatoryDesShim?: boolean }).__observatoryDesShim) return;
-  const originalCipher = crypto.createCipheriv;
-  const originalDecipher = crypto.createDecipheriv;
-  const asTripleDes = (key: crypto.CipherKey): Buffer => {
-    const single = Buffer.from(key as Uint8Array);
-    return Buffer.concat([single, single, single]);
-  };
   Object.assign(crypto, {
     __observatoryDesShim: true,
-    createCipheriv: ((
-      algorithm: string,
-      key: crypto.CipherKey,
-      iv: crypto.BinaryLike | null,
-      options?: never,
-    ) =>
-      algorithm === "des"
-        ? originalCipher("des-ede3-cbc", asTripleDes(key), iv, options)
-        : originalCipher(algorithm, key, iv, options)) as typeof crypto.createCipheriv,
-    createDecipheriv: ((
-      algorithm: string,
-      key: crypto.CipherKey,
-      iv: crypto.BinaryLike | null,
-      options?: never,
-    ) =>
-      algorithm === "des"
-        ? originalDecipher("des-ede3-cbc", asTripleDes(key), iv, options)
-        : originalDecipher(algorithm, key, iv, options)) as typeof crypto.createDecipheriv,
+    createCipheriv: desAsTripleDes(crypto.createCipheriv),
+    createDecipheriv: desAsTripleDes(crypto.createDecipheriv),
   });
+}
+
+type CipherFactory = (
+  algorithm: string,
+  key: crypto.CipherKey,
+  iv: crypto.BinaryLike | null,
+  options?: never,
+) => unknown;
+
+/** Wraps createCipheriv / createDecipheriv so that `'des'` runs as 3DES with the key three times. */
+function desAsTripleDes<F>(original: F): F {
+  const create = original as unknown as CipherFactory;
+  return ((algorithm, key, iv, options) => {
+    if (algorithm !== "des") return create(algorithm, key, iv, options);
+    const single = Buffer.from(key as Uint8Array);
+    return create("des-ede3-cbc", Buffer.concat([single, single, single]), iv, options);
+  }) as CipherFactory as unknown as F;
 }
 
 function desIsAvailable(): boolean {

@@ -21,7 +21,7 @@ import {
   waitForExecution,
 } from "../../etl/aws-client.js";
 import { checkRunId } from "../../etl/contracts.js";
-import { listRuns } from "../../etl/ledger.js";
+import { LEDGER_RUN_COLUMNS, listRuns } from "../../etl/ledger.js";
 import { awsClientConfig } from "../aws-config.js";
 import { formatRows, type OutputFormat } from "../format.js";
 
@@ -267,22 +267,6 @@ export async function etlStatusOnAws(
   return 0;
 }
 
-/** Columns of `etl runs`, the same as the local ledger's. */
-export const RUNS_COLUMNS = [
-  "run",
-  "status",
-  "attempts",
-  "started_at",
-  "finished_at",
-  "planned_items",
-  "skipped_items",
-  "total_items",
-  "succeeded_items",
-  "failed_items",
-  "error",
-  "results_location",
-];
-
 /** `etl runs <job>` on AWS: the job's recent runs from its DynamoDB ledger, newest first. */
 export async function etlRunsOnAws(
   job: string,
@@ -299,7 +283,7 @@ export async function etlRunsOnAws(
   out(
     runs.length === 0 && format !== "json"
       ? `no runs of ${job} in the ledger ${table}`
-      : formatRows(runs as unknown as Record<string, unknown>[], format, RUNS_COLUMNS),
+      : formatRows(runs as unknown as Record<string, unknown>[], format, LEDGER_RUN_COLUMNS),
   );
   return 0;
 }

@@ -6,7 +6,7 @@
 import cliProgress from "cli-progress";
 import { checkRunId, type JsonValue } from "../../etl/contracts.js";
 import { getJob } from "../../etl/job-catalog.js";
-import { type LedgerRun, listRuns } from "../../etl/ledger.js";
+import { LEDGER_RUN_COLUMNS, type LedgerRun, listRuns } from "../../etl/ledger.js";
 import { itemsOf, readRunResults } from "../../etl/map-results.js";
 import { useStackSchemas } from "../../local/event-schemas.js";
 import { dataDirOf, type LocalStackTargetOptions } from "../../local/stack-connection.js";
@@ -185,24 +185,14 @@ export async function etlRunsLocal(
         throw error;
       },
     );
-    const columns = [
-      "run",
-      "status",
-      "attempts",
-      "started_at",
-      "finished_at",
-      "planned_items",
-      "skipped_items",
-      "total_items",
-      "succeeded_items",
-      "failed_items",
-      "error",
-      "results_location",
-    ];
     out(
       runs.length === 0 && options.format !== "json"
         ? `no runs of ${jobName} in the local ledger`
-        : formatRows(runs as unknown as Record<string, unknown>[], options.format ?? "table", columns),
+        : formatRows(
+            runs as unknown as Record<string, unknown>[],
+            options.format ?? "table",
+            LEDGER_RUN_COLUMNS,
+          ),
     );
     return 0;
   } finally {
