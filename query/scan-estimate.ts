@@ -101,8 +101,18 @@ export async function estimateScan(engine: LocalQueryEngine, sql: string): Promi
         table.partitionKeys.length > 0 &&
         bytes > 0
       ) {
+        // A query that already filters on a partition key, but whose filter every partition passes,
+        // needs no advice to add one: say that instead.
+        // (DuckDB drops a partition filter every file passes from the plan, so look at the SQL itself,
+        // string literals removed.)
+        const sqlWithoutLiterals = rewritten.replace(/'(?:[^']|'')*'/g, "''");
+        const keyFilter = table.partitionKeys.some((key) =>
+          new RegExp(`\\b(where|on)\\b[\\s\\S]*\\b${key}\\b`, "i").test(sqlWithoutLiterals),
+        );
         notes.push(
-          `${table.name}: reads all ${partitions} partitions; a filter on ${table.partitionKeys.join("/")} (e.g. ${table.partitionKeys[0]} = '...') would scan only the ones it needs`,
+          keyFilter
+            ? `${table.name}: every one of its ${partitions} partitions matches the filter on ${table.partitionKeys.join("/")}`
+            : `${table.name}: reads all ${partitions} partitions; a filter on ${table.partitionKeys.join("/")} (e.g. ${table.partitionKeys[0]} = '...') would scan only the ones it needs`,
         );
       }
       scans.push({

@@ -105,6 +105,18 @@ describe("estimateScan", () => {
     ]);
   });
 
+  it("does not advise a partition filter to a query that has one every partition passes", async () => {
+    const estimate = await estimateScan(engine, "SELECT user_id FROM events WHERE dt >= '2000-01-01'");
+    expect(estimate.scans[0]!.files).toBe(estimate.scans[0]!.filesTotal);
+    expect(estimate.notes).toEqual([
+      expect.stringMatching(/^events: every one of its \d+ partitions matches the filter on dt\/hour$/),
+    ]);
+    const grouped = await estimateScan(engine, "SELECT dt, count(user_id) FROM events GROUP BY dt");
+    expect(grouped.notes).toEqual([
+      expect.stringMatching(/^events: reads all \d+ partitions; a filter on dt/),
+    ]);
+  });
+
   it("counts the columns a filter reads, too", async () => {
     const estimate = await estimateScan(engine, "SELECT user_id FROM events WHERE event = 'search_made'");
     expect(estimate.scans[0]!.columns.sort()).toEqual(["event", "user_id"]);
