@@ -114,7 +114,6 @@ export function restApiEvent(spec: RequestSpec = {}): APIGatewayProxyEvent {
 }
 
 /** A stored line (raw or quarantine record): loosely typed, because tests read fields of both kinds. */
-// biome-ignore lint/suspicious/noExplicitAny: assertions address fields of RawEventRecord and QuarantineRecord alike
 type Line = any;
 
 /** Every object under `prefix` (all pages), gunzipped and split into parsed NDJSON lines, in key order. */
