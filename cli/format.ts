@@ -24,10 +24,12 @@ function csvCell(value: unknown): string {
 }
 
 /**
- * A table cell must stay on one line and not move the cursor: control characters (newline, tab,
- * escape, DEL, C1) are shown escaped the way JSON writes them (`\n`, `\t`, `\u001b`).
+ * A table cell must stay on one line and not move the cursor: control characters (newline, escape,
+ * DEL, C1) are shown escaped the way JSON writes them (`\n`, `\u001b`). A tab becomes one space: Lambda's
+ * REPORT lines separate their fields with tabs, and `\t` between every field is unreadable.
+ * (json and csv keep values as they are.)
  */
-const NAMED_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": " " };
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
 function tableCell(value: unknown): string {

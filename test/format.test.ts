@@ -34,7 +34,7 @@ describe("formatRows", () => {
       "table",
     ).split("\n");
     expect(lines).toHaveLength(3);
-    expect(lines[2]).toBe('uni     | café ☕, "quoted"\\nnew\\t日本語\\u001b[31m | 1');
+    expect(lines[2]).toBe('uni     | café ☕, "quoted"\\nnew 日本語\\u001b[31m | 1');
   });
 
   it("pads by display width: East Asian wide characters and emoji take two columns", () => {
