@@ -178,52 +178,46 @@ export interface OpenedPeer<Client> {
 }
 
 /** S3 of the running local stack, or an s3rver over `<dataDir>/s3` for this command. */
-export async function openLocalS3(options: LocalStackTargetOptions): Promise<OpenedPeer<S3Client>> {
-  const found = await firstAnswering("s3", options, (e) => endpointAnswers(e));
-  if (found) {
-    const client = localS3Client(found.endpoint);
-    return {
-      client,
-      endpoint: found.endpoint,
-      running: true,
-      note: `S3: the running local stack's S3 at ${describe(found, options)}`,
-      close: async () => client.destroy(),
-    };
-  }
-  // Port 0: this s3rver only serves this process; the data directory is what `observatory dev` uses.
-  const directory = join(dataDirOf(options), "s3");
-  const server = await startLocalS3({ directory, port: 0, bucket: LOCAL_BUCKET });
-  return {
-    client: server.client,
-    endpoint: server.endpoint,
-    running: false,
-    note: `S3: no local stack running: read and write ${directory} directly`,
-    close: () => server.close(),
-  };
+export function openLocalS3(options: LocalStackTargetOptions): Promise<OpenedPeer<S3Client>> {
+  return openPeer("s3", "S3", options, localS3Client, (directory) =>
+    // Port 0: this s3rver only serves this process; the data directory is what `observatory dev` uses.
+    startLocalS3({ directory, port: 0, bucket: LOCAL_BUCKET }),
+  );
 }
 
 /** DynamoDB of the running local stack, or a dynalite over `<dataDir>/dynamodb` for this command. */
-export async function openLocalDynamoDB(
+export function openLocalDynamoDB(options: LocalStackTargetOptions): Promise<OpenedPeer<DynamoDBClient>> {
+  return openPeer("dynamodb", "DynamoDB", options, localDynamoDBClient, (directory) =>
+    startLocalDynamoDB({ directory, port: 0 }),
+  );
+}
+
+/** The running stack's peer when one answers, else a server of that kind over `<dataDir>/<kind>`. */
+async function openPeer<Client extends { destroy(): void }>(
+  kind: "s3" | "dynamodb",
+  label: string,
   options: LocalStackTargetOptions,
-): Promise<OpenedPeer<DynamoDBClient>> {
-  const found = await firstAnswering("dynamodb", options, (e) => endpointAnswers(e));
+  clientFor: (endpoint: string) => Client,
+  start: (directory: string) => Promise<{ client: Client; endpoint: string; close(): Promise<void> }>,
+): Promise<OpenedPeer<Client>> {
+  const found = await firstAnswering(kind, options, (e) => endpointAnswers(e));
   if (found) {
-    const client = localDynamoDBClient(found.endpoint);
+    const client = clientFor(found.endpoint);
     return {
       client,
       endpoint: found.endpoint,
       running: true,
-      note: `DynamoDB: the running local stack's DynamoDB at ${describe(found, options)}`,
+      note: `${label}: the running local stack's ${label} at ${describe(found, options)}`,
       close: async () => client.destroy(),
     };
   }
-  const directory = join(dataDirOf(options), "dynamodb");
-  const server = await startLocalDynamoDB({ directory, port: 0 });
+  const directory = join(dataDirOf(options), kind);
+  const server = await start(directory);
   return {
     client: server.client,
     endpoint: server.endpoint,
     running: false,
-    note: `DynamoDB: no local stack running: read and write ${directory} directly`,
+    note: `${label}: no local stack running: read and write ${directory} directly`,
     close: () => server.close(),
   };
 }
