@@ -25,10 +25,13 @@ export async function openLocalQuerySession(
     onSyncProgress?: (done: number, total: number) => void;
   },
 ): Promise<LocalQuerySession> {
-  const s3 = await openLocalS3({
-    ...options,
-    s3Endpoint: options.s3Endpoint ?? (options.s3Port ? `http://127.0.0.1:${options.s3Port}` : undefined),
-  });
+  const s3 = await openLocalS3(
+    {
+      ...options,
+      s3Endpoint: options.s3Endpoint ?? (options.s3Port ? `http://127.0.0.1:${options.s3Port}` : undefined),
+    },
+    { readOnly: true },
+  );
   try {
     const engine = await LocalQueryEngine.open({
       s3: s3.client,

@@ -8,6 +8,7 @@
  *   4. nothing runs: S3 and DynamoDB are started for this command only, on free ports, over the
  *      data directory (so the same data is read and written offline).
  */
+import { existsSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -177,12 +178,24 @@ export interface OpenedPeer<Client> {
   close(): Promise<void>;
 }
 
-/** S3 of the running local stack, or an s3rver over `<dataDir>/s3` for this command. */
-export function openLocalS3(options: LocalStackTargetOptions): Promise<OpenedPeer<S3Client>> {
-  return openPeer("s3", "S3", options, localS3Client, (directory) =>
+/**
+ * S3 of the running local stack, or an s3rver over `<dataDir>/s3` for this command. `readOnly`
+ * commands (query, cost, trace) refuse a --data-dir that does not exist: a mistyped path would
+ * otherwise be created empty and answer "0 rows" as if that were the data.
+ */
+export function openLocalS3(
+  options: LocalStackTargetOptions,
+  { readOnly = false }: { readOnly?: boolean } = {},
+): Promise<OpenedPeer<S3Client>> {
+  return openPeer("s3", "S3", options, localS3Client, (directory) => {
+    if (readOnly && options.dataDir !== undefined && !existsSync(options.dataDir)) {
+      throw new Error(
+        `no data directory at ${options.dataDir}: nothing to read (check the path, or start \`observatory dev --data-dir ${options.dataDir}\`)`,
+      );
+    }
     // Port 0: this s3rver only serves this process; the data directory is what `observatory dev` uses.
-    startLocalS3({ directory, port: 0, bucket: LOCAL_BUCKET }),
-  );
+    return startLocalS3({ directory, port: 0, bucket: LOCAL_BUCKET });
+  });
 }
 
 /** DynamoDB of the running local stack, or a dynalite over `<dataDir>/dynamodb` for this command. */

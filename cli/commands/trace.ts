@@ -125,7 +125,7 @@ export async function runTrace(
   }
   // The running stack's S3 (--s3-endpoint, the data directory's stack.json, the default port), or the
   // data directory read directly when no stack runs - as query, cost and etl --local do.
-  const s3 = await openLocalS3(options);
+  const s3 = await openLocalS3(options, { readOnly: true });
   try {
     notes.write(`${s3.note}\n`);
     const entries = await traceLocal({
