@@ -1,34 +1,27 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getJob } from "../etl/job-catalog.js";
 import { getRun } from "../etl/ledger.js";
-import { type LocalDynamoDB, startLocalDynamoDB } from "../local/dynamodb-server.js";
-import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import type { LocalDynamoDB } from "../local/dynamodb-server.js";
+import type { LocalS3 } from "../local/s3-server.js";
 import { INTERRUPTED_ERROR } from "../local/step-functions/interrupt.js";
 import { LOCAL_LEDGER_TABLE, runLocalJob } from "../local/step-functions/local-etl.js";
+import { type EtlPeers, startEtlPeers } from "./support/etl-peers.js";
 
 /**
  * F20: Ctrl-C during a local run records it FAILED (Interrupted) in the ledger instead of leaving it
  * RUNNING forever, the process still ends by the signal, and the same run id resumes it to SUCCEEDED.
  */
 describe("local ETL run interrupted by a signal", () => {
-  let dir: string;
   let s3: LocalS3;
   let ddb: LocalDynamoDB;
 
+  let peers: EtlPeers | undefined;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "obs-etl-interrupt-"));
-    s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
-    ddb = await startLocalDynamoDB({ port: 0 });
+    peers = await startEtlPeers("obs-etl-interrupt-");
+    ({ s3, ddb } = peers);
   });
-  afterAll(async () => {
-    await s3?.close();
-    await ddb?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => peers?.close());
 
   /** Runs the child until a worker is busy, sends `signal`, resolves with how it ended and its stderr. */
   async function interruptedRun(runId: string, signal: NodeJS.Signals) {

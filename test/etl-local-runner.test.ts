@@ -1,8 +1,3 @@
-// The local ETL runner against real local peers (s3rver, dynalite): results, failures, tolerance,
-// resume, concurrency and batching, asserted on what lands in S3 and in the ledger.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,26 +9,22 @@ import { TransientError } from "../etl/transient-error.js";
 import { DEMO_DOCUMENT_COUNT, demoDocument } from "../etl/wordcount/corpus.js";
 import { DEFAULT_INPUT_PREFIX, wordcount } from "../etl/wordcount/job.js";
 import { countWords } from "../etl/wordcount/tokenize.js";
-import { type LocalDynamoDB, startLocalDynamoDB } from "../local/dynamodb-server.js";
-import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
+import type { LocalDynamoDB } from "../local/dynamodb-server.js";
+import type { LocalS3 } from "../local/s3-server.js";
 import { batchItems } from "../local/step-functions/distributed-map.js";
 import { type LocalJobOptions, runLocalJob } from "../local/step-functions/local-etl.js";
 import type { LocalResource } from "../local/step-functions/runner.js";
+import { type EtlPeers, startEtlPeers } from "./support/etl-peers.js";
 
-let dir: string;
 let s3: LocalS3;
 let ddb: LocalDynamoDB;
 
+let peers: EtlPeers | undefined;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "obs-etl-"));
-  s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
-  ddb = await startLocalDynamoDB({ port: 0 });
+  peers = await startEtlPeers("obs-etl-");
+  ({ s3, ddb } = peers);
 });
-afterAll(async () => {
-  await s3?.close();
-  await ddb?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => peers?.close());
 
 const run = (o: Omit<LocalJobOptions, "s3" | "bucket" | "dynamodb">) =>
   runLocalJob({
