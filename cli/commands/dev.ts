@@ -14,6 +14,7 @@ import {
 import { logsDevExtension } from "../../local/log-dev-extension.js";
 import { type LocalStack, type LocalStackExtra, startLocalStack } from "../../local/stack.js";
 import { STACK_FILE_NAME } from "../../local/stack-file.js";
+import { runUntilStopped } from "../../local/stop-signals.js";
 import { compactionDevExtension } from "./dev-compaction.js";
 
 /** One optional piece of the local stack, switched on by its own CLI options. */
@@ -77,7 +78,7 @@ export function describeStack(stack: LocalStack, options: { quiet?: boolean } = 
   return lines.join("\n");
 }
 
-/** Starts the stack and resolves when it has been stopped by SIGINT/SIGTERM (or `stop()`). */
+/** Starts the stack and resolves when it has been stopped (SIGINT, SIGTERM, SIGHUP or closed output: local/stop-signals.ts). */
 export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []): Promise<void> {
   const stack = await startLocalStack({
     dataDir: options.dataDir,
@@ -90,18 +91,11 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
     extras,
   });
   console.log(describeStack(stack, { quiet: options.quiet }));
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      if (!options.quiet) console.log(`\n${signal}: stopping the local stack...`);
-      stack.close().then(resolve, (error) => {
-        console.error(`observatory dev: error while stopping: ${(error as Error).message}`);
-        resolve();
-      });
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+  await runUntilStopped(async (reason) => {
+    if (!options.quiet) console.log(`\n${reason}: stopping the local stack...`);
+    await stack.close().catch((error) => {
+      console.error(`observatory dev: error while stopping: ${(error as Error).message}`);
+    });
   });
   if (!options.quiet) console.log("stopped.");
 }
