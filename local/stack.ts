@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
@@ -10,12 +11,19 @@ import {
   LOCAL_DYNAMODB_PORT,
   LOCAL_S3_PORT,
 } from "../contracts/local-stack.js";
-import { createCollector } from "../functions/collector/collector.js";
-import { nullStream, RoutedLogStream } from "../runtime/log-output.js";
-import { createLogger } from "../runtime/logger.js";
-import { type HttpLambda, type HttpLambdaHandler, startHttpLambda } from "./api-gateway.js";
+import { activeLogCapture } from "../runtime/log-output.js";
+import {
+  type HttpLambda,
+  type HttpLambdaHandler,
+  INTEGRATION_TIMEOUT_MS,
+  lambdaContext,
+  startHttpLambda,
+} from "./api-gateway.js";
+import type { InvocationRecord } from "./collector-worker-protocol.js";
+import { checkWorkerCount, startCollectorWorkers } from "./collector-workers.js";
 import { type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb-server.js";
 import { type DeclaredSchemas, declareStackSchemas } from "./event-schemas.js";
+import { createLocalCollectorHandler, LOCAL_COLLECTOR_FUNCTION } from "./local-collector.js";
 import { type LocalS3, startLocalS3 } from "./s3-server.js";
 import { removeStackFile, writeStackFile } from "./stack-file.js";
 
@@ -45,6 +53,11 @@ export interface LocalStackOptions {
    * stack through --data-dir whatever its ports (default true).
    */
   discoveryFile?: boolean;
+  /**
+   * Collector worker processes behind the collector port (local/collector-workers.ts); 0 (default)
+   * serves the collector in this process.
+   */
+  workers?: number;
 }
 
 /** The running core that extras build on. */
@@ -54,7 +67,10 @@ export interface LocalStackCore {
   bucket: string;
   s3: LocalS3;
   dynamodb: LocalDynamoDB;
-  collector: HttpLambda;
+  collector: HttpLambda & {
+    /** The collector worker processes' ids; empty when the collector runs in this process. */
+    workerPids(): number[];
+  };
   /** The event schemas the collector enforces and compaction on this data directory uses. */
   schemas: DeclaredSchemas;
   /** Prints unless the stack is quiet. */
@@ -109,6 +125,23 @@ function probePort(port: number): Promise<void> {
   });
 }
 
+/** The worker invocation being replayed through the wrapper chain (multi-worker stacks). */
+const replays = new AsyncLocalStorage<InvocationRecord>();
+
+/**
+ * The innermost handler of a multi-worker stack's wrapper chain: the invocation already ran in a
+ * worker; its log lines are written into whatever capture the wrappers set up, and its result (or
+ * error) is returned as if it had run here. Wrappers cannot change the response (it has been sent).
+ */
+const replayInvocation: HttpLambdaHandler = async () => {
+  const record = replays.getStore();
+  if (!record) throw new Error("a multi-worker collector runs in its workers, not in this process");
+  const capture = activeLogCapture();
+  if (capture) for (const line of record.lines) capture(line);
+  if (record.error !== undefined) throw new Error(record.error);
+  return record.result!;
+};
+
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const dataDir = options.dataDir ?? LOCAL_DATA_DIR;
   const apiKey = options.apiKey ?? LOCAL_API_KEY;
@@ -137,38 +170,65 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     closers.push(() => dynamodb.close());
 
-    // The collector logs as on AWS (runtime/logger.ts, one line per request). Its lines reach an
-    // extra that captures them (H5's local log archive, through wrapCollector); otherwise they are
-    // dropped, except errors, which the console shows.
-    const collectorLogger = createLogger({
-      service: "observatory-collector",
-      stage: "local",
-      destination: new RoutedLogStream(nullStream()),
-    });
-    let collectorHandler: HttpLambdaHandler = createCollector({
-      s3: s3.client,
-      bucket: s3.bucket,
-      apiKeys: [apiKey],
-      schemas: schemas.schemas,
-      service: "local",
-      stage: "local",
-      logger: {
-        info: (message, extra) => collectorLogger.info(message, extra),
-        error: (message, extra) => {
-          collectorLogger.error(message, extra);
-          log(`collector: ${message} ${JSON.stringify(extra ?? {})}`);
-        },
-      },
-    }).handler as HttpLambdaHandler;
     const collectorPort = options.collectorPort ?? LOCAL_COLLECTOR_PORT;
-    const collector = await listening("collector", collectorPort, "--port", () =>
-      startHttpLambda({
-        port: collectorPort,
-        functionName: "observatory-collector",
-        handler: (event: APIGatewayProxyEventV2, context: Context) => collectorHandler(event, context),
-        onError: (error) => log(`collector crashed: ${(error as Error).stack ?? String(error)}`),
-      }),
-    );
+    const workers = checkWorkerCount(options.workers ?? 0);
+    const baseHandler: HttpLambdaHandler =
+      workers === 0
+        ? createLocalCollectorHandler({
+            s3: s3.client,
+            bucket: s3.bucket,
+            apiKey,
+            schemas: schemas.schemas,
+            log,
+          })
+        : replayInvocation;
+    let collectorHandler = baseHandler;
+    let collector: LocalStackCore["collector"];
+    let setCapture = (_on: boolean) => {};
+    if (workers === 0) {
+      const served = await listening("collector", collectorPort, "--port", () =>
+        startHttpLambda({
+          port: collectorPort,
+          functionName: LOCAL_COLLECTOR_FUNCTION,
+          handler: (event: APIGatewayProxyEventV2, context: Context) => collectorHandler(event, context),
+          onError: (error) => log(`collector crashed: ${(error as Error).stack ?? String(error)}`),
+        }),
+      );
+      collector = { ...served, workerPids: () => [] };
+    } else {
+      // Each worker runs the collector; its invocations come back here (while wrappers are on) and
+      // go through the wrapper chain, so that extras see every invocation's log lines as before.
+      const pool = await listening("collector", collectorPort, "--port", () =>
+        startCollectorWorkers({
+          workers,
+          port: collectorPort,
+          config: {
+            s3Endpoint: s3.endpoint,
+            bucket: s3.bucket,
+            apiKey,
+            schemas: [...schemas.schemas],
+            quiet: options.quiet ?? false,
+          },
+          onInvocation: (record) => {
+            const context = lambdaContext(
+              LOCAL_COLLECTOR_FUNCTION,
+              record.requestId,
+              Date.now(),
+              INTEGRATION_TIMEOUT_MS,
+            );
+            // The worker has already reported an error of its own; a wrapper's is shown here.
+            replays
+              .run(record, async () => collectorHandler(record.event, context))
+              .catch((error: unknown) => {
+                if ((error as Error).message !== record.error) log(`collector wrapper: ${String(error)}`);
+              });
+          },
+          log,
+        }),
+      );
+      setCapture = pool.setCapture;
+      collector = { url: pool.url, port: pool.port, close: pool.close, workerPids: pool.pids };
+    }
     closers.push(() => collector.close());
 
     const core: LocalStackCore = {
@@ -182,6 +242,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
       wrapCollector: (wrap) => {
         collectorHandler = wrap(collectorHandler);
+        setCapture(true);
       },
     };
     const extras: LocalStack["extras"] = [];

@@ -11,6 +11,7 @@ import {
   LOCAL_DYNAMODB_PORT,
   LOCAL_S3_PORT,
 } from "../../contracts/local-stack.js";
+import { checkWorkerCount, DEFAULT_COLLECTOR_WORKERS } from "../../local/collector-workers.js";
 import { logsDevExtension } from "../../local/log-dev-extension.js";
 import { type LocalStack, type LocalStackExtra, startLocalStack } from "../../local/stack.js";
 import { STACK_FILE_NAME } from "../../local/stack-file.js";
@@ -36,6 +37,8 @@ export interface DevOptions {
   quiet?: boolean;
   /** A JSON file: array of EventSchema (default OBSERVATORY_EVENT_SCHEMAS, else the demo's). */
   schemas?: string;
+  /** Collector worker processes (0: the collector in this process). */
+  workers?: number;
 }
 
 function portNumber(value: string): number {
@@ -44,10 +47,15 @@ function portNumber(value: string): number {
   return port;
 }
 
+function workersNote(stack: LocalStack): string {
+  const pids = stack.collector.workerPids();
+  return pids.length === 0 ? "" : `  ${pids.length} workers (pids ${pids.join(", ")})`;
+}
+
 /** What `observatory dev` prints once everything listens (`quiet`: the endpoints alone). */
 export function describeStack(stack: LocalStack, options: { quiet?: boolean } = {}): string {
   const endpoints = [
-    `  collector  ${stack.collector.url}/v1/batch   (health: ${stack.collector.url}/v1/health)`,
+    `  collector  ${stack.collector.url}/v1/batch   (health: ${stack.collector.url}/v1/health)${workersNote(stack)}`,
     `  S3         ${stack.s3.endpoint}   bucket ${stack.bucket}`,
     `  DynamoDB   ${stack.dynamodb.endpoint}`,
     `  API key    ${stack.apiKey}`,
@@ -88,6 +96,7 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
     dynamoPort: options.dynamodbPort,
     quiet: options.quiet,
     schemasFile: options.schemas,
+    workers: options.workers,
     extras,
   });
   console.log(describeStack(stack, { quiet: options.quiet }));
@@ -114,6 +123,12 @@ export function registerDevCommand(program: Command): void {
     .option(
       "--schemas <file.json>",
       "declared event schemas (JSON array of EventSchema) for the collector and compaction; default OBSERVATORY_EVENT_SCHEMAS, else the demo's",
+    )
+    .option(
+      "--workers <n>",
+      `collector worker processes behind the collector port, for high event rates on a multi-core machine (0 = the collector in this process; see docs/local-stack.md)`,
+      (value) => checkWorkerCount(Number(value)),
+      DEFAULT_COLLECTOR_WORKERS,
     )
     .option("--quiet", "print only the endpoints");
   for (const extension of DEV_EXTENSIONS) for (const option of extension.options) command.addOption(option);
