@@ -23,7 +23,7 @@ import {
 } from "../contracts/local-stack.js";
 import { localDynamoDBClient, startLocalDynamoDB } from "./dynamodb-server.js";
 import { localS3Client, startLocalS3 } from "./s3-server.js";
-import { readStackFile, STACK_FILE_NAME, type StackFile } from "./stack-file.js";
+import { readStackFile, STACK_FILE_NAME, type StackFile, staleStackFileNote } from "./stack-file.js";
 
 /** A refused connection answers at once; anything slower than this is not a local server we can use. */
 const PROBE_TIMEOUT_MS = 500;
@@ -166,6 +166,8 @@ export async function findRunningCollector(
       throw new Error(`no collector at ${candidate.endpoint} (--endpoint): ${what}`);
     notes.push(`no collector at ${describe(candidate, options)}: ${what}`);
   }
+  const stale = staleStackFileNote(dataDirOf(options));
+  if (stale) notes.push(stale);
   return undefined;
 }
 
@@ -226,11 +228,13 @@ async function openPeer<Client extends { destroy(): void }>(
   }
   const directory = join(dataDirOf(options), kind);
   const server = await start(directory);
+  // Said once per command: every command that reads the data directory opens its S3.
+  const stale = kind === "s3" ? staleStackFileNote(dataDirOf(options)) : undefined;
   return {
     client: server.client,
     endpoint: server.endpoint,
     running: false,
-    note: `${label}: no local stack running: read and write ${directory} directly`,
+    note: `${label}: no local stack running: read and write ${directory} directly${stale ? ` (${stale})` : ""}`,
     close: () => server.close(),
   };
 }

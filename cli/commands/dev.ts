@@ -15,7 +15,7 @@ import { checkWorkerCount, DEFAULT_COLLECTOR_WORKERS } from "../../local/collect
 import { logsDevExtension } from "../../local/log-dev-extension.js";
 import { type LocalStack, type LocalStackExtra, startLocalStack } from "../../local/stack.js";
 import { STACK_FILE_NAME } from "../../local/stack-file.js";
-import { runUntilStopped } from "../../local/stop-signals.js";
+import { listenForStop } from "../../local/stop-signals.js";
 import { compactionDevExtension } from "./dev-compaction.js";
 
 /** One optional piece of the local stack, switched on by its own CLI options. */
@@ -88,6 +88,9 @@ export function describeStack(stack: LocalStack, options: { quiet?: boolean } = 
 
 /** Starts the stack and resolves when it has been stopped (SIGINT, SIGTERM, SIGHUP or closed output: local/stop-signals.ts). */
 export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []): Promise<void> {
+  // Listening before anything starts: a Ctrl-C during startup stops the stack once it is up,
+  // rather than killing the process between writing stack.json and being able to remove it.
+  const stopping = listenForStop();
   const stack = await startLocalStack({
     dataDir: options.dataDir,
     apiKey: options.apiKey,
@@ -98,14 +101,17 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
     schemasFile: options.schemas,
     workers: options.workers,
     extras,
+  }).catch((error) => {
+    stopping.dispose();
+    throw error;
   });
   console.log(describeStack(stack, { quiet: options.quiet }));
-  await runUntilStopped(async (reason) => {
-    if (!options.quiet) console.log(`\n${reason}: stopping the local stack...`);
-    await stack.close().catch((error) => {
-      console.error(`observatory dev: error while stopping: ${(error as Error).message}`);
-    });
+  const reason = await stopping.reason;
+  if (!options.quiet) console.log(`\n${reason}: stopping the local stack...`);
+  await stack.close().catch((error) => {
+    console.error(`observatory dev: error while stopping: ${(error as Error).message}`);
   });
+  stopping.dispose();
   if (!options.quiet) console.log("stopped.");
 }
 

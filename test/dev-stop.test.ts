@@ -1,0 +1,225 @@
+/**
+ * `observatory dev` leaves `<dataDir>/stack.json` only while it runs: every way it is stopped removes
+ * the file (a real child process, as `npm start | tee log` runs it), and a file left behind by a
+ * process that is gone is ignored and named in the notes of the commands that read it.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openLocalS3 } from "../local/stack-connection.js";
+import {
+  inspectStackFile,
+  readStackFile,
+  type StackFile,
+  stackFilePath,
+  staleStackFileNote,
+} from "../local/stack-file.js";
+
+const ROOT = join(import.meta.dirname, "..");
+/** Starting dev compiles the CLI through tsx and starts three servers: slow on a busy 2-core machine. */
+const START_TIMEOUT_MS = 60_000;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "obs-dev-stop-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface RunningDev {
+  child: ChildProcessWithoutNullStreams;
+  dataDir: string;
+  collector: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `observatory dev` on free ports, its stdout and stderr piped to this process (as to tee). */
+async function startDev(name: string): Promise<RunningDev> {
+  const dataDir = join(dir, name);
+  const child = spawn(
+    process.execPath,
+    [
+      "bin/observatory.js",
+      "dev",
+      "--data-dir",
+      dataDir,
+      "--port",
+      "0",
+      "--s3-port",
+      "0",
+      "--dynamodb-port",
+      "0",
+      "--compact-every",
+      "off",
+    ],
+    { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output += chunk;
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const collector = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dev did not start:\n${output}`)), START_TIMEOUT_MS);
+    child.on("exit", () => reject(new Error(`dev exited before it started:\n${output}`)));
+    child.stdout.on("data", () => {
+      const match = /collector\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/batch/.exec(output);
+      // The banner is printed once stack.json is written.
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+  });
+  expect(readStackFile(dataDir)?.pid).toBe(child.pid);
+  return { child, dataDir, collector, exited };
+}
+
+/** Closes this end of dev's stdout and stderr, as a killed `tee` does, and waits until the pipe is gone. */
+async function closeOutput(dev: RunningDev): Promise<void> {
+  dev.child.stdout.destroy();
+  dev.child.stderr.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+async function expectStoppedCleanly(dev: RunningDev): Promise<void> {
+  // Exit code 0: the stop ran to its end, not a death by signal or an uncaught EPIPE (code 1).
+  expect(await dev.exited).toEqual({ code: 0, signal: null });
+  expect(existsSync(stackFilePath(dev.dataDir))).toBe(false);
+  await expect(fetch(`${dev.collector}/v1/health`)).rejects.toThrow();
+}
+
+describe("observatory dev removes stack.json however it stops", () => {
+  it("Ctrl-C after its piped output was closed (npm start | tee log)", async () => {
+    const dev = await startDev("epipe");
+    try {
+      await closeOutput(dev);
+      dev.child.kill("SIGINT");
+      await expectStoppedCleanly(dev);
+    } finally {
+      dev.child.kill("SIGKILL");
+    }
+  });
+
+  it("the same SIGINT twice, as npm forwards the terminal's Ctrl-C to a child that already has it", async () => {
+    const dev = await startDev("double");
+    try {
+      dev.child.kill("SIGINT");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      dev.child.kill("SIGINT");
+      await expectStoppedCleanly(dev);
+    } finally {
+      dev.child.kill("SIGKILL");
+    }
+  });
+
+  it("SIGHUP: its terminal or tmux pane closed", async () => {
+    const dev = await startDev("hup");
+    try {
+      dev.child.kill("SIGHUP");
+      await expectStoppedCleanly(dev);
+    } finally {
+      dev.child.kill("SIGKILL");
+    }
+  });
+
+  it("SIGTERM with its output closed", async () => {
+    const dev = await startDev("term");
+    try {
+      await closeOutput(dev);
+      dev.child.kill("SIGTERM");
+      await expectStoppedCleanly(dev);
+    } finally {
+      dev.child.kill("SIGKILL");
+    }
+  });
+});
+
+describe("stack.json of a process that ended without closing its stack", () => {
+  it("is removed when the process dies of an uncaught error", async () => {
+    const dataDir = join(dir, "crash");
+    await mkdir(dataDir, { recursive: true });
+    const script = `
+      const { writeStackFile } = await import("./local/stack-file.ts");
+      await writeStackFile({ dataDir: ${JSON.stringify(dataDir)}, collector: "http://127.0.0.1:1", s3: "http://127.0.0.1:2", dynamodb: "http://127.0.0.1:3", bucket: "b", apiKey: "k" });
+      console.log("written");
+      setTimeout(() => { throw new Error("crash while the stack runs"); }, 10);
+    `;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(output).toContain("written");
+    expect(output).toContain("crash while the stack runs");
+    expect(code).toBe(1);
+    expect(existsSync(stackFilePath(dataDir))).toBe(false);
+  });
+});
+
+describe("a stale stack.json (its process was killed outright)", () => {
+  async function plant(name: string, file: Pick<StackFile, "pid" | "startedAt">): Promise<string> {
+    const dataDir = join(dir, name);
+    await mkdir(join(dataDir, "s3"), { recursive: true });
+    const stack: StackFile = {
+      ...file,
+      dataDir,
+      // Ports nothing listens on: were the file believed, nothing would answer there.
+      collector: "http://127.0.0.1:9",
+      s3: "http://127.0.0.1:9",
+      dynamodb: "http://127.0.0.1:9",
+      bucket: "observatory-local",
+      apiKey: "local-dev-key",
+    };
+    await writeFile(stackFilePath(dataDir), JSON.stringify(stack));
+    return dataDir;
+  }
+
+  async function deadPid(): Promise<number> {
+    const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    await new Promise((resolve) => child.on("exit", resolve));
+    return child.pid!;
+  }
+
+  it("is ignored when its process is gone, and the commands reading it say so", async () => {
+    const pid = await deadPid();
+    const startedAt = new Date().toISOString();
+    const dataDir = await plant("dead", { pid, startedAt });
+    expect(readStackFile(dataDir)).toBeUndefined();
+    expect(inspectStackFile(dataDir).state).toBe("stale");
+    expect(staleStackFileNote(dataDir)).toBe(
+      `ignored ${stackFilePath(dataDir)} of a stack started ${startedAt}: its process ${pid} is not running (the next \`observatory dev\` replaces it)`,
+    );
+    const s3 = await openLocalS3({ dataDir }, { readOnly: true });
+    try {
+      expect(s3.running).toBe(false);
+      expect(s3.note).toContain(`no local stack running: read and write ${join(dataDir, "s3")} directly`);
+      expect(s3.note).toContain(`ignored ${stackFilePath(dataDir)}`);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it("is ignored when its pid now belongs to a process that started after the file was written", async () => {
+    const reused = await plant("reused", { pid: process.pid, startedAt: "2001-01-01T00:00:00.000Z" });
+    expect(readStackFile(reused)).toBeUndefined();
+    expect(staleStackFileNote(reused)).toMatch(
+      new RegExp(`pid ${process.pid} is now another process, started after the file was written`),
+    );
+    // The same pid with a file written while it runs: a live stack, no note.
+    const live = await plant("live", { pid: process.pid, startedAt: new Date().toISOString() });
+    expect(readStackFile(live)?.pid).toBe(process.pid);
+    expect(staleStackFileNote(live)).toBeUndefined();
+  });
+});
