@@ -1,7 +1,8 @@
 // The receiving side of bench/tracker.bench.ts, in its own process so that it does not share the
 // client's event loop (the machine has 2 cores: one for the client, one for the receiver).
 //   tracker-peer.ts sink   -> an HTTP endpoint that accepts any /v1/batch body (gzip or not) with 200
-//   tracker-peer.ts stack  -> the real local stack (s3rver + collector behind the local API Gateway)
+//   tracker-peer.ts stack [N] -> the real local stack (s3rver + collector behind the local API Gateway),
+//                               with N collector worker processes (`observatory dev --workers N`; 0 = in process)
 // Talks over IPC: sends { url, apiKey } when ready; answers "count" with what arrived; exits on "close".
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,7 +25,7 @@ export interface PeerCount {
 
 type Message = "count" | "close";
 
-async function main(kind: string): Promise<void> {
+async function main(kind: string, workers: number): Promise<void> {
   const send = (value: unknown) => process.send?.(value);
   if (kind === "sink") {
     const sink = await startSink(undefined, { keepBodies: false });
@@ -41,7 +42,14 @@ async function main(kind: string): Promise<void> {
   }
   if (kind === "stack") {
     const dataDir = await mkdtemp(join(tmpdir(), "observatory-tracker-bench-"));
-    const stack = await startLocalStack({ dataDir, s3Port: 0, collectorPort: 0, dynamoPort: 0, quiet: true });
+    const stack = await startLocalStack({
+      dataDir,
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+      workers,
+    });
     send({ url: stack.collector.url, apiKey: stack.apiKey });
     process.on("message", async (message: Message) => {
       if (message === "count") send(await countRaw(stack.s3.client, stack.bucket));
@@ -90,7 +98,7 @@ async function countRaw(s3: S3Client, bucket: string): Promise<PeerCount> {
   return { events, distinctEventIds: ids.size, requests, correlationKept };
 }
 
-main(process.argv[2] ?? "").catch((error: unknown) => {
+main(process.argv[2] ?? "", Number(process.argv[3] ?? 0)).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
