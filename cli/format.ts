@@ -44,6 +44,19 @@ function padToWidth(text: string, width: number): string {
   return text + " ".repeat(Math.max(0, width - stringWidth(text)));
 }
 
+/** `text` cut to at most `width` display columns, ending in `…` when something was cut. */
+export function ellipsize(text: string, width: number): string {
+  if (stringWidth(text) <= width) return text;
+  let kept = "";
+  let keptWidth = 0;
+  for (const character of text) {
+    keptWidth += stringWidth(character);
+    if (keptWidth > width - 1) break;
+    kept += character;
+  }
+  return `${kept}…`;
+}
+
 /** Renders rows in the chosen format. Columns are taken from the first row unless given. */
 export function formatRows(rows: Row[], format: OutputFormat, columns?: string[]): string {
   const cols = columns ?? Object.keys(rows[0] ?? {});

@@ -14,6 +14,7 @@ import type { MapProgress } from "../../local/step-functions/distributed-map.js"
 import { LOCAL_LEDGER_TABLE, runLocalJob } from "../../local/step-functions/local-etl.js";
 import { connectLocalPeers, type LocalPeers } from "../../local/step-functions/peers.js";
 import { formatRows, type OutputFormat } from "../format.js";
+import { summaryTableRows } from "./etl-summary-table.js";
 
 /** dataDir, s3Endpoint, dynamodbEndpoint: where the local stack is (local/stack-connection.ts). */
 export interface EtlLocalStartOptions extends LocalStackTargetOptions {
@@ -149,10 +150,15 @@ export async function etlStartLocal(
     if (format === "json") {
       out(JSON.stringify({ ...row, failed_items: failedItems }, null, 2));
     } else {
-      // One run: a vertical field | value table reads better than one very wide row.
-      const rows =
-        format === "table" ? Object.entries(row).map(([field, value]) => ({ field, value })) : [row];
-      out(formatRows(rows, format));
+      if (format === "csv") {
+        out(formatRows([row], format));
+      } else {
+        // One run: a vertical field | value table, its output one row per key, nested values cut to fit.
+        const table = summaryTableRows(row);
+        out(formatRows(table.rows, format));
+        if (table.abbreviated)
+          err.write("(output abbreviated to fit the terminal: --format json or csv prints it whole)\n");
+      }
       if (failedItems.length > 0) {
         err.write(
           `\nfailed items (${failedItems.length}${failedItems.length > MAX_FAILED_ITEMS_SHOWN ? `, first ${MAX_FAILED_ITEMS_SHOWN}` : ""}):\n`,

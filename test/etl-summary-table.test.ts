@@ -1,0 +1,137 @@
+// `etl start --local --wait` in --format table fits a 120-column terminal (the job's output one row
+// per key, nested values abbreviated); json and csv keep the whole output. A real wordcount run on
+// s3rver and dynalite, and the compaction output's shape through the table builder.
+import { Writable } from "node:stream";
+import stringWidth from "string-width";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { etlStartLocal } from "../cli/commands/etl-local.js";
+import { SUMMARY_TABLE_WIDTH, summaryTableRows } from "../cli/commands/etl-summary-table.js";
+import { ellipsize, formatRows } from "../cli/format.js";
+import type { LocalPeers } from "../local/step-functions/peers.js";
+import { type EtlPeers, startEtlPeers } from "./support/etl-peers.js";
+
+let etl: EtlPeers;
+let peers: LocalPeers;
+beforeAll(async () => {
+  etl = await startEtlPeers("obs-etl-table-");
+  peers = {
+    s3: etl.s3.client,
+    s3Endpoint: etl.s3.endpoint,
+    bucket: etl.s3.bucket,
+    dynamodb: etl.ddb.client,
+    notes: [],
+    close: async () => {},
+  };
+});
+afterAll(async () => {
+  await etl?.close();
+});
+
+function capture() {
+  const lines: string[] = [];
+  let errText = "";
+  const err = new Writable({
+    write(chunk, _enc, done) {
+      errText += String(chunk);
+      done();
+    },
+  });
+  return { lines, out: (t: string) => lines.push(t), err, errText: () => errText };
+}
+
+const widest = (text: string) => Math.max(...text.split("\n").map((line) => stringWidth(line)));
+
+describe("etl start --local --format table", () => {
+  it("prints a wordcount run within 120 columns, its output one row per key; json and csv keep it whole", async () => {
+    const table = capture();
+    expect(
+      await etlStartLocal(
+        "wordcount",
+        { format: "table", runId: "table-1" },
+        { out: table.out, err: table.err, peers },
+      ),
+    ).toBe(0);
+    const printed = table.lines.join("\n");
+    expect(widest(printed)).toBeLessThanOrEqual(SUMMARY_TABLE_WIDTH);
+    expect(printed).toMatch(/^status\s+\| SUCCEEDED$/m);
+    expect(printed).toMatch(/^output\.objects\s+\| 48$/m);
+    // S3 locations stay whole, to be copied.
+    expect(printed).toMatch(
+      /^output\.counts_location\s+\| s3:\/\/observatory-local\/etl\/outputs\/wordcount\/table-1\/counts\.json$/m,
+    );
+    expect(printed).toMatch(/^output\.top\s+\| 10 items: \[\{"word":"the","count":\d+\},.*…$/m);
+    expect(table.errText()).toContain("--format json or csv prints it whole");
+
+    const json = capture();
+    await etlStartLocal(
+      "wordcount",
+      { format: "json", runId: "table-1" },
+      { out: json.out, err: json.err, peers },
+    );
+    const output = (JSON.parse(json.lines.join("\n")) as { output: { top: unknown[] } }).output;
+    expect(output.top).toHaveLength(10);
+
+    const csv = capture();
+    await etlStartLocal(
+      "wordcount",
+      { format: "csv", runId: "table-1" },
+      { out: csv.out, err: csv.err, peers },
+    );
+    const [header, row] = csv.lines.join("\n").split("\n");
+    expect(header!.split(",").at(-1)).toBe("output");
+    // The last CSV cell is the whole output as JSON, quotes doubled.
+    const lastCell = row!.slice(row!.indexOf(',"{') + 1);
+    expect(JSON.parse(lastCell.slice(1, -1).replaceAll('""', '"'))).toEqual(output);
+  });
+});
+
+describe("summaryTableRows", () => {
+  it("spreads a compaction output over rows within 120 columns and says when it cut something", () => {
+    const files = Array.from(
+      { length: 12 },
+      (_, n) => `tables/events/dt=2026-11-22/hour=${String(n).padStart(2, "0")}/part-4f1c9e2a.parquet`,
+    );
+    const { rows, abbreviated } = summaryTableRows({
+      job: "compaction",
+      status: "SUCCEEDED",
+      error: null,
+      output: {
+        chunks_planned: 3,
+        objects_consumed: 250,
+        duplicates_against_existing: 0,
+        rows_by_table: { events: 1000, quarantine: 9, search_made: 412 },
+        files,
+        state: "s3://observatory-local/compaction/state.json",
+      },
+    });
+    const printed = formatRows(rows, "table");
+    expect(widest(printed)).toBeLessThanOrEqual(SUMMARY_TABLE_WIDTH);
+    expect(abbreviated).toBe(true);
+    expect(printed).toMatch(
+      /^output\.rows_by_table\s+\| \{"events":1000,"quarantine":9,"search_made":412\}$/m,
+    );
+    expect(printed).toMatch(/^output\.files\s+\| 12 items: \["tables\/events\/dt=2026-11-22\/hour=00\/.*…$/m);
+    expect(printed).toMatch(/^output\.state\s+\| s3:\/\/observatory-local\/compaction\/state\.json$/m);
+  });
+
+  it("leaves a short output uncut, and an output that is no object (null, a list) in one row", () => {
+    expect(summaryTableRows({ status: "SUCCEEDED", output: { objects: 2 } })).toEqual({
+      rows: [
+        { field: "status", value: "SUCCEEDED" },
+        { field: "output.objects", value: 2 },
+      ],
+      abbreviated: false,
+    });
+    expect(summaryTableRows({ output: null }).rows).toEqual([{ field: "output", value: null }]);
+    expect(summaryTableRows({ output: [1, 2] }).rows).toEqual([{ field: "output", value: "2 items: [1,2]" }]);
+  });
+});
+
+describe("ellipsize", () => {
+  it("cuts to display columns (wide characters count two) and ends in …", () => {
+    expect(ellipsize("short", 10)).toBe("short");
+    expect(ellipsize("abcdefghij", 5)).toBe("abcd…");
+    expect(ellipsize("日本語のテキスト", 7)).toBe("日本語…");
+    expect(stringWidth(ellipsize("日本語のテキスト", 7))).toBeLessThanOrEqual(7);
+  });
+});
