@@ -157,9 +157,11 @@ export async function startCollectorWorkers(options: {
     close: () =>
       (closed ??= (async () => {
         stopping = true;
-        // No new connections; the workers finish the requests they have, then exit.
-        await new Promise<void>((resolve) => server!.close(() => resolve()));
+        // No new connections; the workers finish the requests they have, then exit. (The server's close
+        // completes only once the workers have closed the connections they were handed.)
+        const serverClosed = new Promise<void>((resolve) => server!.close(() => resolve()));
         await stopWorkers();
+        await serverClosed;
       })()),
   };
 }

@@ -1,0 +1,143 @@
+// `observatory dev --workers N`: the collector in N worker processes behind one port. Proves that more
+// than one process really serves requests, that events land exactly once, that collector wrappers (the
+// local log archive) still see every invocation's lines, and that stopping leaves no process behind.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WORKER_PID_HEADER } from "../local/collector-worker-protocol.js";
+import { checkWorkerCount, MAX_COLLECTOR_WORKERS } from "../local/collector-workers.js";
+import { demoTraffic } from "../local/demo-traffic.js";
+import { type LocalStack, type LocalStackCore, startLocalStack } from "../local/stack.js";
+import { captureLogLines } from "../runtime/log-output.js";
+import { Tracker } from "../runtime/tracker.js";
+import { readNdjsonObjects } from "./collector-helpers.js";
+
+/** Requests sent over fresh connections: round robin hands them to the workers in turn. */
+const REQUESTS = 8;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("local stack with collector workers", () => {
+  let dir: string;
+  let stack: LocalStack;
+  const collectorLines: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "obs-workers-"));
+    stack = await startLocalStack({
+      dataDir: dir,
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+      workers: 2,
+      extras: [
+        {
+          name: "capture",
+          async start(core: LocalStackCore) {
+            core.wrapCollector(
+              (handler) => (event, context) =>
+                captureLogLines(
+                  (line) => collectorLines.push(line),
+                  () => handler(event, context),
+                ),
+            );
+            return { close: async () => {} };
+          },
+        },
+      ],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("serves requests from two worker processes, each event stored once, every invocation's lines captured", async () => {
+    const workerPids = stack.collector.workerPids();
+    expect(workerPids).toHaveLength(2);
+    expect(workerPids).not.toContain(process.pid);
+    const servedBy: string[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const response = await fetch(`${stack.collector.url}/v1/batch`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-api-key": stack.apiKey,
+          "x-correlation-id": `workers-${i}`,
+          connection: "close",
+        },
+        body: JSON.stringify({
+          batch: [{ event: "search_made", user_id: `u${i}`, properties: { query: "cats", n_results: i } }],
+        }),
+      });
+      expect(await response.json()).toEqual({ accepted: 1, rejected: [] });
+      servedBy.push(response.headers.get(WORKER_PID_HEADER)!);
+    }
+    // Both workers answered, and only they did.
+    expect(new Set(servedBy)).toEqual(new Set(workerPids.map(String)));
+
+    // The Tracker's keep-alive connections spread over the workers too; every event lands exactly once.
+    const calls = demoTraffic({ events: 3_000, seed: 11 });
+    const tracker = new Tracker({ endpoint: stack.collector.url, apiKey: stack.apiKey, flushAt: 100 });
+    for (const call of calls) tracker.track(call.event, call.properties, call.options);
+    await tracker.close();
+    expect(tracker.stats()).toMatchObject({ accepted: calls.length, retries: 0 });
+    const raw = (await readNdjsonObjects(stack.s3.client, stack.bucket, "raw/")).flatMap((o) => o.lines);
+    const ids = raw.map((r) => r.event_id as string);
+    expect(ids).toHaveLength(calls.length + REQUESTS);
+    expect(new Set(ids).size).toBe(ids.length);
+
+    // The wrapper in this process saw each invocation with its log line (and its correlation ID).
+    await until(() => collectorLines.length >= REQUESTS + tracker.stats().requests);
+    const stored = collectorLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(stored.filter((l) => l.message === "batch stored")).toHaveLength(
+      REQUESTS + tracker.stats().requests,
+    );
+    expect(stored.filter((l) => String(l.correlation_id).startsWith("workers-")).length).toBe(REQUESTS);
+  });
+
+  it("replaces a worker that dies; the port keeps answering", async () => {
+    const [victim] = stack.collector.workerPids();
+    process.kill(victim!, "SIGKILL");
+    await until(() => {
+      const pids = stack.collector.workerPids();
+      return pids.length === 2 && !pids.includes(victim!);
+    });
+    const response = await fetch(`${stack.collector.url}/v1/health`, { headers: { connection: "close" } });
+    expect(response.status).toBe(200);
+  }, 40_000);
+
+  it("stops every worker process on close", async () => {
+    const pids = stack.collector.workerPids();
+    expect(pids.every(alive)).toBe(true);
+    await stack.close();
+    expect(pids.some(alive)).toBe(false);
+    await expect(fetch(`${stack.collector.url}/v1/health`)).rejects.toThrow();
+  });
+});
+
+describe("checkWorkerCount", () => {
+  it("accepts 0 to the maximum and explains anything else", () => {
+    expect(checkWorkerCount(0)).toBe(0);
+    expect(checkWorkerCount(MAX_COLLECTOR_WORKERS)).toBe(MAX_COLLECTOR_WORKERS);
+    for (const bad of [-1, 1.5, Number.NaN, MAX_COLLECTOR_WORKERS + 1])
+      expect(() => checkWorkerCount(bad)).toThrow(/--workers must be a whole number from 0/);
+  });
+});
