@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseInstant } from "../functions/collector/event-time.js";
+import type { JsonValue } from "../functions/collector/conform.js";
 import { isoUtc } from "../functions/collector/iso-time.js";
 
 /** Deterministic instants spread over 2000-2100, millisecond precision (an LCG: no Math.random in tests). */
@@ -100,5 +101,60 @@ describe("raw line encoder's string fast path", () => {
       };
       expect(encode(event), JSON.stringify(text)).toBe(JSON.stringify(toRawRecord(event, facts)));
     }
+  });
+});
+
+describe("raw line encoder's reuse of the previous event's context", () => {
+  it("writes every line exactly as JSON.stringify(toRawRecord) whatever the sequence of contexts", async () => {
+    const { rawRecordEncoder, toRawRecord } = await import("../functions/collector/enrich.js");
+    const now = new Date(Date.UTC(2026, 10, 22, 15));
+    const facts = {
+      receivedAt: now,
+      receivedAtIso: now.toISOString(),
+      requestId: "req-1",
+      correlationId: "corr-1",
+      correlationFromHeader: false,
+      userAgent: "observatory-tracker/0.1.0",
+      ip: "203.0.113.9",
+      service: "collector",
+      stage: "dev",
+    };
+    const library = { name: "observatory-tracker", version: "0.1.0" };
+    // Each context is a fresh object (as JSON.parse gives), equal or not to the one before in a new way.
+    const contexts: Record<string, JsonValue>[] = [
+      { library: { ...library }, service: "gallery" },
+      { library: { ...library }, service: "gallery" },
+      { service: "gallery", library: { ...library } },
+      { service: "gallery", library: { ...library, version: "0.1.1" } },
+      { service: "gallery", library: { ...library } },
+      { service: "gallery", library: { ...library }, extra: null },
+      { service: "gallery", library: { ...library }, extra: 0 },
+      { service: "gallery", library: { ...library }, extra: [1, { a: "b" }] },
+      { service: "gallery", library: { ...library }, extra: [1, { a: "c" }] },
+      { service: "gallery", library: { ...library }, extra: [1, { a: "c" }, 2] },
+      { service: "gallery", library: { ...library }, extra: [1, { a: "c" }] },
+      { service: "gallery", library: { ...library }, extra: { 0: 1 } },
+      { service: "gallery", library: { ...library }, extra: "1" },
+      { correlation_id: "a-1" },
+      { correlation_id: "a-2" },
+      { correlation_id: "a-2", ip: "198.51.100.1" },
+      { correlation_id: "a-2", ip: "198.51.100.2" },
+      {},
+      {},
+    ];
+    const encode = rawRecordEncoder(facts);
+    contexts.forEach((context, i) => {
+      const event = {
+        eventId: `e-${i}`,
+        event: "image_viewed",
+        eventTimeMs: now.getTime() - i,
+        userId: "u-1",
+        anonymousId: null,
+        properties: { i },
+        context,
+        schemaVersion: null,
+      };
+      expect(encode(event), `event ${i}`).toBe(JSON.stringify(toRawRecord(event, facts)));
+    });
   });
 });

@@ -85,7 +85,7 @@ export function createCollector(options: CollectorOptions): Collector {
     facts: RequestFacts,
     respond: (status: number, body: unknown, headers?: Record<string, string>) => GatewayResult,
   ) {
-    const parsed = parseBody(request.headers, request.body, request.bodyText);
+    const parsed = parseBody(request);
     if (!parsed.ok) {
       const item = { index: null, eventId: null, event: null, reasons: [parsed.error] };
       await quarantine(facts, [
@@ -109,7 +109,7 @@ export function createCollector(options: CollectorOptions): Collector {
     const quarantined: QuarantineRecord[] = [];
     const batchSentAt = parsed.sentAt === undefined ? undefined : parseInstant(parsed.sentAt, "sent_at");
     parsed.events.forEach((raw, index) => {
-      const verdict = validator.check(raw, batchSentAt, receivedAtMs, request.body.length);
+      const verdict = validator.check(raw, batchSentAt, receivedAtMs, request.bodyLength);
       if (verdict.ok) {
         accepted.push(encode(verdict.value));
         return;

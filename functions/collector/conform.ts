@@ -76,27 +76,9 @@ function conformObject(
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     size.bytes += key.length * MAX_JSON_BYTES_PER_CHAR + JSON_BYTES_PER_MEMBER;
-    if (RESERVED_KEYS.has(key)) {
-      errors.push(
-        `${path}.${key}: key ${JSON.stringify(key)} is not allowed (reserved to guard against prototype pollution)`,
-      );
-      continue;
-    }
-    if (!isWellFormed(key)) {
-      errors.push(`${path}: a key contains an unpaired UTF-16 surrogate (not valid Unicode)`);
-      continue;
-    }
-    const name = conformName(key);
-    if (name === "") {
-      errors.push(`${path}.${key}: key ${JSON.stringify(key)} is empty after conforming to snake_case`);
-      continue;
-    }
-    if (name.length > MAX_PROPERTY_KEY_LENGTH) {
-      errors.push(
-        `${path}: key ${JSON.stringify(name.slice(0, 40))}... is ${name.length} characters; the limit is ${MAX_PROPERTY_KEY_LENGTH}`,
-      );
-      continue;
-    }
+    // A key seen before and found good skips the checks below: one lookup instead of four.
+    const name = acceptedKeys.get(key) ?? checkedKeyName(key, path, errors);
+    if (name === undefined) continue;
     const child = value[key];
     const conformed = conformValue(child, path, name, depth, errors, size);
     if (out === undefined && (name !== key || conformed !== child)) out = copyOf(value, keys, i);
@@ -112,6 +94,37 @@ function conformObject(
     }
   }
   return out ?? (value as Record<string, JsonValue>);
+}
+
+/** Keys that passed every check of checkedKeyName, with their conformed names (bounded like the name cache). */
+const acceptedKeys = new Map<string, string>();
+
+/** The conformed name of `key`, or undefined with the reason pushed to `errors`. */
+function checkedKeyName(key: string, path: string, errors: string[]): string | undefined {
+  if (RESERVED_KEYS.has(key)) {
+    errors.push(
+      `${path}.${key}: key ${JSON.stringify(key)} is not allowed (reserved to guard against prototype pollution)`,
+    );
+    return undefined;
+  }
+  if (!isWellFormed(key)) {
+    errors.push(`${path}: a key contains an unpaired UTF-16 surrogate (not valid Unicode)`);
+    return undefined;
+  }
+  const name = conformName(key);
+  if (name === "") {
+    errors.push(`${path}.${key}: key ${JSON.stringify(key)} is empty after conforming to snake_case`);
+    return undefined;
+  }
+  if (name.length > MAX_PROPERTY_KEY_LENGTH) {
+    errors.push(
+      `${path}: key ${JSON.stringify(name.slice(0, 40))}... is ${name.length} characters; the limit is ${MAX_PROPERTY_KEY_LENGTH}`,
+    );
+    return undefined;
+  }
+  if (acceptedKeys.size >= NAME_CACHE_LIMIT) acceptedKeys.clear();
+  acceptedKeys.set(key, name);
+  return name;
 }
 
 /** The first `count` members of `value`, whose keys were conformed already (they are unchanged). */

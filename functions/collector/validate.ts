@@ -137,8 +137,9 @@ export class EventValidator {
     const eventId =
       typeof input.event_id === "string" && input.event_id.length > 0 ? input.event_id : randomUUID();
     const eventName = typeof input.event === "string" ? input.event : null;
+    const conformedName = eventName === null ? "" : conformName(eventName);
     // Quarantine records name the event as the events table would (conformed), or as sent when that is empty.
-    const eventLabel = eventName === null ? null : conformName(eventName) || eventName;
+    const eventLabel = eventName === null ? null : conformedName || eventName;
     if (!this.envelope(input)) return rejected(eventId, eventLabel, describeErrors(this.envelope.errors, ""));
 
     const errors: string[] = [];
@@ -146,7 +147,7 @@ export class EventValidator {
     const anonymousId = identityOf(input, "anonymous_id", errors);
     if (userId === null && anonymousId === null) errors.push("user_id or anonymous_id is required");
 
-    const event = conformName(eventName!);
+    const event = conformedName;
     if (event === "")
       errors.push(`event name ${JSON.stringify(eventName)} is empty after conforming to snake_case`);
     else if (event.length > MAX_EVENT_NAME_LENGTH)
