@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseInstant } from "../functions/collector/event-time.js";
 import type { JsonValue } from "../functions/collector/conform.js";
+import { parseInstant } from "../functions/collector/event-time.js";
 import { isoUtc } from "../functions/collector/iso-time.js";
 
 /** Deterministic instants spread over 2000-2100, millisecond precision (an LCG: no Math.random in tests). */
