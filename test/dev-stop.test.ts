@@ -97,45 +97,39 @@ async function expectStoppedCleanly(dev: RunningDev): Promise<void> {
   await expect(fetch(`${dev.collector}/v1/health`)).rejects.toThrow();
 }
 
+/** Each normal way dev is stopped: which signals it gets, and whether its output was closed first. */
+const STOPS: { way: string; name: string; closeOutputFirst: boolean; signals: NodeJS.Signals[] }[] = [
+  {
+    way: "Ctrl-C after its piped output was closed (npm start | tee log)",
+    name: "epipe",
+    closeOutputFirst: true,
+    signals: ["SIGINT"],
+  },
+  // npm forwards the terminal's Ctrl-C to a child that already has it from the terminal.
+  {
+    way: "the same SIGINT twice, as npm start delivers one Ctrl-C",
+    name: "double",
+    closeOutputFirst: false,
+    signals: ["SIGINT", "SIGINT"],
+  },
+  {
+    way: "SIGHUP: its terminal or tmux pane closed",
+    name: "hup",
+    closeOutputFirst: false,
+    signals: ["SIGHUP"],
+  },
+  { way: "SIGTERM with its output closed", name: "term", closeOutputFirst: true, signals: ["SIGTERM"] },
+];
+
 describe("observatory dev removes stack.json however it stops", () => {
-  it("Ctrl-C after its piped output was closed (npm start | tee log)", async () => {
-    const dev = await startDev("epipe");
+  it.each(STOPS)("$way", async ({ name, closeOutputFirst, signals }) => {
+    const dev = await startDev(name);
     try {
-      await closeOutput(dev);
-      dev.child.kill("SIGINT");
-      await expectStoppedCleanly(dev);
-    } finally {
-      dev.child.kill("SIGKILL");
-    }
-  });
-
-  it("the same SIGINT twice, as npm forwards the terminal's Ctrl-C to a child that already has it", async () => {
-    const dev = await startDev("double");
-    try {
-      dev.child.kill("SIGINT");
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      dev.child.kill("SIGINT");
-      await expectStoppedCleanly(dev);
-    } finally {
-      dev.child.kill("SIGKILL");
-    }
-  });
-
-  it("SIGHUP: its terminal or tmux pane closed", async () => {
-    const dev = await startDev("hup");
-    try {
-      dev.child.kill("SIGHUP");
-      await expectStoppedCleanly(dev);
-    } finally {
-      dev.child.kill("SIGKILL");
-    }
-  });
-
-  it("SIGTERM with its output closed", async () => {
-    const dev = await startDev("term");
-    try {
-      await closeOutput(dev);
-      dev.child.kill("SIGTERM");
+      if (closeOutputFirst) await closeOutput(dev);
+      for (const signal of signals) {
+        dev.child.kill(signal);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
       await expectStoppedCleanly(dev);
     } finally {
       dev.child.kill("SIGKILL");

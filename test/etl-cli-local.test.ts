@@ -15,6 +15,7 @@ import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
 import { startLocalStack } from "../local/stack.js";
 import { LOCAL_LEDGER_TABLE } from "../local/step-functions/local-etl.js";
 import type { LocalPeers } from "../local/step-functions/peers.js";
+import { asLocalPeers } from "./support/etl-peers.js";
 
 let dir: string;
 let s3: LocalS3;
@@ -25,14 +26,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "obs-etl-cli-"));
   s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
   ddb = await startLocalDynamoDB({ port: 0 });
-  peers = {
-    s3: s3.client,
-    s3Endpoint: s3.endpoint,
-    bucket: s3.bucket,
-    dynamodb: ddb.client,
-    notes: [],
-    close: async () => {},
-  };
+  peers = asLocalPeers({ s3, ddb });
 });
 afterAll(async () => {
   await s3?.close();

@@ -1,42 +1,37 @@
 // `etl start --local --wait` in --format table fits a 120-column terminal (the job's output one row
 // per key, nested values abbreviated); json and csv keep the whole output. A real wordcount run on
 // s3rver and dynalite, and the compaction output's shape through the table builder.
-import { Writable } from "node:stream";
+import { PassThrough } from "node:stream";
 import stringWidth from "string-width";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { etlStartLocal } from "../cli/commands/etl-local.js";
 import { SUMMARY_TABLE_WIDTH, summaryTableRows } from "../cli/commands/etl-summary-table.js";
 import { ellipsize, formatRows } from "../cli/format.js";
 import type { LocalPeers } from "../local/step-functions/peers.js";
-import { type EtlPeers, startEtlPeers } from "./support/etl-peers.js";
+import { asLocalPeers, type EtlPeers, startEtlPeers } from "./support/etl-peers.js";
 
 let etl: EtlPeers;
 let peers: LocalPeers;
 beforeAll(async () => {
   etl = await startEtlPeers("obs-etl-table-");
-  peers = {
-    s3: etl.s3.client,
-    s3Endpoint: etl.s3.endpoint,
-    bucket: etl.s3.bucket,
-    dynamodb: etl.ddb.client,
-    notes: [],
-    close: async () => {},
-  };
+  peers = asLocalPeers(etl);
 });
 afterAll(async () => {
   await etl?.close();
 });
 
+/** What a run prints: stdout lines (io.out) and stderr (io.err). */
 function capture() {
   const lines: string[] = [];
-  let errText = "";
-  const err = new Writable({
-    write(chunk, _enc, done) {
-      errText += String(chunk);
-      done();
-    },
-  });
-  return { lines, out: (t: string) => lines.push(t), err, errText: () => errText };
+  const err = new PassThrough();
+  const errChunks: Buffer[] = [];
+  err.on("data", (chunk: Buffer) => errChunks.push(chunk));
+  return {
+    lines,
+    out: (t: string) => lines.push(t),
+    err,
+    errText: () => Buffer.concat(errChunks).toString(),
+  };
 }
 
 const widest = (text: string) => Math.max(...text.split("\n").map((line) => stringWidth(line)));

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LocalDynamoDB, startLocalDynamoDB } from "../../local/dynamodb-server.js";
 import { type LocalS3, startLocalS3 } from "../../local/s3-server.js";
+import type { LocalPeers } from "../../local/step-functions/peers.js";
 
 /** What a local ETL run needs: a temp directory, s3rver over it and an in-memory dynalite, on free ports. */
 export interface EtlPeers {
@@ -25,5 +26,17 @@ export async function startEtlPeers(prefix: string): Promise<EtlPeers> {
       await ddb.close();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The peers as `etl start --local` takes them from a test (io.peers): left open after each run. */
+export function asLocalPeers({ s3, ddb }: Pick<EtlPeers, "s3" | "ddb">): LocalPeers {
+  return {
+    s3: s3.client,
+    s3Endpoint: s3.endpoint,
+    bucket: s3.bucket,
+    dynamodb: ddb.client,
+    notes: [],
+    close: async () => {},
   };
 }
