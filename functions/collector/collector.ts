@@ -108,11 +108,13 @@ export function createCollector(options: CollectorOptions): Collector {
     const rejected: BatchResponse["rejected"] = [];
     const quarantined: QuarantineRecord[] = [];
     const batchSentAt = parsed.sentAt === undefined ? undefined : parseInstant(parsed.sentAt, "sent_at");
-    parsed.events.forEach((raw, index) => {
+    const events = parsed.events;
+    for (let index = 0; index < events.length; index++) {
+      const raw = events[index];
       const verdict = validator.check(raw, batchSentAt, receivedAtMs, request.bodyLength);
       if (verdict.ok) {
         accepted.push(encode(verdict.value));
-        return;
+        continue;
       }
       rejected.push({ index, event_id: verdict.eventId, errors: verdict.errors });
       let payload: { text: string; encoding: QuarantineRecord["payload_encoding"] };
@@ -125,7 +127,7 @@ export function createCollector(options: CollectorOptions): Collector {
       }
       const item = { index, eventId: verdict.eventId, event: verdict.event, reasons: verdict.errors };
       quarantined.push(toQuarantineRecord(facts, 200, item, payload));
-    });
+    }
 
     // Raw first: if it fails the client retries the whole batch, so nothing may be quarantined yet.
     if (accepted.length > 0) {

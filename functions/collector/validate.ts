@@ -96,6 +96,7 @@ function describeErrors(errors: ErrorObject[] | null | undefined, root: string):
 export class EventValidator {
   private readonly envelope: ValidateFunction;
   private readonly declared = new Map<string, { version: number; validate: ValidateFunction }>();
+  private readonly size: SizeBound = { bytes: 0 };
 
   constructor(schemas: readonly EventSchema[] = []) {
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
@@ -157,9 +158,9 @@ export class EventValidator {
     if (!isWellFormed(eventId)) errors.push("event_id is not valid Unicode");
 
     // Envelope strings are bounded by the envelope schema except the two instants; count those too.
-    const size: SizeBound = {
-      bytes: ENVELOPE_MAX_JSON_BYTES + instantLength(input.timestamp) + instantLength(input.sent_at),
-    };
+    // One bound object per validator: check() is synchronous, so it is never shared between events.
+    const size = this.size;
+    size.bytes = ENVELOPE_MAX_JSON_BYTES + instantLength(input.timestamp) + instantLength(input.sent_at);
     const properties = conformKeys(
       (input.properties ?? {}) as Record<string, unknown>,
       "properties",
