@@ -137,6 +137,53 @@ describe("observatory dev removes stack.json however it stops", () => {
   });
 });
 
+describe("npm start | tee log, then Ctrl-C (the acceptance pass's case)", () => {
+  it("removes stack.json when the terminal's SIGINT reaches npm, dev and tee at once", async () => {
+    const dataDir = join(dir, "npm-tee");
+    const log = join(dir, "npm-tee.log");
+    // Its own process group, as a terminal's foreground job: Ctrl-C signals every process in it.
+    const job = spawn(
+      "sh",
+      [
+        "-c",
+        `npm start -- --data-dir '${dataDir}' --port 0 --s3-port 0 --dynamodb-port 0 --compact-every off 2>&1 | tee '${log}'`,
+      ],
+      { cwd: ROOT, detached: true, stdio: "ignore" },
+    );
+    const ended = new Promise((resolve) => job.on("exit", resolve));
+    try {
+      const started = Date.now();
+      while (readStackFile(dataDir) === undefined) {
+        if (Date.now() - started > START_TIMEOUT_MS) throw new Error("npm start did not start the stack");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const devPid = readStackFile(dataDir)!.pid;
+      process.kill(-job.pid!, "SIGINT");
+      await ended;
+      // dev outlives the shell's pipeline by as long as its stop takes.
+      while (Date.now() - started < START_TIMEOUT_MS && processExists(devPid))
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(processExists(devPid)).toBe(false);
+      expect(existsSync(stackFilePath(dataDir))).toBe(false);
+    } finally {
+      try {
+        process.kill(-job.pid!, "SIGKILL");
+      } catch {
+        // The group has ended.
+      }
+    }
+  });
+});
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("stack.json of a process that ended without closing its stack", () => {
   it("is removed when the process dies of an uncaught error", async () => {
     const dataDir = join(dir, "crash");
