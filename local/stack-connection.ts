@@ -234,7 +234,7 @@ async function openPeer<Client extends { destroy(): void }>(
     client: server.client,
     endpoint: server.endpoint,
     running: false,
-    note: `${label}: no local stack running: read and write ${directory} directly${stale ? ` (${stale})` : ""}`,
+    note: `${label}: no local stack running: read and write ${directory} directly${stale ? `; ${stale}` : ""}`,
     close: () => server.close(),
   };
 }

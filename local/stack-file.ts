@@ -163,5 +163,5 @@ export function readStackFile(dataDir: string): StackFile | undefined {
 export function staleStackFileNote(dataDir: string): string | undefined {
   const inspected = inspectStackFile(dataDir);
   if (inspected.state !== "stale") return undefined;
-  return `ignored ${stackFilePath(dataDir)} of a stack started ${inspected.file.startedAt}: ${inspected.reason} (the next \`observatory dev\` replaces it)`;
+  return `${stackFilePath(dataDir)} is stale (${inspected.reason}; written ${inspected.file.startedAt}): ignored until the next \`observatory dev\` replaces it`;
 }

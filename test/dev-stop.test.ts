@@ -240,13 +240,13 @@ describe("a stale stack.json (its process was killed outright)", () => {
     expect(readStackFile(dataDir)).toBeUndefined();
     expect(inspectStackFile(dataDir).state).toBe("stale");
     expect(staleStackFileNote(dataDir)).toBe(
-      `ignored ${stackFilePath(dataDir)} of a stack started ${startedAt}: its process ${pid} is not running (the next \`observatory dev\` replaces it)`,
+      `${stackFilePath(dataDir)} is stale (its process ${pid} is not running; written ${startedAt}): ignored until the next \`observatory dev\` replaces it`,
     );
     const s3 = await openLocalS3({ dataDir }, { readOnly: true });
     try {
       expect(s3.running).toBe(false);
       expect(s3.note).toContain(`no local stack running: read and write ${join(dataDir, "s3")} directly`);
-      expect(s3.note).toContain(`ignored ${stackFilePath(dataDir)}`);
+      expect(s3.note).toContain(`directly; ${stackFilePath(dataDir)} is stale (its process ${pid}`);
     } finally {
       await s3.close();
     }
