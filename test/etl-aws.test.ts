@@ -438,7 +438,11 @@ describe("etl start", () => {
     expect(progress.join("")).toBe(
       `started ${EXECUTION}\nRUNNING items 0/1000 (failed 0)\nRUNNING items 501/1000 (failed 1)\nFAILED items 1000/1000 (failed 1)\n`,
     );
-    expect(printed[0]).toMatch(/FAILED .*WordCountError \| finalizer could not write results/);
+    // A field | value block, as narrow as its values.
+    expect(printed[0]).toMatch(/^status +\| FAILED$/m);
+    expect(printed[0]).toMatch(/^error +\| WordCountError$/m);
+    expect(printed[0]).toMatch(/^cause +\| finalizer could not write results/m);
+    expect(printed[0]).toMatch(/^failed +\| 1$/m);
   });
 
   it("status --wait follows an execution already running until it succeeds", async () => {

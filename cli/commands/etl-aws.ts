@@ -122,9 +122,24 @@ export function statusRows(report: ExecutionReport): Record<string, unknown>[] {
   }));
 }
 
+/**
+ * json: the whole report; csv: one row per Map Run; table: a `field | value` block per Map Run (one
+ * row of 17 columns would be ~250 characters wide), leaving out what the execution does not have.
+ */
 function render(report: ExecutionReport, format: OutputFormat): string {
   if (format === "json") return JSON.stringify(report, null, 2);
-  return formatRows(statusRows(report), format, [...STATUS_COLUMNS]);
+  if (format === "csv") return formatRows(statusRows(report), format, [...STATUS_COLUMNS]);
+  return statusRows(report)
+    .map((row) =>
+      formatRows(
+        STATUS_COLUMNS.filter((field) => row[field] !== undefined).map((field) => ({
+          field,
+          value: row[field],
+        })),
+        format,
+      ),
+    )
+    .join("\n\n");
 }
 
 function parseInput(input: string | undefined): unknown {
