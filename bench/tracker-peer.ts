@@ -3,7 +3,9 @@
 //   tracker-peer.ts sink   -> an HTTP endpoint that accepts any /v1/batch body (gzip or not) with 200
 //   tracker-peer.ts stack [N] -> the real local stack (s3rver + collector behind the local API Gateway),
 //                               with N collector worker processes (`observatory dev --workers N`; 0 = in process)
-// Talks over IPC: sends { url, apiKey } when ready; answers "count" with what arrived; exits on "close".
+// Talks over IPC: sends { url, apiKey } when ready; answers "count" with what arrived, "cpu" with the CPU
+// time it and its collector workers have used (PeerCpu); exits on "close".
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +25,32 @@ export interface PeerCount {
   correlationKept?: number;
 }
 
-type Message = "count" | "close";
+/** CPU time of the receiving side so far: this process, and its collector workers (stack with workers). */
+export interface PeerCpu {
+  selfMicros: number;
+  workersMicros: number;
+}
+
+type Message = "count" | "cpu" | "close";
+
+/** Kernel clock ticks per second (USER_HZ): /proc/<pid>/stat counts CPU time in these. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** User + system CPU of a live child process, from /proc (Linux); 0 where that cannot be read. */
+function childCpuMicros(pid: number): number {
+  try {
+    // Fields after "(comm) ": state is [0], utime [11], stime [12].
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+function ownCpuMicros(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
 
 async function main(kind: string, workers: number): Promise<void> {
   const send = (value: unknown) => process.send?.(value);
@@ -33,6 +60,7 @@ async function main(kind: string, workers: number): Promise<void> {
     process.on("message", async (message: Message) => {
       if (message === "count")
         send({ events: sink.eventCount(), requests: sink.requests.length } satisfies PeerCount);
+      if (message === "cpu") send({ selfMicros: ownCpuMicros(), workersMicros: 0 } satisfies PeerCpu);
       if (message === "close") {
         await sink.close();
         process.exit(0);
@@ -53,6 +81,11 @@ async function main(kind: string, workers: number): Promise<void> {
     send({ url: stack.collector.url, apiKey: stack.apiKey });
     process.on("message", async (message: Message) => {
       if (message === "count") send(await countRaw(stack.s3.client, stack.bucket));
+      if (message === "cpu")
+        send({
+          selfMicros: ownCpuMicros(),
+          workersMicros: stack.collector.workerPids().reduce((sum, pid) => sum + childCpuMicros(pid), 0),
+        } satisfies PeerCpu);
       if (message === "close") {
         await stack.close();
         await rm(dataDir, { recursive: true, force: true });
