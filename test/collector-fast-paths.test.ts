@@ -139,6 +139,9 @@ describe("raw line encoder's reuse of the previous event's context", () => {
       { correlation_id: "a-2" },
       { correlation_id: "a-2", ip: "198.51.100.1" },
       { correlation_id: "a-2", ip: "198.51.100.2" },
+      { correlation_id: "not an id" },
+      { correlation_id: "not an id", stage: "" },
+      { correlation_id: 'q"uote', stage: "prod", service: "search" },
       {},
       {},
     ];

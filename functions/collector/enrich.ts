@@ -105,16 +105,17 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
   const defaultService = JSON.stringify(facts.service);
   const defaultStage = JSON.stringify(facts.stage);
   const enrichment = `"user_agent":${JSON.stringify(facts.userAgent)},"ip":${JSON.stringify(facts.ip)},"request_id":${requestId}`;
-  // Consecutive events of one producer mostly carry the same context (library, service, stage): its
-  // stored JSON is reused while the next context is equal, which a walk tells faster than serializing.
+  // Consecutive events of one producer mostly carry the same context (library, service, stage): what
+  // the line takes from it (correlation id, service, stage, the enriched context JSON) is built once
+  // and reused while the next context is equal, which a walk tells faster than serializing.
   let lastContext: Record<string, JsonValue> | undefined;
-  let lastContextJson = "";
-  return (event) => {
-    const context = event.context;
+  /** `"correlation_id":…,"service":…,"stage":…,"properties":` for the last context. */
+  let beforeProperties = "";
+  /** `,"context":…,"schema_version":` for the last context. */
+  let afterProperties = "";
+  const fromContext = (context: Record<string, JsonValue>) => {
     let contextJson: string;
-    if (lastContext !== undefined && sameJson(context, lastContext)) {
-      contextJson = lastContextJson;
-    } else if (
+    if (
       Object.hasOwn(context, "user_agent") ||
       Object.hasOwn(context, "ip") ||
       Object.hasOwn(context, "request_id")
@@ -129,21 +130,31 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
       const own = JSON.stringify(context);
       contextJson = own === "{}" ? `{${enrichment}}` : `${own.slice(0, -1)},${enrichment}}`;
     }
-    lastContext = context;
-    lastContextJson = contextJson;
     const service = contextString(context, "service");
     const stage = contextString(context, "stage");
     const ownCorrelationId = facts.correlationFromHeader
       ? undefined
       : validCorrelationId(context.correlation_id);
+    beforeProperties =
+      `"correlation_id":${ownCorrelationId === undefined ? correlationId : jsonString(ownCorrelationId)},` +
+      `"service":${service === null ? defaultService : jsonString(service)},` +
+      `"stage":${stage === null ? defaultStage : jsonString(stage)},"properties":`;
+    afterProperties = `,"context":${contextJson},"schema_version":`;
+    lastContext = context;
+  };
+  const tail = `,"request_id":${requestId}}`;
+  return (event) => {
+    if (lastContext === undefined || !sameJson(event.context, lastContext)) fromContext(event.context);
     // A conformed event name is [a-z0-9_]+ (conformName): nothing to escape, so no JSON.stringify call.
     return (
       `{"event_id":${jsonString(event.eventId)},"event":"${event.event}",` +
       `"event_time":"${isoUtc(event.eventTimeMs)}","received_at":${receivedAt},` +
       `"user_id":${jsonString(event.userId)},"anonymous_id":${jsonString(event.anonymousId)},` +
-      `"correlation_id":${ownCorrelationId === undefined ? correlationId : jsonString(ownCorrelationId)},"service":${service === null ? defaultService : jsonString(service)},` +
-      `"stage":${stage === null ? defaultStage : jsonString(stage)},"properties":${JSON.stringify(event.properties)},` +
-      `"context":${contextJson},"schema_version":${event.schemaVersion === null ? "null" : event.schemaVersion},"request_id":${requestId}}`
+      beforeProperties +
+      JSON.stringify(event.properties) +
+      afterProperties +
+      (event.schemaVersion === null ? "null" : event.schemaVersion) +
+      tail
     );
   };
 }
