@@ -2,6 +2,7 @@
 // than one process really serves requests, that events land exactly once, that collector wrappers (the
 // local log archive) still see every invocation's lines, and that stopping leaves no process behind.
 import { mkdtemp, rm } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +14,8 @@ import { captureLogLines } from "../runtime/log-output.js";
 import { Tracker } from "../runtime/tracker.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
 
+/** Long enough for request headers to cross the loopback into a worker (they take well under 1 ms). */
+const HEADERS_ARRIVED_MS = 300;
 /** Requests sent over fresh connections: round robin hands them to the workers in turn. */
 const REQUESTS = 8;
 
@@ -124,10 +127,40 @@ describe("local stack with collector workers", () => {
     expect(response.status).toBe(200);
   }, 40_000);
 
-  it("stops every worker process on close", async () => {
+  it("on close, lets a request in progress finish, then stops every worker process", async () => {
     const pids = stack.collector.workerPids();
     expect(pids.every(alive)).toBe(true);
+    // A request whose headers have reached a worker but whose body has not all been sent yet.
+    const body = Buffer.from(
+      JSON.stringify({
+        batch: [{ event: "search_made", user_id: "u-late", properties: { query: "dogs", n_results: 1 } }],
+      }),
+    );
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const request = httpRequest(
+        `${stack.collector.url}/v1/batch`,
+        {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "content-length": body.length,
+            "x-api-key": stack.apiKey,
+          },
+        },
+        (response) => {
+          let text = "";
+          response.on("data", (chunk) => (text += chunk));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
+        },
+      );
+      request.on("error", reject);
+      request.write(body.subarray(0, 10));
+      // The rest follows once the stack is stopping.
+      setTimeout(() => request.end(body.subarray(10)), HEADERS_ARRIVED_MS * 2);
+    });
+    await new Promise((resolve) => setTimeout(resolve, HEADERS_ARRIVED_MS));
     await stack.close();
+    expect(await answer).toEqual({ status: 200, text: '{"accepted":1,"rejected":[]}' });
     expect(pids.some(alive)).toBe(false);
     await expect(fetch(`${stack.collector.url}/v1/health`)).rejects.toThrow();
   });
