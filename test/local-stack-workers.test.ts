@@ -1,6 +1,7 @@
 // `observatory dev --workers N`: the collector in N worker processes behind one port. Proves that more
 // than one process really serves requests, that events land exactly once, that collector wrappers (the
 // local log archive) still see every invocation's lines, and that stopping leaves no process behind.
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -164,6 +165,52 @@ describe("local stack with collector workers", () => {
     expect(pids.some(alive)).toBe(false);
     await expect(fetch(`${stack.collector.url}/v1/health`)).rejects.toThrow();
   });
+});
+
+describe("observatory dev --workers 2", () => {
+  it("prints its workers, and Ctrl-C (SIGINT to the whole process group) stops them all cleanly", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-workers-dev-"));
+    // Its own process group, as a terminal's foreground job: Ctrl-C signals every process in it.
+    const child = spawn(
+      process.execPath,
+      [
+        "bin/observatory.js",
+        "dev",
+        "--data-dir",
+        dir,
+        "--port",
+        "0",
+        "--s3-port",
+        "0",
+        "--dynamodb-port",
+        "0",
+        "--compact-every",
+        "off",
+        "--no-logs",
+        "--workers",
+        "2",
+      ],
+      { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "pipe", "pipe"], detached: true },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await until(() => /2 workers \(pids \d+, \d+\)/.test(output), 60_000);
+      const pids = /2 workers \(pids (\d+), (\d+)\)/.exec(output)!.slice(1).map(Number);
+      const url = /collector\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/batch/.exec(output)![1]!;
+      const health = await fetch(`${url}/v1/health`, { headers: { connection: "close" } });
+      expect(pids).toContain(Number(health.headers.get(WORKER_PID_HEADER)));
+      process.kill(-child.pid!, "SIGINT");
+      expect(await exited).toBe(0);
+      expect(output).toContain("stopped.");
+      expect(pids.some(alive)).toBe(false);
+    } finally {
+      if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe("checkWorkerCount", () => {
