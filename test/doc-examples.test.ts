@@ -106,6 +106,15 @@ declare function runCompaction(core: LocalStackCore): Promise<void>;`,
   "docs/local-stack.md#1": { declarations: "declare const tmp: string;" },
 };
 
+/** Each component page names every argument of its component (its Args type, from "observatory"). */
+const COMPONENT_ARGS: Record<string, string> = {
+  "docs/components/metric-pipeline.md": "MetricPipelineArgs",
+  "docs/components/etl-fleet.md": "EtlFleetArgs",
+  "docs/components/log-centralizer.md": "LogCentralizerArgs",
+  "docs/components/lambda-function.md": "LambdaFunctionArgs",
+  "docs/components/duckdb-layer.md": "DuckdbLayerArgs",
+};
+
 function markdownFiles(): string[] {
   const docs = (dir: string): string[] =>
     readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
@@ -136,8 +145,15 @@ function examplesOf(file: string): Example[] {
   return examples.filter((example) => `${example.code}\n` !== appExample);
 }
 
-/** Type errors of each example, as `docs/x.md:<line>: message`, with one program for all of them. */
-function typeErrors(examples: Example[]): Map<string, string[]> {
+interface Checked {
+  /** Type errors of each example, as `docs/x.md:<line>: message`. */
+  errors: Map<string, string[]>;
+  /** The property names of each Args type of COMPONENT_ARGS. */
+  args: Map<string, string[]>;
+}
+
+/** One compiler program for every example and the components' Args types (it is the slow part). */
+function check(examples: Example[]): Checked {
   const config = ts.readConfigFile(join(ROOT, "tsconfig.json"), ts.sys.readFile);
   const options = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT).options;
   const virtual = new Map<string, string>();
@@ -151,6 +167,12 @@ function typeErrors(examples: Example[]): Map<string, string[]> {
     exampleOf.set(path, example);
     for (const [name, text] of Object.entries(setup.modules ?? {})) virtual.set(join(home, name), text);
   }
+  const argsFile = join(ROOT, "__doc_component_args.ts");
+  const argTypes = Object.values(COMPONENT_ARGS);
+  virtual.set(
+    argsFile,
+    `import type { ${argTypes.join(", ")} } from "observatory";\n${argTypes.map((t) => `declare const ${t}: ${t};`).join("\n")}\nexport {};\n`,
+  );
   const host = ts.createCompilerHost(options);
   const { getSourceFile, fileExists, readFile } = host;
   host.getSourceFile = (file, language, ...rest) => {
@@ -161,7 +183,18 @@ function typeErrors(examples: Example[]): Map<string, string[]> {
   };
   host.fileExists = (file) => virtual.has(file) || fileExists.call(host, file);
   host.readFile = (file) => virtual.get(file) ?? readFile.call(host, file);
-  const program = ts.createProgram([...exampleOf.keys()], options, host);
+  const program = ts.createProgram([...exampleOf.keys(), argsFile], options, host);
+  const checker = program.getTypeChecker();
+  const args = new Map<string, string[]>();
+  for (const statement of program.getSourceFile(argsFile)!.statements) {
+    if (!ts.isVariableStatement(statement)) continue;
+    const declaration = statement.declarationList.declarations[0]!;
+    const properties = checker.getPropertiesOfType(checker.getTypeAtLocation(declaration.name));
+    args.set(
+      declaration.name.getText(),
+      properties.map((p) => p.name),
+    );
+  }
   const errors = new Map<string, string[]>();
   for (const [path, example] of exampleOf) {
     const source = program.getSourceFile(path)!;
@@ -178,7 +211,7 @@ function typeErrors(examples: Example[]): Map<string, string[]> {
       }),
     );
   }
-  return errors;
+  return { errors, args };
 }
 
 describe("documentation examples", () => {
@@ -192,10 +225,25 @@ describe("documentation examples", () => {
     for (const id of Object.keys(SETUP)) expect(ids, id).toContain(id);
   });
 
+  // Built once: the program loads the whole Pulumi AWS provider's types.
+  let checked: Checked | undefined;
+  const checkedOnce = () => (checked ??= check(examples));
+
   it("type-check against the package, with the project's compiler options", () => {
-    const errors = typeErrors(examples);
+    const { errors } = checkedOnce();
     const failing = [...errors.values()].flat();
     expect(failing, failing.join("\n")).toEqual([]);
     expect(errors.size).toBe(examples.length);
+  }, 120_000);
+
+  it("name every argument of their component on its page", () => {
+    const { args } = checkedOnce();
+    for (const [page, type] of Object.entries(COMPONENT_ARGS)) {
+      const names = args.get(type) ?? [];
+      expect(names.length, `${type} has no properties: not exported from "observatory"?`).toBeGreaterThan(2);
+      const text = readFileSync(join(ROOT, page), "utf8");
+      const missing = names.filter((name) => !text.includes(`\`${name}\``) && !text.includes(`${name}:`));
+      expect(missing, `${page} does not mention ${type}'s ${missing.join(", ")}`).toEqual([]);
+    }
   }, 120_000);
 });
