@@ -4,7 +4,8 @@
 import { PassThrough } from "node:stream";
 import stringWidth from "string-width";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { etlStartLocal } from "../cli/commands/etl-local.js";
+import { etlRunsLocal, etlStartLocal } from "../cli/commands/etl-local.js";
+import { runsTableRows } from "../cli/commands/etl-runs-table.js";
 import { SUMMARY_TABLE_WIDTH, summaryTableRows } from "../cli/commands/etl-summary-table.js";
 import { ellipsize, formatRows } from "../cli/format.js";
 import type { LocalPeers } from "../local/step-functions/peers.js";
@@ -77,6 +78,68 @@ describe("etl start --local --format table", () => {
     // The last CSV cell is the whole output as JSON, quotes doubled.
     const lastCell = row!.slice(row!.indexOf(',"{') + 1);
     expect(JSON.parse(lastCell.slice(1, -1).replaceAll('""', '"'))).toEqual(output);
+  });
+});
+
+describe("etl runs --format table", () => {
+  it("lists the local ledger within 120 columns and says where the other columns are", async () => {
+    const io = capture();
+    await etlStartLocal(
+      "wordcount",
+      { format: "json", runId: "runs-table-1" },
+      { out: () => {}, err: io.err, peers },
+    );
+    const runs = capture();
+    expect(
+      await etlRunsLocal("wordcount", { format: "table" }, { out: runs.out, err: runs.err, peers }),
+    ).toBe(0);
+    const printed = runs.lines.join("\n");
+    expect(widest(printed)).toBeLessThanOrEqual(SUMMARY_TABLE_WIDTH);
+    expect(printed.split("\n")[0]).toMatch(
+      /^run +\| status +\| attempts \| started_at +\| duration_s \| items \| succeeded \| failed \| skipped \| error$/,
+    );
+    expect(printed).toMatch(
+      /^runs-table-1 +\| SUCCEEDED \| 1 +\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \| [\d.]+ +\| 48 +\| 48 +\| 0 +\| 0$/m,
+    );
+    expect(runs.errText()).toContain("results_location with the failed items: --format json or csv");
+  });
+
+  it("shows a failed run's error, and a running one without a duration", () => {
+    const rows = runsTableRows([
+      {
+        job: "wordcount",
+        run: "r-failed",
+        status: "FAILED",
+        attempts: 2,
+        started_at: "2026-11-22T15:00:00.123Z",
+        finished_at: "2026-11-22T15:03:20.623Z",
+        total_items: 1000,
+        succeeded_items: 939,
+        failed_items: 61,
+        error: "States.ExceedToleratedFailureThreshold",
+        results_location: "s3://b/etl/results/wordcount/r-failed/",
+      },
+      {
+        job: "wordcount",
+        run: "r-running",
+        status: "RUNNING",
+        attempts: 1,
+        started_at: "2026-11-22T16:00:00Z",
+      },
+    ]);
+    expect(rows[0]).toEqual({
+      run: "r-failed",
+      status: "FAILED",
+      attempts: 2,
+      started_at: "2026-11-22T15:00:00Z",
+      duration_s: 200.5,
+      items: 1000,
+      succeeded: 939,
+      failed: 61,
+      skipped: undefined,
+      error: "States.ExceedToleratedFailureThreshold",
+    });
+    expect(rows[1]).toMatchObject({ run: "r-running", status: "RUNNING", duration_s: undefined });
   });
 });
 
