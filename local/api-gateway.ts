@@ -213,10 +213,11 @@ export function createHttpLambdaServer(options: HttpLambdaServerOptions): Server
     try {
       const body = await readBody(request);
       if (body === null) {
+        // The rest of the refused body is never read: the connection cannot carry another request.
         send(
           response,
           413,
-          { "content-type": "application/json" },
+          { "content-type": "application/json", connection: "close" },
           Buffer.from('{"message":"Request Entity Too Large"}'),
         );
         return;
