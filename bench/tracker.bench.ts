@@ -491,7 +491,7 @@ function prebuiltBatches(
   event: (i: number) => BenchEvent,
   total: number,
 ): { body: Buffer; events: number }[] {
-  const serializer = new EventSerializer("bench-service", "bench");
+  const serializer = new EventSerializer(undefined, undefined); // as the Tracker of part 2 (no service, no stage)
   const batches: { body: Buffer; events: number }[] = [];
   let parts: string[] = [];
   let bytes = BATCH_ENVELOPE_BYTES;
