@@ -8,97 +8,22 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { createCollector } from "../functions/collector/collector.js";
 import { RAW_GZIP_LEVEL } from "../functions/collector/limits.js";
-import { demoTraffic } from "../local/demo-traffic.js";
 import { startLocalS3 } from "../local/s3-server.js";
+import {
+  BATCH_EVENTS,
+  BATCHES,
+  batchBodies,
+  httpApiEvent,
+  inProcessSinkClient,
+} from "./collector-batches.js";
 
-const BATCH_EVENTS = 500;
-const BATCHES = 12;
 /** Enough rounds that a few disturbed by neighbours (a shared 2-core machine) do not move the median. */
 const ROUNDS = 25;
 const WARMUP_ROUNDS = 1;
-
-/** A body as the Tracker sends it: events with event_id, timestamp and the library context. */
-function batchBodies(): string[] {
-  const calls = demoTraffic({ events: BATCH_EVENTS * BATCHES, seed: 11 });
-  const bodies: string[] = [];
-  for (let b = 0; b < BATCHES; b++) {
-    const events = calls.slice(b * BATCH_EVENTS, (b + 1) * BATCH_EVENTS).map((c, i) => ({
-      event: c.event,
-      properties: c.properties,
-      user_id: c.options.userId,
-      event_id: `00000000-0000-4000-8000-${String(b * BATCH_EVENTS + i).padStart(12, "0")}`,
-      timestamp: c.options.timestamp,
-      context: {
-        library: { name: "observatory-tracker", version: "0.1.0" },
-        service: "gallery",
-        stage: "prod",
-        correlation_id: c.options.correlationId,
-      },
-    }));
-    bodies.push(JSON.stringify({ batch: events, sent_at: new Date().toISOString() }));
-  }
-  return bodies;
-}
-
-function httpApiEvent(body: string, n: number): APIGatewayProxyEventV2 {
-  const now = Date.now();
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: "/v1/batch",
-    rawQueryString: "",
-    headers: {
-      "content-type": "application/json",
-      "x-api-key": "bench-key",
-      "user-agent": "observatory-tracker/0.1.0",
-    },
-    requestContext: {
-      accountId: "123456789012",
-      apiId: "bench",
-      domainName: "bench.local",
-      domainPrefix: "bench",
-      http: {
-        method: "POST",
-        path: "/v1/batch",
-        protocol: "HTTP/1.1",
-        sourceIp: "203.0.113.1",
-        userAgent: "observatory-tracker/0.1.0",
-      },
-      requestId: `bench-${n}`,
-      routeKey: "$default",
-      stage: "$default",
-      time: new Date(now).toUTCString(),
-      timeEpoch: now,
-    },
-    body,
-    isBase64Encoded: false,
-  };
-}
-
-/** An S3 client whose requests are answered in memory after the SDK built and signed them. */
-function inProcessSinkClient(): { client: S3Client; bytes: () => number } {
-  let stored = 0;
-  const client = new S3Client({
-    region: "us-east-1",
-    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-    requestHandler: {
-      async handle(request: { body?: unknown }) {
-        const body = request.body;
-        if (body instanceof Uint8Array) stored += body.length;
-        else if (typeof body === "string") stored += body.length;
-        return { response: { statusCode: 200, headers: { etag: '"bench"' }, body: undefined } };
-      },
-      updateHttpClientConfig() {},
-      httpHandlerConfigs: () => ({}),
-    } as never,
-  });
-  return { client, bytes: () => stored };
-}
 
 /** Seconds one call takes. */
 async function timed(run: () => Promise<void>): Promise<number> {
