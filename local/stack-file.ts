@@ -2,8 +2,9 @@
  * The discovery file a running local stack leaves in its data directory (`<dataDir>/stack.json`):
  * where its collector, S3 and DynamoDB listen, so every other command (demo, trace, query, cost,
  * etl --local) finds a stack on any ports through `--data-dir` alone. Removed when the stack stops,
- * also when its process exits without closing the stack (an uncaught error, `process.exit`); a file
- * left by a process that was killed outright (SIGKILL) is stale: it is ignored, and readers say so.
+ * and however its process ends without closing the stack (an uncaught error, `process.exit`, a
+ * SIGINT/SIGTERM/SIGHUP nobody handles); a file left by a process killed outright (SIGKILL) is
+ * stale: it is ignored, and readers say so.
  */
 import { readFileSync, rmSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
@@ -35,9 +36,6 @@ export function stackFilePath(dataDir: string): string {
   return join(dataDir, STACK_FILE_NAME);
 }
 
-/** The 'exit' listener of each file this process wrote, so removeStackFile can take it back. */
-const removeOnExit = new Map<string, () => void>();
-
 export async function writeStackFile(stack: Omit<StackFile, "pid" | "startedAt">): Promise<StackFile> {
   const file: StackFile = {
     pid: process.pid,
@@ -47,12 +45,7 @@ export async function writeStackFile(stack: Omit<StackFile, "pid" | "startedAt">
   };
   // 0600: it names the collector's key.
   await writeFile(stackFilePath(stack.dataDir), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  // Whatever way this process ends short of a kill it cannot catch, the file goes with it: 'exit'
-  // runs on an uncaught error (e.g. EPIPE on a closed stdout) and on process.exit (a forced stop).
-  forgetExitListener(file);
-  const onExit = () => removeStackFileSync(stack.dataDir, file);
-  removeOnExit.set(file.dataDir, onExit);
-  process.once("exit", onExit);
+  own(stack.dataDir, file);
   return file;
 }
 
@@ -61,26 +54,84 @@ function isStillOurs(dataDir: string, written: StackFile): boolean {
   return current !== undefined && current.pid === written.pid && current.startedAt === written.startedAt;
 }
 
-function forgetExitListener(written: StackFile): void {
-  const onExit = removeOnExit.get(written.dataDir);
-  if (onExit) process.removeListener("exit", onExit);
-  removeOnExit.delete(written.dataDir);
-}
-
 /** Removes the file if it is still `written`'s (another stack may have replaced it since). */
 export async function removeStackFile(dataDir: string, written: StackFile): Promise<void> {
-  forgetExitListener(written);
+  disown(written);
   if (isStillOurs(dataDir, written)) await rm(stackFilePath(dataDir), { force: true });
 }
 
-/** removeStackFile for an 'exit' listener, where nothing asynchronous runs any more. */
+/** removeStackFile where nothing asynchronous runs any more ('exit', a signal's default course). */
 export function removeStackFileSync(dataDir: string, written: StackFile): void {
-  forgetExitListener(written);
+  disown(written);
   try {
     if (isStillOurs(dataDir, written)) rmSync(stackFilePath(dataDir), { force: true });
   } catch {
     // The process is ending: a file that cannot be removed is reported as stale by its readers.
   }
+}
+
+/*
+ * However this process ends, short of a kill it cannot catch, the files it wrote go with it:
+ * - 'exit' runs on an uncaught error (EPIPE on a closed stdout) and on process.exit;
+ * - SIGINT, SIGTERM and SIGHUP end a process that has no listener for them without 'exit': the
+ *   files are removed first, then, if nobody else listens (no `observatory dev` stopping its stack,
+ *   no ETL run recording its interruption), the signal takes its default course as if unheard.
+ */
+const ENDING_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** The files this process wrote and has not removed yet, by data directory. */
+const ownFiles = new Map<string, { dataDir: string; file: StackFile }>();
+
+function removeOwnFilesSync(): void {
+  for (const { dataDir, file } of [...ownFiles.values()]) removeStackFileSync(dataDir, file);
+}
+
+function onEndingSignal(signal: NodeJS.Signals): void {
+  const othersListen = process.listeners(signal).some((listener) => listener !== onEndingSignal);
+  removeOwnFilesSync();
+  stopGuarding();
+  // With no listener left the signal's default action is back: it ends the process, as it would have.
+  if (!othersListen) process.kill(process.pid, signal);
+}
+
+/**
+ * Keeps onEndingSignal first in line: whoever listens for a signal may remove their listener when it
+ * comes (local/step-functions/interrupt.ts does, then re-raises later), and onEndingSignal must see
+ * them to know the signal is taken care of.
+ */
+function stayFirst(event: string | symbol, listener: unknown): void {
+  if (listener === onEndingSignal || !ENDING_SIGNALS.includes(event as NodeJS.Signals)) return;
+  queueMicrotask(() => {
+    if (!process.listeners(event as NodeJS.Signals).includes(onEndingSignal)) return;
+    // Prepend, then drop the old entry (removeListener takes the one nearest the end): the listener
+    // count never reaches 0, which would restore the default action for that moment.
+    process.prependListener(event as NodeJS.Signals, onEndingSignal);
+    process.removeListener(event as NodeJS.Signals, onEndingSignal);
+  });
+}
+
+function startGuarding(): void {
+  process.on("exit", removeOwnFilesSync);
+  for (const signal of ENDING_SIGNALS) process.prependListener(signal, onEndingSignal);
+  process.on("newListener", stayFirst);
+}
+
+function stopGuarding(): void {
+  process.removeListener("exit", removeOwnFilesSync);
+  for (const signal of ENDING_SIGNALS) process.removeListener(signal, onEndingSignal);
+  process.removeListener("newListener", stayFirst);
+}
+
+function own(dataDir: string, file: StackFile): void {
+  if (ownFiles.size === 0) startGuarding();
+  ownFiles.set(file.dataDir, { dataDir, file });
+}
+
+function disown(file: StackFile): void {
+  const owned = ownFiles.get(file.dataDir)?.file;
+  if (owned?.pid !== file.pid || owned.startedAt !== file.startedAt) return;
+  ownFiles.delete(file.dataDir);
+  if (ownFiles.size === 0) stopGuarding();
 }
 
 function processAlive(pid: number): boolean {

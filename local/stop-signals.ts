@@ -20,7 +20,11 @@ export type StopReason = NodeJS.Signals | "output closed";
 export interface StopListener {
   /** The first way of stopping that happened. */
   reason: Promise<StopReason>;
-  /** Call once stopped: signals get their default effect again. */
+  /**
+   * Signals get their default effect again - unless a stop has begun: then the listeners stay for
+   * the rest of the process (they do not keep it alive), so that a repeated Ctrl-C while it winds
+   * down after the stack closed is still the same stop, not a kill.
+   */
   dispose(): void;
 }
 
@@ -57,6 +61,7 @@ export function listenForStop(): StopListener {
   return {
     reason,
     dispose: () => {
+      if (stoppingSince !== undefined) return;
       for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
     },
   };
