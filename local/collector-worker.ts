@@ -109,6 +109,9 @@ function main(): void {
   // (requests in progress finish first), so the signal itself is ignored here.
   process.on("SIGINT", () => {});
   process.on("SIGTERM", () => {});
+  // A closed stdout (`observatory dev | head`) must not end a worker: its lines are only diagnostics.
+  process.stdout.on("error", () => {});
+  process.stderr.on("error", () => {});
   // The primary is gone (killed): nothing will hand over connections or stop this process.
   process.on("disconnect", () => process.exit(0));
   send({ type: "ready", pid: process.pid });

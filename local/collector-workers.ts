@@ -42,10 +42,17 @@ export interface CollectorWorkers extends HttpLambda {
   setCapture(on: boolean): void;
 }
 
-export function checkWorkerCount(workers: number): number {
-  if (!Number.isInteger(workers) || workers < 0 || workers > MAX_COLLECTOR_WORKERS)
+/** A worker count as given (`--workers` text or a number), checked; the error says what is allowed. */
+export function checkWorkerCount(given: number | string): number {
+  const workers = typeof given === "string" && given.trim() !== "" ? Number(given) : given;
+  if (
+    typeof workers !== "number" ||
+    !Number.isInteger(workers) ||
+    workers < 0 ||
+    workers > MAX_COLLECTOR_WORKERS
+  )
     throw new Error(
-      `--workers must be a whole number from 0 (the collector in the stack's own process) to ${MAX_COLLECTOR_WORKERS}, got ${workers}`,
+      `--workers must be a whole number from 0 (the collector in the stack's own process) to ${MAX_COLLECTOR_WORKERS}, got ${JSON.stringify(given)}`,
     );
   return workers;
 }

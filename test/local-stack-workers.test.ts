@@ -217,7 +217,9 @@ describe("checkWorkerCount", () => {
   it("accepts 0 to the maximum and explains anything else", () => {
     expect(checkWorkerCount(0)).toBe(0);
     expect(checkWorkerCount(MAX_COLLECTOR_WORKERS)).toBe(MAX_COLLECTOR_WORKERS);
-    for (const bad of [-1, 1.5, Number.NaN, MAX_COLLECTOR_WORKERS + 1])
+    expect(checkWorkerCount("2")).toBe(2);
+    for (const bad of [-1, 1.5, Number.NaN, MAX_COLLECTOR_WORKERS + 1, "", "two", "2x"])
       expect(() => checkWorkerCount(bad)).toThrow(/--workers must be a whole number from 0/);
+    expect(() => checkWorkerCount("two")).toThrow(`to ${MAX_COLLECTOR_WORKERS}, got "two"`);
   });
 });

@@ -133,7 +133,7 @@ export function registerDevCommand(program: Command): void {
     .option(
       "--workers <n>",
       `collector worker processes behind the collector port, for high event rates on a multi-core machine (0 = the collector in this process; see docs/local-stack.md)`,
-      (value) => checkWorkerCount(Number(value)),
+      (value: string) => checkWorkerCount(value),
       DEFAULT_COLLECTOR_WORKERS,
     )
     .option("--quiet", "print only the endpoints");
