@@ -687,8 +687,10 @@ async function deliveryPart(event: (i: number) => BenchEvent): Promise<void> {
     const label = toStack(workers);
     const receiver = ofLabel(label).map((r) => r.receiverCpu.selfUs + r.receiverCpu.workersUs);
     best = Math.max(best, rate(label));
+    // With every core busy on this pipeline and nothing else, the rate cannot exceed cores / CPU per event.
+    const ceiling = (cpus().length * 1e6) / (cpu(label) + median(receiver));
     console.log(
-      `  median Tracker -> ${stackLabel(workers).padEnd(34)} ${fmt(rate(label)).padStart(9)}/s = ${fmt(rate(label) / segmentRate, 1)}x Segment  (client CPU ${fmt(cpu(label), 1)} + receiver CPU ${fmt(median(receiver), 1)} us/event)`,
+      `  median Tracker -> ${stackLabel(workers).padEnd(34)} ${fmt(rate(label)).padStart(9)}/s = ${fmt(rate(label) / segmentRate, 1)}x Segment  (client CPU ${fmt(cpu(label), 1)} + receiver CPU ${fmt(median(receiver), 1)} us/event: at most ${fmt(ceiling)}/s = ${fmt(ceiling / segmentRate, 1)}x on ${cpus().length} cores)`,
     );
   }
   console.log(
