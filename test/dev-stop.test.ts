@@ -3,7 +3,7 @@
  * the file (a real child process, as `npm start | tee log` runs it), and a file left behind by a
  * process that is gone is ignored and named in the notes of the commands that read it.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,10 +17,9 @@ import {
   stackFilePath,
   staleStackFileNote,
 } from "../local/stack-file.js";
+import { DEV_START_TIMEOUT_MS, type DevProcess, startDevProcess } from "./support/dev-process.js";
 
 const ROOT = join(import.meta.dirname, "..");
-/** Starting dev compiles the CLI through tsx and starts three servers: slow on a busy 2-core machine. */
-const START_TIMEOUT_MS = 60_000;
 
 let dir: string;
 beforeAll(async () => {
@@ -30,69 +29,20 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface RunningDev {
-  child: ChildProcessWithoutNullStreams;
-  dataDir: string;
-  collector: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** What it printed so far (stdout and stderr). */
-  output(): string;
-}
-
-/** `observatory dev` on free ports, its stdout and stderr piped to this process (as to tee). */
-async function startDev(name: string): Promise<RunningDev> {
-  const dataDir = join(dir, name);
-  const child = spawn(
-    process.execPath,
-    [
-      "bin/observatory.js",
-      "dev",
-      "--data-dir",
-      dataDir,
-      "--port",
-      "0",
-      "--s3-port",
-      "0",
-      "--dynamodb-port",
-      "0",
-      "--compact-every",
-      "off",
-    ],
-    { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] },
-  );
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output += chunk;
-  };
-  child.stdout.on("data", collect);
-  child.stderr.on("data", collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const collector = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dev did not start:\n${output}`)), START_TIMEOUT_MS);
-    child.on("exit", () => reject(new Error(`dev exited before it started:\n${output}`)));
-    child.stdout.on("data", () => {
-      const match = /collector\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/batch/.exec(output);
-      // The banner is printed once stack.json is written.
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  expect(readStackFile(dataDir)?.pid).toBe(child.pid);
-  return { child, dataDir, collector, exited, output: () => output };
+async function startDev(name: string): Promise<DevProcess> {
+  const dev = await startDevProcess(join(dir, name));
+  expect(readStackFile(dev.dataDir)?.pid).toBe(dev.child.pid);
+  return dev;
 }
 
 /** Closes this end of dev's stdout and stderr, as a killed `tee` does, and waits until the pipe is gone. */
-async function closeOutput(dev: RunningDev): Promise<void> {
+async function closeOutput(dev: DevProcess): Promise<void> {
   dev.child.stdout.destroy();
   dev.child.stderr.destroy();
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
-async function expectStoppedCleanly(dev: RunningDev, signals: readonly NodeJS.Signals[]): Promise<void> {
+async function expectStoppedCleanly(dev: DevProcess, signals: readonly NodeJS.Signals[]): Promise<void> {
   const exited = await dev.exited;
   if (signals.length === 1) {
     // Exit code 0: the stop ran to its end, not a death by signal or an uncaught EPIPE (code 1).
@@ -163,14 +113,14 @@ describe("npm start | tee log, then Ctrl-C (the acceptance pass's case)", () => 
     try {
       const started = Date.now();
       while (readStackFile(dataDir) === undefined) {
-        if (Date.now() - started > START_TIMEOUT_MS) throw new Error("npm start did not start the stack");
+        if (Date.now() - started > DEV_START_TIMEOUT_MS) throw new Error("npm start did not start the stack");
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const devPid = readStackFile(dataDir)!.pid;
       process.kill(-job.pid!, "SIGINT");
       await ended;
       // dev outlives the shell's pipeline by as long as its stop takes.
-      while (Date.now() - started < START_TIMEOUT_MS && processExists(devPid))
+      while (Date.now() - started < DEV_START_TIMEOUT_MS && processExists(devPid))
         await new Promise((resolve) => setTimeout(resolve, 100));
       expect(processExists(devPid)).toBe(false);
       expect(existsSync(stackFilePath(dataDir))).toBe(false);
