@@ -7,10 +7,11 @@
 //       Segment (flushAt 100, as in the issue) -> an HTTP sink answering 200
 //       Tracker (defaults)                    -> the same kind of sink            (like for like)
 //       Tracker (defaults)                    -> the real collector + s3rver      (the issue's goal)
-//       Tracker (defaults)                    -> the same with 2 collector workers (dev --workers 2)
+//       Tracker (defaults)                    -> the same with 1 and 2 collector workers (dev --workers N)
 //     Every receiver is warmed the same way first (WARMUP_EVENTS from the same client, untimed), each
 //     timed run lasts seconds, and every run is checked on the receiving side: all events arrived
-//     (warm-up included), none twice.
+//     (warm-up included), none twice. Client and receiver CPU per event are reported, and from them
+//     the most the machine's cores could deliver (cores / CPU per event).
 //  3. Server-style traffic (50 requests in progress at once, 5 events each) to the collector: mixed
 //     batches, each event under its own correlation ID (checked in the raw zone), against the same
 //     traffic with no correlation IDs at all (baseline, same run).
