@@ -113,7 +113,7 @@ export function createCollector(options: CollectorOptions): Collector {
       const raw = events[index];
       const verdict = validator.check(raw, batchSentAt, receivedAtMs, request.bodyLength);
       if (verdict.ok) {
-        accepted.push(encode(verdict.value));
+        accepted.push(encode(verdict));
         continue;
       }
       rejected.push({ index, event_id: verdict.eventId, errors: verdict.errors });

@@ -28,8 +28,9 @@ export interface ValidEvent {
   schemaVersion: number | null;
 }
 
+/** An accepted event is its own verdict (one object per event, not a wrapper around one). */
 export type EventVerdict =
-  | { ok: true; value: ValidEvent }
+  | (ValidEvent & { ok: true })
   | { ok: false; eventId: string; event: string | null; errors: string[] };
 
 /** The shape of one event of a batch (DESIGN.md "Collector HTTP API"); conform and time checks follow. */
@@ -204,16 +205,14 @@ export class EventValidator {
     if (errors.length > 0) return rejected(eventId, eventLabel, errors);
     return {
       ok: true,
-      value: {
-        eventId,
-        event,
-        eventTimeMs,
-        userId,
-        anonymousId,
-        properties,
-        context,
-        schemaVersion: declared?.version ?? null,
-      },
+      eventId,
+      event,
+      eventTimeMs,
+      userId,
+      anonymousId,
+      properties,
+      context,
+      schemaVersion: declared?.version ?? null,
     };
   }
 }
