@@ -26,6 +26,9 @@ import {
 export const DEFAULT_COLLECTOR_WORKERS = 0;
 /** More workers than this only adds processes that wait for cores (and ~120 MB of memory each). */
 export const MAX_COLLECTOR_WORKERS = 16;
+/** A worker that dies is replaced, but at most this many times per window: a crash loop is a bug. */
+export const MAX_REPLACEMENTS_PER_WINDOW = 5;
+export const REPLACEMENT_WINDOW_MS = 60_000;
 /** How long a worker has to start (tsx compiles the collector on first start). */
 export const WORKER_START_TIMEOUT_MS = 30_000;
 /** How long stopping waits for a worker's requests in progress before ending it. */
@@ -78,6 +81,8 @@ export async function startCollectorWorkers(options: {
   const workers: ChildProcess[] = [];
   let capture = false;
   let stopping = false;
+  /** When workers were replaced lately (crash-loop guard). */
+  let replacements: number[] = [];
   let next = 0;
 
   const startWorker = async (): Promise<ChildProcess> => {
@@ -108,9 +113,20 @@ export async function startCollectorWorkers(options: {
       const index = workers.indexOf(child);
       if (index >= 0) workers.splice(index, 1);
       if (stopping) return;
+      const why = signal ?? `code ${code}`;
+      const now = Date.now();
+      replacements = replacements.filter((at) => now - at < REPLACEMENT_WINDOW_MS);
+      if (replacements.length >= MAX_REPLACEMENTS_PER_WINDOW) {
+        // Crashing again and again is a bug, not bad luck: stop feeding it processes.
+        options.log(
+          `collector worker ${child.pid} exited (${why}); ${replacements.length} replaced in the last ${REPLACEMENT_WINDOW_MS / 1000}s, not starting another (${workers.length} left)`,
+        );
+        return;
+      }
+      replacements.push(now);
       // A crashed worker loses only its own requests in progress (their clients retry); the port
       // keeps being served by the others and by its replacement.
-      options.log(`collector worker ${child.pid} exited (${signal ?? `code ${code}`}); starting another`);
+      options.log(`collector worker ${child.pid} exited (${why}); starting another`);
       startWorker().then(
         (replacement) => workers.push(replacement),
         (error: Error) => options.log(`collector worker: ${error.message}`),

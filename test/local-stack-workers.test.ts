@@ -6,9 +6,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { WORKER_PID_HEADER } from "../local/collector-worker-protocol.js";
-import { checkWorkerCount, MAX_COLLECTOR_WORKERS } from "../local/collector-workers.js";
+import {
+  checkWorkerCount,
+  MAX_COLLECTOR_WORKERS,
+  MAX_REPLACEMENTS_PER_WINDOW,
+} from "../local/collector-workers.js";
 import { demoTraffic } from "../local/demo-traffic.js";
 import { type LocalStack, type LocalStackCore, startLocalStack } from "../local/stack.js";
 import { captureLogLines } from "../runtime/log-output.js";
@@ -165,6 +169,47 @@ describe("local stack with collector workers", () => {
     expect(pids.some(alive)).toBe(false);
     await expect(fetch(`${stack.collector.url}/v1/health`)).rejects.toThrow();
   });
+});
+
+describe("a worker that keeps crashing", () => {
+  it(`is replaced ${MAX_REPLACEMENTS_PER_WINDOW} times within a minute, then no more (and the stack says so)`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-workers-crash-"));
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const stack = await startLocalStack({
+      dataDir: dir,
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      workers: 1,
+    });
+    try {
+      const seen = new Set<number>();
+      for (let crash = 0; crash <= MAX_REPLACEMENTS_PER_WINDOW; crash++) {
+        const [pid] = stack.collector.workerPids();
+        seen.add(pid!);
+        process.kill(pid!, "SIGKILL");
+        if (crash < MAX_REPLACEMENTS_PER_WINDOW)
+          await until(() => {
+            const [next] = stack.collector.workerPids();
+            return next !== undefined && !seen.has(next);
+          });
+      }
+      await until(() => stack.collector.workerPids().length === 0);
+      // Give a (wrong) replacement time to appear: none does.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(stack.collector.workerPids()).toEqual([]);
+      expect(seen.size).toBe(MAX_REPLACEMENTS_PER_WINDOW + 1);
+      const lines = log.mock.calls.map((call) => String(call[0]));
+      expect(lines.filter((line) => line.endsWith("; starting another"))).toHaveLength(
+        MAX_REPLACEMENTS_PER_WINDOW,
+      );
+      expect(lines.at(-1)).toMatch(/replaced in the last 60s, not starting another \(0 left\)$/);
+    } finally {
+      log.mockRestore();
+      await stack.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("observatory dev --workers 2", () => {
