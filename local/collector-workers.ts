@@ -78,7 +78,10 @@ export async function startCollectorWorkers(options: {
   log(message: string): void;
 }): Promise<CollectorWorkers> {
   const host = options.host ?? "127.0.0.1";
+  /** The workers that are ready, in round-robin order. */
   const workers: ChildProcess[] = [];
+  /** Every worker process not yet exited, ready or still starting (a replacement in progress). */
+  const children = new Set<ChildProcess>();
   let capture = false;
   let stopping = false;
   /** When workers were replaced lately (crash-loop guard). */
@@ -91,15 +94,19 @@ export async function startCollectorWorkers(options: {
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(options.config) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    children.add(child);
+    child.once("exit", () => children.delete(child));
+    let onStartExit = (_code: number | null) => {};
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
         reject(new Error(`a collector worker did not start within ${WORKER_START_TIMEOUT_MS / 1000}s`));
       }, WORKER_START_TIMEOUT_MS);
-      child.once("exit", (code) => {
+      onStartExit = (code) => {
         clearTimeout(timer);
         reject(new Error(`a collector worker exited while starting (code ${code})`));
-      });
+      };
+      child.once("exit", onStartExit);
       child.on("message", (message: ToPrimary) => {
         if (message.type === "ready") {
           clearTimeout(timer);
@@ -107,7 +114,7 @@ export async function startCollectorWorkers(options: {
         } else if (message.type === "invocation") options.onInvocation(message.record);
       });
     });
-    child.removeAllListeners("exit");
+    child.off("exit", onStartExit);
     if (capture) tell(child, { type: "capture", on: true });
     child.once("exit", (code, signal) => {
       const index = workers.indexOf(child);
@@ -129,7 +136,9 @@ export async function startCollectorWorkers(options: {
       options.log(`collector worker ${child.pid} exited (${why}); starting another`);
       startWorker().then(
         (replacement) => workers.push(replacement),
-        (error: Error) => options.log(`collector worker: ${error.message}`),
+        (error: Error) => {
+          if (!stopping) options.log(`collector worker: ${error.message}`);
+        },
       );
     });
     return child;
@@ -137,15 +146,18 @@ export async function startCollectorWorkers(options: {
 
   const stopWorkers = () =>
     Promise.all(
-      [...workers].map(
+      [...children].map(
         (child) =>
           new Promise<void>((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const timer = setTimeout(() => child.kill("SIGKILL"), WORKER_STOP_TIMEOUT_MS);
+            let timer: NodeJS.Timeout | undefined;
             child.once("exit", () => {
               clearTimeout(timer);
               resolve();
             });
+            // A worker still starting has no requests yet (and may not listen for "stop" yet).
+            if (!workers.includes(child)) return void child.kill("SIGKILL");
+            timer = setTimeout(() => child.kill("SIGKILL"), WORKER_STOP_TIMEOUT_MS);
             tell(child, { type: "stop" });
           }),
       ),
@@ -192,11 +204,12 @@ export async function startCollectorWorkers(options: {
     close: () =>
       (closed ??= (async () => {
         stopping = true;
-        // No new connections; the workers finish the requests they have, then exit. (The server's close
-        // completes only once the workers have closed the connections they were handed.)
-        const serverClosed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        // No new connections: close() closes the listening handle at once. Its 'close' event is not
+        // awaited: Node emits it only after asking each worker that was handed a connection, and
+        // never when no live worker has been handed one (all of those died; replacements had no
+        // traffic yet), which hung the stop. The workers finish the requests they have, then exit.
+        server!.close();
         await stopWorkers();
-        await serverClosed;
       })()),
   };
 }

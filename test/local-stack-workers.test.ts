@@ -171,6 +171,52 @@ describe("local stack with collector workers", () => {
   });
 });
 
+/** Fails the test instead of hanging it when `promise` does not settle in time. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Generous for stopping a worker with no requests (it takes well under a second). */
+const CLOSE_TIMEOUT_MS = 10_000;
+
+describe("closing after every worker that had a connection died", () => {
+  it("resolves and leaves no worker process (the replacement never had traffic)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-workers-close-"));
+    const stack = await startLocalStack({
+      dataDir: dir,
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+      workers: 1,
+    });
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      // The first worker is handed a connection, then dies; its replacement gets none.
+      const health = await fetch(`${stack.collector.url}/v1/health`, { headers: { connection: "close" } });
+      expect(health.status).toBe(200);
+      const [first] = stack.collector.workerPids();
+      process.kill(first!, "SIGKILL");
+      await until(() => {
+        const [next] = stack.collector.workerPids();
+        return next !== undefined && next !== first;
+      });
+      const [replacement] = stack.collector.workerPids();
+      await within(stack.close(), CLOSE_TIMEOUT_MS, "stack.close()");
+      expect(alive(replacement!)).toBe(false);
+      await expect(fetch(`${stack.collector.url}/v1/health`)).rejects.toThrow();
+    } finally {
+      error.mockRestore();
+      await within(stack.close(), CLOSE_TIMEOUT_MS, "stack.close()").catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("a worker that keeps crashing", () => {
   it(`is replaced ${MAX_REPLACEMENTS_PER_WINDOW} times within a minute, then no more (and the stack says so)`, async () => {
     const dir = await mkdtemp(join(tmpdir(), "obs-workers-crash-"));
