@@ -110,12 +110,18 @@ export function endpointAnswers(url: string, timeoutMs = PROBE_TIMEOUT_MS): Prom
 
 /** True when an Observatory collector answers /v1/health at `endpoint`. */
 export async function collectorAnswers(endpoint: string): Promise<boolean> {
+  // Node 20's fetch never settles when a server closes a new connection unanswered (a stack whose
+  // collector workers are all gone): only the abort ends it, and AbortSignal.timeout's timer is unref'd.
+  // This ref'd timer keeps the process alive until then, or a command would exit silently with 13.
+  const holdOpen = setTimeout(() => {}, HEALTH_TIMEOUT_MS + 1_000);
   try {
     const response = await fetch(`${endpoint}/v1/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
     const body = (await response.json().catch(() => undefined)) as { status?: unknown } | undefined;
     return response.ok && body?.status === "ok";
   } catch {
     return false;
+  } finally {
+    clearTimeout(holdOpen);
   }
 }
 

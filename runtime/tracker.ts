@@ -29,6 +29,7 @@ import {
   type TrackerStats,
   type TrackOptions,
 } from "./tracker-options.js";
+import { BatchTransport, TransportError } from "./tracker-transport.js";
 
 const gzip = promisify(gzipCallback);
 const USER_AGENT = `${LIBRARY_NAME}/${LIBRARY_VERSION} node/${process.versions.node}`;
@@ -43,7 +44,7 @@ type Attempt =
 
 export class Tracker<Events extends EventMap = EventMap> {
   private readonly options: ResolvedTrackerOptions;
-  private readonly batchUrl: string;
+  private readonly transport: BatchTransport;
   private readonly serializer: EventSerializer;
   private readonly queue: BatchQueue;
   private readonly inFlight = new Set<SealedBatch>();
@@ -64,7 +65,10 @@ export class Tracker<Events extends EventMap = EventMap> {
 
   constructor(options: TrackerOptions) {
     this.options = resolveTrackerOptions(options);
-    this.batchUrl = new URL("v1/batch", withTrailingSlash(this.options.endpoint)).toString();
+    this.transport = new BatchTransport(
+      new URL("v1/batch", withTrailingSlash(this.options.endpoint)).toString(),
+      this.options.maxConcurrentRequests,
+    );
     this.serializer = new EventSerializer(this.options.service, this.options.stage);
     this.queue = new BatchQueue({
       flushAt: this.options.flushAt,
@@ -130,6 +134,7 @@ export class Tracker<Events extends EventMap = EventMap> {
     this.closed = true;
     await this.flush();
     this.clearFlushTimer();
+    this.transport.close();
   }
 
   stats(): TrackerStats {
@@ -268,18 +273,13 @@ export class Tracker<Events extends EventMap = EventMap> {
     let text: string;
     let retryAfter: string | null;
     try {
-      const response = await fetch(this.batchUrl, {
-        method: "POST",
+      ({ status, text, retryAfter } = await this.transport.post(
         headers,
         body,
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
-      });
-      status = response.status;
-      retryAfter = response.headers.get("retry-after");
-      // Read the body to the end so the keep-alive socket goes back to the pool.
-      text = await response.text();
+        this.options.requestTimeoutMs,
+      ));
     } catch (error) {
-      return { verdict: "retry", message: `request failed: ${describeFetchError(error)}` };
+      return { verdict: "retry", message: `request failed: ${describeRequestError(error)}` };
     }
     const verdict = verdictForStatus(status);
     if (verdict === "delivered") {
@@ -334,13 +334,10 @@ function parseJson(text: string): unknown {
 }
 
 /** undici hides the useful part (ECONNREFUSED, timeout) in `cause`. */
-function describeFetchError(error: unknown): string {
+function describeRequestError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  if (error.name === "TimeoutError") return "timed out";
-  if (cause instanceof Error)
-    return `${error.message} (${(cause as { code?: string }).code ?? cause.message})`;
-  return error.message;
+  const code = error instanceof TransportError ? error.code : undefined;
+  return code === undefined || error.message.includes(code) ? error.message : `${error.message} (${code})`;
 }
 
 export type {

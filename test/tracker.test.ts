@@ -1,5 +1,6 @@
 // The Tracker against a real HTTP server on 127.0.0.1 that each test scripts: what arrives, how often, when.
 import { spawn, spawnSync } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
@@ -45,6 +46,26 @@ async function setup(
 function expectBalanced(tracker: Tracker): void {
   const s = tracker.stats();
   expect(s.enqueued).toBe(s.queued + s.inFlight + s.sent + s.dropped.retries_exhausted);
+}
+
+/** A TCP listener that accepts every connection and closes it at once, before reading it, counting them. */
+async function resettingServer(): Promise<{
+  url: string;
+  connections: () => number;
+  close: () => Promise<void>;
+}> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => connections,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 function eventIds(requests: ReceivedRequest[]): string[] {
@@ -172,6 +193,34 @@ describe("Tracker at the end of a process", () => {
     expect(JSON.parse(stdout)).toMatchObject({ enqueued: 1, accepted: 1, queued: 0, inFlight: 0 });
     expect(sink.events()).toHaveLength(1);
   }, 40_000);
+
+  it("keeps a process alive until a batch to a resetting server has its outcome, then exits 0", async () => {
+    // With fetch the child exited with 13 ("unsettled top-level await") and printed nothing.
+    const resets = await resettingServer();
+    const here = dirname(fileURLToPath(import.meta.url));
+    const script = `
+      import { Tracker } from ${JSON.stringify(join(here, "../runtime/tracker.ts"))};
+      const t = new Tracker({ endpoint: ${JSON.stringify(resets.url)}, apiKey: "k", maxRetries: 1,
+        retryBaseDelayMs: 5, retryMaxDelayMs: 20, onError: (e) => console.log("error:", e.message) });
+      t.track("e", { n: 1 }, { userId: "u" });
+      await t.close();
+      console.log(JSON.stringify(t.stats()));`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const killer = setTimeout(() => child.kill(), 30_000);
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    clearTimeout(killer);
+    await resets.close();
+    expect(code).toBe(0);
+    const [error, stats] = stdout.trim().split("\n");
+    expect(error).toMatch(/^error: batch of 1 events not delivered after 2 attempts: .*ECONNRESET/);
+    expect(JSON.parse(stats!)).toMatchObject({ enqueued: 1, retries: 1, dropped: { retries_exhausted: 1 } });
+  }, 40_000);
 });
 
 describe("Tracker retries", () => {
@@ -280,6 +329,28 @@ describe("Tracker retries", () => {
     expect(tracker.stats()).toMatchObject({ accepted: 1, dropped: { retries_exhausted: 0 } });
     expect(errors).toEqual([]);
   });
+
+  it("retries a connection the server resets before reading it, and gives up with the reason (no hang)", async () => {
+    // A proxy or load balancer with no live backend accepts and resets at once. Node 20's fetch never
+    // settled on that (it waited for its timeout, 10 s per attempt); the Tracker must see ECONNRESET.
+    const resets = await resettingServer();
+    const errors: TrackerError[] = [];
+    const tracker = new Tracker({
+      endpoint: resets.url,
+      apiKey: "k",
+      maxRetries: 2,
+      requestTimeoutMs: 60_000,
+      onError: (e) => errors.push(e),
+      ...FAST_RETRIES,
+    });
+    trackers.push(tracker);
+    tracker.track("search_made", { query: "reset" }, { userId: "u1" });
+    await tracker.flush();
+    await resets.close();
+    expect(resets.connections()).toBe(3);
+    expect(tracker.stats()).toMatchObject({ retries: 2, dropped: { retries_exhausted: 1 } });
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/after 3 attempts: .*ECONNRESET/)]);
+  }, 10_000);
 
   it("retries a request that times out", async () => {
     const { sink, tracker } = await setup((request) => (request.index === 0 ? "hang" : acceptAll(request)), {
