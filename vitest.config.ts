@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // As in bin/observatory.js and bench/run.ts: the AWS SDK's Node 20 notice, printed by every test
+    // process and child, would bury the test output (README explains Node 20 vs 22).
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
   },
 });
