@@ -12,7 +12,6 @@ export interface CollectorWorkerConfig {
   bucket: string;
   apiKey: string;
   schemas: EventSchema[];
-  quiet: boolean;
 }
 
 /** One invocation as the primary's collector wrappers replay it: its log lines and its result. */

@@ -25,9 +25,8 @@ function main(): void {
   const raw = process.env[WORKER_CONFIG_ENV];
   if (!raw || !process.send) throw new Error("collector-worker.ts is started by local/collector-workers.ts");
   const config = JSON.parse(raw) as CollectorWorkerConfig;
-  const log = (message: string) => {
-    if (!config.quiet) console.log(message);
-  };
+  // A worker prints only errors (a collector error, a crashed request): stderr, even with --quiet.
+  const log = (message: string) => console.error(message);
   const s3 = localS3Client(config.s3Endpoint);
   const collector = createLocalCollectorHandler({
     s3,

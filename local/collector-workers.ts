@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createRequire } from "node:module";
-import { type AddressInfo, createServer, type Server } from "node:net";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { HttpLambda } from "./api-gateway.js";
 import {
@@ -46,22 +46,31 @@ const WORKER_ENTRY = fileURLToPath(new URL("./collector-worker.ts", import.meta.
 /** Workers load TypeScript the way bin/observatory.js does: through tsx (resolved from this package). */
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
+/**
+ * How long a new connection waits for a ready worker when none is (a replacement starts in ~0.5 s)
+ * before it is answered 503: clients retry a 503, and nothing waits for ever.
+ */
+export const CONNECTION_HOLD_MS = 10_000;
+/** How long a refused connection may take to read its 503 before it is closed anyway. */
+const REFUSED_LINGER_MS = 5_000;
+
 export interface CollectorWorkers extends HttpLambda {
   /** The worker processes' ids (a worker that crashed is replaced by a new one). */
   pids(): number[];
   /** Whether workers send each invocation (log lines, result) to `onInvocation`. */
   setCapture(on: boolean): void;
+  /**
+   * Settles (with the reason) once no worker is left and none will be started: the crash-loop guard
+   * stopped replacing them. From then on every connection is answered 503; the owner should stop.
+   */
+  failed: Promise<Error>;
 }
 
 /** A worker count as given (`--workers` text or a number), checked; the error says what is allowed. */
 export function checkWorkerCount(given: number | string): number {
-  const workers = typeof given === "string" && given.trim() !== "" ? Number(given) : given;
-  if (
-    typeof workers !== "number" ||
-    !Number.isInteger(workers) ||
-    workers < 0 ||
-    workers > MAX_COLLECTOR_WORKERS
-  )
+  // Digits only: Number() would also take "0x2" or "1e1".
+  const workers = typeof given === "string" ? (/^\d+$/.test(given) ? Number(given) : Number.NaN) : given;
+  if (!Number.isInteger(workers) || workers < 0 || workers > MAX_COLLECTOR_WORKERS)
     throw new Error(
       `--workers must be a whole number from 0 (the collector in the stack's own process) to ${MAX_COLLECTOR_WORKERS}, got ${JSON.stringify(given)}`,
     );
@@ -75,18 +84,28 @@ export async function startCollectorWorkers(options: {
   config: CollectorWorkerConfig;
   /** Each invocation's log lines and result, while capture is on. */
   onInvocation(record: InvocationRecord): void;
-  log(message: string): void;
+  /** Worker crashes, replacements and the crash-loop guard: always shown (not muted by --quiet). */
+  warn(message: string): void;
 }): Promise<CollectorWorkers> {
   const host = options.host ?? "127.0.0.1";
   /** The workers that are ready, in round-robin order. */
   const workers: ChildProcess[] = [];
   /** Every worker process not yet exited, ready or still starting (a replacement in progress). */
   const children = new Set<ChildProcess>();
+  /** Replacements being started. */
+  let starting = 0;
+  /** Connections accepted while no worker was ready, waiting (paused, unread) for one. */
+  const held = new Map<Socket, NodeJS.Timeout>();
   let capture = false;
   let stopping = false;
   /** When workers were replaced lately (crash-loop guard). */
   let replacements: number[] = [];
   let next = 0;
+  let reportFailure!: (error: Error) => void;
+  const failed = new Promise<Error>((resolve) => {
+    reportFailure = resolve;
+  });
+  let failure: Error | undefined;
 
   const startWorker = async (): Promise<ChildProcess> => {
     const child = fork(WORKER_ENTRY, [], {
@@ -96,15 +115,19 @@ export async function startCollectorWorkers(options: {
     });
     children.add(child);
     child.once("exit", () => children.delete(child));
-    let onStartExit = (_code: number | null) => {};
+    let onStartExit = (_code: number | null, _signal: NodeJS.Signals | null) => {};
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(new Error(`a collector worker did not start within ${WORKER_START_TIMEOUT_MS / 1000}s`));
+        reject(
+          new Error(`collector worker ${child.pid} did not start within ${WORKER_START_TIMEOUT_MS / 1000}s`),
+        );
       }, WORKER_START_TIMEOUT_MS);
-      onStartExit = (code) => {
+      onStartExit = (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`a collector worker exited while starting (code ${code})`));
+        reject(
+          new Error(`collector worker ${child.pid} exited while starting (${signal ?? `code ${code}`})`),
+        );
       };
       child.once("exit", onStartExit);
       child.on("message", (message: ToPrimary) => {
@@ -116,32 +139,103 @@ export async function startCollectorWorkers(options: {
     });
     child.off("exit", onStartExit);
     if (capture) tell(child, { type: "capture", on: true });
-    child.once("exit", (code, signal) => {
+    // Out of the rotation as soon as its channel is gone (it can no longer be handed connections).
+    const retire = () => {
       const index = workers.indexOf(child);
       if (index >= 0) workers.splice(index, 1);
-      if (stopping) return;
-      const why = signal ?? `code ${code}`;
-      const now = Date.now();
-      replacements = replacements.filter((at) => now - at < REPLACEMENT_WINDOW_MS);
-      if (replacements.length >= MAX_REPLACEMENTS_PER_WINDOW) {
-        // Crashing again and again is a bug, not bad luck: stop feeding it processes.
-        options.log(
-          `collector worker ${child.pid} exited (${why}); ${replacements.length} replaced in the last ${REPLACEMENT_WINDOW_MS / 1000}s, not starting another (${workers.length} left)`,
-        );
-        return;
-      }
-      replacements.push(now);
+    };
+    child.once("disconnect", retire);
+    child.once("exit", (code, signal) => {
+      retire();
       // A crashed worker loses only its own requests in progress (their clients retry); the port
       // keeps being served by the others and by its replacement.
-      options.log(`collector worker ${child.pid} exited (${why}); starting another`);
-      startWorker().then(
-        (replacement) => workers.push(replacement),
-        (error: Error) => {
-          if (!stopping) options.log(`collector worker: ${error.message}`);
-        },
-      );
+      replace(child.pid!, `collector worker ${child.pid} exited (${signal ?? `code ${code}`})`);
     });
     return child;
+  };
+
+  /** Starts a worker in place of one that died (`what` says how), within the crash-loop guard. */
+  const replace = (oldPid: number, what: string): void => {
+    if (stopping) return;
+    const now = Date.now();
+    replacements = replacements.filter((at) => now - at < REPLACEMENT_WINDOW_MS);
+    if (replacements.length >= MAX_REPLACEMENTS_PER_WINDOW) {
+      // Crashing again and again is a bug, not bad luck: stop feeding it processes.
+      const left = workers.length + starting;
+      options.warn(
+        `${what}; ${replacements.length} replaced in the last ${REPLACEMENT_WINDOW_MS / 1000}s, not starting another (${left} left)`,
+      );
+      if (left === 0)
+        fail(
+          new Error(
+            `the collector has no worker left: ${what}, after ${replacements.length} replacements in the last ${REPLACEMENT_WINDOW_MS / 1000}s (a crash loop)`,
+          ),
+        );
+      return;
+    }
+    replacements.push(now);
+    options.warn(`${what}; starting another`);
+    starting++;
+    startWorker().then(
+      (replacement) => {
+        starting--;
+        if (stopping) return;
+        workers.push(replacement);
+        options.warn(`collector worker ${replacement.pid} ready (replaces ${oldPid})`);
+        for (const socket of [...held.keys()]) handOver(socket);
+      },
+      (error: Error) => {
+        starting--;
+        // A replacement that dies while starting is a crash like any other (counted, replaced).
+        const pid = /^collector worker (\d+)/.exec(error.message)?.[1];
+        replace(pid ? Number(pid) : oldPid, error.message);
+      },
+    );
+  };
+
+  const fail = (error: Error) => {
+    failure = error;
+    for (const socket of [...held.keys()]) refuse(socket);
+    reportFailure(error);
+  };
+
+  /** Hands a connection to the next ready worker, or holds it until one is ready. */
+  const handOver = (socket: Socket): void => {
+    const hold = held.get(socket);
+    if (hold) clearTimeout(hold);
+    held.delete(socket);
+    if (socket.destroyed) return;
+    if (stopping) return void socket.destroy();
+    const worker = nextWorker();
+    if (!worker) {
+      if (failure) {
+        refuse(socket);
+        return;
+      }
+      // Held even with no replacement starting yet: a worker whose channel just closed is replaced
+      // when its exit arrives, a moment later (and the wait is bounded either way).
+      held.set(
+        socket,
+        setTimeout(() => {
+          held.delete(socket);
+          refuse(socket);
+        }, CONNECTION_HOLD_MS),
+      );
+      return;
+    }
+    // Handed over unread; from here the connection is the worker's (this process's copy closes).
+    worker.send({ type: "connection" } satisfies ToWorker, socket, (error) => {
+      // The worker went away before taking it: another (or its replacement) gets it.
+      if (error) handOver(socket);
+    });
+  };
+
+  const nextWorker = (): ChildProcess | undefined => {
+    for (let tried = 0; tried < workers.length; tried++) {
+      const worker = workers[next++ % workers.length]!;
+      if (worker.connected) return worker;
+    }
+    return undefined;
   };
 
   const stopWorkers = () =>
@@ -168,16 +262,9 @@ export async function startCollectorWorkers(options: {
     // Started side by side (each takes ~0.5 s to load); if one fails, those that started are stopped.
     const started = await Promise.allSettled(Array.from({ length: options.workers }, startWorker));
     for (const result of started) if (result.status === "fulfilled") workers.push(result.value);
-    const failed = started.find((result) => result.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    server = createServer({ pauseOnConnect: true }, (socket) => {
-      const worker = workers[next++ % workers.length];
-      if (!worker) return socket.destroy();
-      // Handed over unread; from here the connection is the worker's (this process's copy closes).
-      worker.send({ type: "connection" } satisfies ToWorker, socket, (error) => {
-        if (error) socket.destroy();
-      });
-    });
+    const failedStart = started.find((result) => result.status === "rejected");
+    if (failedStart) throw (failedStart as PromiseRejectedResult).reason;
+    server = createServer({ pauseOnConnect: true }, handOver);
     await new Promise<void>((resolve, reject) => {
       server!.once("error", reject);
       server!.listen(options.port, host, () => {
@@ -201,9 +288,16 @@ export async function startCollectorWorkers(options: {
       capture = on;
       for (const worker of workers) tell(worker, { type: "capture", on });
     },
+    failed,
     close: () =>
       (closed ??= (async () => {
         stopping = true;
+        // Held connections have sent nothing yet that was read: their clients retry elsewhere/later.
+        for (const [socket, timer] of held) {
+          clearTimeout(timer);
+          socket.destroy();
+        }
+        held.clear();
         // No new connections: close() closes the listening handle at once. Its 'close' event is not
         // awaited: Node emits it only after asking each worker that was handed a connection, and
         // never when no live worker has been handed one (all of those died; replacements had no
@@ -212,6 +306,21 @@ export async function startCollectorWorkers(options: {
         await stopWorkers();
       })()),
   };
+}
+
+/** The answer to a connection no worker can take: 503 (clients retry it), then the connection closes. */
+function refuse(socket: Socket): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ message: "no collector worker is ready (see the observatory dev console)" });
+  // The request is drained unread, so that closing does not reset the connection before the
+  // client has read the answer.
+  socket.on("error", () => {});
+  socket.on("data", () => {});
+  socket.resume();
+  socket.setTimeout(REFUSED_LINGER_MS, () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function tell(child: ChildProcess, message: ToWorker): void {

@@ -18,7 +18,7 @@ export interface LocalCollectorOptions {
   bucket: string;
   apiKey: string;
   schemas: readonly EventSchema[];
-  /** Where the collector's error lines are shown (the console, unless the stack is quiet). */
+  /** Where the collector's error lines are shown (stderr, even when the stack is quiet). */
   log(message: string): void;
 }
 

@@ -75,6 +75,8 @@ export interface LocalStackCore {
   schemas: DeclaredSchemas;
   /** Prints unless the stack is quiet. */
   log(message: string): void;
+  /** Errors and crashes: printed on stderr even when the stack is quiet. */
+  warn(message: string): void;
   /**
    * Wraps the collector's Lambda handler for the requests that follow, e.g. to run it "as a Lambda"
    * whose log lines go to the local log archive: `core.wrapCollector((h) => asLocalLambda(delivery, {...}, h))`.
@@ -96,6 +98,12 @@ export interface LocalStackExtraHandle {
 
 export interface LocalStack extends LocalStackCore {
   extras: { name: string; handle: LocalStackExtraHandle }[];
+  /**
+   * Settles (with the reason) if the stack can no longer serve: its collector workers kept crashing
+   * until none was left (local/collector-workers.ts). Never settles with the in-process collector.
+   * `observatory dev` then stops with that error.
+   */
+  failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -148,6 +156,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const log = (message: string) => {
     if (!options.quiet) console.log(message);
   };
+  // --quiet drops the banner and notes, never a crash or an error.
+  const warn = (message: string) => console.error(message);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     // Reverse order: extras first, the collector before the storage it writes to.
@@ -179,19 +189,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             bucket: s3.bucket,
             apiKey,
             schemas: schemas.schemas,
-            log,
+            log: warn,
           })
         : replayInvocation;
     let collectorHandler = baseHandler;
     let collector: LocalStackCore["collector"];
     let setCapture = (_on: boolean) => {};
+    let failed = new Promise<Error>(() => {});
     if (workers === 0) {
       const served = await listening("collector", collectorPort, "--port", () =>
         startHttpLambda({
           port: collectorPort,
           functionName: LOCAL_COLLECTOR_FUNCTION,
           handler: (event: APIGatewayProxyEventV2, context: Context) => collectorHandler(event, context),
-          onError: (error) => log(`collector crashed: ${(error as Error).stack ?? String(error)}`),
+          onError: (error) => warn(`collector crashed: ${(error as Error).stack ?? String(error)}`),
         }),
       );
       collector = { ...served, workerPids: () => [] };
@@ -207,7 +218,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             bucket: s3.bucket,
             apiKey,
             schemas: [...schemas.schemas],
-            quiet: options.quiet ?? false,
           },
           onInvocation: (record) => {
             const context = lambdaContext(
@@ -220,13 +230,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             replays
               .run(record, async () => collectorHandler(record.event, context))
               .catch((error: unknown) => {
-                if ((error as Error).message !== record.error) log(`collector wrapper: ${String(error)}`);
+                if ((error as Error).message !== record.error) warn(`collector wrapper: ${String(error)}`);
               });
           },
-          log,
+          warn,
         }),
       );
       setCapture = pool.setCapture;
+      failed = pool.failed;
       collector = { url: pool.url, port: pool.port, close: pool.close, workerPids: pool.pids };
     }
     closers.push(() => collector.close());
@@ -240,6 +251,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       collector,
       schemas,
       log,
+      warn,
       wrapCollector: (wrap) => {
         collectorHandler = wrap(collectorHandler);
         setCapture(true);
@@ -264,7 +276,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       closers.push(() => removeStackFile(dataDir, written));
     }
     let closed: Promise<void> | undefined;
-    return { ...core, extras, close: () => (closed ??= closeAll()) };
+    return { ...core, extras, failed, close: () => (closed ??= closeAll()) };
   } catch (error) {
     await closeAll();
     throw error;

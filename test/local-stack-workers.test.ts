@@ -2,6 +2,7 @@
 // than one process really serves requests, that events land exactly once, that collector wrappers (the
 // local log archive) still see every invocation's lines, and that stopping leaves no process behind.
 import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -15,9 +16,11 @@ import {
 } from "../local/collector-workers.js";
 import { demoTraffic } from "../local/demo-traffic.js";
 import { type LocalStack, type LocalStackCore, startLocalStack } from "../local/stack.js";
+import { stackFilePath } from "../local/stack-file.js";
 import { captureLogLines } from "../runtime/log-output.js";
 import { Tracker } from "../runtime/tracker.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
+import { startDevProcess } from "./support/dev-process.js";
 
 /** Long enough for request headers to cross the loopback into a worker (they take well under 1 ms). */
 const HEADERS_ARRIVED_MS = 300;
@@ -217,15 +220,151 @@ describe("closing after every worker that had a connection died", () => {
   }, 60_000);
 });
 
-describe("a worker that keeps crashing", () => {
-  it(`is replaced ${MAX_REPLACEMENTS_PER_WINDOW} times within a minute, then no more (and the stack says so)`, async () => {
-    const dir = await mkdtemp(join(tmpdir(), "obs-workers-crash-"));
-    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+/** Collector worker processes started by process `parent` (ready or still starting), from /proc. */
+function workerProcesses(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Field 4 (after "pid (comm) state") is the parent's pid.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== parent) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("collector-worker.ts"))
+        pids.push(Number(entry));
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return pids;
+}
+
+describe("a replacement that dies while starting", () => {
+  it("counts as a crash and is replaced in turn; a connection made meanwhile waits for it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-workers-starting-"));
     const stack = await startLocalStack({
       dataDir: dir,
       s3Port: 0,
       collectorPort: 0,
       dynamoPort: 0,
+      quiet: true,
+      workers: 1,
+    });
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const [first] = stack.collector.workerPids();
+      process.kill(first!, "SIGKILL");
+      // Its replacement, caught while it starts (that takes ~0.5 s): not yet a ready worker.
+      let starting: number | undefined;
+      await until(() => {
+        starting = workerProcesses(process.pid).find((pid) => pid !== first);
+        return starting !== undefined;
+      }, 10_000);
+      expect(stack.collector.workerPids()).toEqual([]);
+      // A connection made while no worker is ready is held (not reset) until one is.
+      const held = fetch(`${stack.collector.url}/v1/health`, { headers: { connection: "close" } });
+      process.kill(starting!, "SIGKILL");
+      await until(() => {
+        const [next] = stack.collector.workerPids();
+        return next !== undefined && next !== first && next !== starting;
+      });
+      const [third] = stack.collector.workerPids();
+      const heldAnswer = await held;
+      expect(heldAnswer.status).toBe(200);
+      expect(heldAnswer.headers.get(WORKER_PID_HEADER)).toBe(String(third));
+      const lines = error.mock.calls.map((call) => String(call[0]));
+      expect(lines).toEqual([
+        `collector worker ${first} exited (SIGKILL); starting another`,
+        `collector worker ${starting} exited while starting (SIGKILL); starting another`,
+        `collector worker ${third} ready (replaces ${starting})`,
+      ]);
+      const health = await fetch(`${stack.collector.url}/v1/health`, { headers: { connection: "close" } });
+      expect(health.headers.get(WORKER_PID_HEADER)).toBe(String(third));
+    } finally {
+      error.mockRestore();
+      await within(stack.close(), CLOSE_TIMEOUT_MS, "stack.close()");
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+/** Events the Tracker sends while every worker is killed, and how fast (so that the kill lands mid-stream). */
+const KILL_ALL_EVENTS = 4_000;
+const KILL_ALL_EVENTS_PER_MS = 2;
+
+describe("every worker killed while the Tracker sends", () => {
+  it("holds new connections until a replacement is ready: every event lands, none dropped", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-workers-killall-"));
+    const stack = await startLocalStack({
+      dataDir: dir,
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+      workers: 2,
+    });
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const tracker = new Tracker({
+        endpoint: stack.collector.url,
+        apiKey: stack.apiKey,
+        flushAt: 50,
+        flushInterval: 100,
+      });
+      const victims = stack.collector.workerPids();
+      const started = Date.now();
+      let killed = false;
+      for (let i = 0; i < KILL_ALL_EVENTS; i++) {
+        tracker.track("search_made", { query: `killall-${i}`, n_results: i }, { userId: `u${i % 7}` });
+        if (i % 100 === 99) {
+          // Paced, so that batches are in flight before, during and after the restart gap.
+          const due = started + i / KILL_ALL_EVENTS_PER_MS;
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
+        }
+        if (!killed && i === KILL_ALL_EVENTS / 4) {
+          for (const pid of victims) process.kill(pid, "SIGKILL");
+          killed = true;
+        }
+      }
+      await tracker.close();
+      const stats = tracker.stats();
+      expect(stats.accepted).toBe(KILL_ALL_EVENTS);
+      expect(
+        Object.values(stats.dropped).every((n) => n === 0),
+        JSON.stringify(stats),
+      ).toBe(true);
+      if (process.env.OBS_DEBUG) console.log(JSON.stringify(stats));
+      // Both were replaced, and the replacements served the rest.
+      const replacements = stack.collector.workerPids();
+      expect(replacements).toHaveLength(2);
+      expect(replacements.some((pid) => victims.includes(pid))).toBe(false);
+      const raw = (await readNdjsonObjects(stack.s3.client, stack.bucket, "raw/")).flatMap((o) => o.lines);
+      const queries = new Set(raw.map((r) => (r.properties as { query: string }).query));
+      expect(queries.size).toBe(KILL_ALL_EVENTS);
+      // A batch stored just before its worker died, whose answer was lost, is sent again with the
+      // same event_ids: raw is at least once (compaction keeps one); nothing else repeats.
+      const ids = raw.map((r) => r.event_id as string);
+      expect(new Set(ids).size).toBe(KILL_ALL_EVENTS);
+      expect(ids.length - KILL_ALL_EVENTS).toBeLessThanOrEqual(victims.length * 50);
+    } finally {
+      error.mockRestore();
+      await within(stack.close(), CLOSE_TIMEOUT_MS, "stack.close()");
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+describe("a worker that keeps crashing", () => {
+  it(`is replaced ${MAX_REPLACEMENTS_PER_WINDOW} times within a minute, then no more (and the stack says so)`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-workers-crash-"));
+    // Crashes are errors: on stderr even for a quiet stack.
+    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const stack = await startLocalStack({
+      dataDir: dir,
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
       workers: 1,
     });
     try {
@@ -250,6 +389,17 @@ describe("a worker that keeps crashing", () => {
         MAX_REPLACEMENTS_PER_WINDOW,
       );
       expect(lines.at(-1)).toMatch(/replaced in the last 60s, not starting another \(0 left\)$/);
+      // Each replacement said which worker it replaced.
+      const pids = [...seen];
+      for (let i = 1; i < pids.length; i++)
+        expect(lines).toContain(`collector worker ${pids[i]} ready (replaces ${pids[i - 1]})`);
+      // The stack does not pretend: it reports the failure, and the port answers 503 (retryable).
+      expect((await within(stack.failed, CLOSE_TIMEOUT_MS, "stack.failed")).message).toMatch(
+        /^the collector has no worker left: collector worker \d+ exited \(SIGKILL\), after 5 replacements/,
+      );
+      const health = await fetch(`${stack.collector.url}/v1/health`);
+      expect(health.status).toBe(503);
+      expect(health.headers.get("retry-after")).toBe("1");
     } finally {
       log.mockRestore();
       await stack.close();
@@ -304,13 +454,67 @@ describe("observatory dev --workers 2", () => {
   }, 90_000);
 });
 
+describe("observatory dev --workers 1 --quiet whose worker keeps crashing", () => {
+  it("says so on stderr, then stops with an error (rc 1) and removes stack.json", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-workers-dev-crash-"));
+    const dev = await startDevProcess(dir, ["--workers", "1", "--quiet", "--no-logs"]);
+    let stderr = "";
+    dev.child.stderr.on("data", (chunk) => (stderr += chunk));
+    try {
+      expect(existsSync(stackFilePath(dir))).toBe(true);
+      const killed: number[] = [];
+      for (let crash = 0; crash <= MAX_REPLACEMENTS_PER_WINDOW; crash++) {
+        let pid: number | undefined;
+        await until(() => {
+          pid = workerProcesses(dev.child.pid!).find((p) => !killed.includes(p));
+          return pid !== undefined && (crash === 0 || stderr.includes(`collector worker ${pid} ready`));
+        });
+        process.kill(pid!, "SIGKILL");
+        killed.push(pid!);
+      }
+      const exited = await within(dev.exited, CLOSE_TIMEOUT_MS, "dev");
+      expect(exited, dev.output()).toEqual({ code: 1, signal: null });
+      // --quiet hides the banner, not the crashes: each one and each replacement, on stderr.
+      expect(stderr.match(/; starting another\n/g)).toHaveLength(MAX_REPLACEMENTS_PER_WINDOW);
+      expect(stderr.match(/ ready \(replaces \d+\)\n/g)).toHaveLength(MAX_REPLACEMENTS_PER_WINDOW);
+      expect(stderr).toMatch(/not starting another \(0 left\)\n/);
+      expect(stderr).toMatch(
+        /\nobservatory: the collector has no worker left: .* \(the local stack has stopped\)\n$/,
+      );
+      expect(existsSync(stackFilePath(dir))).toBe(false);
+      expect(killed.some(alive)).toBe(false);
+      await expect(fetch(`${dev.collector}/v1/health`)).rejects.toThrow();
+    } finally {
+      if (dev.child.exitCode === null) dev.child.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
 describe("checkWorkerCount", () => {
   it("accepts 0 to the maximum and explains anything else", () => {
     expect(checkWorkerCount(0)).toBe(0);
     expect(checkWorkerCount(MAX_COLLECTOR_WORKERS)).toBe(MAX_COLLECTOR_WORKERS);
     expect(checkWorkerCount("2")).toBe(2);
-    for (const bad of [-1, 1.5, Number.NaN, MAX_COLLECTOR_WORKERS + 1, "", "two", "2x"])
+    // Digits only: Number() would take "0x2" (2) and "1e1" (10).
+    for (const bad of [
+      -1,
+      1.5,
+      Number.NaN,
+      MAX_COLLECTOR_WORKERS + 1,
+      "",
+      " ",
+      "two",
+      "2x",
+      "0x2",
+      "1e1",
+      "-1",
+      "2.0",
+      " 2",
+    ])
       expect(() => checkWorkerCount(bad)).toThrow(/--workers must be a whole number from 0/);
     expect(() => checkWorkerCount("two")).toThrow(`to ${MAX_COLLECTOR_WORKERS}, got "two"`);
+    expect(() => checkWorkerCount("0x2")).toThrow(`to ${MAX_COLLECTOR_WORKERS}, got "0x2"`);
+    expect(checkWorkerCount("016")).toBe(16);
   });
 });

@@ -106,12 +106,20 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
     throw error;
   });
   console.log(describeStack(stack, { quiet: options.quiet }));
-  const reason = await stopping.reason;
-  if (!options.quiet) console.log(`\n${reason}: stopping the local stack...`);
+  // A stack that can no longer serve (its collector workers crash-looped to none) stops rather than
+  // pretend: stack.json goes, and the command fails.
+  const outcome = await Promise.race([
+    stopping.reason.then((reason) => ({ reason })),
+    stack.failed.then((failure) => ({ failure })),
+  ]);
+  if ("failure" in outcome)
+    console.error(`\nobservatory dev: ${outcome.failure.message}; stopping the local stack...`);
+  else if (!options.quiet) console.log(`\n${outcome.reason}: stopping the local stack...`);
   await stack.close().catch((error) => {
     console.error(`observatory dev: error while stopping: ${(error as Error).message}`);
   });
   stopping.dispose();
+  if ("failure" in outcome) throw new Error(`${outcome.failure.message} (the local stack has stopped)`);
   if (!options.quiet) console.log("stopped.");
 }
 
