@@ -86,6 +86,8 @@ export async function startCollectorWorkers(options: {
   onInvocation(record: InvocationRecord): void;
   /** Worker crashes, replacements and the crash-loop guard: always shown (not muted by --quiet). */
   warn(message: string): void;
+  /** How long a connection waits for a ready worker (default CONNECTION_HOLD_MS; tests shorten it). */
+  holdMs?: number;
 }): Promise<CollectorWorkers> {
   const host = options.host ?? "127.0.0.1";
   /** The workers that are ready, in round-robin order. */
@@ -219,7 +221,7 @@ export async function startCollectorWorkers(options: {
         setTimeout(() => {
           held.delete(socket);
           refuse(socket);
-        }, CONNECTION_HOLD_MS),
+        }, options.holdMs ?? CONNECTION_HOLD_MS),
       );
       return;
     }

@@ -13,6 +13,7 @@ import {
   checkWorkerCount,
   MAX_COLLECTOR_WORKERS,
   MAX_REPLACEMENTS_PER_WINDOW,
+  startCollectorWorkers,
 } from "../local/collector-workers.js";
 import { demoTraffic } from "../local/demo-traffic.js";
 import { type LocalStack, type LocalStackCore, startLocalStack } from "../local/stack.js";
@@ -284,6 +285,52 @@ describe("a replacement that dies while starting", () => {
       error.mockRestore();
       await within(stack.close(), CLOSE_TIMEOUT_MS, "stack.close()");
       await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+/** A short hold, so that the test sees it run out. */
+const TEST_HOLD_MS = 500;
+
+describe("a connection held longer than the hold time", () => {
+  it("is answered 503 with retry-after (not reset, not held for ever); the next one is served", async () => {
+    const warnings: string[] = [];
+    const pool = await startCollectorWorkers({
+      workers: 1,
+      port: 0,
+      // Health never reaches S3.
+      config: { s3Endpoint: "http://127.0.0.1:9", bucket: "unused", apiKey: "k", schemas: [] },
+      onInvocation: () => {},
+      warn: (message) => warnings.push(message),
+      holdMs: TEST_HOLD_MS,
+    });
+    let frozen: number | undefined;
+    try {
+      const [first] = pool.pids();
+      process.kill(first!, "SIGKILL");
+      // Its replacement is frozen while it starts: no worker is ready for longer than the hold.
+      await until(() => {
+        frozen = workerProcesses(process.pid).find((pid) => pid !== first);
+        return frozen !== undefined;
+      }, 10_000);
+      process.kill(frozen!, "SIGSTOP");
+      await until(() => pool.pids().length === 0);
+      const started = Date.now();
+      const refused = await fetch(`${pool.url}/v1/health`);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(TEST_HOLD_MS - 50);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(await refused.json()).toEqual({
+        message: expect.stringMatching(/no collector worker is ready/),
+      });
+      process.kill(frozen!, "SIGCONT");
+      await until(() => pool.pids().length === 1);
+      const served = await fetch(`${pool.url}/v1/health`, { headers: { connection: "close" } });
+      expect(served.status).toBe(200);
+      expect(warnings.at(-1)).toBe(`collector worker ${frozen} ready (replaces ${first})`);
+    } finally {
+      if (frozen !== undefined && alive(frozen)) process.kill(frozen, "SIGCONT");
+      await within(pool.close(), CLOSE_TIMEOUT_MS, "pool.close()");
     }
   }, 60_000);
 });
