@@ -5,9 +5,10 @@ import { PassThrough } from "node:stream";
 import stringWidth from "string-width";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { etlRunsLocal, etlStartLocal } from "../cli/commands/etl-local.js";
-import { runsTableRows } from "../cli/commands/etl-runs-table.js";
+import { runsTable, runsTableErrors, runsTableRows } from "../cli/commands/etl-runs-table.js";
 import { SUMMARY_TABLE_WIDTH, summaryTableRows } from "../cli/commands/etl-summary-table.js";
 import { ellipsize, formatRows } from "../cli/format.js";
+import type { LedgerRun } from "../etl/ledger.js";
 import type { LocalPeers } from "../local/step-functions/peers.js";
 import { asLocalPeers, type EtlPeers, startEtlPeers } from "./support/etl-peers.js";
 
@@ -96,16 +97,16 @@ describe("etl runs --format table", () => {
     const printed = runs.lines.join("\n");
     expect(widest(printed)).toBeLessThanOrEqual(SUMMARY_TABLE_WIDTH);
     expect(printed.split("\n")[0]).toMatch(
-      /^run +\| status +\| attempts \| started_at +\| duration_s \| items \| succeeded \| failed \| skipped \| error$/,
+      /^run +\| status +\| tries \| started \(UTC\) +\| secs +\| items \| ok +\| failed \| skip$/,
     );
     expect(printed).toMatch(
-      /^runs-table-1 +\| SUCCEEDED \| 1 +\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \| [\d.]+ +\| 48 +\| 48 +\| 0 +\| 0$/m,
+      /^runs-table-1 +\| SUCCEEDED \| 1 +\| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| [\d.]+ +\| 48 +\| 48 \| 0 +\| 0 *$/m,
     );
     expect(runs.errText()).toContain("results_location with the failed items: --format json or csv");
   });
 
   it("shows a failed run's error, and a running one without a duration", () => {
-    const rows = runsTableRows([
+    const runs: LedgerRun[] = [
       {
         job: "wordcount",
         run: "r-failed",
@@ -126,20 +127,54 @@ describe("etl runs --format table", () => {
         attempts: 1,
         started_at: "2026-11-22T16:00:00Z",
       },
-    ]);
+    ];
+    const rows = runsTableRows(runs);
     expect(rows[0]).toEqual({
       run: "r-failed",
       status: "FAILED",
-      attempts: 2,
-      started_at: "2026-11-22T15:00:00Z",
-      duration_s: 200.5,
+      tries: 2,
+      "started (UTC)": "2026-11-22 15:00:00",
+      secs: 200.5,
       items: 1000,
-      succeeded: 939,
+      ok: 939,
       failed: 61,
-      skipped: undefined,
-      error: "States.ExceedToleratedFailureThreshold",
+      skip: undefined,
     });
-    expect(rows[1]).toMatchObject({ run: "r-running", status: "RUNNING", duration_s: undefined });
+    expect(rows[1]).toMatchObject({ run: "r-running", status: "RUNNING", secs: undefined });
+    expect(runsTableErrors(runs)).toEqual(["r-failed FAILED: States.ExceedToleratedFailureThreshold"]);
+  });
+
+  it("keeps a 34-character run id, six-digit counts and every column within 120, the errors listed under the table", () => {
+    const id = "wordcount-2026-11-22T15-00-00-123Z-abcdef"; // 41 characters: cut to 34
+    const text = runsTable([
+      {
+        job: "wordcount",
+        run: id,
+        status: "SUCCEEDED",
+        attempts: 12,
+        started_at: "2026-11-22T15:00:00.123Z",
+        finished_at: "2026-11-22T18:03:20.623Z",
+        total_items: 123456,
+        succeeded_items: 123000,
+        failed_items: 456,
+        skipped_items: 1000,
+      },
+      {
+        job: "wordcount",
+        run: "r-failed",
+        status: "FAILED",
+        attempts: 1,
+        started_at: "2026-11-22T15:00:00Z",
+        finished_at: "2026-11-22T15:00:01Z",
+        error: "NoInputObjects",
+      },
+    ]);
+    const lines = text.split("\n");
+    expect(Math.max(...lines.slice(0, 4).map((line) => line.length))).toBeLessThanOrEqual(120);
+    expect(lines[2]).toMatch(
+      /^wordcount-2026-11-22T15-00-00-123… \| SUCCEEDED \| 12 +\| 2026-11-22 15:00:00 \| 11000\.5 \| 123456 \| 123000 \| 456 +\| 1000$/,
+    );
+    expect(lines.slice(4)).toEqual(["", "errors:", "  r-failed FAILED: NoInputObjects"]);
   });
 });
 

@@ -24,7 +24,7 @@ import { checkRunId } from "../../etl/contracts.js";
 import { LEDGER_RUN_COLUMNS, listRuns } from "../../etl/ledger.js";
 import { awsClientConfig } from "../aws-config.js";
 import { formatRows, type OutputFormat } from "../format.js";
-import { RUNS_TABLE_NOTE, runsTableRows } from "./etl-runs-table.js";
+import { RUNS_TABLE_NOTE, runsTable } from "./etl-runs-table.js";
 
 export interface EtlAwsStartOptions {
   /** The planner's input (JSON), as with --local. */
@@ -298,7 +298,7 @@ export async function etlRunsOnAws(
   const format = options.format ?? "table";
   if (runs.length === 0 && format !== "json") out(`no runs of ${job} in the ledger ${table}`);
   else if (format === "table") {
-    out(formatRows(runsTableRows(runs), format));
+    out(runsTable(runs));
     (io.err ?? process.stderr).write(`${RUNS_TABLE_NOTE}\n`);
   } else out(formatRows(runs as unknown as Record<string, unknown>[], format, LEDGER_RUN_COLUMNS));
   return 0;

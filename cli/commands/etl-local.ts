@@ -14,7 +14,7 @@ import type { MapProgress } from "../../local/step-functions/distributed-map.js"
 import { LOCAL_LEDGER_TABLE, runLocalJob } from "../../local/step-functions/local-etl.js";
 import { connectLocalPeers, type LocalPeers } from "../../local/step-functions/peers.js";
 import { formatRows, type OutputFormat } from "../format.js";
-import { RUNS_TABLE_NOTE, runsTableRows } from "./etl-runs-table.js";
+import { RUNS_TABLE_NOTE, runsTable } from "./etl-runs-table.js";
 import { summaryTableRows } from "./etl-summary-table.js";
 
 /** dataDir, s3Endpoint, dynamodbEndpoint: where the local stack is (local/stack-connection.ts). */
@@ -195,7 +195,7 @@ export async function etlRunsLocal(
     const format = options.format ?? "table";
     if (runs.length === 0 && format !== "json") out(`no runs of ${jobName} in the local ledger`);
     else if (format === "table") {
-      out(formatRows(runsTableRows(runs), format));
+      out(runsTable(runs));
       err.write(`${RUNS_TABLE_NOTE}\n`);
     } else out(formatRows(runs as unknown as Record<string, unknown>[], format, LEDGER_RUN_COLUMNS));
     return 0;

@@ -1,7 +1,8 @@
 /**
  * The `--format table` view of a finished run (`etl start --local`): one `field | value` row per
  * summary field, and the job's `output` spread over one row per key, so that no line is wider than a
- * terminal. Nested values (lists, maps) are shown abbreviated; --format json and csv print them whole.
+ * terminal. Nested values (lists, maps) are shown abbreviated, long text wrapped over several rows;
+ * --format json and csv print them whole.
  */
 import stringWidth from "string-width";
 import type { JsonValue } from "../../etl/contracts.js";
@@ -50,12 +51,41 @@ export function summaryTableRows(summary: Record<string, unknown>): SummaryTable
     SUMMARY_TABLE_WIDTH - fieldWidth - COLUMN_SEPARATOR.length,
   );
   let abbreviated = false;
-  const rows = entries.map(([field, value]) => {
-    if (!isNested(value as JsonValue)) return { field, value };
+  const rows = entries.flatMap(([field, value]) => {
+    if (typeof value === "string" && stringWidth(value) > nestedWidth) {
+      // Long text (a failure's cause) is the one row a reader needs whole: wrapped, never cut.
+      return wrapText(value, nestedWidth).map((line, i) => ({ field: i === 0 ? field : "", value: line }));
+    }
+    if (!isNested(value as JsonValue)) return [{ field, value }];
     const text = nestedText(value as JsonValue[] | { [key: string]: JsonValue });
     const shown = ellipsize(text, nestedWidth);
     if (shown !== text) abbreviated = true;
-    return { field, value: shown };
+    return [{ field, value: shown }];
   });
   return { rows, abbreviated };
+}
+
+/** `text` in lines of at most `width` columns, broken at spaces (a word longer than a line is split). */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    let rest = word;
+    while (stringWidth(rest) > width) {
+      if (line !== "") {
+        lines.push(line);
+        line = "";
+      }
+      lines.push(rest.slice(0, width));
+      rest = rest.slice(width);
+    }
+    if (line === "") line = rest;
+    else if (stringWidth(`${line} ${rest}`) <= width) line = `${line} ${rest}`;
+    else {
+      lines.push(line);
+      line = rest;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
 }
