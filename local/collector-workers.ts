@@ -170,7 +170,7 @@ export async function startCollectorWorkers(options: {
       if (left === 0)
         fail(
           new Error(
-            `the collector has no worker left: ${what}, after ${replacements.length} replacements in the last ${REPLACEMENT_WINDOW_MS / 1000}s (a crash loop)`,
+            `the collector has no worker left: ${what} after ${replacements.length} replacements in the last ${REPLACEMENT_WINDOW_MS / 1000}s (a crash loop is a bug: see the lines above)`,
           ),
         );
       return;

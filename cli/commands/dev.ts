@@ -49,7 +49,10 @@ function portNumber(value: string): number {
 
 function workersNote(stack: LocalStack): string {
   const pids = stack.collector.workerPids();
-  return pids.length === 0 ? "" : `  ${pids.length} workers (pids ${pids.join(", ")})`;
+  if (pids.length === 0) return "";
+  return pids.length === 1
+    ? `  1 worker (pid ${pids[0]})`
+    : `  ${pids.length} workers (pids ${pids.join(", ")})`;
 }
 
 /** What `observatory dev` prints once everything listens (`quiet`: the endpoints alone). */
@@ -113,13 +116,13 @@ export async function runDev(options: DevOptions, extras: LocalStackExtra[] = []
     stack.failed.then((failure) => ({ failure })),
   ]);
   if ("failure" in outcome)
-    console.error(`\nobservatory dev: ${outcome.failure.message}; stopping the local stack...`);
+    console.error("\nobservatory dev: no collector worker left; stopping the local stack...");
   else if (!options.quiet) console.log(`\n${outcome.reason}: stopping the local stack...`);
   await stack.close().catch((error) => {
     console.error(`observatory dev: error while stopping: ${(error as Error).message}`);
   });
   stopping.dispose();
-  if ("failure" in outcome) throw new Error(`${outcome.failure.message} (the local stack has stopped)`);
+  if ("failure" in outcome) throw new Error(`${outcome.failure.message}; the local stack has stopped`);
   if (!options.quiet) console.log("stopped.");
 }
 
