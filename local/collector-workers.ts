@@ -121,15 +121,11 @@ export async function startCollectorWorkers(options: {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(
-          new Error(`collector worker ${child.pid} did not start within ${WORKER_START_TIMEOUT_MS / 1000}s`),
-        );
+        reject(new WorkerStartError(child.pid!, `did not start within ${WORKER_START_TIMEOUT_MS / 1000}s`));
       }, WORKER_START_TIMEOUT_MS);
       onStartExit = (code, signal) => {
         clearTimeout(timer);
-        reject(
-          new Error(`collector worker ${child.pid} exited while starting (${signal ?? `code ${code}`})`),
-        );
+        reject(new WorkerStartError(child.pid!, `exited while starting (${signal ?? `code ${code}`})`));
       };
       child.once("exit", onStartExit);
       child.on("message", (message: ToPrimary) => {
@@ -189,8 +185,7 @@ export async function startCollectorWorkers(options: {
       (error: Error) => {
         starting--;
         // A replacement that dies while starting is a crash like any other (counted, replaced).
-        const pid = /^collector worker (\d+)/.exec(error.message)?.[1];
-        replace(pid ? Number(pid) : oldPid, error.message);
+        replace(error instanceof WorkerStartError ? error.pid : oldPid, error.message);
       },
     );
   };
@@ -308,6 +303,16 @@ export async function startCollectorWorkers(options: {
         await stopWorkers();
       })()),
   };
+}
+
+/** A worker that died or hung before it was ready; says which one. */
+class WorkerStartError extends Error {
+  constructor(
+    readonly pid: number,
+    what: string,
+  ) {
+    super(`collector worker ${pid} ${what}`);
+  }
 }
 
 /** The answer to a connection no worker can take: 503 (clients retry it), then the connection closes. */
