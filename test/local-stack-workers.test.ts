@@ -536,6 +536,41 @@ describe("observatory dev --workers 1 --quiet whose worker keeps crashing", () =
   }, 90_000);
 });
 
+describe("a quiet stack's collector errors", () => {
+  it("go to stderr (the in-process collector; workers print theirs on their inherited stderr)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-quiet-errors-"));
+    const stack = await startLocalStack({
+      dataDir: dir,
+      s3Port: 0,
+      collectorPort: 0,
+      dynamoPort: 0,
+      quiet: true,
+    });
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      // S3 gone: the collector cannot store the batch, answers 503 and logs an error.
+      await stack.s3.close();
+      const response = await fetch(`${stack.collector.url}/v1/batch`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": stack.apiKey },
+        body: JSON.stringify({
+          batch: [{ event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 1 } }],
+        }),
+      });
+      expect(response.status).toBe(503);
+      const lines = error.mock.calls.map((call) => String(call[0]));
+      expect(lines.some((line) => line.startsWith("collector: raw write failed; answering 503"))).toBe(true);
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      error.mockRestore();
+      log.mockRestore();
+      await stack.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("checkWorkerCount", () => {
   it("accepts 0 to the maximum and explains anything else", () => {
     expect(checkWorkerCount(0)).toBe(0);
