@@ -1,6 +1,8 @@
 // `observatory dev --workers N`: the collector in N worker processes behind one port. Proves that more
 // than one process really serves requests, that events land exactly once, that collector wrappers (the
-// local log archive) still see every invocation's lines, and that stopping leaves no process behind.
+// local log archive) still see every invocation's lines, and that stopping leaves no process behind;
+// then the supervision: closing after kills, connections held through a restart gap (503 past the
+// hold), replacements that die while starting, the crash-loop guard stopping `dev` with rc 1.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
