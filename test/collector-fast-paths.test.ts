@@ -161,3 +161,41 @@ describe("raw line encoder's reuse of the previous event's context", () => {
     });
   });
 });
+
+describe("raw line encoder on a server's mixed batch", () => {
+  it("stays exact while it stops and resumes comparing contexts", async () => {
+    const { rawRecordEncoder, toRawRecord } = await import("../functions/collector/enrich.js");
+    const now = new Date(Date.UTC(2026, 10, 22, 19));
+    const facts = {
+      receivedAt: now,
+      receivedAtIso: now.toISOString(),
+      requestId: "req-2",
+      correlationId: "corr-2",
+      correlationFromHeader: false,
+      userAgent: "observatory-tracker/0.1.0",
+      ip: "203.0.113.9",
+      service: null,
+      stage: null,
+    };
+    const encode = rawRecordEncoder(facts);
+    // 100 events of interleaved requests (every context differs from the one before: comparing pauses),
+    // then 100 of one request (equal contexts: comparing resumes), then interleaved again.
+    const correlation = (i: number) => (i >= 100 && i < 200 ? "req-one" : `req-${i % 7}`);
+    for (let i = 0; i < 300; i++) {
+      const event = {
+        eventId: `e-${i}`,
+        event: "image_viewed",
+        eventTimeMs: now.getTime() - i,
+        userId: `u-${i % 3}`,
+        anonymousId: null,
+        properties: { i },
+        context: {
+          library: { name: "observatory-tracker", version: "0.1.0" },
+          correlation_id: correlation(i),
+        },
+        schemaVersion: null,
+      };
+      expect(encode(event), `event ${i}`).toBe(JSON.stringify(toRawRecord(event, facts)));
+    }
+  });
+});

@@ -83,6 +83,11 @@ export function sameJson(a: JsonValue, b: JsonValue): boolean {
   return true;
 }
 
+/** Consecutive events whose context differs from the one before, after which comparing is paused. */
+const CONTEXT_MISSES_BEFORE_SKIPPING = 16;
+/** Events encoded without comparing contexts once paused (then comparing is tried again). */
+const CONTEXT_COMPARISONS_SKIPPED = 64;
+
 /** Strings JSON.stringify leaves as they are: no quote, backslash, control character or surrogate. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000-U+001F are exactly what JSON escapes.
 const NOTHING_TO_ESCAPE = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
@@ -143,8 +148,25 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
     lastContext = context;
   };
   const tail = `,"request_id":${requestId}}`;
+  // A server's batch mixes requests, each context with its own correlation id: there the comparison
+  // only costs (encoding 500 events whose ids all differ: 0.50 ms before the reuse, 0.62 ms with
+  // every comparison, 0.52 ms with this pause). After a few misses
+  // in a row it is skipped for a while, then tried again.
+  let missesInARow = 0;
+  let skipComparisons = 0;
   return (event) => {
-    if (lastContext === undefined || !sameJson(event.context, lastContext)) fromContext(event.context);
+    if (skipComparisons > 0) {
+      skipComparisons--;
+      fromContext(event.context);
+    } else if (lastContext !== undefined && sameJson(event.context, lastContext)) {
+      missesInARow = 0;
+    } else {
+      fromContext(event.context);
+      if (++missesInARow === CONTEXT_MISSES_BEFORE_SKIPPING) {
+        missesInARow = 0;
+        skipComparisons = CONTEXT_COMPARISONS_SKIPPED;
+      }
+    }
     // A conformed event name is [a-z0-9_]+ (conformName): nothing to escape, so no JSON.stringify call.
     return (
       `{"event_id":${jsonString(event.eventId)},"event":"${event.event}",` +
