@@ -22,9 +22,10 @@ import {
   toCollectorRequest,
 } from "./http-event.js";
 import { MAX_USER_AGENT_LENGTH, RETRY_AFTER_SECONDS } from "./limits.js";
+import { NdjsonBuffer } from "./ndjson-buffer.js";
 import { parseBody } from "./parse-body.js";
 import { EventValidator } from "./validate.js";
-import { putNdjsonGzip } from "./write-objects.js";
+import { putGzipObject, putNdjsonGzip } from "./write-objects.js";
 
 /** Where the collector reports what it did: runtime/logger.ts on Lambda and locally, a no-op or a spy in tests. */
 export interface CollectorLogger {
@@ -103,7 +104,8 @@ export function createCollector(options: CollectorOptions): Collector {
     }
 
     const receivedAtMs = facts.receivedAt.getTime();
-    const accepted: string[] = [];
+    // Each accepted line goes into the object's buffer as soon as it is made (ndjson-buffer.ts).
+    const accepted = new NdjsonBuffer();
     const encode = rawRecordEncoder(facts);
     const rejected: BatchResponse["rejected"] = [];
     const quarantined: QuarantineRecord[] = [];
@@ -113,7 +115,7 @@ export function createCollector(options: CollectorOptions): Collector {
       const raw = events[index];
       const verdict = validator.check(raw, batchSentAt, receivedAtMs, request.bodyLength);
       if (verdict.ok) {
-        accepted.push(encode(verdict));
+        accepted.append(encode(verdict));
         continue;
       }
       rejected.push({ index, event_id: verdict.eventId, errors: verdict.errors });
@@ -130,9 +132,11 @@ export function createCollector(options: CollectorOptions): Collector {
     }
 
     // Raw first: if it fails the client retries the whole batch, so nothing may be quarantined yet.
-    if (accepted.length > 0) {
+    if (accepted.lines > 0) {
       try {
-        await putNdjsonGzip(s3, bucket, rawObjectKey(facts.receivedAt, facts.requestId), accepted);
+        // Gzipped before any await: the buffer is this request's alone until then.
+        const key = rawObjectKey(facts.receivedAt, facts.requestId);
+        await putGzipObject(s3, bucket, key, accepted.gzip(), accepted.lines);
       } catch (error) {
         logger.error("raw write failed; answering 503", {
           error: (error as Error).message,
@@ -147,11 +151,11 @@ export function createCollector(options: CollectorOptions): Collector {
     }
     if (quarantined.length > 0) await quarantine(facts, quarantined);
     logger.info(COLLECTOR_STORED_MESSAGE, {
-      [COLLECTOR_LOG_FIELDS.accepted]: accepted.length,
+      [COLLECTOR_LOG_FIELDS.accepted]: accepted.lines,
       [COLLECTOR_LOG_FIELDS.rejected]: rejected.length,
       request_id: facts.requestId,
     });
-    const body: BatchResponse = { accepted: accepted.length, rejected };
+    const body: BatchResponse = { accepted: accepted.lines, rejected };
     return respond(200, body);
   }
 
