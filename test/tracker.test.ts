@@ -171,24 +171,7 @@ describe("Tracker at the end of a process", () => {
     // The server offers 2-minute keep-alive: if the Tracker's idle connection kept the loop alive, the
     // child would outlive the 30 s this test waits.
     sink = await startSink(acceptAll, { keepAliveTimeoutMs: 120_000 });
-    const here = dirname(fileURLToPath(import.meta.url));
-    const script = `
-      import { Tracker } from ${JSON.stringify(join(here, "../runtime/tracker.ts"))};
-      const t = new Tracker({ endpoint: ${JSON.stringify(sink.url)}, apiKey: "k" });
-      t.track("e", { n: 1 }, { userId: "u" });
-      await t.close();
-      console.log(JSON.stringify(t.stats()));`;
-    // Async spawn: the sink lives in this process and must keep answering.
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let stdout = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    const killer = setTimeout(() => child.kill(), 30_000);
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    clearTimeout(killer);
+    const { code, stdout } = await runTrackerScript(`{ endpoint: ${JSON.stringify(sink.url)}, apiKey: "k" }`);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ enqueued: 1, accepted: 1, queued: 0, inFlight: 0 });
     expect(sink.events()).toHaveLength(1);
@@ -197,24 +180,10 @@ describe("Tracker at the end of a process", () => {
   it("keeps a process alive until a batch to a resetting server has its outcome, then exits 0", async () => {
     // With fetch the child exited with 13 ("unsettled top-level await") and printed nothing.
     const resets = await resettingServer();
-    const here = dirname(fileURLToPath(import.meta.url));
-    const script = `
-      import { Tracker } from ${JSON.stringify(join(here, "../runtime/tracker.ts"))};
-      const t = new Tracker({ endpoint: ${JSON.stringify(resets.url)}, apiKey: "k", maxRetries: 1,
-        retryBaseDelayMs: 5, retryMaxDelayMs: 20, onError: (e) => console.log("error:", e.message) });
-      t.track("e", { n: 1 }, { userId: "u" });
-      await t.close();
-      console.log(JSON.stringify(t.stats()));`;
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let stdout = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    const killer = setTimeout(() => child.kill(), 30_000);
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    clearTimeout(killer);
+    const { code, stdout } = await runTrackerScript(
+      `{ endpoint: ${JSON.stringify(resets.url)}, apiKey: "k", maxRetries: 1, retryBaseDelayMs: 5,
+        retryMaxDelayMs: 20, onError: (e) => console.log("error:", e.message) }`,
+    );
     await resets.close();
     expect(code).toBe(0);
     const [error, stats] = stdout.trim().split("\n");
@@ -222,6 +191,32 @@ describe("Tracker at the end of a process", () => {
     expect(JSON.parse(stats!)).toMatchObject({ enqueued: 1, retries: 1, dropped: { retries_exhausted: 1 } });
   }, 40_000);
 });
+
+/**
+ * A child process that tracks one event with a Tracker built from `options` (source text), closes it
+ * and prints its stats; its exit code and stdout. Async spawn: the server lives in this process and
+ * must keep answering. Killed after 30 s (so a hang fails the test instead of stalling it).
+ */
+async function runTrackerScript(options: string): Promise<{ code: number | null; stdout: string }> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const script = `
+    import { Tracker } from ${JSON.stringify(join(here, "../runtime/tracker.ts"))};
+    const t = new Tracker(${options});
+    t.track("e", { n: 1 }, { userId: "u" });
+    await t.close();
+    console.log(JSON.stringify(t.stats()));`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const killer = setTimeout(() => child.kill(), 30_000);
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  clearTimeout(killer);
+  return { code, stdout };
+}
 
 describe("Tracker retries", () => {
   it("retries a 503 no earlier than its Retry-After, with the same event_ids and a fresh sent_at", async () => {
