@@ -186,20 +186,26 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** A quiet local stack on free ports over a new temporary directory, with `workers` collector workers. */
+async function quietStack(prefix: string, workers: number): Promise<{ dir: string; stack: LocalStack }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const stack = await startLocalStack({
+    dataDir: dir,
+    s3Port: 0,
+    collectorPort: 0,
+    dynamoPort: 0,
+    quiet: true,
+    ...(workers > 0 ? { workers } : {}),
+  });
+  return { dir, stack };
+}
+
 /** Generous for stopping a worker with no requests (it takes well under a second). */
 const CLOSE_TIMEOUT_MS = 10_000;
 
 describe("closing after every worker that had a connection died", () => {
   it("resolves and leaves no worker process (the replacement never had traffic)", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "obs-workers-close-"));
-    const stack = await startLocalStack({
-      dataDir: dir,
-      s3Port: 0,
-      collectorPort: 0,
-      dynamoPort: 0,
-      quiet: true,
-      workers: 1,
-    });
+    const { dir, stack } = await quietStack("obs-workers-close-", 1);
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
       // The first worker is handed a connection, then dies; its replacement gets none.
@@ -244,15 +250,7 @@ function workerProcesses(parent: number): number[] {
 
 describe("a replacement that dies while starting", () => {
   it("counts as a crash and is replaced in turn; a connection made meanwhile waits for it", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "obs-workers-starting-"));
-    const stack = await startLocalStack({
-      dataDir: dir,
-      s3Port: 0,
-      collectorPort: 0,
-      dynamoPort: 0,
-      quiet: true,
-      workers: 1,
-    });
+    const { dir, stack } = await quietStack("obs-workers-starting-", 1);
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
       const [first] = stack.collector.workerPids();
@@ -341,15 +339,7 @@ const KILL_ALL_EVENTS_PER_MS = 2;
 
 describe("every worker killed while the Tracker sends", () => {
   it("holds new connections until a replacement is ready: every event lands, none dropped", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "obs-workers-killall-"));
-    const stack = await startLocalStack({
-      dataDir: dir,
-      s3Port: 0,
-      collectorPort: 0,
-      dynamoPort: 0,
-      quiet: true,
-      workers: 2,
-    });
+    const { dir, stack } = await quietStack("obs-workers-killall-", 2);
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
       const tracker = new Tracker({
@@ -403,17 +393,9 @@ describe("every worker killed while the Tracker sends", () => {
 
 describe("a worker that keeps crashing", () => {
   it(`is replaced ${MAX_REPLACEMENTS_PER_WINDOW} times within a minute, then no more (and the stack says so)`, async () => {
-    const dir = await mkdtemp(join(tmpdir(), "obs-workers-crash-"));
     // Crashes are errors: on stderr even for a quiet stack.
     const log = vi.spyOn(console, "error").mockImplementation(() => {});
-    const stack = await startLocalStack({
-      dataDir: dir,
-      s3Port: 0,
-      collectorPort: 0,
-      dynamoPort: 0,
-      quiet: true,
-      workers: 1,
-    });
+    const { dir, stack } = await quietStack("obs-workers-crash-", 1);
     try {
       const seen = new Set<number>();
       for (let crash = 0; crash <= MAX_REPLACEMENTS_PER_WINDOW; crash++) {
@@ -540,14 +522,7 @@ describe("observatory dev --workers 1 --quiet whose worker keeps crashing", () =
 
 describe("a quiet stack's collector errors", () => {
   it("go to stderr (the in-process collector; workers print theirs on their inherited stderr)", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "obs-quiet-errors-"));
-    const stack = await startLocalStack({
-      dataDir: dir,
-      s3Port: 0,
-      collectorPort: 0,
-      dynamoPort: 0,
-      quiet: true,
-    });
+    const { dir, stack } = await quietStack("obs-quiet-errors-", 0);
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
