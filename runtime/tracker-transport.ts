@@ -89,7 +89,10 @@ export class BatchTransport {
     });
   }
 
-  /** Closes the idle sockets (in-flight requests finish first). */
+  /**
+   * Destroys the agent's sockets, idle and in use alike (a request still in flight fails): call it
+   * once nothing is in flight, as Tracker.close() does after its flush.
+   */
   close(): void {
     this.agent.destroy();
   }

@@ -333,7 +333,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** undici hides the useful part (ECONNREFUSED, timeout) in `cause`. */
+/** The error's message, with the socket error code (ECONNREFUSED, ETIMEDOUT, ...) when the message lacks it. */
 function describeRequestError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = error instanceof TransportError ? error.code : undefined;
