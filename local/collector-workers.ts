@@ -117,6 +117,9 @@ export async function startCollectorWorkers(options: {
     });
     children.add(child);
     child.once("exit", () => children.delete(child));
+    // A message that cannot be written (the worker died a moment ago, its channel not yet seen
+    // closed) is emitted here; unheard, it would crash this process. Its 'exit' replaces the worker.
+    child.on("error", (error) => options.warn(`collector worker ${child.pid}: ${error.message}`));
     let onStartExit = (_code: number | null, _signal: NodeJS.Signals | null) => {};
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
