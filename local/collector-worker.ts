@@ -49,7 +49,7 @@ function main(): void {
       );
       return record.result;
     } catch (error) {
-      record.error = (error as Error).message ?? String(error);
+      record.error = (error as Error | null | undefined)?.message ?? String(error);
       throw error;
     } finally {
       send({ type: "invocation", record });
