@@ -71,13 +71,14 @@ export function wrapText(text: string, width: number): string[] {
   let line = "";
   for (const word of text.split(/\s+/).filter(Boolean)) {
     let rest = word;
-    while (stringWidth(rest) > width) {
+    if (stringWidth(rest) > width) {
       if (line !== "") {
         lines.push(line);
         line = "";
       }
-      lines.push(rest.slice(0, width));
-      rest = rest.slice(width);
+      const pieces = splitWord(rest, width);
+      rest = pieces.pop()!;
+      lines.push(...pieces);
     }
     if (line === "") line = rest;
     else if (stringWidth(`${line} ${rest}`) <= width) line = `${line} ${rest}`;
@@ -88,4 +89,26 @@ export function wrapText(text: string, width: number): string[] {
   }
   if (line !== "") lines.push(line);
   return lines;
+}
+
+/**
+ * `word` in pieces of at most `width` columns, cut between whole characters: slicing UTF-16 units
+ * would split a surrogate pair and let wide (CJK) characters take twice the width.
+ */
+function splitWord(word: string, width: number): string[] {
+  const pieces: string[] = [];
+  let piece = "";
+  let pieceWidth = 0;
+  for (const character of word) {
+    const characterWidth = stringWidth(character);
+    if (piece !== "" && pieceWidth + characterWidth > width) {
+      pieces.push(piece);
+      piece = "";
+      pieceWidth = 0;
+    }
+    piece += character;
+    pieceWidth += characterWidth;
+  }
+  if (piece !== "") pieces.push(piece);
+  return pieces;
 }
