@@ -18,11 +18,11 @@ import {
   startCollectorWorkers,
 } from "../local/collector-workers.js";
 import { demoTraffic } from "../local/demo-traffic.js";
-import { type LocalStack, type LocalStackCore, startLocalStack } from "../local/stack.js";
+import { type LocalStack, startLocalStack } from "../local/stack.js";
 import { stackFilePath } from "../local/stack-file.js";
-import { captureLogLines } from "../runtime/log-output.js";
 import { Tracker } from "../runtime/tracker.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
+import { collectorLineCapture } from "./support/collector-line-capture.js";
 import { startDevProcess } from "./support/dev-process.js";
 
 /** Long enough for request headers to cross the loopback into a worker (they take well under 1 ms). */
@@ -61,21 +61,7 @@ describe("local stack with collector workers", () => {
       dynamoPort: 0,
       quiet: true,
       workers: 2,
-      extras: [
-        {
-          name: "capture",
-          async start(core: LocalStackCore) {
-            core.wrapCollector(
-              (handler) => (event, context) =>
-                captureLogLines(
-                  (line) => collectorLines.push(line),
-                  () => handler(event, context),
-                ),
-            );
-            return { close: async () => {} };
-          },
-        },
-      ],
+      extras: [collectorLineCapture(collectorLines)],
     });
   }, 60_000);
   afterAll(async () => {

@@ -12,8 +12,8 @@ import { LOCAL_DEMO_SERVICE_PORTS } from "../contracts/local-stack.js";
 import { startHttpLambda } from "../local/api-gateway.js";
 import { type LocalStackCore, startLocalStack } from "../local/stack.js";
 import { readStackFile, type StackFile, stackFilePath } from "../local/stack-file.js";
-import { captureLogLines } from "../runtime/log-output.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
+import { collectorLineCapture } from "./support/collector-line-capture.js";
 
 let dir: string;
 
@@ -142,19 +142,7 @@ describe("startLocalStack", () => {
     const order: string[] = [];
     const collectorLines: string[] = [];
     // An extra that runs the collector with its log lines captured, as the local log archive does.
-    const capture = {
-      name: "capture",
-      async start(core: LocalStackCore) {
-        core.wrapCollector(
-          (handler) => (event, context) =>
-            captureLogLines(
-              (line) => collectorLines.push(line),
-              () => handler(event, context),
-            ),
-        );
-        return { close: async () => {} };
-      },
-    };
+    const capture = collectorLineCapture(collectorLines);
     const extra = (name: string) => ({
       name,
       async start(core: LocalStackCore) {
