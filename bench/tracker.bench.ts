@@ -31,10 +31,10 @@ import { setTimeout as sleep, setImmediate as yieldToLoop } from "node:timers/pr
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Analytics } from "@segment/analytics-node";
+import { BatchQueue } from "../runtime/batch-queue.js";
 import { Tracker } from "../runtime/tracker.js";
 import { EventSerializer } from "../runtime/tracker-event.js";
 import {
-  BATCH_ENVELOPE_BYTES,
   GZIP_LEVEL,
   MAX_BATCH_BYTES,
   TRACKER_DEFAULTS,
@@ -493,25 +493,25 @@ function prebuiltBatches(
   total: number,
 ): { body: Buffer; events: number }[] {
   const serializer = new EventSerializer(undefined, undefined); // as the Tracker of part 2 (no service, no stage)
-  const batches: { body: Buffer; events: number }[] = [];
-  let parts: string[] = [];
-  let bytes = BATCH_ENVELOPE_BYTES;
-  const seal = () => {
-    const json = `{"batch":[${parts.join(",")}],"sent_at":"${new Date().toISOString()}"}`;
-    batches.push({ body: gzipSync(json, { level: GZIP_LEVEL }), events: parts.length });
-    parts = [];
-    bytes = BATCH_ENVELOPE_BYTES;
-  };
+  // The Tracker's own queue: the same batch bounds and bodies it would send.
+  const queue = new BatchQueue({
+    flushAt: TRACKER_DEFAULTS.flushAt,
+    maxBatchBytes: MAX_BATCH_BYTES,
+    maxQueueSize: Number.POSITIVE_INFINITY,
+    maxQueueBytes: Number.POSITIVE_INFINITY,
+  });
   for (let i = 0; i < total; i++) {
     const e = event(i);
     const serialized = serializer.serialize(e.event, e.properties, { userId: e.userId }, undefined);
     if (!serialized.ok) throw new Error(serialized.message);
-    if (bytes + serialized.json.length + 1 > MAX_BATCH_BYTES) seal();
-    parts.push(serialized.json);
-    bytes += serialized.json.length + 1;
-    if (parts.length === TRACKER_DEFAULTS.flushAt) seal();
+    queue.add(serialized.json, serialized.correlationId);
   }
-  if (parts.length > 0) seal();
+  queue.sealAll();
+  const batches: { body: Buffer; events: number }[] = [];
+  for (let batch = queue.takeReady(); batch !== undefined; batch = queue.takeReady()) {
+    const body = gzipSync(batch.body(new Date().toISOString()), { level: GZIP_LEVEL });
+    batches.push({ body, events: batch.count });
+  }
   return batches;
 }
 

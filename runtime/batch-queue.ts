@@ -5,6 +5,11 @@
  * count or byte limit or on flush, and sealed batches wait in FIFO order for a free request slot.
  * A batch whose events all share one ID still sends it as the header.
  *
+ * Each event's JSON is written as UTF-8 into its batch's request body the moment it is queued, so the
+ * body is ready when the batch is sent (no join, no string-to-bytes pass over the batch), the write
+ * itself measures the event's bytes, and the event's string dies young instead of surviving in the
+ * queue until its batch goes out (docs/benchmarks/tracker.md: ~0.4 us less CPU per event).
+ *
  * Drop policy: when the queue is full the NEW event is refused (drop newest). Reasons: events already
  * queued may be part of a batch about to be sent, so evicting them is not O(1) and not clean; an outage
  * then shows up as one contiguous gap at its end rather than a thinned-out history; and it is what
@@ -23,20 +28,72 @@ export interface QueueLimits {
 export interface SealedBatch {
   /** Correlation ID shared by every event of the batch, or "" when none or mixed (then no header). */
   readonly correlationId: string;
-  /** Serialized events, in track() order. */
-  readonly events: readonly string[];
-  /** Bytes of the events plus the commas between them (the envelope is added when sent). */
+  /** Events in the batch. */
+  readonly count: number;
+  /** UTF-8 bytes of the events plus the commas between them (the envelope is added when sent). */
   readonly bytes: number;
+  /**
+   * The request body `{"batch":[...],"sent_at":"<sentAtIso>"}`. Every call returns a view of the same
+   * memory with the new sent_at, so one attempt's body must be consumed before the next call.
+   */
+  body(sentAtIso: string): Buffer;
+  /** The events' JSON joined by commas, as in the body (for tests and diagnostics). */
+  eventsText(): string;
   readonly done: Promise<void>;
   readonly finish: () => void;
 }
 
-interface OpenBatch {
-  correlationId: string;
-  events: string[];
-  bytes: number;
+const BODY_PREFIX = '{"batch":[';
+const PREFIX_BYTES = BODY_PREFIX.length;
+const COMMA = 0x2c;
+/** Room kept after the events for `],"sent_at":"…"}` (a 24-character ISO time, with slack for years past 9999). */
+const TAIL_ROOM = BATCH_ENVELOPE_BYTES - PREFIX_BYTES + 8;
+/** A new batch's first buffer when nothing was sent yet; later ones start at the size the last batch reached. */
+const FIRST_CAPACITY = 16 * 1024;
+/** UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units). */
+const MAX_UTF8_BYTES_PER_UNIT = 3;
+
+/** The batch being filled: its body so far (prefix, events and commas) in `buffer[0, used)`. */
+class OpenBatch {
+  buffer: Buffer;
+  used = PREFIX_BYTES;
+  count = 0;
+  bytes = 0;
+  correlationId = "";
   /** True when events of different correlation IDs (or with and without one) share this batch. */
-  mixed: boolean;
+  mixed = false;
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(capacity, PREFIX_BYTES + TAIL_ROOM));
+    this.buffer.write(BODY_PREFIX, 0, "latin1");
+  }
+
+  /** Offset the next event starts at (after a comma when the batch has events). */
+  get nextOffset(): number {
+    return this.count === 0 ? this.used : this.used + 1;
+  }
+
+  /** Makes room for `eventBytes` more bytes of event plus the tail, copying into a bigger buffer if needed. */
+  reserve(eventBytes: number): void {
+    const needed = this.nextOffset + eventBytes + TAIL_ROOM;
+    if (needed <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+    this.buffer.copy(bigger, 0, 0, this.used);
+    this.buffer = bigger;
+  }
+
+  /** Records an event whose bytes were written at nextOffset. */
+  commit(eventBytes: number, correlationId: string): void {
+    if (this.count === 0) this.correlationId = correlationId;
+    else {
+      this.buffer[this.used] = COMMA;
+      this.bytes += 1;
+      if (this.correlationId !== correlationId) this.mixed = true;
+    }
+    this.used = this.nextOffset + eventBytes;
+    this.bytes += eventBytes;
+    this.count++;
+  }
 }
 
 /** Taken batches at the head of `ready` are cut off once there are this many (amortized O(1)). */
@@ -46,35 +103,49 @@ export class BatchQueue {
   private open: OpenBatch | undefined;
   private readonly ready: SealedBatch[] = [];
   private readyHead = 0;
+  /** The buffer size a new batch starts with: what the last sealed batch used (steady traffic never grows one). */
+  private nextCapacity = FIRST_CAPACITY;
   /** Events in open and sealed-but-unsent batches. */
   queuedEvents = 0;
-  /** Bytes of those events. */
+  /** UTF-8 bytes of those events. */
   queuedBytes = 0;
 
   constructor(private readonly limits: QueueLimits) {}
 
-  /** Adds one serialized event; false (and nothing changes) when the queue is full. O(1). */
-  add(json: string, bytes: number, correlationId: string): boolean {
+  /** Adds one serialized event; false (and nothing changes) when the queue is full. O(1) amortized. */
+  add(json: string, correlationId: string): boolean {
     const { limits } = this;
-    if (this.queuedEvents >= limits.maxQueueSize || this.queuedBytes + bytes > limits.maxQueueBytes)
-      return false;
+    if (this.queuedEvents >= limits.maxQueueSize) return false;
     let batch = this.open;
-    // +1 for the comma before it; an event that would push the batch past the limit starts the next one.
+    // Fast path: the event surely fits in the open batch's buffer, so writing it there measures it.
+    // Nothing counts until commit(): a refused event leaves bytes past `used`, which the next write covers.
+    let writtenIn: OpenBatch | undefined;
+    let bytes: number;
+    if (
+      batch !== undefined &&
+      batch.nextOffset + json.length * MAX_UTF8_BYTES_PER_UNIT + TAIL_ROOM <= batch.buffer.length
+    ) {
+      bytes = batch.buffer.write(json, batch.nextOffset);
+      writtenIn = batch;
+    } else bytes = Buffer.byteLength(json);
+    if (this.queuedBytes + bytes > limits.maxQueueBytes) return false;
+    // An event that would push the batch past the limit starts the next one (+1 for its comma).
     if (batch !== undefined && BATCH_ENVELOPE_BYTES + batch.bytes + 1 + bytes > limits.maxBatchBytes) {
       this.seal(batch);
       batch = undefined;
     }
     if (batch === undefined) {
-      batch = { correlationId, events: [json], bytes, mixed: false };
+      batch = new OpenBatch(this.nextCapacity);
       this.open = batch;
-    } else {
-      batch.events.push(json);
-      batch.bytes += bytes + 1;
-      if (batch.correlationId !== correlationId) batch.mixed = true;
     }
+    if (writtenIn !== batch) {
+      batch.reserve(bytes);
+      batch.buffer.write(json, batch.nextOffset);
+    }
+    batch.commit(bytes, correlationId);
     this.queuedEvents++;
     this.queuedBytes += bytes;
-    if (batch.events.length >= limits.flushAt) this.seal(batch);
+    if (batch.count >= limits.flushAt) this.seal(batch);
     return true;
   }
 
@@ -96,8 +167,8 @@ export class BatchQueue {
       this.ready.splice(0, this.readyHead);
       this.readyHead = 0;
     }
-    this.queuedEvents -= batch.events.length;
-    this.queuedBytes -= batch.bytes - (batch.events.length - 1);
+    this.queuedEvents -= batch.count;
+    this.queuedBytes -= batch.bytes - (batch.count - 1);
     return batch;
   }
 
@@ -112,14 +183,24 @@ export class BatchQueue {
 
   private seal(batch: OpenBatch): void {
     this.open = undefined;
+    this.nextCapacity = Math.min(
+      Math.max(FIRST_CAPACITY, batch.used + TAIL_ROOM),
+      this.limits.maxBatchBytes + TAIL_ROOM,
+    );
     let finish!: () => void;
     const done = new Promise<void>((resolve) => {
       finish = resolve;
     });
+    const { buffer, used, count, bytes } = batch;
     this.ready.push({
       correlationId: batch.mixed ? "" : batch.correlationId,
-      events: batch.events,
-      bytes: batch.bytes,
+      count,
+      bytes,
+      body(sentAtIso) {
+        const end = used + buffer.write(`],"sent_at":"${sentAtIso}"}`, used);
+        return buffer.subarray(0, end);
+      },
+      eventsText: () => buffer.toString("utf8", PREFIX_BYTES, used),
       done,
       finish,
     });

@@ -20,8 +20,6 @@ const MAX_SAFE_DEPTH = 64;
 export type SerializedEvent = {
   ok: true;
   json: string;
-  /** UTF-8 bytes of `json`. */
-  bytes: number;
   /** The correlation ID usable as the x-correlation-id header, or "" when there is none. */
   correlationId: string;
 };
@@ -107,14 +105,17 @@ export class EventSerializer {
     if (anonymousId !== undefined) json += `,"anonymous_id":${JSON.stringify(anonymousId)}`;
     json += `,"event_id":"${randomUUID()}","timestamp":${timestamp},"context":${contextJson}}`;
 
-    const bytes = Buffer.byteLength(json, "utf8");
-    if (bytes > MAX_EVENT_BYTES) {
-      return refuse(
-        "oversize",
-        `track("${event}"): event is ${bytes} bytes, over the ${MAX_EVENT_BYTES}-byte limit`,
-      );
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only an event that long can be over the limit, so only it is measured.
+    if (json.length * 3 > MAX_EVENT_BYTES) {
+      const bytes = Buffer.byteLength(json, "utf8");
+      if (bytes > MAX_EVENT_BYTES) {
+        return refuse(
+          "oversize",
+          `track("${event}"): event is ${bytes} bytes, over the ${MAX_EVENT_BYTES}-byte limit`,
+        );
+      }
     }
-    return { ok: true, json, bytes, correlationId };
+    return { ok: true, json, correlationId };
   }
 
   private contextJson(context: Record<string, unknown> | undefined, correlationId: unknown): string {

@@ -18,6 +18,7 @@ import {
   DROP_REASONS,
   type DropReason,
   type EventMap,
+  GZIP_CHUNK_BYTES,
   GZIP_LEVEL,
   MAX_BATCH_BYTES,
   type Properties,
@@ -99,7 +100,7 @@ export class Tracker<Events extends EventMap = EventMap> {
         return;
       }
       const wasEmpty = this.queue.queuedEvents === 0;
-      if (!this.queue.add(serialized.json, serialized.bytes, serialized.correlationId)) {
+      if (!this.queue.add(serialized.json, serialized.correlationId)) {
         this.drop(
           "queue_full",
           1,
@@ -174,18 +175,14 @@ export class Tracker<Events extends EventMap = EventMap> {
       const batch = this.queue.takeReady();
       if (batch === undefined) break;
       this.inFlight.add(batch);
-      this.counters.inFlight += batch.events.length;
+      this.counters.inFlight += batch.count;
       void this.deliver(batch)
         .catch((error: unknown) => {
-          this.drop(
-            "retries_exhausted",
-            batch.events.length,
-            `batch lost to an unexpected error: ${String(error)}`,
-          );
+          this.drop("retries_exhausted", batch.count, `batch lost to an unexpected error: ${String(error)}`);
         })
         .finally(() => {
           this.inFlight.delete(batch);
-          this.counters.inFlight -= batch.events.length;
+          this.counters.inFlight -= batch.count;
           batch.finish();
           this.pump();
         });
@@ -196,10 +193,9 @@ export class Tracker<Events extends EventMap = EventMap> {
 
   /** Sends one batch until it is delivered, refused, or out of retries. The same event_ids go out on every attempt. */
   private async deliver(batch: SealedBatch): Promise<void> {
-    const count = batch.events.length;
-    const events = batch.events.join(",");
+    const count = batch.count;
     for (let retry = 0; ; retry++) {
-      const attempt = await this.attempt(batch, events);
+      const attempt = await this.attempt(batch);
       if (attempt.verdict === "delivered") {
         this.counters.sent += count;
         this.counters.accepted += attempt.accepted;
@@ -257,9 +253,10 @@ export class Tracker<Events extends EventMap = EventMap> {
   }
 
   /** One HTTP request. sent_at is stamped per attempt: the collector corrects clock skew with it. */
-  private async attempt(batch: SealedBatch, events: string): Promise<Attempt> {
-    const body = await gzip(`{"batch":[${events}],"sent_at":"${new Date().toISOString()}"}`, {
+  private async attempt(batch: SealedBatch): Promise<Attempt> {
+    const body = await gzip(batch.body(new Date().toISOString()), {
       level: GZIP_LEVEL,
+      chunkSize: GZIP_CHUNK_BYTES,
     });
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -285,8 +282,7 @@ export class Tracker<Events extends EventMap = EventMap> {
     if (verdict === "delivered") {
       const answer = parseJson(text) as { accepted?: unknown; rejected?: unknown } | undefined;
       const rejected = Array.isArray(answer?.rejected) ? (answer.rejected as RejectedEvent[]) : [];
-      const accepted =
-        typeof answer?.accepted === "number" ? answer.accepted : batch.events.length - rejected.length;
+      const accepted = typeof answer?.accepted === "number" ? answer.accepted : batch.count - rejected.length;
       return { verdict, status, accepted, rejected };
     }
     const message = `HTTP ${status}: ${text.slice(0, ERROR_BODY_PREVIEW_CHARS)}`;
