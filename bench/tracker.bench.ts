@@ -34,11 +34,7 @@ import { Analytics } from "@segment/analytics-node";
 import { BatchQueue } from "../runtime/batch-queue.js";
 import { Tracker } from "../runtime/tracker.js";
 import { EventSerializer } from "../runtime/tracker-event.js";
-import {
-  GZIP_LEVEL,
-  MAX_BATCH_BYTES,
-  TRACKER_DEFAULTS,
-} from "../runtime/tracker-options.js";
+import { GZIP_LEVEL, MAX_BATCH_BYTES, TRACKER_DEFAULTS } from "../runtime/tracker-options.js";
 import type { PeerCount, PeerCpu } from "./tracker-peer.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
