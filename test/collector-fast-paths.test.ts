@@ -1,7 +1,9 @@
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import type { JsonValue } from "../functions/collector/conform.js";
 import { parseInstant } from "../functions/collector/event-time.js";
 import { isoUtc } from "../functions/collector/iso-time.js";
+import { EVENT_ENVELOPE, EventValidator, surelyValidEnvelope } from "../functions/collector/validate.js";
 
 /** Deterministic instants spread over 2000-2100, millisecond precision (an LCG: no Math.random in tests). */
 function spreadInstants(count: number): number[] {
@@ -197,5 +199,82 @@ describe("raw line encoder on a server's mixed batch", () => {
       };
       expect(encode(event), `event ${i}`).toBe(JSON.stringify(toRawRecord(event, facts)));
     }
+  });
+});
+
+describe("the envelope's hand-checked fast path", () => {
+  it("never accepts an event that ajv's envelope schema refuses", () => {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+    const envelope = ajv.compile(EVENT_ENVELOPE);
+    const long = (n: number) => "x".repeat(n);
+    // A pair of UTF-16 units per code point: over the limit in length, within it in code points.
+    const astral = (n: number) => "😀".repeat(n);
+    const values: Record<string, unknown[]> = {
+      event: [undefined, "", "a", long(256), long(257), astral(200), 5, null, ["a"], {}],
+      properties: [undefined, {}, { a: 1 }, [], null, "x", 3],
+      context: [undefined, {}, { library: { name: "t" } }, [], null, true],
+      user_id: [undefined, "", "u1", 42, long(1024), long(1025), astral(600), null, [], {}],
+      anonymous_id: [undefined, "a1", 7.5, "", null, long(1025)],
+      event_id: [undefined, "", "e-1", long(128), long(129), astral(100), 12, null],
+      timestamp: [undefined, "2026-01-01T00:00:00.000Z", 1_700_000_000_000, null, {}, true],
+      sent_at: [undefined, "not checked here", 5, null, []],
+    };
+    const keys = Object.keys(values);
+    let fastAccepted = 0;
+    let seed = 7;
+    const pick = <T>(items: T[]) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return items[seed % items.length]!;
+    };
+    for (let i = 0; i < 20_000; i++) {
+      const input: Record<string, unknown> = {};
+      for (const key of keys) {
+        const value = pick(values[key]!);
+        if (value !== undefined) input[key] = value;
+      }
+      if (i % 10 === 0) input[pick(["extra", "userId", "__proto__x", "type"])] = 1;
+      if (surelyValidEnvelope(input)) {
+        fastAccepted++;
+        expect(envelope(input), JSON.stringify(input).slice(0, 200)).toBe(true);
+      }
+    }
+    // The fast path must also be taken: a check that never says yes would pass the loop above.
+    expect(fastAccepted).toBeGreaterThan(100);
+    expect(surelyValidEnvelope({ event: "e", user_id: "u", properties: {}, context: {} })).toBe(true);
+  });
+});
+
+describe("the validator's timestamp reuse", () => {
+  it("gives every event the verdict a fresh validator gives, whatever repeats", () => {
+    const stamps = [
+      "2026-11-22T10:00:00.000Z",
+      "2026-11-22T10:00:00.000Z",
+      "2026-11-22T10:00:00.001Z",
+      "2026-02-31T10:00:00.000Z",
+      "2026-02-31T10:00:00.000Z",
+      1_795_000_000_000,
+      "2026-11-22T10:00:00.000Z",
+      "nonsense",
+      "nonsense",
+      "2026-11-22T10:00:00.001Z",
+    ];
+    const receivedAt = Date.parse("2026-11-22T10:00:05.000Z");
+    const shared = new EventValidator();
+    const verdicts = stamps.map((timestamp) => ({
+      reused: shared.check(
+        { event: "e", user_id: "u", event_id: "id", timestamp },
+        undefined,
+        receivedAt,
+        100,
+      ),
+      fresh: new EventValidator().check(
+        { event: "e", user_id: "u", event_id: "id", timestamp },
+        undefined,
+        receivedAt,
+        100,
+      ),
+    }));
+    for (const { reused, fresh } of verdicts) expect(reused).toEqual(fresh);
+    expect(verdicts.filter((v) => v.reused.ok).length).toBe(6);
   });
 });
