@@ -1,8 +1,9 @@
 // The receiving side of bench/tracker.bench.ts, in its own process so that it does not share the
 // client's event loop (the machine has 2 cores: one for the client, one for the receiver).
 //   tracker-peer.ts sink   -> an HTTP endpoint that accepts any /v1/batch body (gzip or not) with 200
-//   tracker-peer.ts stack [N] -> the real local stack (s3rver + collector behind the local API Gateway),
-//                               with N collector worker processes (`observatory dev --workers N`; 0 = in process)
+//   tracker-peer.ts stack [N] [DIR] -> the real local stack (s3rver + collector behind the local API Gateway),
+//                               with N collector worker processes (`observatory dev --workers N`; 0 = in process),
+//                               its data in a new directory under DIR (default: the OS temp directory)
 // Talks over IPC: sends { url, apiKey } when ready; answers "count" with what arrived, "cpu" with the CPU
 // time it and its collector workers have used (PeerCpu); exits on "close".
 import { readFileSync } from "node:fs";
@@ -52,7 +53,7 @@ function ownCpuMicros(): number {
   return usage.user + usage.system;
 }
 
-async function main(kind: string, workers: number): Promise<void> {
+async function main(kind: string, workers: number, storageParent: string): Promise<void> {
   const send = (value: unknown) => process.send?.(value);
   if (kind === "sink") {
     const sink = await startSink(undefined, { keepBodies: false });
@@ -69,7 +70,7 @@ async function main(kind: string, workers: number): Promise<void> {
     return;
   }
   if (kind === "stack") {
-    const dataDir = await mkdtemp(join(tmpdir(), "observatory-tracker-bench-"));
+    const dataDir = await mkdtemp(join(storageParent, "observatory-tracker-bench-"));
     const stack = await startLocalStack({
       dataDir,
       s3Port: 0,
@@ -131,7 +132,9 @@ async function countRaw(s3: S3Client, bucket: string): Promise<PeerCount> {
   return { events, distinctEventIds: ids.size, requests, correlationKept };
 }
 
-main(process.argv[2] ?? "", Number(process.argv[3] ?? 0)).catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+main(process.argv[2] ?? "", Number(process.argv[3] ?? 0), process.argv[4] ?? tmpdir()).catch(
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -35,6 +35,7 @@ import { BatchQueue } from "../runtime/batch-queue.js";
 import { Tracker } from "../runtime/tracker.js";
 import { EventSerializer } from "../runtime/tracker-event.js";
 import { GZIP_LEVEL, MAX_BATCH_BYTES, TRACKER_DEFAULTS } from "../runtime/tracker-options.js";
+import { diskStorage, ramStorage, type Storage, type StorageDir } from "./stack-storage.js";
 import type { PeerCount, PeerCpu } from "./tracker-peer.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -59,16 +60,30 @@ const TRACKER_E2E_EVENTS = 200_000;
  * but counted in the receiving-side check): a fresh peer process is compiled and warm for both clients.
  */
 const WARMUP_EVENTS = 10_000;
+/** s3rver's data in RAM when the machine has a tmpfs, else on the disk (bench/stack-storage.ts says why). */
+const RAM = ramStorage();
+const DISK = diskStorage();
+const STORAGE_DIRS: Record<Storage, StorageDir> = { ram: RAM ?? DISK, disk: DISK };
+/** A local stack: its collector workers (`observatory dev --workers N`, 0 = in the stack's process) and where s3rver keeps its files. */
+interface StackKind {
+  workers: number;
+  storage: Storage;
+}
+const MAIN_STORAGE: Storage = RAM === undefined ? "disk" : "ram";
 /**
  * Local stacks measured: the collector in the stack's process (the default), in one worker process
- * (s3rver and the collector apart), in two (one per core here): `observatory dev --workers N`.
+ * (s3rver and the collector apart), in two (one per core here); and, when the others run in RAM, the
+ * two-worker stack again with its data on the disk, for the record.
  */
-const STACK_WORKERS = [0, 1, 2];
+const STACKS: StackKind[] = [
+  ...[0, 1, 2].map((workers) => ({ workers, storage: MAIN_STORAGE })),
+  ...(MAIN_STORAGE === "ram" ? [{ workers: 2, storage: "disk" as const }] : []),
+];
 
-function stackLabel(workers: number): string {
-  return workers === 0
-    ? "collector + s3rver"
-    : `collector in ${workers} worker${workers > 1 ? "s" : ""} + s3rver`;
+function stackLabel({ workers, storage }: StackKind): string {
+  const collector =
+    workers === 0 ? "collector + s3rver" : `collector in ${workers} worker${workers > 1 ? "s" : ""} + s3rver`;
+  return `${collector} (data ${storage === "ram" ? "in RAM" : "on disk"})`;
 }
 const E2E_ROUNDS = 3;
 /** The producer tracks this many events, then yields to the loop (as a busy app would between requests). */
@@ -140,12 +155,12 @@ interface Peer {
   close(): Promise<void>;
 }
 
-/** A receiving peer: an HTTP sink, or the local stack with `workers` collector workers (0: in process). */
-type PeerKind = "sink" | "stack" | { workers: number };
+/** A receiving peer: an HTTP sink, or a local stack. */
+type PeerKind = "sink" | StackKind;
 
 function peerArgs(kind: PeerKind): string[] {
   if (kind === "sink") return ["sink"];
-  return ["stack", String(kind === "stack" ? 0 : kind.workers)];
+  return ["stack", String(kind.workers), STORAGE_DIRS[kind.storage].dir];
 }
 
 async function startPeer(kind: PeerKind): Promise<Peer> {
@@ -475,7 +490,7 @@ const CAPACITY_EVENTS = 200_000;
 /** Requests in flight, as the Tracker's default maxConcurrentRequests. */
 const CAPACITY_IN_FLIGHT = TRACKER_DEFAULTS.maxConcurrentRequests;
 /** Worker counts measured: in process, one worker (collector and s3rver apart), one per core. */
-const CAPACITY_WORKERS = STACK_WORKERS;
+const CAPACITY_STACKS = STACKS.filter((stack) => stack.storage === MAIN_STORAGE);
 
 /** Segment's median delivered rate from part 2, when it ran; part 5 measures its own otherwise. */
 let lastSegmentRate: number | undefined;
@@ -564,10 +579,10 @@ async function capacityPart(event: (i: number) => BenchEvent): Promise<void> {
   const segmentRate =
     lastSegmentRate ??
     (await deliverWithSegment(`Segment (flushAt ${SEGMENT_FLUSH_AT}) -> HTTP sink`, event)).eventsPerSecond;
-  const rates = new Map<number, number[]>(CAPACITY_WORKERS.map((w) => [w, []]));
+  const rates = new Map<StackKind, number[]>(CAPACITY_STACKS.map((stack) => [stack, []]));
   for (let round = 0; round < E2E_ROUNDS; round++) {
-    for (const workers of CAPACITY_WORKERS) {
-      const peer = await startPeer({ workers });
+    for (const stack of CAPACITY_STACKS) {
+      const peer = await startPeer(stack);
       await postAll(peer, warm);
       const receiverStart = await peer.cpu();
       const cpuStart = cpuMicros();
@@ -583,16 +598,16 @@ async function capacityPart(event: (i: number) => BenchEvent): Promise<void> {
         received.events === expected && received.distinctEventIds === expected
           ? "all arrived once"
           : "MISMATCH";
-      rates.get(workers)!.push(CAPACITY_EVENTS / seconds);
+      rates.get(stack)!.push(CAPACITY_EVENTS / seconds);
       console.log(
-        `  ${stackLabel(workers).padEnd(36)} ${fmt(CAPACITY_EVENTS / seconds).padStart(9)} events/s  ${fmt(seconds, 2)} s  load generator CPU ${fmt(clientCpu, 2)} us/event  ${describeReceiverCpu(receiverCpu)}  received ${received.events} (${received.distinctEventIds} distinct ids) of ${expected} ${complete}`,
+        `  ${stackLabel(stack).padEnd(50)} ${fmt(CAPACITY_EVENTS / seconds).padStart(9)} events/s  ${fmt(seconds, 2)} s  load generator CPU ${fmt(clientCpu, 2)} us/event  ${describeReceiverCpu(receiverCpu)}  received ${received.events} (${received.distinctEventIds} distinct ids) of ${expected} ${complete}`,
       );
     }
   }
-  for (const workers of CAPACITY_WORKERS) {
-    const rate = median(rates.get(workers)!);
+  for (const stack of CAPACITY_STACKS) {
+    const rate = median(rates.get(stack)!);
     console.log(
-      `  median ${stackLabel(workers).padEnd(34)} ${fmt(rate).padStart(9)} events/s = ${fmt(rate / segmentRate, 1)}x Segment's delivered ${fmt(segmentRate)}/s`,
+      `  median ${stackLabel(stack).padEnd(48)} ${fmt(rate).padStart(9)} events/s = ${fmt(rate / segmentRate, 1)}x Segment's delivered ${fmt(segmentRate)}/s`,
     );
   }
 }
@@ -610,6 +625,9 @@ async function main() {
       .join(" ");
   console.log(
     `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load average ${load()}`,
+  );
+  console.log(
+    `s3rver's data: ${RAM === undefined ? "no RAM directory (tmpfs) found: every stack on disk" : `in RAM = ${RAM.dir} (${RAM.fsType})`}; on disk = ${DISK.dir} (${DISK.fsType})`,
   );
   const event = makeTraffic();
   if (PARTS.has("1")) await callCostPart(event);
@@ -661,12 +679,11 @@ async function deliveryPart(event: (i: number) => BenchEvent): Promise<void> {
     `\n2. events/s delivered end to end: Segment ${E2E_EVENTS} / Tracker ${TRACKER_E2E_EVENTS} events per run after ${WARMUP_EVENTS} warm-up events, ${E2E_ROUNDS} rounds, receiver in its own process`,
   );
   const runs: Delivery[] = [];
-  const toStack = (workers: number) => `Tracker (defaults) -> ${stackLabel(workers)}`;
+  const toStack = (stack: StackKind) => `Tracker (defaults) -> ${stackLabel(stack)}`;
   for (let round = 0; round < E2E_ROUNDS; round++) {
     runs.push(await deliverWithSegment(`Segment (flushAt ${SEGMENT_FLUSH_AT}) -> HTTP sink`, event));
     runs.push(await deliverWithTracker("Tracker (defaults) -> HTTP sink", "sink", event));
-    for (const workers of STACK_WORKERS)
-      runs.push(await deliverWithTracker(toStack(workers), { workers }, event));
+    for (const stack of STACKS) runs.push(await deliverWithTracker(toStack(stack), stack, event));
   }
   for (const run of runs) printRun(run);
   const ofLabel = (label: string) => runs.filter((r) => r.label === label);
@@ -679,21 +696,29 @@ async function deliveryPart(event: (i: number) => BenchEvent): Promise<void> {
   console.log(
     `  medians: Segment ${fmt(segmentRate)}/s (client CPU ${fmt(cpu(segmentLabel), 1)} us/event), Tracker->sink ${fmt(rate(sinkLabel))}/s = ${fmt(rate(sinkLabel) / segmentRate, 1)}x (client CPU ${fmt(cpu(sinkLabel), 1)} us/event)`,
   );
-  let best = 0;
-  for (const workers of STACK_WORKERS) {
-    const label = toStack(workers);
+  const best: Record<Storage, number> = { ram: 0, disk: 0 };
+  for (const stack of STACKS) {
+    const label = toStack(stack);
     const receiver = ofLabel(label).map((r) => r.receiverCpu.selfUs + r.receiverCpu.workersUs);
-    best = Math.max(best, rate(label));
+    best[stack.storage] = Math.max(best[stack.storage], rate(label));
     // With every core busy on this pipeline and nothing else, the rate cannot exceed cores / CPU per event.
     const ceiling = (cpus().length * 1e6) / (cpu(label) + median(receiver));
     console.log(
-      `  median Tracker -> ${stackLabel(workers).padEnd(34)} ${fmt(rate(label)).padStart(9)}/s = ${fmt(rate(label) / segmentRate, 1)}x Segment  (client CPU ${fmt(cpu(label), 1)} + receiver CPU ${fmt(median(receiver), 1)} us/event: at most ${fmt(ceiling)}/s = ${fmt(ceiling / segmentRate, 1)}x on ${cpus().length} cores)`,
+      `  median Tracker -> ${stackLabel(stack).padEnd(48)} ${fmt(rate(label)).padStart(9)}/s = ${fmt(rate(label) / segmentRate, 1)}x Segment  (client CPU ${fmt(cpu(label), 1)} + receiver CPU ${fmt(median(receiver), 1)} us/event: at most ${fmt(ceiling)}/s = ${fmt(ceiling / segmentRate, 1)}x on ${cpus().length} cores)`,
     );
   }
-  console.log(
-    `  goal >= 10x Segment through the real collector (best of ${STACK_WORKERS.join(", ")} workers): ${best / segmentRate >= 10 ? "MET" : "NOT MET"} (${fmt(best / segmentRate, 1)}x)`,
-  );
+  for (const storage of ["ram", "disk"] as const) {
+    const stacks = STACKS.filter((stack) => stack.storage === storage);
+    if (stacks.length === 0) continue;
+    const ratio = best[storage] / segmentRate;
+    console.log(
+      `  goal >= 10x Segment through the real collector, s3rver's data ${storage === "ram" ? "in RAM" : "on disk"} (best of ${stacks.map((s) => s.workers).join(", ")} workers): ${ratio >= 10 ? "MET" : "NOT MET"} (${fmt(ratio, 1)}x)`,
+    );
+  }
 }
+
+/** Part 3's stack: the default one (collector in the stack's process). */
+const SERVER_STYLE_STACK: StackKind = { workers: 0, storage: MAIN_STORAGE };
 
 async function serverStylePart(event: (i: number) => BenchEvent): Promise<void> {
   const serverEvents = E2E_EVENTS / 5;
@@ -703,13 +728,13 @@ async function serverStylePart(event: (i: number) => BenchEvent): Promise<void> 
   // Alternating, so both runs see the same machine load; the baseline carries no correlation IDs at all.
   for (let round = 0; round < 2; round++) {
     printRun(
-      await deliverWithTracker("Tracker, 50 correlation IDs in flight", "stack", event, {
+      await deliverWithTracker("Tracker, 50 correlation IDs in flight", SERVER_STYLE_STACK, event, {
         events: serverEvents,
         serverStyle: true,
       }),
     );
     printRun(
-      await deliverWithTracker("Tracker, same traffic, no IDs (baseline)", "stack", event, {
+      await deliverWithTracker("Tracker, same traffic, no IDs (baseline)", SERVER_STYLE_STACK, event, {
         events: serverEvents,
       }),
     );
