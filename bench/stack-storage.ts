@@ -1,15 +1,16 @@
 // Where the tracker benchmark's local stacks keep s3rver's files: in RAM (tmpfs) or on the disk.
 //
 // Why it matters: s3rver writes each raw object as two new files (the object and its metadata). On
-// this machine's ext4 volume, creating a file costs ~1 ms of kernel CPU (ext4's inode allocator
-// scans past recently deleted inodes, which every test run leaves behind: `perf record -e cpu-clock`
-// shows find_inode_bit / recently_deleted), against ~0.1 ms on tmpfs. That is ~1 us per event that
-// the S3 stand-in's disk costs on the same 2 cores as the client and the collector, and that no
-// collector pays on AWS (S3 stores the object). So the stacks measured keep their data in RAM, and
-// one stack on the disk is measured beside them in the same run, so both numbers are on record.
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+// this machine's ext4 volume, creating a 110 KB file costs 0.16-1 ms of kernel CPU depending on the
+// directory (ext4's inode allocator scans past recently deleted inodes, which every test run leaves
+// behind: `perf record -e cpu-clock` shows find_inode_bit / recently_deleted), against ~0.1 ms on
+// tmpfs. That is up to ~1 us per event that the S3 stand-in's disk costs on the same 2 cores as the
+// client and the collector, that changes with the volume's history, and that no collector pays on AWS
+// (S3 stores the object). So the stacks measured keep their data in RAM, and one stack on the disk
+// (where `npm start` keeps its data) is measured beside them in the same run: both numbers are on record.
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { LOCAL_DATA_DIR } from "../contracts/local-stack.js";
 
 export type Storage = "ram" | "disk";
 
@@ -57,8 +58,9 @@ export function ramStorage(): StorageDir | undefined {
   return fsType === "tmpfs" || process.env.TRACKER_BENCH_RAM_DIR !== undefined ? { dir, fsType } : undefined;
 }
 
-/** The disk directory: the OS temporary directory (TRACKER_BENCH_DISK_DIR overrides). */
+/** The disk directory: `.observatory/`, where `npm start` keeps its data (TRACKER_BENCH_DISK_DIR overrides). */
 export function diskStorage(): StorageDir {
-  const dir = process.env.TRACKER_BENCH_DISK_DIR ?? tmpdir();
+  const dir = resolve(process.env.TRACKER_BENCH_DISK_DIR ?? LOCAL_DATA_DIR);
+  mkdirSync(dir, { recursive: true });
   return { dir, fsType: filesystemOf(dir) };
 }
