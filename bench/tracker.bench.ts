@@ -8,6 +8,9 @@
 //       Tracker (defaults)                    -> the same kind of sink            (like for like)
 //       Tracker (defaults)                    -> the real collector + s3rver      (the issue's goal)
 //       Tracker (defaults)                    -> the same with 1 and 2 collector workers (dev --workers N)
+//     The stacks keep s3rver's files in RAM (tmpfs); the 2-worker stack runs once more with them on the
+//     disk, where `npm start` keeps its data (bench/stack-storage.ts says why), and the goal is
+//     reported for both.
 //     Every receiver is warmed the same way first (WARMUP_EVENTS from the same client, untimed), each
 //     timed run lasts seconds, and every run is checked on the receiving side: all events arrived
 //     (warm-up included), none twice. Client and receiver CPU per event are reported, and from them
