@@ -145,6 +145,25 @@ describe("Tracker delivery", () => {
     expect(errors[0]?.message).toMatch(/over the 32768-byte limit/);
   });
 
+  it("measures events and batches in UTF-8 bytes: multi-byte text is bounded by bytes, not characters", async () => {
+    const { sink, tracker } = await setup();
+    // 'é' is 2 bytes: 17,000 of them are under 32,768 characters but over 32 KiB of UTF-8.
+    tracker.track("note", { text: "é".repeat(17_000) }, { userId: "u1" });
+    tracker.track("note", { text: "é".repeat(15_000) }, { userId: "u1" });
+    for (let i = 0; i < 60; i++) tracker.track("note", { i, text: "日本".repeat(2_000) }, { userId: "u1" });
+    await tracker.flush();
+
+    expect(tracker.stats().dropped.oversize).toBe(1);
+    const texts = sink.events().map((e) => (e.properties as { text: string }).text);
+    expect(texts).toHaveLength(61);
+    expect(texts.filter((t) => t === "é".repeat(15_000))).toHaveLength(1);
+    expect(texts.filter((t) => t === "日本".repeat(2_000))).toHaveLength(60);
+    // 60 events of ~12 KB of UTF-8 (4,000 characters) need at least two batches of <= 480 KiB.
+    expect(sink.requests.length).toBeGreaterThanOrEqual(2);
+    for (const request of sink.requests)
+      expect(Buffer.byteLength(request.text)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+  });
+
   it("sends whatever is queued after flushInterval without flush(), and the idle timer does not keep a process alive", async () => {
     const { sink, tracker } = await setup(acceptAll, { flushInterval: 30 });
     tracker.track("search_made", { query: "timer" }, { userId: "u1" });
