@@ -1,9 +1,14 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import type { JsonValue } from "../functions/collector/conform.js";
+import { conformName, type JsonValue } from "../functions/collector/conform.js";
 import { parseInstant } from "../functions/collector/event-time.js";
 import { isoUtc } from "../functions/collector/iso-time.js";
-import { EVENT_ENVELOPE, EventValidator, surelyValidEnvelope } from "../functions/collector/validate.js";
+import {
+  EVENT_ENVELOPE,
+  EventValidator,
+  isEnvelopeKey,
+  surelyValidEnvelope,
+} from "../functions/collector/validate.js";
 
 /** Deterministic instants spread over 2000-2100, millisecond precision (an LCG: no Math.random in tests). */
 function spreadInstants(count: number): number[] {
@@ -241,6 +246,38 @@ describe("the envelope's hand-checked fast path", () => {
     // The fast path must also be taken: a check that never says yes would pass the loop above.
     expect(fastAccepted).toBeGreaterThan(100);
     expect(surelyValidEnvelope({ event: "e", user_id: "u", properties: {}, context: {} })).toBe(true);
+  });
+});
+
+describe("the envelope's key check", () => {
+  it("accepts exactly EVENT_ENVELOPE's properties", () => {
+    for (const key of Object.keys(EVENT_ENVELOPE.properties)) expect(isEnvelopeKey(key), key).toBe(true);
+    for (const key of ["", "events", "Event", "userId", "__proto__", "constructor", "batch", "event "])
+      expect(isEnvelopeKey(key), key).toBe(false);
+  });
+});
+
+describe("conformName's recent names", () => {
+  it("answers every name as conformed, in any order, more names than it remembers", () => {
+    const expected: Record<string, string> = {
+      "Downloaded img": "downloaded_img",
+      downloadedImg: "downloaded_img",
+      downloaded_img: "downloaded_img",
+      userId: "user_id",
+      UserID: "user_id",
+      búsqueda: "busqueda",
+      search_made: "search_made",
+      "!!!": "",
+      a: "a",
+    };
+    const names = Object.keys(expected);
+    let seed = 3;
+    for (let i = 0; i < 2_000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      // A fresh string each time, as JSON.parse gives.
+      const name = JSON.parse(JSON.stringify(names[seed % names.length]!)) as string;
+      expect(conformName(name), name).toBe(expected[name]);
+    }
   });
 });
 

@@ -51,8 +51,26 @@ export const EVENT_ENVELOPE = {
   additionalProperties: false,
 } as const;
 
-/** The envelope's fields: any other key is refused (additionalProperties: false). */
-const ENVELOPE_KEYS = new Set(Object.keys(EVENT_ENVELOPE.properties));
+/**
+ * True for the envelope's fields: any other key is refused (additionalProperties: false). A switch on
+ * literals rather than a Set: JSON.parse internalizes keys, so each case is a pointer comparison,
+ * where Set.has hashes. A test holds it to EVENT_ENVELOPE's properties.
+ */
+export function isEnvelopeKey(key: string): boolean {
+  switch (key) {
+    case "event":
+    case "properties":
+    case "context":
+    case "user_id":
+    case "anonymous_id":
+    case "event_id":
+    case "timestamp":
+    case "sent_at":
+      return true;
+    default:
+      return false;
+  }
+}
 
 function isPlainObject(value: unknown): boolean {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -70,7 +88,9 @@ function fitsString(value: unknown, maxLength: number): boolean {
  * so the verdicts are ajv's either way.
  */
 export function surelyValidEnvelope(input: Record<string, unknown>): boolean {
-  for (const key of Object.keys(input)) if (!ENVELOPE_KEYS.has(key)) return false;
+  // for-in walks the object's enum cache without allocating a key array; an inherited enumerable key
+  // (only a polluted prototype has one) just sends the event to ajv, which then decides.
+  for (const key in input) if (!isEnvelopeKey(key)) return false;
   const { event, properties, context, user_id, anonymous_id, event_id, timestamp, sent_at } = input;
   return (
     fitsString(event, MAX_EVENT_NAME_LENGTH * 2) &&
