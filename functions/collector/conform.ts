@@ -12,8 +12,27 @@ import { MAX_NESTING_DEPTH, MAX_PROPERTY_KEY_LENGTH, RESERVED_KEYS } from "./lim
 const NAME_CACHE_LIMIT = 10_000;
 const nameCache = new Map<string, string>();
 
+/**
+ * The last few names looked up, checked before the Map: an event name comes fresh from JSON.parse
+ * (names over 10 characters are not internalized), so a Map lookup first hashes it, while comparing
+ * with the few names a producer sends is a length check and a short compare (a batch holds few names).
+ */
+const RECENT_NAMES = 4;
+const recentNames: string[] = [];
+const recentConformed: string[] = [];
+let nextRecent = 0;
+
 /** `Downloaded img` -> `downloaded_img`, `userId` -> `user_id`, `búsqueda` -> `busqueda`; may return "". */
 export function conformName(name: string): string {
+  for (let i = 0; i < recentNames.length; i++) if (recentNames[i] === name) return recentConformed[i]!;
+  const conformed = conformedName(name);
+  recentNames[nextRecent] = name;
+  recentConformed[nextRecent] = conformed;
+  nextRecent = (nextRecent + 1) % RECENT_NAMES;
+  return conformed;
+}
+
+function conformedName(name: string): string {
   const cached = nameCache.get(name);
   if (cached !== undefined) return cached;
   const conformed = snakeCase(name.normalize("NFKD").replace(/\p{M}/gu, ""))
