@@ -315,3 +315,59 @@ describe("the validator's timestamp reuse", () => {
     expect(verdicts.filter((v) => v.reused.ok).length).toBe(6);
   });
 });
+
+describe("the validator's reuse of the previous event's context", () => {
+  it("gives every event the verdict a fresh validator gives, whatever the sequence of contexts", () => {
+    const library = { name: "observatory-tracker", version: "0.1.0" };
+    const big = "x".repeat(30_000);
+    // Each context is a fresh object (as JSON.parse gives), equal or not to the one before in a new way.
+    const contexts: (Record<string, unknown> | undefined)[] = [
+      { library: { ...library } },
+      { library: { ...library } },
+      { library: { ...library }, service: "gallery" },
+      { service: "gallery", library: { ...library } },
+      { Service: "gallery", libraryInfo: { ...library } },
+      { Service: "gallery", libraryInfo: { ...library } },
+      { library: { ...library }, bad: "lone\ud800" },
+      { library: { ...library }, bad: "lone\ud800" },
+      { library: { ...library }, "!!": 1 },
+      { library: { ...library }, "!!": 1 },
+      JSON.parse('{"__proto__": 1}') as Record<string, unknown>,
+      JSON.parse('{"__proto__": 1}') as Record<string, unknown>,
+      { library: { ...library }, a: 1, A: 2 },
+      { library: { ...library }, a: 1, A: 2 },
+      // Over the per-event size limit only with the context's bytes counted: reuse must count them too.
+      { note: big },
+      { note: big },
+      { library: { ...library }, extra: [1, { a: "b" }] },
+      { library: { ...library }, extra: [1, { a: "c" }] },
+      undefined,
+      undefined,
+      {},
+      // A server's mix: every context differs from the one before, so comparing pauses and resumes.
+      ...Array.from({ length: 120 }, (_, i) => ({ library: { ...library }, correlation_id: `req-${i % 7}` })),
+      ...Array.from({ length: 30 }, () => ({ library: { ...library }, correlation_id: "req-one" })),
+      { library: { ...library }, bad: "lone\udfff" },
+      { library: { ...library }, correlation_id: "req-one" },
+    ];
+    const receivedAt = Date.parse("2026-11-22T10:00:05.000Z");
+    const shared = new EventValidator();
+    const event = (context: Record<string, unknown> | undefined, i: number) => ({
+      event: "image_viewed",
+      user_id: "u",
+      event_id: `e-${i}`,
+      properties: { i, text: big.slice(0, 4_000) },
+      ...(context === undefined ? {} : { context }),
+    });
+    let accepted = 0;
+    contexts.forEach((context, i) => {
+      const reused = shared.check(event(context, i), undefined, receivedAt, 1_000_000);
+      const fresh = new EventValidator().check(event(context, i), undefined, receivedAt, 1_000_000);
+      expect(reused, `event ${i}`).toEqual(fresh);
+      if (reused.ok) accepted++;
+    });
+    // Both kinds of verdict occur: a check that refused (or accepted) everything would pass the loop.
+    expect(accepted).toBeGreaterThan(100);
+    expect(accepted).toBeLessThan(contexts.length - 8);
+  });
+});

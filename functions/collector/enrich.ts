@@ -84,9 +84,9 @@ export function sameJson(a: JsonValue, b: JsonValue): boolean {
 }
 
 /** Consecutive events whose context differs from the one before, after which comparing is paused. */
-const CONTEXT_MISSES_BEFORE_SKIPPING = 16;
+export const CONTEXT_MISSES_BEFORE_SKIPPING = 16;
 /** Events encoded without comparing contexts once paused (then comparing is tried again). */
-const CONTEXT_COMPARISONS_SKIPPED = 64;
+export const CONTEXT_COMPARISONS_SKIPPED = 64;
 
 /** Strings JSON.stringify leaves as they are: no quote, backslash, control character or surrogate. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000-U+001F are exactly what JSON escapes.

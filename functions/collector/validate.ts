@@ -3,6 +3,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import addFormatsImport, { type FormatsPlugin } from "ajv-formats";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { conformKeys, conformName, isWellFormed, type JsonValue, type SizeBound } from "./conform.js";
+import { CONTEXT_COMPARISONS_SKIPPED, CONTEXT_MISSES_BEFORE_SKIPPING, sameJson } from "./enrich.js";
 import { eventTime, type Instant, parseInstant } from "./event-time.js";
 import {
   MAX_EVENT_BYTES,
@@ -156,6 +157,18 @@ export class EventValidator {
   /** The last timestamp text and what it parsed to: a Tracker stamps its events by the millisecond, so runs of equal ones are common. */
   private lastTimestampText: string | undefined;
   private lastTimestamp: Instant | undefined;
+  /**
+   * The last context as sent that conformed without error, what it conformed to and the bytes it
+   * added to the size bound. Consecutive events of a producer mostly carry equal contexts: an equal
+   * one (same JSON) conforms to the same result, so it is not walked again, and handing out the same
+   * object lets the line encoder see at once that the context did not change (enrich.ts).
+   */
+  private lastContextSent: Record<string, unknown> | undefined;
+  private lastContext: Record<string, JsonValue> = {};
+  private lastContextBytes = 0;
+  /** As in the encoder: a batch whose contexts all differ (a server's mix of requests) pauses comparing. */
+  private contextMissesInARow = 0;
+  private contextComparisonsSkipped = 0;
 
   constructor(schemas: readonly EventSchema[] = []) {
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
@@ -227,7 +240,7 @@ export class EventValidator {
       errors,
       size,
     );
-    const context = conformKeys((input.context ?? {}) as Record<string, unknown>, "context", errors, size);
+    const context = this.conformContext((input.context ?? {}) as Record<string, unknown>, errors, size);
     // Exact size only when the bound says the event might be over the limit (and the body is big enough to hold one that is).
     if (size.bytes > MAX_EVENT_BYTES && bodyBytes > MAX_EVENT_BYTES) {
       let bytes: number;
@@ -273,6 +286,39 @@ export class EventValidator {
       context,
       schemaVersion: declared?.version ?? null,
     };
+  }
+
+  /** conformKeys of `sent` as context, reusing the last result when `sent` is the same JSON. */
+  private conformContext(
+    sent: Record<string, unknown>,
+    errors: string[],
+    size: SizeBound,
+  ): Record<string, JsonValue> {
+    if (this.contextComparisonsSkipped > 0) {
+      this.contextComparisonsSkipped--;
+    } else if (
+      this.lastContextSent !== undefined &&
+      sameJson(sent as Record<string, JsonValue>, this.lastContextSent as Record<string, JsonValue>)
+    ) {
+      this.contextMissesInARow = 0;
+      size.bytes += this.lastContextBytes;
+      return this.lastContext;
+    } else if (++this.contextMissesInARow === CONTEXT_MISSES_BEFORE_SKIPPING) {
+      this.contextMissesInARow = 0;
+      this.contextComparisonsSkipped = CONTEXT_COMPARISONS_SKIPPED;
+    }
+    const bytesBefore = size.bytes;
+    const errorsBefore = errors.length;
+    const context = conformKeys(sent, "context", errors, size);
+    // A context with errors is not reused: its errors must be reported for every event that has them.
+    if (errors.length === errorsBefore) {
+      this.lastContextSent = sent;
+      this.lastContext = context;
+      this.lastContextBytes = size.bytes - bytesBefore;
+    } else {
+      this.lastContextSent = undefined;
+    }
+    return context;
   }
 
   /** `timestamp` parsed, reusing the last result when the text is the same (an Instant is never changed). */
