@@ -3,7 +3,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import addFormatsImport, { type FormatsPlugin } from "ajv-formats";
 import type { EventSchema } from "../../contracts/event-schema.js";
 import { conformKeys, conformName, isWellFormed, type JsonValue, type SizeBound } from "./conform.js";
-import { CONTEXT_COMPARISONS_SKIPPED, CONTEXT_MISSES_BEFORE_SKIPPING, sameJson } from "./enrich.js";
+import { EqualRunDetector } from "./equal-runs.js";
 import { eventTime, type Instant, parseInstant } from "./event-time.js";
 import {
   MAX_EVENT_BYTES,
@@ -167,8 +167,7 @@ export class EventValidator {
   private lastContext: Record<string, JsonValue> = {};
   private lastContextBytes = 0;
   /** As in the encoder: a batch whose contexts all differ (a server's mix of requests) pauses comparing. */
-  private contextMissesInARow = 0;
-  private contextComparisonsSkipped = 0;
+  private readonly contexts = new EqualRunDetector();
 
   constructor(schemas: readonly EventSchema[] = []) {
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
@@ -294,18 +293,11 @@ export class EventValidator {
     errors: string[],
     size: SizeBound,
   ): Record<string, JsonValue> {
-    if (this.contextComparisonsSkipped > 0) {
-      this.contextComparisonsSkipped--;
-    } else if (
-      this.lastContextSent !== undefined &&
-      sameJson(sent as Record<string, JsonValue>, this.lastContextSent as Record<string, JsonValue>)
+    if (
+      this.contexts.equal(sent as Record<string, JsonValue>, this.lastContextSent as JsonValue | undefined)
     ) {
-      this.contextMissesInARow = 0;
       size.bytes += this.lastContextBytes;
       return this.lastContext;
-    } else if (++this.contextMissesInARow === CONTEXT_MISSES_BEFORE_SKIPPING) {
-      this.contextMissesInARow = 0;
-      this.contextComparisonsSkipped = CONTEXT_COMPARISONS_SKIPPED;
     }
     const bytesBefore = size.bytes;
     const errorsBefore = errors.length;
