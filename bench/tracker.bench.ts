@@ -458,20 +458,22 @@ function printRun(run: Delivery): void {
 // ---------- 3. gzip level ----------
 
 function gzipLevels(event: (i: number) => BenchEvent) {
-  const parts: string[] = [];
-  let bytes = 0;
-  // The Tracker's own serialization, so the batch is byte for byte what it sends.
+  // The Tracker's own serializer and queue: the first full batch, byte for byte the body it sends.
   const serializer = new EventSerializer("bench-service", "bench");
-  for (let i = 0; ; i++) {
+  const queue = new BatchQueue({
+    flushAt: Number.POSITIVE_INFINITY,
+    maxBatchBytes: MAX_BATCH_BYTES,
+    maxQueueSize: Number.POSITIVE_INFINITY,
+    maxQueueBytes: Number.POSITIVE_INFINITY,
+  });
+  for (let i = 0; queue.readyCount === 0; i++) {
     const e = event(i);
     const serialized = serializer.serialize(e.event, e.properties, { userId: e.userId }, undefined);
     if (!serialized.ok) throw new Error(serialized.message);
-    const json = serialized.json;
-    if (bytes + json.length > MAX_BATCH_BYTES - 100) break;
-    parts.push(json);
-    bytes += json.length + 1;
+    queue.add(serialized.json, serialized.correlationId);
   }
-  const body = Buffer.from(`{"batch":[${parts.join(",")}]}`);
+  const batch = queue.takeReady()!;
+  const body = batch.body(new Date().toISOString());
   return [1, 6].map((level) => {
     const repeats = 20;
     gzipSync(body, { level });
@@ -482,7 +484,7 @@ function gzipLevels(event: (i: number) => BenchEvent) {
     return {
       level,
       inputBytes: body.length,
-      events: parts.length,
+      events: batch.count,
       outputBytes: size,
       ratio: body.length / size,
       ms,
