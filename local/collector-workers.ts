@@ -42,6 +42,15 @@ export const WORKER_STOP_TIMEOUT_MS = 10_000;
  */
 export const WORKER_SEMI_SPACE_MB = 32;
 
+/**
+ * The workers' V8 flags. `--single-threaded-gc`: N workers are there to keep N cores busy, so V8's
+ * GC helper threads (one set per worker) can only take cores from the other workers, the stack and
+ * the app, and the hand-offs cost more than they save: with it, the whole pipeline (client, stack,
+ * 2 workers) used ~5% less CPU per event, 4 alternating pairs of end-to-end runs on this 2-core
+ * machine (docs/benchmarks/tracker.md, "Fifth pass"). The stack's own process gained nothing from it.
+ */
+export const WORKER_V8_FLAGS = [`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`, "--single-threaded-gc"];
+
 const WORKER_ENTRY = fileURLToPath(new URL("./collector-worker.ts", import.meta.url));
 /** Workers load TypeScript the way bin/observatory.js does: through tsx (resolved from this package). */
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
@@ -111,7 +120,7 @@ export async function startCollectorWorkers(options: {
 
   const startWorker = async (): Promise<ChildProcess> => {
     const child = fork(WORKER_ENTRY, [], {
-      execArgv: [`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`, "--import", TSX_LOADER],
+      execArgv: [...WORKER_V8_FLAGS, "--import", TSX_LOADER],
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(options.config) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -16,6 +16,7 @@ import {
   MAX_COLLECTOR_WORKERS,
   MAX_REPLACEMENTS_PER_WINDOW,
   startCollectorWorkers,
+  WORKER_V8_FLAGS,
 } from "../local/collector-workers.js";
 import { demoTraffic } from "../local/demo-traffic.js";
 import { type LocalStack, startLocalStack } from "../local/stack.js";
@@ -111,6 +112,15 @@ describe("local stack with collector workers", () => {
       REQUESTS + tracker.stats().requests,
     );
     expect(stored.filter((l) => String(l.correlation_id).startsWith("workers-")).length).toBe(REQUESTS);
+  });
+
+  it("starts every worker with the V8 flags it is documented to have (young generation, single-threaded GC)", () => {
+    for (const pid of stack.collector.workerPids()) {
+      // /proc/<pid>/cmdline: the process's argv, NUL-separated (node, its flags, the worker script).
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      expect(argv).toEqual(expect.arrayContaining(WORKER_V8_FLAGS));
+      expect(argv).toContain("--single-threaded-gc");
+    }
   });
 
   it("replaces a worker that dies; the port keeps answering", async () => {
