@@ -61,8 +61,12 @@ const TRACKER_E2E_EVENTS = 200_000;
 /**
  * Every receiver gets this many events from the same kind of client before the timed run (not timed,
  * but counted in the receiving-side check): a fresh peer process is compiled and warm for both clients.
+ * 60,000 is ~32 full Tracker batches, ~16 per collector worker with 2 workers (Segment: 600 requests).
+ * At 10,000 (~5 batches, 2-3 per worker) the timed run's first requests still ran in colder code and a
+ * younger heap: 5 alternating pairs of 200,000-event runs to the 2-worker stack (scratch driver) gave
+ * 147-154k events/s after 10,000 and 161-167k after 60,000 (docs/benchmarks/tracker.md, "Fifth pass").
  */
-const WARMUP_EVENTS = 10_000;
+const WARMUP_EVENTS = 60_000;
 /** s3rver's data in RAM when the machine has a tmpfs, else on the disk (bench/stack-storage.ts says why). */
 const RAM = ramStorage();
 const DISK = diskStorage();
