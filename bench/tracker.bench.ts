@@ -54,10 +54,11 @@ const CALL_ROUNDS = 10;
 /** Events per end-to-end Segment run: ~3.5 s at the ~15,000 events/s it delivers here. */
 const E2E_EVENTS = 50_000;
 /**
- * Events per end-to-end Tracker run: ~1 s to the sink, ~2.5 s to the stack. At 50,000 a Tracker run
- * lasted 0.7 s, too short for the receiver's JIT and GC to settle.
+ * Events per end-to-end Tracker run: ~1.3 s to the sink, ~3 s to the stack, as long as a Segment run.
+ * At 50,000 a Tracker run lasted 0.7 s, too short for the receiver's JIT and GC to settle; at 200,000
+ * (1.2 s) the 2-worker stack still delivered ~4% less than over 500,000 (3 alternating pairs).
  */
-const TRACKER_E2E_EVENTS = 200_000;
+const TRACKER_E2E_EVENTS = 500_000;
 /**
  * Every receiver gets this many events from the same kind of client before the timed run (not timed,
  * but counted in the receiving-side check): a fresh peer process is compiled and warm for both clients.
