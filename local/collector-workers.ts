@@ -97,6 +97,8 @@ export async function startCollectorWorkers(options: {
   warn(message: string): void;
   /** How long a connection waits for a ready worker (default CONNECTION_HOLD_MS; tests shorten it). */
   holdMs?: number;
+  /** The Node binary the workers run on (default: this process's; tests give one that cannot start). */
+  execPath?: string;
 }): Promise<CollectorWorkers> {
   const host = options.host ?? "127.0.0.1";
   /** The workers that are ready, in round-robin order. */
@@ -120,26 +122,33 @@ export async function startCollectorWorkers(options: {
 
   const startWorker = async (): Promise<ChildProcess> => {
     const child = fork(WORKER_ENTRY, [], {
+      execPath: options.execPath ?? process.execPath,
       execArgv: [...WORKER_V8_FLAGS, "--import", TSX_LOADER],
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(options.config) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     children.add(child);
     child.once("exit", () => children.delete(child));
-    // A message that cannot be written (the worker died a moment ago, its channel not yet seen
-    // closed) is emitted here; unheard, it would crash this process. Its 'exit' replaces the worker.
-    child.on("error", (error) => options.warn(`collector worker ${child.pid}: ${error.message}`));
     let onStartExit = (_code: number | null, _signal: NodeJS.Signals | null) => {};
+    let onStartError = (_error: Error) => {};
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(new WorkerStartError(child.pid!, `did not start within ${WORKER_START_TIMEOUT_MS / 1000}s`));
+        reject(new WorkerStartError(child.pid, `did not start within ${WORKER_START_TIMEOUT_MS / 1000}s`));
       }, WORKER_START_TIMEOUT_MS);
       onStartExit = (code, signal) => {
         clearTimeout(timer);
-        reject(new WorkerStartError(child.pid!, `exited while starting (${signal ?? `code ${code}`})`));
+        reject(new WorkerStartError(child.pid, `exited while starting (${signal ?? `code ${code}`})`));
+      };
+      // The process could not be created at all (EAGAIN, ENOMEM, no such binary): no pid, no 'exit'
+      // to wait for, so it is no child to stop either.
+      onStartError = (error) => {
+        clearTimeout(timer);
+        if (child.pid === undefined) children.delete(child);
+        reject(new WorkerStartError(child.pid, `could not be started (${error.message})`));
       };
       child.once("exit", onStartExit);
+      child.once("error", onStartError);
       child.on("message", (message: ToPrimary) => {
         if (message.type === "ready") {
           clearTimeout(timer);
@@ -147,7 +156,11 @@ export async function startCollectorWorkers(options: {
         } else if (message.type === "invocation") options.onInvocation(message.record);
       });
     });
+    // A message that cannot be written (the worker died a moment ago, its channel not yet seen
+    // closed) is emitted here; unheard, it would crash this process. Its 'exit' replaces the worker.
+    child.on("error", (error) => options.warn(`collector worker ${child.pid}: ${error.message}`));
     child.off("exit", onStartExit);
+    child.off("error", onStartError);
     if (capture) tell(child, { type: "capture", on: true });
     // Out of the rotation as soon as its channel is gone (it can no longer be handed connections).
     const retire = () => {
@@ -164,8 +177,11 @@ export async function startCollectorWorkers(options: {
     return child;
   };
 
-  /** Starts a worker in place of one that died (`what` says how), within the crash-loop guard. */
-  const replace = (oldPid: number, what: string): void => {
+  /**
+   * Starts a worker in place of one that died (`what` says how), within the crash-loop guard.
+   * `oldPid` is undefined when the one replaced could not even be created.
+   */
+  const replace = (oldPid: number | undefined, what: string): void => {
     if (stopping) return;
     const now = Date.now();
     replacements = replacements.filter((at) => now - at < REPLACEMENT_WINDOW_MS);
@@ -191,7 +207,9 @@ export async function startCollectorWorkers(options: {
         starting--;
         if (stopping) return;
         workers.push(replacement);
-        options.warn(`collector worker ${replacement.pid} ready (replaces ${oldPid})`);
+        options.warn(
+          `collector worker ${replacement.pid} ready (replaces ${oldPid ?? "one that could not be started"})`,
+        );
         for (const socket of [...held.keys()]) handOver(socket);
       },
       (error: Error) => {
@@ -317,13 +335,13 @@ export async function startCollectorWorkers(options: {
   };
 }
 
-/** A worker that died or hung before it was ready; says which one. */
+/** A worker that died or hung before it was ready; says which one (no pid: its process was never created). */
 class WorkerStartError extends Error {
   constructor(
-    readonly pid: number,
+    readonly pid: number | undefined,
     what: string,
   ) {
-    super(`collector worker ${pid} ${what}`);
+    super(pid === undefined ? `a collector worker ${what}` : `collector worker ${pid} ${what}`);
   }
 }
 

@@ -285,6 +285,28 @@ describe("a replacement that dies while starting", () => {
   }, 60_000);
 });
 
+describe("a worker process that cannot be created", () => {
+  // Without its own 'error' handling the start waited out WORKER_START_TIMEOUT_MS (30 s, past this
+  // test's timeout) and then blamed "collector worker undefined".
+  it("fails the start at once with the spawn error, and leaves nothing to stop", async () => {
+    const warnings: string[] = [];
+    const before = workerProcesses(process.pid);
+    const start = startCollectorWorkers({
+      workers: 2,
+      port: 0,
+      config: { s3Endpoint: "http://127.0.0.1:9", bucket: "unused", apiKey: "k", schemas: [] },
+      onInvocation: () => {},
+      warn: (message) => warnings.push(message),
+      execPath: "/nonexistent/node",
+    });
+    await expect(start).rejects.toThrow(
+      /^a collector worker could not be started \(spawn \/nonexistent\/node ENOENT\)$/,
+    );
+    expect(warnings.join("\n")).not.toMatch(/undefined/);
+    expect(workerProcesses(process.pid)).toEqual(before);
+  }, 10_000);
+});
+
 /** A short hold, so that the test sees it run out. */
 const TEST_HOLD_MS = 500;
 
