@@ -465,12 +465,15 @@ function printRun(run: Delivery): void {
 function gzipLevels(event: (i: number) => BenchEvent) {
   // The Tracker's own serializer and queue: the first full batch, byte for byte the body it sends.
   const serializer = new EventSerializer("bench-service", "bench");
-  const queue = new BatchQueue({
-    flushAt: Number.POSITIVE_INFINITY,
-    maxBatchBytes: MAX_BATCH_BYTES,
-    maxQueueSize: Number.POSITIVE_INFINITY,
-    maxQueueBytes: Number.POSITIVE_INFINITY,
-  });
+  const queue = new BatchQueue(
+    {
+      flushAt: Number.POSITIVE_INFINITY,
+      maxBatchBytes: MAX_BATCH_BYTES,
+      maxQueueSize: Number.POSITIVE_INFINITY,
+      maxQueueBytes: Number.POSITIVE_INFINITY,
+    },
+    serializer.batchContextJson,
+  );
   for (let i = 0; queue.readyCount === 0; i++) {
     const e = event(i);
     const serialized = serializer.serialize(e.event, e.properties, { userId: e.userId }, undefined);
@@ -519,12 +522,15 @@ function prebuiltBatches(
 ): { body: Buffer; events: number }[] {
   const serializer = new EventSerializer(undefined, undefined); // as the Tracker of part 2 (no service, no stage)
   // The Tracker's own queue: the same batch bounds and bodies it would send.
-  const queue = new BatchQueue({
-    flushAt: TRACKER_DEFAULTS.flushAt,
-    maxBatchBytes: MAX_BATCH_BYTES,
-    maxQueueSize: Number.POSITIVE_INFINITY,
-    maxQueueBytes: Number.POSITIVE_INFINITY,
-  });
+  const queue = new BatchQueue(
+    {
+      flushAt: TRACKER_DEFAULTS.flushAt,
+      maxBatchBytes: MAX_BATCH_BYTES,
+      maxQueueSize: Number.POSITIVE_INFINITY,
+      maxQueueBytes: Number.POSITIVE_INFINITY,
+    },
+    serializer.batchContextJson,
+  );
   for (let i = 0; i < total; i++) {
     const e = event(i);
     const serialized = serializer.serialize(e.event, e.properties, { userId: e.userId }, undefined);

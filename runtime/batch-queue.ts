@@ -33,8 +33,9 @@ export interface SealedBatch {
   /** UTF-8 bytes of the events plus the commas between them (the envelope is added when sent). */
   readonly bytes: number;
   /**
-   * The request body `{"batch":[...],"sent_at":"<sentAtIso>"}`. Every call returns a view of the same
-   * memory with the new sent_at, so one attempt's body must be consumed before the next call.
+   * The request body `{"batch":[...],"sent_at":"<sentAtIso>","context":{...}}` (no context member when
+   * the queue has none). Every call returns a view of the same memory with the new sent_at, so one
+   * attempt's body must be consumed before the next call.
    */
   body(sentAtIso: string): Buffer;
   /** The events' JSON joined by commas, as in the body (for tests and diagnostics). */
@@ -47,7 +48,7 @@ const BODY_PREFIX = '{"batch":[';
 const PREFIX_BYTES = BODY_PREFIX.length;
 const COMMA = 0x2c;
 /** Room kept after the events for `],"sent_at":"…"}` (a 24-character ISO time, with slack for years past 9999). */
-const TAIL_ROOM = BATCH_ENVELOPE_BYTES - PREFIX_BYTES + 8;
+const SENT_AT_TAIL_ROOM = BATCH_ENVELOPE_BYTES - PREFIX_BYTES + 8;
 /** A new batch's first buffer when nothing was sent yet; later ones start at the size the last batch reached. */
 const FIRST_CAPACITY = 16 * 1024;
 /** UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units). */
@@ -63,8 +64,12 @@ class OpenBatch {
   /** True when events of different correlation IDs (or with and without one) share this batch. */
   mixed = false;
 
-  constructor(capacity: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(capacity, PREFIX_BYTES + TAIL_ROOM));
+  /** `tailRoom`: bytes kept free after the events for the body's tail (sent_at and the batch context). */
+  constructor(
+    capacity: number,
+    private readonly tailRoom: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(Math.max(capacity, PREFIX_BYTES + tailRoom));
     this.buffer.write(BODY_PREFIX, 0, "latin1");
   }
 
@@ -75,7 +80,7 @@ class OpenBatch {
 
   /** Makes room for `eventBytes` more bytes of event plus the tail, copying into a bigger buffer if needed. */
   reserve(eventBytes: number): void {
-    const needed = this.nextOffset + eventBytes + TAIL_ROOM;
+    const needed = this.nextOffset + eventBytes + this.tailRoom;
     if (needed <= this.buffer.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
     this.buffer.copy(bigger, 0, 0, this.used);
@@ -110,7 +115,25 @@ export class BatchQueue {
   /** UTF-8 bytes of those events. */
   queuedBytes = 0;
 
-  constructor(private readonly limits: QueueLimits) {}
+  /** `,"context":{...}` after sent_at, or "" (then the body has no batch context). */
+  private readonly contextMember: string;
+  /** Body bytes around the events: the envelope with sent_at, and the context member. */
+  private readonly envelopeBytes: number;
+  private readonly tailRoom: number;
+
+  /**
+   * `batchContextJson`: the JSON object sent once per batch as its `context`, which the collector
+   * merges under every event's own (runtime/tracker-event.ts says why); "" sends none.
+   */
+  constructor(
+    private readonly limits: QueueLimits,
+    batchContextJson = "",
+  ) {
+    this.contextMember = batchContextJson === "" ? "" : `,"context":${batchContextJson}`;
+    const contextBytes = Buffer.byteLength(this.contextMember);
+    this.envelopeBytes = BATCH_ENVELOPE_BYTES + contextBytes;
+    this.tailRoom = SENT_AT_TAIL_ROOM + contextBytes;
+  }
 
   /** Adds one serialized event; false (and nothing changes) when the queue is full. O(1) amortized. */
   add(json: string, correlationId: string): boolean {
@@ -123,19 +146,19 @@ export class BatchQueue {
     let bytes: number;
     if (
       batch !== undefined &&
-      batch.nextOffset + json.length * MAX_UTF8_BYTES_PER_UNIT + TAIL_ROOM <= batch.buffer.length
+      batch.nextOffset + json.length * MAX_UTF8_BYTES_PER_UNIT + this.tailRoom <= batch.buffer.length
     ) {
       bytes = batch.buffer.write(json, batch.nextOffset);
       writtenIn = batch;
     } else bytes = Buffer.byteLength(json);
     if (this.queuedBytes + bytes > limits.maxQueueBytes) return false;
     // An event that would push the batch past the limit starts the next one (+1 for its comma).
-    if (batch !== undefined && BATCH_ENVELOPE_BYTES + batch.bytes + 1 + bytes > limits.maxBatchBytes) {
+    if (batch !== undefined && this.envelopeBytes + batch.bytes + 1 + bytes > limits.maxBatchBytes) {
       this.seal(batch);
       batch = undefined;
     }
     if (batch === undefined) {
-      batch = new OpenBatch(this.nextCapacity);
+      batch = new OpenBatch(this.nextCapacity, this.tailRoom);
       this.open = batch;
     }
     if (writtenIn !== batch) {
@@ -184,20 +207,21 @@ export class BatchQueue {
   private seal(batch: OpenBatch): void {
     this.open = undefined;
     this.nextCapacity = Math.min(
-      Math.max(FIRST_CAPACITY, batch.used + TAIL_ROOM),
-      this.limits.maxBatchBytes + TAIL_ROOM,
+      Math.max(FIRST_CAPACITY, batch.used + this.tailRoom),
+      this.limits.maxBatchBytes + this.tailRoom,
     );
     let finish!: () => void;
     const done = new Promise<void>((resolve) => {
       finish = resolve;
     });
     const { buffer, used, count, bytes } = batch;
+    const { contextMember } = this;
     this.ready.push({
       correlationId: batch.mixed ? "" : batch.correlationId,
       count,
       bytes,
       body(sentAtIso) {
-        const end = used + buffer.write(`],"sent_at":"${sentAtIso}"}`, used);
+        const end = used + buffer.write(`],"sent_at":"${sentAtIso}"${contextMember}}`, used);
         return buffer.subarray(0, end);
       },
       eventsText: () => buffer.toString("utf8", PREFIX_BYTES, used),

@@ -1,6 +1,12 @@
 /**
  * Turns one `track()` call into the JSON of one collector Event (DESIGN.md, "Collector HTTP API"):
- * `{event, properties, user_id?, anonymous_id?, event_id, timestamp, context}`.
+ * `{event, properties, user_id?, anonymous_id?, event_id, timestamp, context?}`.
+ *
+ * What is the same for every event of this Tracker (`library`, and `service`/`stage` when configured)
+ * is sent once per batch as the batch's `context`, which the collector merges under each event's own
+ * (docs/collector.md), instead of in every event: ~70 of a typical event's ~250 bytes, ~25% more
+ * events per 480 KiB batch and less to serialize, compress and parse on both sides. An event's own
+ * context holds only what the caller gave (`options.context`, the correlation ID); none, no member.
  *
  * Serializing at track() time snapshots the properties (a caller mutating its object afterwards changes
  * nothing), gives the exact byte size for the 32 KiB and batch limits, and lets a batch be assembled
@@ -26,17 +32,25 @@ export type SerializedEvent = {
 export type RefusedEvent = { ok: false; reason: DropReason; message: string };
 
 export class EventSerializer {
-  /** `"library":{...},"service":...,"stage":...`: the same for every event, so built once. */
-  private readonly baseContextMembers: string;
-  private readonly baseContext: Record<string, unknown>;
+  /** The batch's `context`: `{"library":{...},"service":...,"stage":...}`, built once. */
+  readonly batchContextJson: string;
+  /**
+   * What the collector adds to an event when it merges the batch's context in (at most the context
+   * and its member name): counted against the per-event limit here, so an event the Tracker sends is
+   * never over it at the collector.
+   */
+  private readonly batchContextBytes: number;
   private lastMs = -1;
   private lastIso = "";
 
   constructor(service: string | undefined, stage: string | undefined) {
-    this.baseContext = { library: { name: LIBRARY_NAME, version: LIBRARY_VERSION } };
-    if (service !== undefined) this.baseContext.service = service;
-    if (stage !== undefined) this.baseContext.stage = stage;
-    this.baseContextMembers = JSON.stringify(this.baseContext).slice(1, -1);
+    const batchContext: Record<string, unknown> = {
+      library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
+    };
+    if (service !== undefined) batchContext.service = service;
+    if (stage !== undefined) batchContext.stage = stage;
+    this.batchContextJson = JSON.stringify(batchContext);
+    this.batchContextBytes = Buffer.byteLength(`,"context":${this.batchContextJson}`);
   }
 
   serialize(
@@ -77,7 +91,7 @@ export class EventSerializer {
     const correlationId = validCorrelationId(given) ?? "";
 
     let propertiesJson: string | undefined;
-    let contextJson: string | undefined;
+    let contextJson: string | undefined = "";
     try {
       propertiesJson = properties === undefined ? "{}" : JSON.stringify(properties);
       contextJson = this.contextJson(options.context, given);
@@ -103,30 +117,30 @@ export class EventSerializer {
     let json = `{"event":${JSON.stringify(event)},"properties":${propertiesJson}`;
     if (userId !== undefined) json += `,"user_id":${JSON.stringify(userId)}`;
     if (anonymousId !== undefined) json += `,"anonymous_id":${JSON.stringify(anonymousId)}`;
-    json += `,"event_id":"${randomUUID()}","timestamp":${timestamp},"context":${contextJson}}`;
+    json += `,"event_id":"${randomUUID()}","timestamp":${timestamp}`;
+    json += contextJson === undefined || contextJson === "" ? "}" : `,"context":${contextJson}}`;
 
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only an event that long can be over the limit, so only it is measured.
-    if (json.length * 3 > MAX_EVENT_BYTES) {
+    const limit = MAX_EVENT_BYTES - this.batchContextBytes;
+    if (json.length * 3 > limit) {
       const bytes = Buffer.byteLength(json, "utf8");
-      if (bytes > MAX_EVENT_BYTES) {
+      if (bytes > limit) {
         return refuse(
           "oversize",
-          `track("${event}"): event is ${bytes} bytes, over the ${MAX_EVENT_BYTES}-byte limit`,
+          `track("${event}"): event is ${bytes} bytes (${bytes + this.batchContextBytes} with the batch context the collector merges in), over the ${MAX_EVENT_BYTES}-byte limit`,
         );
       }
     }
     return { ok: true, json, correlationId };
   }
 
+  /** The event's own context as JSON, or "" when it has none (the batch's context is all it gets). */
   private contextJson(context: Record<string, unknown> | undefined, correlationId: unknown): string {
-    const correlation =
-      typeof correlationId === "string" ? `,"correlation_id":${JSON.stringify(correlationId)}` : "";
     if (context === undefined || context === null || typeof context !== "object") {
-      return `{${this.baseContextMembers}${correlation}}`;
+      return typeof correlationId === "string" ? `{"correlation_id":${JSON.stringify(correlationId)}}` : "";
     }
-    const merged: Record<string, unknown> = { ...this.baseContext, ...context };
-    if (typeof correlationId === "string") merged.correlation_id = correlationId;
-    return JSON.stringify(merged);
+    if (typeof correlationId !== "string") return JSON.stringify(context);
+    return JSON.stringify({ ...context, correlation_id: correlationId });
   }
 
   /** Timestamp as a JSON value; undefined when invalid. Now is cached per millisecond (toISOString is the costliest step of a call). */

@@ -28,7 +28,7 @@ export interface TrackerOptions {
   endpoint: string;
   /** Sent as the `x-api-key` header. */
   apiKey: string;
-  /** Send a batch once it holds this many events (or MAX_BATCH_BYTES, whichever comes first). Default 2000. */
+  /** Send a batch once it holds this many events (or MAX_BATCH_BYTES, whichever comes first). Default 3000. */
   flushAt?: number;
   /** Send whatever is queued this many ms after the first event arrived in an empty queue. Default 5000. */
   flushInterval?: number;
@@ -61,9 +61,11 @@ export type ResolvedTrackerOptions = Required<Omit<TrackerOptions, "service" | "
   Pick<TrackerOptions, "service" | "stage" | "onError">;
 
 export const TRACKER_DEFAULTS = {
-  // Typical events (~250 bytes) fill MAX_BATCH_BYTES at ~1,900: so by default batches fill by bytes. Fewer,
-  // larger requests mean fewer raw objects to compact and less per-request work at the collector.
-  flushAt: 2_000,
+  // Typical events (~180-230 bytes: their shared context goes once per batch) fill MAX_BATCH_BYTES at
+  // ~2,100-2,700: so by default batches fill by bytes. Fewer, larger requests mean fewer raw objects to
+  // compact and less per-request work at the collector (2,000 cut realistic batches at 2,000 events:
+  // 7% more CPU per event end to end, docs/benchmarks/tracker.md "Fifth pass").
+  flushAt: 3_000,
   flushInterval: 5_000,
   maxQueueSize: 10_000,
   maxQueueBytes: 16 * 1024 * 1024,

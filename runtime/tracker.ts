@@ -71,12 +71,15 @@ export class Tracker<Events extends EventMap = EventMap> {
       this.options.maxConcurrentRequests,
     );
     this.serializer = new EventSerializer(this.options.service, this.options.stage);
-    this.queue = new BatchQueue({
-      flushAt: this.options.flushAt,
-      maxBatchBytes: MAX_BATCH_BYTES,
-      maxQueueSize: this.options.maxQueueSize,
-      maxQueueBytes: this.options.maxQueueBytes,
-    });
+    this.queue = new BatchQueue(
+      {
+        flushAt: this.options.flushAt,
+        maxBatchBytes: MAX_BATCH_BYTES,
+        maxQueueSize: this.options.maxQueueSize,
+        maxQueueBytes: this.options.maxQueueBytes,
+      },
+      this.serializer.batchContextJson,
+    );
   }
 
   /**

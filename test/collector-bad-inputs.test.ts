@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { quarantineObjectKey, rawObjectKey } from "../contracts/storage-layout.js";
 import { createCollector } from "../functions/collector/handler.js";
-import { MAX_BODY_BYTES, MAX_EVENT_BYTES, MAX_NESTING_DEPTH } from "../functions/collector/limits.js";
+import {
+  MAX_BATCH_CONTEXT_BYTES,
+  MAX_BODY_BYTES,
+  MAX_EVENT_BYTES,
+  MAX_NESTING_DEPTH,
+} from "../functions/collector/limits.js";
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
 import { httpApiEvent, readNdjsonObject } from "./collector-helpers.js";
 
@@ -66,6 +71,32 @@ const BODY_CASES: BodyCase[] = [
     body: '{"batch":[{"event":"a","user_id":"u"}],"api_key":"x"}',
     status: 400,
     error: /unknown batch field\(s\) "api_key"/,
+  },
+  {
+    name: "batch context is an array",
+    body: JSON.stringify({ batch: [GOOD], context: [{ library: "x" }] }),
+    status: 400,
+    error: /"context" must be a JSON object \(it is merged into the context of every event/,
+  },
+  {
+    name: "batch context is a string",
+    body: JSON.stringify({ batch: [GOOD], context: "library" }),
+    status: 400,
+    error: /"context" must be a JSON object/,
+  },
+  {
+    name: "batch context over its limit (it is copied onto every event)",
+    body: JSON.stringify({ batch: [GOOD], context: { note: "x".repeat(MAX_BATCH_CONTEXT_BYTES) } }),
+    status: 400,
+    error: new RegExp(
+      `"context" is ${MAX_BATCH_CONTEXT_BYTES + 11} bytes; the limit is ${MAX_BATCH_CONTEXT_BYTES}`,
+    ),
+  },
+  {
+    name: "batch context nested past JSON.stringify's recursion",
+    body: `{"batch":[${JSON.stringify(GOOD)}],"context":${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}}`,
+    status: 400,
+    error: /"context" is nested too deeply/,
   },
   {
     name: "text/plain content type",

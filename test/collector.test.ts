@@ -230,6 +230,57 @@ describe("collector against local S3", () => {
     ]);
   });
 
+  it("merges the batch's context under each event's own, for stored and quarantined events alike", async () => {
+    const requestId = "req-batch-context";
+    const batchContext = { library: { name: "observatory-tracker", version: "9.9.9" }, service: "Gallery" };
+    const bad = { event: "search_made", user_id: "u3", properties: { query: "dogs", n_results: "many" } };
+    const result = await collector().handler(
+      httpApiEvent({
+        requestId,
+        body: {
+          context: batchContext,
+          batch: [
+            { event: "search_made", user_id: "u1", properties: { query: "cats", n_results: 3 } },
+            {
+              event: "search_made",
+              user_id: "u2",
+              properties: { query: "owls", n_results: 1 },
+              context: { service: "Search API", appBuild: 7 },
+            },
+            bad,
+            { event: "search_made", user_id: "u4", properties: { query: "x", n_results: 0 }, context: "x" },
+          ],
+        },
+      }),
+    );
+    const answer = JSON.parse(result.body);
+    expect(answer.accepted).toBe(2);
+    expect(answer.rejected.map((r: { index: number }) => r.index)).toEqual([2, 3]);
+    // A context that is not an object is refused as it would be without a batch context.
+    expect(answer.rejected[1].errors).toEqual(["context: must be object"]);
+    const raw = (await readNdjsonObject(s3.client, s3.bucket, rawObjectKey(NOW, requestId)))!;
+    // No context of its own: the batch's (service read from it), plus what the collector adds.
+    expect(raw[0]).toMatchObject({ service: "Gallery" });
+    expect(raw[0].context).toEqual({
+      library: batchContext.library,
+      service: "Gallery",
+      user_agent: expect.any(String),
+      ip: expect.any(String),
+      request_id: requestId,
+    });
+    // Its own members win and are conformed; the batch's fill in the rest.
+    expect(raw[1]).toMatchObject({ service: "Search API" });
+    expect(raw[1].context).toMatchObject({
+      library: batchContext.library,
+      service: "Search API",
+      app_build: 7,
+    });
+    const quarantined = (await readNdjsonObject(s3.client, s3.bucket, quarantineObjectKey(NOW, requestId)))!;
+    // Quarantine keeps the event as validated: the batch's context merged in, so it replays alone.
+    expect(JSON.parse(quarantined[0].payload)).toEqual({ ...bad, context: batchContext });
+    expect(JSON.parse(quarantined[1].payload).context).toBe("x");
+  });
+
   it("answers health without a key, and 401 / 404 / 405 without storing anything", async () => {
     const c = collector();
     const health = await c.handler(

@@ -8,6 +8,7 @@ import { badDemoTraffic, demoTraffic, type TrackCall } from "../local/demo-traff
 import { type LocalS3, startLocalS3 } from "../local/s3-server.js";
 import { type LocalStack, startLocalStack } from "../local/stack.js";
 import { Tracker } from "../runtime/tracker.js";
+import { LIBRARY_VERSION } from "../runtime/tracker-event.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
 
 function send(tracker: Tracker, calls: TrackCall[]): void {
@@ -67,6 +68,47 @@ describe("Tracker -> local stack -> S3", () => {
     );
     expect(quarantined).toHaveLength(bad.length);
     expect(quarantined.every((q) => q.reasons.length > 0 && q.payload_encoding === "json")).toBe(true);
+  });
+
+  it("stores each event with the batch's context (library, service, stage) merged under its own", async () => {
+    const tracker = new Tracker({
+      endpoint: stack.collector.url,
+      apiKey: stack.apiKey,
+      service: "Image Site",
+      stage: "prod",
+    });
+    tracker.track("search_made", { query: "cats", n_results: 3 }, { userId: "u-merge-1" });
+    tracker.track(
+      "search_made",
+      { query: "dogs", n_results: 0 },
+      { userId: "u-merge-2", correlationId: "req-merge", context: { app: { build: 7 }, stage: "canary" } },
+    );
+    await tracker.close();
+    expect(tracker.stats()).toMatchObject({ accepted: 2, rejected: 0 });
+    const raw = (await readNdjsonObjects(s3.client, s3.bucket, "raw/"))
+      .flatMap((o) => o.lines)
+      .filter((r) => String(r.user_id).startsWith("u-merge-"))
+      .sort((a, b) => String(a.user_id).localeCompare(String(b.user_id)));
+    const library = { name: "observatory-tracker", version: LIBRARY_VERSION };
+    // No context of its own: the batch's, then what the collector adds.
+    expect(raw[0]).toMatchObject({ service: "Image Site", stage: "prod" });
+    expect(raw[0].context).toEqual({
+      library,
+      service: "Image Site",
+      stage: "prod",
+      user_agent: expect.stringMatching(/^observatory-tracker\//),
+      ip: "127.0.0.1",
+      request_id: raw[0].request_id,
+    });
+    // Its own members win (stage), the batch's fill in the rest.
+    expect(raw[1]).toMatchObject({ service: "Image Site", stage: "canary", correlation_id: "req-merge" });
+    expect(raw[1].context).toMatchObject({
+      library,
+      service: "Image Site",
+      stage: "canary",
+      app: { build: 7 },
+      correlation_id: "req-merge",
+    });
   });
 
   it("delivers exactly once across an S3 outage: 503 + Retry-After, the Tracker retries, no duplicate", async () => {

@@ -46,6 +46,29 @@ describe("BatchQueue", () => {
     expect(total).toBe(10);
   });
 
+  it("ends each body with the batch context, counted in the byte limit", () => {
+    const context = JSON.stringify({ library: { name: "t", version: "1" }, service: "gallery" });
+    const queue = new BatchQueue({ ...limits, flushAt: 1_000 }, context);
+    const event = JSON.stringify("x".repeat(298));
+    for (let i = 0; i < 10; i++) queue.add(event, "");
+    queue.sealAll();
+    const contextBytes = `,"context":${context}`.length;
+    let total = 0;
+    for (let batch = queue.takeReady(); batch !== undefined; batch = queue.takeReady()) {
+      const body = batch.body(SENT_AT);
+      expect(body.length).toBeLessThanOrEqual(limits.maxBatchBytes);
+      expect(body.length).toBe(BATCH_ENVELOPE_BYTES + contextBytes + batch.bytes);
+      const parsed = JSON.parse(body.toString("utf8"));
+      expect(parsed).toEqual({
+        batch: Array(batch.count).fill("x".repeat(298)),
+        sent_at: SENT_AT,
+        context: JSON.parse(context),
+      });
+      total += batch.count;
+    }
+    expect(total).toBe(10);
+  });
+
   it("mixes correlation IDs in one batch; the batch names an ID only when every event shares it", () => {
     const queue = new BatchQueue({ ...limits, flushAt: 10 });
     for (const [json, id] of [

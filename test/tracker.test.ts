@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { runWithCorrelation } from "../runtime/correlation-context.js";
 import { withCorrelation } from "../runtime/correlation-handler.js";
 import { Tracker, type TrackerError, type TrackerOptions } from "../runtime/tracker.js";
+import { LIBRARY_VERSION } from "../runtime/tracker-event.js";
 import { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from "../runtime/tracker-options.js";
 import { acceptAll, type ReceivedRequest, type Sink, startSink } from "./tracker-sink.js";
 
@@ -88,6 +89,10 @@ describe("Tracker delivery", () => {
       expect(request.headers["content-encoding"]).toBe("gzip");
       expect(request.headers["x-api-key"]).toBe("test-key");
       expect(Number.isNaN(Date.parse(request.body?.sent_at ?? ""))).toBe(false);
+      // What every event shares goes once per batch; the collector merges it into each event's context.
+      expect((request.body as { context?: unknown } | undefined)?.context).toEqual({
+        library: { name: "observatory-tracker", version: LIBRARY_VERSION },
+      });
     }
     const events = sink
       .events()
@@ -99,11 +104,9 @@ describe("Tracker delivery", () => {
     expect(events.map((e) => e.properties)).toEqual(
       [0, 1, 2, 3, 4, 5, 6].map((i) => ({ query: `q${i}`, n_results: i })),
     );
-    expect(events[0]).toMatchObject({
-      event: "search_made",
-      user_id: "u0",
-      context: { library: { name: "observatory-tracker" } },
-    });
+    expect(events[0]).toMatchObject({ event: "search_made", user_id: "u0" });
+    // No context of its own was given: the event carries none.
+    expect(events[0]).not.toHaveProperty("context");
     expect(new Set(eventIds(sink.requests)).size).toBe(7);
     for (const id of eventIds(sink.requests)) expect(id).toMatch(UUID);
     expect(tracker.stats()).toMatchObject({
@@ -115,6 +118,26 @@ describe("Tracker delivery", () => {
       inFlight: 0,
       requests: 3,
     });
+  });
+
+  it("sends library, service and stage once per batch, and in each event only the context it was given", async () => {
+    const { sink, tracker } = await setup(acceptAll, { service: "gallery", stage: "prod" });
+    tracker.track("search_made", { n: 1 }, { userId: "u1" });
+    tracker.track("search_made", { n: 2 }, { userId: "u1", context: { app: { build: 7 }, stage: "canary" } });
+    tracker.track("search_made", { n: 3 }, { userId: "u1", correlationId: "req-9" });
+    await tracker.flush();
+    expect(sink.requests).toHaveLength(1);
+    const body = sink.requests[0]!.body as { context?: unknown; batch: Record<string, unknown>[] };
+    expect(body.context).toEqual({
+      library: { name: "observatory-tracker", version: LIBRARY_VERSION },
+      service: "gallery",
+      stage: "prod",
+    });
+    expect(body.batch.map((e) => e.context)).toEqual([
+      undefined,
+      { app: { build: 7 }, stage: "canary" },
+      { correlation_id: "req-9" },
+    ]);
   });
 
   it("keeps every batch under MAX_BATCH_BYTES and delivers all events", async () => {
@@ -545,7 +568,7 @@ describe("Tracker correlation", () => {
         .events()
         .map((e) => [
           (e.properties as { n: number }).n,
-          (e.context as { correlation_id?: string }).correlation_id,
+          (e.context as { correlation_id?: string } | undefined)?.correlation_id,
         ]),
     ).toEqual([
       [1, "req-A"],

@@ -110,9 +110,12 @@ export function createCollector(options: CollectorOptions): Collector {
     const rejected: BatchResponse["rejected"] = [];
     const quarantined: QuarantineRecord[] = [];
     const batchSentAt = parsed.sentAt === undefined ? undefined : parseInstant(parsed.sentAt, "sent_at");
+    const batchContext = parsed.context;
     const events = parsed.events;
     for (let index = 0; index < events.length; index++) {
       const raw = events[index];
+      // From here the event is validated, stored or quarantined with the batch's context merged in.
+      if (batchContext !== undefined) mergeBatchContext(raw, batchContext);
       // Let what is done die young: the parsed events behind the cursor are garbage, not survivors
       // that every young-generation collection during the loop would copy.
       events[index] = undefined;
@@ -212,4 +215,19 @@ export function createCollector(options: CollectorOptions): Collector {
     handle,
     handler: (event) => handle(toCollectorRequest(event)),
   };
+}
+
+/**
+ * Merges a batch's `context` under an event's own (the event's members win), in place: the parsed
+ * event is this request's alone. An event without a context gets the batch's object itself, so runs
+ * of such events share one context that validate.ts and enrich.ts conform and serialize once. A
+ * context that is not an object is left for the validator to refuse, as without a batch context.
+ */
+function mergeBatchContext(raw: unknown, batchContext: Record<string, unknown>): void {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return;
+  const event = raw as Record<string, unknown>;
+  const own = event.context;
+  if (own === undefined) event.context = batchContext;
+  else if (typeof own === "object" && own !== null && !Array.isArray(own))
+    event.context = { ...batchContext, ...(own as Record<string, unknown>) };
 }

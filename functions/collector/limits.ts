@@ -2,6 +2,11 @@
 
 /** The contract's body limit (DESIGN.md): well under API Gateway's 10 MB and Lambda's 6 MB payload. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * A batch's own `context` (merged into every event's context, docs/collector.md) is copied onto each
+ * stored line: this bound keeps that copy small. A Tracker's is ~70 bytes (library, service, stage).
+ */
+export const MAX_BATCH_CONTEXT_BYTES = 1024;
 /** Also applies to the body AFTER gunzip, so a small gzip bomb cannot inflate past it. */
 export const MAX_DECOMPRESSED_BODY_BYTES = MAX_BODY_BYTES;
 /** One event's JSON, as sent; larger events are rejected one by one (the rest of the batch still lands). */

@@ -2,7 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import type { QuarantineRecord } from "../../contracts/event-record.js";
 import type { CollectorRequest } from "./http-event.js";
-import { MAX_BODY_BYTES, MAX_DECOMPRESSED_BODY_BYTES } from "./limits.js";
+import { MAX_BATCH_CONTEXT_BYTES, MAX_BODY_BYTES, MAX_DECOMPRESSED_BODY_BYTES } from "./limits.js";
 
 /** A body that could be read as a batch: its events (not yet validated) and the batch-level fields. */
 export interface ParsedBatch {
@@ -10,6 +10,8 @@ export interface ParsedBatch {
   events: unknown[];
   /** The batch's `sent_at` as sent (validated later with the events' timestamps). */
   sentAt: unknown;
+  /** The batch's `context`, merged under each event's own (the event's members win); absent when not sent. */
+  context?: Record<string, unknown>;
 }
 
 /** A body refused as a whole: the status to answer, why, and the original bytes for quarantine. */
@@ -21,7 +23,7 @@ export interface RefusedBody {
   payloadEncoding: QuarantineRecord["payload_encoding"];
 }
 
-const BATCH_FIELDS = new Set(["batch", "sent_at"]);
+const BATCH_FIELDS = new Set(["batch", "sent_at", "context"]);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 function refuse(status: RefusedBody["status"], error: string, bytes: Buffer): RefusedBody {
@@ -137,11 +139,15 @@ export function parseBody(request: BodySource): ParsedBatch | RefusedBody {
   if (unknown.length > 0) {
     return refuse(
       400,
-      `unknown batch field(s) ${unknown.map((f) => JSON.stringify(f)).join(", ")}: a batch has "batch" and optional "sent_at"`,
+      `unknown batch field(s) ${unknown.map((f) => JSON.stringify(f)).join(", ")}: a batch has "batch" and optional "sent_at" and "context"`,
       readBytes(),
     );
   }
-  const { batch, sent_at: sentAt } = body as { batch?: unknown; sent_at?: unknown };
+  const {
+    batch,
+    sent_at: sentAt,
+    context,
+  } = body as { batch?: unknown; sent_at?: unknown; context?: unknown };
   if (!Array.isArray(batch)) {
     return refuse(
       400,
@@ -150,7 +156,29 @@ export function parseBody(request: BodySource): ParsedBatch | RefusedBody {
     );
   }
   if (batch.length === 0) return refuse(400, '"batch" is empty: send at least one event', readBytes());
-  return { ok: true, events: batch, sentAt };
+  if (context === undefined) return { ok: true, events: batch, sentAt };
+  if (typeof context !== "object" || context === null || Array.isArray(context)) {
+    return refuse(
+      400,
+      '"context" must be a JSON object (it is merged into the context of every event of the batch)',
+      readBytes(),
+    );
+  }
+  let contextBytes: number;
+  try {
+    contextBytes = Buffer.byteLength(JSON.stringify(context));
+  } catch {
+    // Nested past JSON.stringify's recursion: far over any sane context.
+    return refuse(400, '"context" is nested too deeply', readBytes());
+  }
+  if (contextBytes > MAX_BATCH_CONTEXT_BYTES) {
+    return refuse(
+      400,
+      `"context" is ${contextBytes} bytes; the limit is ${MAX_BATCH_CONTEXT_BYTES} (it is copied onto every event: put per-event data in each event's own context)`,
+      readBytes(),
+    );
+  }
+  return { ok: true, events: batch, sentAt, context: context as Record<string, unknown> };
 }
 
 /** Node's default output chunk for zlib. */
