@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -212,4 +214,50 @@ describe("observatory demo", () => {
       other.close();
     }
   });
+
+  it("Ctrl-C stops it in order: traffic stops, what was tracked is delivered, its stack closes, exit 130", async () => {
+    const dataDir = join(dir, "ctrl-c");
+    // Far more events than it can send before the signal: the stop lands in the middle of the traffic.
+    const child = spawn(
+      process.execPath,
+      ["bin/observatory.js", "demo", "--events", "200000", "--data-dir", dataDir],
+      {
+        cwd: join(import.meta.dirname, ".."),
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!/events from \d+ users/.test(output)) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`demo did not start sending:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Its own stack is up and advertised while the traffic runs.
+    expect(existsSync(join(dataDir, "stack.json"))).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(output).toMatch(/SIGINT: stopping the demo/);
+    const stopped =
+      /stopped after tracking (\d+) of (\d+) events; those were delivered \((\d+) accepted, (\d+) rejected/.exec(
+        output,
+      );
+    expect(stopped, output).not.toBeNull();
+    const [tracked, total, accepted, rejected] = stopped!.slice(1).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    expect(tracked).toBeGreaterThan(0);
+    expect(tracked).toBeLessThan(total);
+    // Nothing tracked was lost: every one was answered for (the bad events come last, after the good ones).
+    expect(accepted + rejected).toBe(tracked);
+    expect(output).not.toMatch(/== 2\./);
+    expect(existsSync(join(dataDir, "stack.json"))).toBe(false);
+  }, 90_000);
 });

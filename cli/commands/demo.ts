@@ -8,6 +8,8 @@
  * named queries; H5: a three-service trace) append to DEMO_STEPS: one import + one entry.
  * `--format json`: the prose goes to stderr and stdout gets ONE JSON document (DemoContext.report).
  */
+
+import { constants } from "node:os";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import cliProgress from "cli-progress";
@@ -27,6 +29,7 @@ import {
   openLocalDynamoDB,
   openLocalS3,
 } from "../../local/stack-connection.js";
+import { listenForStop } from "../../local/stop-signals.js";
 import { Tracker } from "../../runtime/tracker.js";
 import { TRACKER_DEFAULTS, type TrackerStats } from "../../runtime/tracker-options.js";
 import { formatRows } from "../format.js";
@@ -58,6 +61,20 @@ export interface DemoOptions {
   format: DemoFormat;
   /** The demo Tracker's queue bound (default the Tracker's own); not a CLI flag: tests use a small one. */
   maxQueueSize?: number;
+  /**
+   * Stops the demo early (the CLI aborts it on Ctrl-C, SIGTERM, SIGHUP): the traffic stops between two
+   * events and what was tracked is still delivered; later steps are skipped (a step in progress ends
+   * first). The demo then throws DemoStopped, after closing the stack it started.
+   */
+  signal?: AbortSignal;
+}
+
+/** The demo was stopped through `DemoOptions.signal` before it finished; the message says how far it got. */
+export class DemoStopped extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DemoStopped";
+  }
 }
 
 /** What every step can use. `results` carries what one step found for the next. */
@@ -158,15 +175,25 @@ export const sendTrafficStep: DemoStep = {
       bar.update(stats.accepted + stats.rejected);
     }, PROGRESS_INTERVAL_MS);
     const highWater = Math.max(1, Math.floor(maxQueueSize * QUEUE_HIGH_WATER_FRACTION));
+    const { signal } = context.options;
+    let tracked = 0;
     for (const call of [...good, ...bad]) {
+      if (signal?.aborted) break;
       if (tracker.stats().queued >= highWater) await tracker.flush();
       tracker.track(call.event, call.properties, call.options);
+      tracked++;
     }
+    // Also when stopped: what was tracked is delivered before the stack it goes to is closed.
     await tracker.close();
     clearInterval(timer);
     const stats = tracker.stats();
     bar.update(stats.accepted + stats.rejected);
     bar.stop();
+    if (tracked < total) {
+      throw new DemoStopped(
+        `stopped after tracking ${tracked} of ${total} events; those were delivered (${stats.accepted} accepted, ${stats.rejected} rejected, ${stats.requests} requests)`,
+      );
+    }
 
     context.results.trackerStats = stats;
     context.results.expectedRejections = bad.map((c) => c.expectedRejection);
@@ -325,6 +352,7 @@ export async function runDemo(
       },
     };
     for (const [i, step] of steps.entries()) {
+      if (options.signal?.aborted) throw new DemoStopped(`stopped before step ${i + 1} (${step.title})`);
       print();
       print(`== ${i + 1}. ${step.title}`);
       await step.run(context);
@@ -363,6 +391,25 @@ export function registerDemoCommand(program: Command): void {
         .default("table"),
     );
   addLocalStackOptions(command, { collector: true, dynamodb: true }).action(async (options: DemoOptions) => {
-    await runDemo(options);
+    // Ctrl-C (or SIGTERM, SIGHUP, closed output) stops the demo in order: the traffic stops, what was
+    // tracked is delivered, the stack it started is closed (stack.json removed). A second Ctrl-C
+    // later than a second exits at once (local/stop-signals.ts).
+    const stopping = listenForStop();
+    const controller = new AbortController();
+    void stopping.reason.then((reason) => {
+      process.stderr.write(`\n${reason}: stopping the demo (Ctrl-C again to exit at once)...\n`);
+      controller.abort(reason);
+    });
+    try {
+      await runDemo({ ...options, signal: controller.signal });
+    } catch (error) {
+      if (!(error instanceof DemoStopped)) throw error;
+      console.error(`observatory demo: ${error.message}`);
+      // As a shell reports a command ended by the signal: 128 + its number (SIGINT: 130).
+      const signal = constants.signals[controller.signal.reason as keyof typeof constants.signals];
+      process.exitCode = signal === undefined ? 1 : 128 + signal;
+    } finally {
+      stopping.dispose();
+    }
   });
 }
