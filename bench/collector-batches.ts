@@ -5,10 +5,23 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { demoTraffic } from "../local/demo-traffic.js";
 
 export const BATCH_EVENTS = 500;
+const BATCH_CONTEXT = {
+  library: { name: "observatory-tracker", version: "0.1.0" },
+  service: "gallery",
+  stage: "prod",
+};
 export const BATCHES = 12;
 
-/** A body as the Tracker sends it: events with event_id, timestamp and the library context. */
-export function batchBodies(): string[] {
+/** Where a body carries the context its events share (library, service, stage). */
+export type ContextShape = "per-event" | "batch";
+
+/**
+ * Bodies of Tracker-like events (event_id, timestamp, a correlation ID in each event's own context).
+ * The shared context goes either in every event ("per-event": DESIGN.md's body, as any producer
+ * without a batch context sends it, and as the Tracker did before the fifth pass) or once per batch
+ * as its `context` ("batch": as the Tracker sends it now; docs/collector.md, "Batch context").
+ */
+export function batchBodies(shape: ContextShape = "per-event"): string[] {
   const calls = demoTraffic({ events: BATCH_EVENTS * BATCHES, seed: 11 });
   const bodies: string[] = [];
   for (let b = 0; b < BATCHES; b++) {
@@ -18,14 +31,19 @@ export function batchBodies(): string[] {
       user_id: c.options.userId,
       event_id: `00000000-0000-4000-8000-${String(b * BATCH_EVENTS + i).padStart(12, "0")}`,
       timestamp: c.options.timestamp,
-      context: {
-        library: { name: "observatory-tracker", version: "0.1.0" },
-        service: "gallery",
-        stage: "prod",
-        correlation_id: c.options.correlationId,
-      },
+      context:
+        shape === "batch"
+          ? { correlation_id: c.options.correlationId }
+          : { ...BATCH_CONTEXT, correlation_id: c.options.correlationId },
     }));
-    bodies.push(JSON.stringify({ batch: events, sent_at: new Date().toISOString() }));
+    const sentAt = new Date().toISOString();
+    bodies.push(
+      JSON.stringify(
+        shape === "batch"
+          ? { batch: events, sent_at: sentAt, context: BATCH_CONTEXT }
+          : { batch: events, sent_at: sentAt },
+      ),
+    );
   }
   return bodies;
 }

@@ -3,6 +3,9 @@
 // Both write through the same S3 client to the same sink:
 //   1. an in-process sink (the SDK's real PutObject path, request answered in memory): CPU cost only;
 //   2. s3rver on 127.0.0.1 (the local stack's S3): what `observatory dev` sees.
+// Each with two kinds of body (bench/collector-batches.ts): the shared context in every event (DESIGN.md's
+// body, any producer), and once per batch (the Tracker's). The baseline handles the same bytes as the
+// collector in each, so the second has a smaller input while the collector's output is the same.
 // Run: npm run bench -- collector
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,6 +20,7 @@ import {
   BATCH_EVENTS,
   BATCHES,
   batchBodies,
+  type ContextShape,
   httpApiEvent,
   inProcessSinkClient,
 } from "./collector-batches.js";
@@ -87,19 +91,31 @@ async function compare(sinkName: string, client: S3Client, bucket: string, bodie
   console.log(`  per-round ratio   : ${perRound.toFixed(2)}x (median of the ${ROUNDS} rounds' own ratios)`);
 }
 
-const bodies = batchBodies();
-const meanBytes = Math.round(bodies.reduce((a, b) => a + Buffer.byteLength(b), 0) / bodies.length);
+const SHAPES: { shape: ContextShape; label: string }[] = [
+  { shape: "per-event", label: "shared context in every event (DESIGN.md's body, any producer)" },
+  { shape: "batch", label: "shared context once per batch (the Tracker's body)" },
+];
+const bodiesOf = new Map(SHAPES.map(({ shape }) => [shape, batchBodies(shape)]));
+const meanBytes = (bodies: string[]) =>
+  Math.round(bodies.reduce((a, b) => a + Buffer.byteLength(b), 0) / bodies.length).toLocaleString("en-US");
 console.log(
-  `collector bench: ${BATCHES} distinct batches of ${BATCH_EVENTS} events, ${meanBytes.toLocaleString("en-US")} bytes each on average; node ${process.version}`,
+  `collector bench: ${BATCHES} distinct batches of ${BATCH_EVENTS} events, ${SHAPES.map(({ shape }) => `${meanBytes(bodiesOf.get(shape)!)} bytes each on average (${shape} context)`).join(", ")}; node ${process.version}`,
 );
 
 const sink = inProcessSinkClient();
-await compare("in-process (SDK PutObject answered in memory)", sink.client, "bench-bucket", bodies);
+for (const { shape, label } of SHAPES)
+  await compare(
+    `in-process (SDK PutObject answered in memory); bodies: ${label}`,
+    sink.client,
+    "bench-bucket",
+    bodiesOf.get(shape)!,
+  );
 
 const dir = await mkdtemp(join(tmpdir(), "obs-bench-collector-"));
 const s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
 try {
-  await compare(`s3rver at ${s3.endpoint}`, s3.client, s3.bucket, bodies);
+  for (const { shape, label } of SHAPES)
+    await compare(`s3rver at ${s3.endpoint}; bodies: ${label}`, s3.client, s3.bucket, bodiesOf.get(shape)!);
 } finally {
   await s3.close();
   await rm(dir, { recursive: true, force: true });
