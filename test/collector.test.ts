@@ -281,6 +281,20 @@ describe("collector against local S3", () => {
     expect(JSON.parse(quarantined[1].payload).context).toBe("x");
   });
 
+  it("refuses a __proto__ key in an event's own context also when a batch context is merged in", async () => {
+    const requestId = "req-batch-context-proto";
+    // As sent on the wire: JSON.parse makes "__proto__" an own key, which must stay a key (refused),
+    // never become the merged context's prototype.
+    const body = `{"context":{"service":"gallery"},"batch":[{"event":"page_viewed","user_id":"u1","context":{"__proto__":{"polluted":true},"app":"x"}}]}`;
+    const result = await collector().handler(httpApiEvent({ requestId, body }));
+    const answer = JSON.parse(result.body);
+    expect(answer.accepted).toBe(0);
+    expect(answer.rejected[0].errors).toEqual([
+      'context.__proto__: key "__proto__" is not allowed (reserved to guard against prototype pollution)',
+    ]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it("answers health without a key, and 401 / 404 / 405 without storing anything", async () => {
     const c = collector();
     const health = await c.handler(

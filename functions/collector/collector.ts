@@ -228,6 +228,14 @@ function mergeBatchContext(raw: unknown, batchContext: Record<string, unknown>):
   const event = raw as Record<string, unknown>;
   const own = event.context;
   if (own === undefined) event.context = batchContext;
-  else if (typeof own === "object" && own !== null && !Array.isArray(own))
-    event.context = { ...batchContext, ...(own as Record<string, unknown>) };
+  else if (typeof own === "object" && own !== null && !Array.isArray(own)) {
+    // Object.assign is ~9x cheaper than an object spread of parsed objects (42 vs 370 ns), but it
+    // assigns with [[Set]]: an own "__proto__" key (JSON.parse makes them) would set the merged
+    // object's prototype instead of staying a key that conform refuses. Those take the spread, which
+    // defines every key as data.
+    event.context =
+      Object.hasOwn(own, "__proto__") || Object.hasOwn(batchContext, "__proto__")
+        ? { ...batchContext, ...own }
+        : Object.assign({}, batchContext, own);
+  }
 }
