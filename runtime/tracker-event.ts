@@ -4,7 +4,7 @@
  *
  * What is the same for every event of this Tracker (`library`, and `service`/`stage` when configured)
  * is sent once per batch as the batch's `context`, which the collector merges under each event's own
- * (docs/collector.md), instead of in every event: ~70 of a typical event's ~250 bytes, ~25% more
+ * (docs/collector.md), instead of in every event: ~70 of a typical event's ~250 bytes, ~40-60% more
  * events per 480 KiB batch and less to serialize, compress and parse on both sides. An event's own
  * context holds only what the caller gave (`options.context`, the correlation ID); none, no member.
  *

@@ -5,6 +5,8 @@
 
 /** The collector rejects an event over 32 KiB (DESIGN.md contract), so a bigger one is dropped here, never sent. */
 export const MAX_EVENT_BYTES = 32 * 1024;
+/** The collector refuses a batch `context` larger than this (functions/collector/limits.ts: it is copied onto every event). */
+export const MAX_BATCH_CONTEXT_BYTES = 1024;
 /** The collector accepts 1 MiB bodies and API Gateway payloads are limited; ~480 KiB leaves room for padding and headers. */
 export const MAX_BATCH_BYTES = 480 * 1024;
 /** Bytes of `{"batch":[` + `],"sent_at":"2026-01-01T00:00:00.000Z"}` around the events of a batch. */

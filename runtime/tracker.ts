@@ -21,6 +21,7 @@ import {
   GZIP_CHUNK_BYTES,
   GZIP_LEVEL,
   MAX_BATCH_BYTES,
+  MAX_BATCH_CONTEXT_BYTES,
   type Properties,
   type RejectedEvent,
   type ResolvedTrackerOptions,
@@ -71,6 +72,13 @@ export class Tracker<Events extends EventMap = EventMap> {
       this.options.maxConcurrentRequests,
     );
     this.serializer = new EventSerializer(this.options.service, this.options.stage);
+    // Every batch carries them: a context the collector would refuse (400) would lose every event.
+    const contextBytes = Buffer.byteLength(this.serializer.batchContextJson);
+    if (contextBytes > MAX_BATCH_CONTEXT_BYTES) {
+      throw new TypeError(
+        `Tracker service and stage make a batch context of ${contextBytes} bytes; the collector accepts at most ${MAX_BATCH_CONTEXT_BYTES}: use shorter names`,
+      );
+    }
     this.queue = new BatchQueue(
       {
         flushAt: this.options.flushAt,

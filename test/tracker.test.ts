@@ -5,11 +5,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_BATCH_CONTEXT_BYTES as COLLECTOR_MAX_BATCH_CONTEXT_BYTES } from "../functions/collector/limits.js";
 import { runWithCorrelation } from "../runtime/correlation-context.js";
 import { withCorrelation } from "../runtime/correlation-handler.js";
 import { Tracker, type TrackerError, type TrackerOptions } from "../runtime/tracker.js";
 import { LIBRARY_VERSION } from "../runtime/tracker-event.js";
-import { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from "../runtime/tracker-options.js";
+import { MAX_BATCH_BYTES, MAX_BATCH_CONTEXT_BYTES, MAX_EVENT_BYTES } from "../runtime/tracker-options.js";
 import { acceptAll, type ReceivedRequest, type Sink, startSink } from "./tracker-sink.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -730,6 +731,17 @@ describe("track() on garbage input", () => {
     expect(() => new Tracker({ endpoint: "http://127.0.0.1:4000", apiKey: "k", flushAt: 0 })).toThrow(
       /flushAt/,
     );
+    // service and stage go into every batch's context, which the collector bounds (it copies it onto every event).
+    expect(
+      () =>
+        new Tracker({
+          endpoint: "http://127.0.0.1:4000",
+          apiKey: "k",
+          service: "s".repeat(MAX_BATCH_CONTEXT_BYTES),
+        }),
+    ).toThrow(/batch context of \d+ bytes; the collector accepts at most 1024: use shorter names/);
+    // The Tracker's bound is the collector's.
+    expect(MAX_BATCH_CONTEXT_BYTES).toBe(COLLECTOR_MAX_BATCH_CONTEXT_BYTES);
   });
 
   it("types: identity is required, and a typed event map checks properties", () => {
