@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -19,6 +18,7 @@ import { badDemoTraffic } from "../local/demo-traffic.js";
 import { logsStackExtra } from "../local/log-dev-extension.js";
 import { startLocalStack } from "../local/stack.js";
 import { LOCAL_LEDGER_TABLE } from "../local/step-functions/local-etl.js";
+import { spawnObservatory } from "./support/cli-process.js";
 
 /** The parts of `demo --format json` these tests read. */
 interface DemoReport {
@@ -218,22 +218,15 @@ describe("observatory demo", () => {
   it("Ctrl-C stops it in order: traffic stops, what was tracked is delivered, its stack closes, exit 130", async () => {
     const dataDir = join(dir, "ctrl-c");
     // Far more events than it can send before the signal: the stop lands in the middle of the traffic.
-    const child = spawn(
-      process.execPath,
-      ["bin/observatory.js", "demo", "--events", "200000", "--data-dir", dataDir],
-      {
-        cwd: join(import.meta.dirname, ".."),
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let output = "";
-    child.stdout.on("data", (chunk) => (output += chunk));
-    child.stderr.on("data", (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const {
+      child,
+      output: printed,
+      exited,
+    } = spawnObservatory(["demo", "--events", "200000", "--data-dir", dataDir]);
     const deadline = Date.now() + 60_000;
-    while (!/events from \d+ users/.test(output)) {
+    while (!/events from \d+ users/.test(printed())) {
       if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`demo did not start sending:\n${output}`);
+        throw new Error(`demo did not start sending:\n${printed()}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     // Its own stack is up and advertised while the traffic runs.
@@ -241,12 +234,12 @@ describe("observatory demo", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     child.kill("SIGINT");
     expect(await exited).toBe(130);
-    expect(output).toMatch(/SIGINT: stopping the demo/);
+    expect(printed()).toMatch(/SIGINT: stopping the demo/);
     const stopped =
       /stopped after tracking (\d+) of (\d+) events; those were delivered \((\d+) accepted, (\d+) rejected/.exec(
-        output,
+        printed(),
       );
-    expect(stopped, output).not.toBeNull();
+    expect(stopped, printed()).not.toBeNull();
     const [tracked, total, accepted, rejected] = stopped!.slice(1).map(Number) as [
       number,
       number,
@@ -257,7 +250,7 @@ describe("observatory demo", () => {
     expect(tracked).toBeLessThan(total);
     // Nothing tracked was lost: every one was answered for (the bad events come last, after the good ones).
     expect(accepted + rejected).toBe(tracked);
-    expect(output).not.toMatch(/== 2\./);
+    expect(printed()).not.toMatch(/== 2\./);
     expect(existsSync(join(dataDir, "stack.json"))).toBe(false);
   }, 90_000);
 });

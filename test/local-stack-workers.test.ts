@@ -3,7 +3,6 @@
 // local log archive) still see every invocation's lines, and that stopping leaves no process behind;
 // then the supervision: closing after kills, connections held through a restart gap (503 past the
 // hold), replacements that die while starting, the crash-loop guard stopping `dev` with rc 1.
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
@@ -23,6 +22,7 @@ import { type LocalStack, startLocalStack } from "../local/stack.js";
 import { stackFilePath } from "../local/stack-file.js";
 import { Tracker } from "../runtime/tracker.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
+import { spawnObservatory } from "./support/cli-process.js";
 import { collectorLineCapture } from "./support/collector-line-capture.js";
 import { startDevProcess } from "./support/dev-process.js";
 
@@ -459,10 +459,12 @@ describe("observatory dev --workers 2", () => {
   it("prints its workers, and Ctrl-C (SIGINT to the whole process group) stops them all cleanly", async () => {
     const dir = await mkdtemp(join(tmpdir(), "obs-workers-dev-"));
     // Its own process group, as a terminal's foreground job: Ctrl-C signals every process in it.
-    const child = spawn(
-      process.execPath,
+    const {
+      child,
+      output: printed,
+      exited,
+    } = spawnObservatory(
       [
-        "bin/observatory.js",
         "dev",
         "--data-dir",
         dir,
@@ -478,21 +480,17 @@ describe("observatory dev --workers 2", () => {
         "--workers",
         "2",
       ],
-      { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "pipe", "pipe"], detached: true },
+      { detached: true },
     );
-    let output = "";
-    child.stdout.on("data", (chunk) => (output += chunk));
-    child.stderr.on("data", (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
-      await until(() => /2 workers \(pids \d+, \d+\)/.test(output), 60_000);
-      const pids = /2 workers \(pids (\d+), (\d+)\)/.exec(output)!.slice(1).map(Number);
-      const url = /collector\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/batch/.exec(output)![1]!;
+      await until(() => /2 workers \(pids \d+, \d+\)/.test(printed()), 60_000);
+      const pids = /2 workers \(pids (\d+), (\d+)\)/.exec(printed())!.slice(1).map(Number);
+      const url = /collector\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/batch/.exec(printed())![1]!;
       const health = await fetch(`${url}/v1/health`, { headers: { connection: "close" } });
       expect(pids).toContain(Number(health.headers.get(WORKER_PID_HEADER)));
       process.kill(-child.pid!, "SIGINT");
       expect(await exited).toBe(0);
-      expect(output).toContain("stopped.");
+      expect(printed()).toContain("stopped.");
       expect(pids.some(alive)).toBe(false);
     } finally {
       if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");

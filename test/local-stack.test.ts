@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -13,6 +12,7 @@ import { startHttpLambda } from "../local/api-gateway.js";
 import { type LocalStackCore, startLocalStack } from "../local/stack.js";
 import { readStackFile, type StackFile, stackFilePath } from "../local/stack-file.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
+import { spawnObservatory } from "./support/cli-process.js";
 import { collectorLineCapture } from "./support/collector-line-capture.js";
 
 let dir: string;
@@ -250,46 +250,35 @@ describe("startLocalStack", () => {
 describe("observatory dev", () => {
   // With --port 0 the logging extra's demo services take free ports too, so this never collides with a running dev.
   it("prints the endpoints, serves health, and stops cleanly on SIGINT", async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        "bin/observatory.js",
-        "dev",
-        "--data-dir",
-        join(dir, "dev"),
-        "--port",
-        "0",
-        "--s3-port",
-        "0",
-        "--dynamodb-port",
-        "0",
-        "--compact-every",
-        "off",
-      ],
-      {
-        cwd: join(import.meta.dirname, ".."),
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let output = "";
-    child.stdout.on("data", (chunk) => (output += chunk));
-    child.stderr.on("data", (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const dev = spawnObservatory([
+      "dev",
+      "--data-dir",
+      join(dir, "dev"),
+      "--port",
+      "0",
+      "--s3-port",
+      "0",
+      "--dynamodb-port",
+      "0",
+      "--compact-every",
+      "off",
+    ]);
+    const { child, exited } = dev;
     try {
       const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`dev did not start:\n${output}`)), 30_000);
+        const timer = setTimeout(() => reject(new Error(`dev did not start:\n${dev.output()}`)), 30_000);
         child.stdout.on("data", () => {
-          const match = /collector\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/batch/.exec(output);
+          const match = /collector\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/batch/.exec(dev.output());
           if (match) {
             clearTimeout(timer);
             resolve(match[1]!);
           }
         });
       });
-      expect(output).toContain("API key    local-dev-key");
-      expect(output).toContain("curl -s -X POST");
-      expect(output).toContain(`find this stack with --data-dir ${join(dir, "dev")}`);
-      const demoService = /curl -i 'http:\/\/127\.0\.0\.1:(\d+)\/search/.exec(output);
+      expect(dev.output()).toContain("API key    local-dev-key");
+      expect(dev.output()).toContain("curl -s -X POST");
+      expect(dev.output()).toContain(`find this stack with --data-dir ${join(dir, "dev")}`);
+      const demoService = /curl -i 'http:\/\/127\.0\.0\.1:(\d+)\/search/.exec(dev.output());
       expect(Number(demoService?.[1])).not.toBe(LOCAL_DEMO_SERVICE_PORTS.storefront);
       expect((await fetch(`${url}/v1/health`)).status).toBe(200);
       // The discovery file other commands find the stack through, removed on a clean stop.
@@ -299,7 +288,7 @@ describe("observatory dev", () => {
       expect(readStackFile(join(dir, "dev"))?.s3).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       child.kill("SIGINT");
       expect(await exited).toBe(0);
-      expect(output).toContain("stopped.");
+      expect(dev.output()).toContain("stopped.");
       expect(existsSync(stackFilePath(join(dir, "dev")))).toBe(false);
       await expect(fetch(`${url}/v1/health`)).rejects.toThrow();
     } finally {
