@@ -24,7 +24,7 @@ import { Tracker } from "../runtime/tracker.js";
 import { readNdjsonObjects } from "./collector-helpers.js";
 import { spawnObservatory } from "./support/cli-process.js";
 import { collectorLineCapture } from "./support/collector-line-capture.js";
-import { startDevProcess } from "./support/dev-process.js";
+import { devArgs, startDevProcess } from "./support/dev-process.js";
 
 /** Long enough for request headers to cross the loopback into a worker (they take well under 1 ms). */
 const HEADERS_ARRIVED_MS = 300;
@@ -463,25 +463,7 @@ describe("observatory dev --workers 2", () => {
       child,
       output: printed,
       exited,
-    } = spawnObservatory(
-      [
-        "dev",
-        "--data-dir",
-        dir,
-        "--port",
-        "0",
-        "--s3-port",
-        "0",
-        "--dynamodb-port",
-        "0",
-        "--compact-every",
-        "off",
-        "--no-logs",
-        "--workers",
-        "2",
-      ],
-      { detached: true },
-    );
+    } = spawnObservatory(devArgs(dir, ["--no-logs", "--workers", "2"]), { detached: true });
     try {
       await until(() => /2 workers \(pids \d+, \d+\)/.test(printed()), 60_000);
       const pids = /2 workers \(pids (\d+), (\d+)\)/.exec(printed())!.slice(1).map(Number);

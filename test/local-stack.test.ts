@@ -14,6 +14,7 @@ import { readStackFile, type StackFile, stackFilePath } from "../local/stack-fil
 import { readNdjsonObjects } from "./collector-helpers.js";
 import { spawnObservatory } from "./support/cli-process.js";
 import { collectorLineCapture } from "./support/collector-line-capture.js";
+import { devArgs } from "./support/dev-process.js";
 
 let dir: string;
 
@@ -250,19 +251,7 @@ describe("startLocalStack", () => {
 describe("observatory dev", () => {
   // With --port 0 the logging extra's demo services take free ports too, so this never collides with a running dev.
   it("prints the endpoints, serves health, and stops cleanly on SIGINT", async () => {
-    const dev = spawnObservatory([
-      "dev",
-      "--data-dir",
-      join(dir, "dev"),
-      "--port",
-      "0",
-      "--s3-port",
-      "0",
-      "--dynamodb-port",
-      "0",
-      "--compact-every",
-      "off",
-    ]);
+    const dev = spawnObservatory(devArgs(join(dir, "dev")));
     const { child, exited } = dev;
     try {
       const url = await new Promise<string>((resolve, reject) => {

@@ -19,20 +19,24 @@ export interface DevProcess {
   output(): string;
 }
 
+/** `observatory dev`'s arguments over `dataDir` with every port 0 and no compaction schedule, then `extraArgs`. */
+export function devArgs(dataDir: string, extraArgs: readonly string[] = []): string[] {
+  const ports = ["--port", "0", "--s3-port", "0", "--dynamodb-port", "0"];
+  return ["dev", "--data-dir", dataDir, ...ports, "--compact-every", "off", ...extraArgs];
+}
+
 /**
- * Starts dev over `dataDir` with every port 0 and no compaction schedule, stdout and stderr piped to
- * this process; resolves once the banner names the collector (stack.json is written by then).
+ * Starts dev with devArgs(), stdout and stderr piped to this process; resolves once the banner names
+ * the collector (stack.json is written by then).
  */
 export async function startDevProcess(
   dataDir: string,
   extraArgs: readonly string[] = [],
 ): Promise<DevProcess> {
-  const ports = ["--port", "0", "--s3-port", "0", "--dynamodb-port", "0"];
-  const child = spawn(
-    process.execPath,
-    ["bin/observatory.js", "dev", "--data-dir", dataDir, ...ports, "--compact-every", "off", ...extraArgs],
-    { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, ["bin/observatory.js", ...devArgs(dataDir, extraArgs)], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let output = "";
   const collect = (chunk: Buffer) => {
     output += chunk;
