@@ -1,5 +1,6 @@
 import type { QuarantineRecord, RawEventRecord } from "../../contracts/event-record.js";
 import { validCorrelationId } from "../../runtime/correlation-extract.js";
+import type { ContextLayer } from "./batch-context.js";
 import type { JsonValue } from "./conform.js";
 import { EqualRunDetector } from "./equal-runs.js";
 import { isoUtc } from "./iso-time.js";
@@ -25,8 +26,21 @@ export interface RequestFacts {
   stage: string | null;
 }
 
-function contextString(context: Record<string, JsonValue>, key: string): string | null {
-  const value = context[key];
+/** A member of the event's context: its own, else the batch's layer under it (batch-context.ts). */
+function contextMember(
+  context: Record<string, JsonValue>,
+  layer: ContextLayer | null | undefined,
+  key: string,
+): JsonValue | undefined {
+  return layer && !Object.hasOwn(context, key) ? layer.members[key] : context[key];
+}
+
+function contextString(
+  context: Record<string, JsonValue>,
+  layer: ContextLayer | null | undefined,
+  key: string,
+): string | null {
+  const value = contextMember(context, layer, key);
   return typeof value === "string" && value.length > 0 ? value : null;
 }
 
@@ -38,7 +52,10 @@ function contextString(context: Record<string, JsonValue>, key: string): string 
  */
 export function eventCorrelationId(event: ValidEvent, facts: RequestFacts): string {
   if (facts.correlationFromHeader) return facts.correlationId;
-  return validCorrelationId(event.context.correlation_id) ?? facts.correlationId;
+  return (
+    validCorrelationId(contextMember(event.context, event.contextLayer, "correlation_id")) ??
+    facts.correlationId
+  );
 }
 
 /**
@@ -56,10 +73,16 @@ export function toRawRecord(event: ValidEvent, facts: RequestFacts): RawEventRec
     user_id: event.userId,
     anonymous_id: event.anonymousId,
     correlation_id: eventCorrelationId(event, facts),
-    service: contextString(event.context, "service") ?? facts.service,
-    stage: contextString(event.context, "stage") ?? facts.stage,
+    service: contextString(event.context, event.contextLayer, "service") ?? facts.service,
+    stage: contextString(event.context, event.contextLayer, "stage") ?? facts.stage,
     properties: event.properties,
-    context: { ...event.context, user_agent: facts.userAgent, ip: facts.ip, request_id: facts.requestId },
+    context: {
+      ...event.contextLayer?.members,
+      ...event.context,
+      user_agent: facts.userAgent,
+      ip: facts.ip,
+      request_id: facts.requestId,
+    },
     schema_version: event.schemaVersion,
     request_id: facts.requestId,
   };
@@ -91,11 +114,15 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
   // the line takes from it (correlation id, service, stage, the enriched context JSON) is built once
   // and reused while the next context is equal, which a walk tells faster than serializing.
   let lastContext: Record<string, JsonValue> | undefined;
+  let lastLayer: ContextLayer | null | undefined;
   /** `"correlation_id":…,"service":…,"stage":…,"properties":` for the last context. */
   let beforeProperties = "";
   /** `,"context":…,"schema_version":` for the last context. */
   let afterProperties = "";
-  const fromContext = (context: Record<string, JsonValue>) => {
+  /** `{` + the last layer's members + the enrichment + `}`: the context of an event with no members of its own. */
+  let layerContextJson = "";
+  let layerSeen: ContextLayer | undefined;
+  const fromContext = (context: Record<string, JsonValue>, layer: ContextLayer | null | undefined) => {
     let contextJson: string;
     if (
       Object.hasOwn(context, "user_agent") ||
@@ -103,31 +130,43 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
       Object.hasOwn(context, "request_id")
     ) {
       contextJson = JSON.stringify({
+        ...layer?.members,
         ...context,
         user_agent: facts.userAgent,
         ip: facts.ip,
         request_id: facts.requestId,
       });
+    } else if (layer) {
+      if (layerSeen !== layer) {
+        layerContextJson = `{${layer.innerJson},${enrichment}}`;
+        layerSeen = layer;
+      }
+      // The layer's members first, then the event's own (none of them the layer's), as the merge orders them.
+      const own = JSON.stringify(context);
+      contextJson =
+        own === "{}" ? layerContextJson : `{${layer.innerJson},${own.slice(1, -1)},${enrichment}}`;
     } else {
       const own = JSON.stringify(context);
       contextJson = own === "{}" ? `{${enrichment}}` : `${own.slice(0, -1)},${enrichment}}`;
     }
-    const service = contextString(context, "service");
-    const stage = contextString(context, "stage");
+    const service = contextString(context, layer, "service");
+    const stage = contextString(context, layer, "stage");
     const ownCorrelationId = facts.correlationFromHeader
       ? undefined
-      : validCorrelationId(context.correlation_id);
+      : validCorrelationId(contextMember(context, layer, "correlation_id"));
     beforeProperties =
       `"correlation_id":${ownCorrelationId === undefined ? correlationId : jsonString(ownCorrelationId)},` +
       `"service":${service === null ? defaultService : jsonString(service)},` +
       `"stage":${stage === null ? defaultStage : jsonString(stage)},"properties":`;
     afterProperties = `,"context":${contextJson},"schema_version":`;
     lastContext = context;
+    lastLayer = layer;
   };
   const tail = `,"request_id":${requestId}}`;
   const contexts = new EqualRunDetector();
   return (event) => {
-    if (!contexts.equal(event.context, lastContext)) fromContext(event.context);
+    if (event.contextLayer !== lastLayer || !contexts.equal(event.context, lastContext))
+      fromContext(event.context, event.contextLayer);
     // A conformed event name is [a-z0-9_]+ (conformName): nothing to escape, so no JSON.stringify call.
     return (
       `{"event_id":${jsonString(event.eventId)},"event":"${event.event}",` +

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsImport, { type FormatsPlugin } from "ajv-formats";
 import type { EventSchema } from "../../contracts/event-schema.js";
+import { type ContextLayer, fitsOnLayer, mergedContext } from "./batch-context.js";
 import { conformKeys, conformName, isWellFormed, type JsonValue, type SizeBound } from "./conform.js";
 import { EqualRunDetector } from "./equal-runs.js";
 import { eventTime, type Instant, parseInstant } from "./event-time.js";
@@ -25,7 +26,10 @@ export interface ValidEvent {
   userId: string | null;
   anonymousId: string | null;
   properties: Record<string, JsonValue>;
+  /** The event's conformed context; with `contextLayer`, only its own members (the layer's go under them). */
   context: Record<string, JsonValue>;
+  /** The batch's conformed context under `context` (batch-context.ts), when the two were not merged. */
+  contextLayer?: ContextLayer | null;
   schemaVersion: number | null;
 }
 
@@ -188,13 +192,15 @@ export class EventValidator {
   /**
    * `raw` is one element of the batch as parsed. `batchSentAt` is the batch's `sent_at`, parsed once
    * per batch; `receivedAtMs` the collector's clock. `bodyBytes` lets small bodies skip the exact
-   * per-event size measure (no event can exceed them).
+   * per-event size measure (no event can exceed them). `layer` is the batch's context conformed once
+   * (batch-context.ts): the verdict is the one the event would get with that context merged into its own.
    */
   check(
     raw: unknown,
     batchSentAt: Instant | undefined,
     receivedAtMs: number,
     bodyBytes: number,
+    layer?: ContextLayer,
   ): EventVerdict {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
       const kind = raw === null ? "null" : Array.isArray(raw) ? "an array" : `a ${typeof raw}`;
@@ -239,12 +245,38 @@ export class EventValidator {
       errors,
       size,
     );
-    const context = this.conformContext((input.context ?? {}) as Record<string, unknown>, errors, size);
+    const own = input.context as Record<string, unknown> | undefined;
+    let context: Record<string, JsonValue>;
+    let contextLayer: ContextLayer | null = null;
+    if (layer === undefined) context = this.conformContext(own ?? {}, errors, size);
+    else if (own === undefined) {
+      context = layer.members;
+      size.bytes += layer.boundBytes;
+    } else {
+      const errorsBefore = errors.length;
+      const bytesBefore = size.bytes;
+      context = this.conformContext(own, errors, size);
+      if (fitsOnLayer(context, layer)) {
+        contextLayer = layer;
+        size.bytes += layer.boundBytes;
+      } else {
+        // An override or a collision: what the merge gives, errors and all.
+        errors.length = errorsBefore;
+        size.bytes = bytesBefore;
+        context = this.conformContext(
+          mergedContext(own, layer.sent) as Record<string, unknown>,
+          errors,
+          size,
+        );
+      }
+    }
     // Exact size only when the bound says the event might be over the limit (and the body is big enough to hold one that is).
     if (size.bytes > MAX_EVENT_BYTES && bodyBytes > MAX_EVENT_BYTES) {
       let bytes: number;
       try {
-        bytes = Buffer.byteLength(JSON.stringify(input));
+        // Measured as merged with the batch's context, as the event is stored.
+        const measured = layer === undefined ? input : { ...input, context: mergedContext(own, layer.sent) };
+        bytes = Buffer.byteLength(JSON.stringify(measured));
       } catch {
         return rejected(eventId, eventLabel, ["event is nested too deeply to serialize"]);
       }
@@ -283,6 +315,7 @@ export class EventValidator {
       anonymousId,
       properties,
       context,
+      contextLayer,
       schemaVersion: declared?.version ?? null,
     };
   }
