@@ -46,6 +46,36 @@ describe("parseInstant's fast path for toISOString text", () => {
     for (const text of texts) expect(parseInstant(text, "timestamp"), text).toEqual({ ms: Date.parse(text) });
   });
 
+  it("reads texts of the hour it read last as Date.parse does, and refuses the malformed ones among them", () => {
+    const hour = Date.UTC(2026, 10, 22, 23);
+    // Dense texts within two hours, read in turn: most share the last text's hour.
+    const texts = Array.from({ length: 5_000 }, (_, i) =>
+      new Date(hour + ((i * 7_919_393) % (2 * 3_600_000))).toISOString(),
+    );
+    for (const text of texts) expect(parseInstant(text, "timestamp"), text).toEqual({ ms: Date.parse(text) });
+    // Right after a text of 23h: tails that are not canonical go to the paths that read or refuse them.
+    const bad = [
+      "2026-11-22T23:60:00.000Z",
+      "2026-11-22T23:59:60.000Z",
+      "2026-11-22T23:5x:00.000Z",
+      "2026-11-22T23:59:5٣.000Z",
+      "2026-11-22T23:59:59-000Z",
+      "2026-11-22T23:59;59.000Z",
+    ];
+    for (const text of bad) {
+      expect(parseInstant("2026-11-22T23:00:00.000Z", "timestamp")).toEqual({ ms: hour });
+      expect(parseInstant(text, "timestamp"), text).toHaveProperty("error");
+    }
+    for (const text of [
+      "2026-11-22T23:59:59.000z",
+      "2026-11-22T23:59:59.0001Z",
+      "2026-11-22T23:59:59.000+00:00",
+    ]) {
+      expect(parseInstant("2026-11-22T23:00:00.000Z", "timestamp")).toEqual({ ms: hour });
+      expect(parseInstant(text, "timestamp"), text).toEqual({ ms: Date.parse(text) });
+    }
+  });
+
   it("still refuses impossible calendar dates and times", () => {
     for (const text of [
       "2026-02-29T00:00:00.000Z",
