@@ -137,6 +137,18 @@ describe("raw line encoder's string fast path", () => {
         schemaVersion: null,
       };
       expect(encode(event), JSON.stringify(text)).toBe(JSON.stringify(toRawRecord(event, facts)));
+      const declared = { ...event, schemaVersion: 3 };
+      expect(encode(declared)).toBe(JSON.stringify(toRawRecord(declared, facts)));
+      // The other identities: anonymous only, and both.
+      for (const [userId, anonymousId] of [
+        [null, text],
+        [text, "anon"],
+      ] as const) {
+        const other = { ...event, userId, anonymousId };
+        expect(encode(other), JSON.stringify([userId, anonymousId])).toBe(
+          JSON.stringify(toRawRecord(other, facts)),
+        );
+      }
     }
   });
 });
