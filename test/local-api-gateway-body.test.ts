@@ -3,7 +3,12 @@
 import { request as httpRequest } from "node:http";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type HttpLambda, MAX_GATEWAY_PAYLOAD_BYTES, startHttpLambda } from "../local/api-gateway.js";
+import {
+  type HttpLambda,
+  MAX_GATEWAY_PAYLOAD_BYTES,
+  PREALLOCATED_BODY_BYTES,
+  startHttpLambda,
+} from "../local/api-gateway.js";
 
 let api: HttpLambda;
 const seen: APIGatewayProxyEventV2[] = [];
@@ -55,6 +60,30 @@ describe("local API Gateway request bodies", () => {
     });
     expect(Buffer.from(seen[0]!.body!, "base64").equals(body)).toBe(true);
     expect(seen[0]!.isBase64Encoded).toBe(true);
+  });
+
+  it("hands over a body over the preallocated size with a content-length, byte for byte", async () => {
+    seen.length = 0;
+    const big = Buffer.from(Array.from({ length: PREALLOCATED_BODY_BYTES + 70_001 }, (_, i) => i % 253));
+    const pieces = [big.subarray(0, 70_000), big.subarray(70_000)];
+    expect((await post(pieces, big.length)).status).toBe(200);
+    expect(Buffer.from(seen[0]!.body!, "base64").equals(big)).toBe(true);
+  });
+
+  it("does not reserve a large declared content-length before the body arrives", async () => {
+    const declared = MAX_GATEWAY_PAYLOAD_BYTES - 1;
+    const before = process.memoryUsage().arrayBuffers;
+    const request = httpRequest(`${api.url}/v1/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", "content-length": declared },
+    });
+    request.on("error", () => {});
+    request.write(Buffer.alloc(1024));
+    // Long enough for the gateway to have read the headers and the first chunk.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const grown = process.memoryUsage().arrayBuffers - before;
+    request.destroy();
+    expect(grown).toBeLessThan(declared / 4);
   });
 
   it("hands over a chunked body (no content-length) byte for byte", async () => {
