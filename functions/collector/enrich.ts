@@ -99,6 +99,28 @@ function jsonString(text: string | null): string {
 }
 
 /**
+ * `JSON.stringify(context)` without its braces. A context of one string member that needs no escaping
+ * (a Tracker event's own, `{"correlation_id": ...}`, under its batch's layer) is written by hand:
+ * JSON.stringify costs ~115 ns even for that.
+ */
+function membersJson(context: Record<string, JsonValue>): string {
+  let only: string | undefined;
+  for (const key in context) {
+    if (only !== undefined) return JSON.stringify(context).slice(1, -1);
+    only = key;
+  }
+  if (only === undefined) return "";
+  const value = context[only];
+  // for-in also walks inherited keys (a polluted prototype): an own key is checked before it is trusted.
+  return typeof value === "string" &&
+    Object.hasOwn(context, only) &&
+    NOTHING_TO_ESCAPE.test(only) &&
+    NOTHING_TO_ESCAPE.test(value)
+    ? `"${only}":"${value}"`
+    : JSON.stringify(context).slice(1, -1);
+}
+
+/**
  * A flat copy of `text`. A string built by concatenation is a rope that V8 flattens (allocates and
  * copies) each time a line holding it is written out, piece by piece: the line parts made once per
  * request or per context are flattened once here, so that each line is a rope of few pieces.
@@ -169,8 +191,8 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
         layerSeen = layer;
       }
       // The layer's members first, then the event's own (none of them the layer's), as the merge orders them.
-      const own = JSON.stringify(context);
-      afterProperties = own === "{}" ? layerOnly : layerOpen + own.slice(1, -1) + afterOwnContext;
+      const own = membersJson(context);
+      afterProperties = own === "" ? layerOnly : layerOpen + own + afterOwnContext;
     } else {
       const own = JSON.stringify(context);
       afterProperties = own === "{}" ? enrichmentOnly : `,"context":${own.slice(0, -1)}${afterOwnContext}`;
