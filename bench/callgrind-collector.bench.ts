@@ -5,7 +5,8 @@
 // Method: the driver (bench/collector-work.ts, bundled by esbuild so no loader runs under valgrind)
 // runs BATCHES batches of the collector handler, of the baseline (JSON.parse + gzipSync + PutObject of
 // the same bytes), or nothing, after the same warm-up; each path's count minus "nothing" is its work.
-// Run: npm run bench -- callgrind   (about 5 minutes; needs valgrind: apt-get install valgrind)
+// Both body shapes of collector.bench.ts: the shared context in every event, and once per batch.
+// Run: npm run bench -- callgrind   (about 10 minutes; needs valgrind: apt-get install valgrind)
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,7 +39,7 @@ try {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
     },
   });
-  const count = (mode: string): number => {
+  const count = (mode: string, shape: string): number => {
     // --single-threaded: V8 collects garbage on the main thread, so GC work is counted the same way every run.
     const result = spawnSync(
       "valgrind",
@@ -50,6 +51,7 @@ try {
         driver,
         mode,
         String(BATCHES),
+        shape,
       ],
       { encoding: "utf8", env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" } },
     );
@@ -59,25 +61,32 @@ try {
     return Number(collected[1]);
   };
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  const runs: Record<string, number[]> = { none: [], collector: [], baseline: [] };
-  for (let r = 0; r < REPEATS; r++) for (const mode of Object.keys(runs)) runs[mode]!.push(count(mode));
-  const none = median(runs.none!);
-  const perBatch = (mode: string) => (median(runs[mode]!) - none) / BATCHES;
-  const collector = perBatch("collector");
-  const baseline = perBatch("baseline");
   const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
   console.log(
     `callgrind, ${BATCHES} batches of 500 events per run, median of ${REPEATS} runs per mode, node ${process.version}`,
   );
-  console.log(`  collector handler : ${millions(collector)} instructions per batch`);
-  console.log(
-    `  baseline          : ${millions(baseline)} instructions per batch (JSON.parse + gzipSync + PutObject of the same bytes)`,
-  );
-  console.log(
-    `  ratio             : ${(baseline / collector).toFixed(2)}x baseline (events per instruction; goal >= 0.5x)`,
-  );
-  for (const mode of Object.keys(runs))
-    console.log(`  raw counts ${mode.padEnd(9)}: ${runs[mode]!.map(millions).join(", ")}`);
+  for (const [shape, label] of [
+    ["per-event", "shared context in every event (DESIGN.md's body)"],
+    ["batch", "shared context once per batch (the Tracker's body)"],
+  ] as const) {
+    const runs: Record<string, number[]> = { none: [], collector: [], baseline: [] };
+    for (let r = 0; r < REPEATS; r++)
+      for (const mode of Object.keys(runs)) runs[mode]!.push(count(mode, shape));
+    const none = median(runs.none!);
+    const perBatch = (mode: string) => (median(runs[mode]!) - none) / BATCHES;
+    const collector = perBatch("collector");
+    const baseline = perBatch("baseline");
+    console.log(`bodies: ${label}`);
+    console.log(`  collector handler : ${millions(collector)} instructions per batch`);
+    console.log(
+      `  baseline          : ${millions(baseline)} instructions per batch (JSON.parse + gzipSync + PutObject of the same bytes)`,
+    );
+    console.log(
+      `  ratio             : ${(baseline / collector).toFixed(2)}x baseline (events per instruction; goal >= 0.5x)`,
+    );
+    for (const mode of Object.keys(runs))
+      console.log(`  raw counts ${mode.padEnd(9)}: ${runs[mode]!.map(millions).join(", ")}`);
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

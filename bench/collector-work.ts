@@ -1,5 +1,5 @@
 // The work callgrind counts for callgrind-collector.bench.ts, run as its own (bundled) process:
-//   node collector-work.mjs collector|baseline|none BATCHES
+//   node collector-work.mjs collector|baseline|none BATCHES [per-event|batch]
 // Every mode builds the same inputs and warms BOTH paths alike, then runs BATCHES batches of one of
 // them (none: nothing), so "mode minus none" is the steady-state work of those batches.
 import { gzipSync } from "node:zlib";
@@ -7,19 +7,30 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { createCollector } from "../functions/collector/collector.js";
 import { RAW_GZIP_LEVEL } from "../functions/collector/limits.js";
-import { BATCH_EVENTS, batchBodies, httpApiEvent, inProcessSinkClient } from "./collector-batches.js";
+import {
+  BATCH_EVENTS,
+  batchBodies,
+  type ContextShape,
+  httpApiEvent,
+  inProcessSinkClient,
+} from "./collector-batches.js";
 
 /** Batches of each path before counting starts: enough for V8 to optimize both. */
 const WARMUP_BATCHES = 24;
 
-const [mode = "", count = ""] = process.argv.slice(2);
+const [mode = "", count = "", shape = "per-event"] = process.argv.slice(2);
 const batches = Number(count);
-if (!["collector", "baseline", "none"].includes(mode) || !Number.isInteger(batches) || batches < 1) {
-  console.error("usage: collector-work collector|baseline|none BATCHES");
+if (
+  !["collector", "baseline", "none"].includes(mode) ||
+  !Number.isInteger(batches) ||
+  batches < 1 ||
+  !["per-event", "batch"].includes(shape)
+) {
+  console.error("usage: collector-work collector|baseline|none BATCHES [per-event|batch]");
   process.exit(2);
 }
 
-const bodies = batchBodies();
+const bodies = batchBodies(shape as ContextShape);
 const { client } = inProcessSinkClient();
 const collector = createCollector({
   s3: client,
