@@ -31,6 +31,16 @@ describe("NdjsonBuffer (the raw object's lines before gzip)", () => {
     expect(text(c.gzip())).toBe('{"c":1}\n');
   });
 
+  it("writes every line whatever the count falls on a group of writes or between them", () => {
+    for (const count of [1, 31, 32, 33, 64, 65]) {
+      const lines = Array.from({ length: count }, (_, i) => `{"n":${i}}`);
+      const ndjson = new NdjsonBuffer();
+      for (const line of lines) ndjson.append(line);
+      expect(ndjson.lines).toBe(count);
+      expect(text(ndjson.gzip()), `${count} lines`).toBe(`${lines.join("\n")}\n`);
+    }
+  });
+
   it("gzips nothing as an empty object", () => {
     expect(text(new NdjsonBuffer().gzip())).toBe("");
   });

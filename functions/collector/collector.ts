@@ -105,7 +105,7 @@ export function createCollector(options: CollectorOptions): Collector {
     }
 
     const receivedAtMs = facts.receivedAt.getTime();
-    // Each accepted line goes into the object's buffer as soon as it is made (ndjson-buffer.ts).
+    // Accepted lines go into the object's buffer as they are made, 32 at a time (ndjson-buffer.ts).
     const accepted = new NdjsonBuffer();
     const encode = rawRecordEncoder(facts);
     const rejected: BatchResponse["rejected"] = [];
