@@ -10,7 +10,7 @@ import { COLLECTOR_REFUSED_MESSAGE, COLLECTOR_STORED_MESSAGE } from "../contract
 import { DEMO_EVENT_SCHEMAS } from "../contracts/event-schema.js";
 import { quarantineObjectKey, rawObjectKey } from "../contracts/storage-layout.js";
 import { type CollectorLogger, collectorFromEnv, createCollector } from "../functions/collector/handler.js";
-import { RETRY_AFTER_SECONDS } from "../functions/collector/limits.js";
+import { MAX_EVENT_BYTES, RETRY_AFTER_SECONDS } from "../functions/collector/limits.js";
 import type { ValidEvent } from "../functions/collector/validate.js";
 import { type LocalS3, localS3Client, startLocalS3 } from "../local/s3-server.js";
 import { httpApiEvent, readNdjsonObject, readNdjsonObjects, restApiEvent } from "./collector-helpers.js";
@@ -279,6 +279,25 @@ describe("collector against local S3", () => {
     // Quarantine keeps the event as validated: the batch's context merged in, so it replays alone.
     expect(JSON.parse(quarantined[0].payload)).toEqual({ ...bad, context: batchContext });
     expect(JSON.parse(quarantined[1].payload).context).toBe("x");
+  });
+
+  it("counts even an empty batch context in an event's size, as the merge gives it", async () => {
+    const requestId = "req-batch-context-empty";
+    // Just under the limit alone; merged with `"context":{}` (13 bytes more) just over it.
+    const shell = { event: "upload", user_id: "u", event_id: "e-1", properties: { blob: "" } };
+    const blob = "x".repeat(MAX_EVENT_BYTES - 5 - JSON.stringify(shell).length);
+    const event = { ...shell, properties: { blob } };
+    expect(JSON.stringify(event).length).toBe(MAX_EVENT_BYTES - 5);
+    const result = await collector().handler(
+      httpApiEvent({ requestId, body: { context: {}, batch: [event] } }),
+    );
+    const answer = JSON.parse(result.body);
+    expect(answer.accepted).toBe(0);
+    expect(answer.rejected[0].errors).toEqual([
+      `event is ${MAX_EVENT_BYTES + 8} bytes; the limit is ${MAX_EVENT_BYTES} bytes per event`,
+    ]);
+    const quarantined = (await readNdjsonObject(s3.client, s3.bucket, quarantineObjectKey(NOW, requestId)))!;
+    expect(JSON.parse(quarantined[0].payload)).toEqual({ ...event, context: {} });
   });
 
   it("refuses a __proto__ key in an event's own context also when a batch context is merged in", async () => {

@@ -28,13 +28,14 @@ export interface ContextLayer {
 const ENRICHMENT_KEYS = ["user_agent", "ip", "request_id"];
 
 /**
- * The batch context as a layer, or undefined when it must be merged per event the slow way: it has
+ * The batch context as a layer, or "merge" when it must be merged into each event instead: it has
  * a key conform refuses (every event then reports it), a key the collector's enrichment overwrites,
  * or an array-index key (JavaScript orders those first in an object, so composing JSON in order
- * would not match the merge). An empty context is no layer and needs no merge: it changes nothing.
+ * would not match the merge). An empty one is merged too: it still gives an event without a context
+ * of its own `"context":{}`, which its size counts.
  */
-export function contextLayer(sent: Record<string, unknown>): ContextLayer | "merge" | undefined {
-  if (Object.keys(sent).length === 0) return undefined;
+export function contextLayer(sent: Record<string, unknown>): ContextLayer | "merge" {
+  if (Object.keys(sent).length === 0) return "merge";
   const errors: string[] = [];
   const size = { bytes: 0 };
   const members = conformKeys(sent, "context", errors, size);
