@@ -385,6 +385,12 @@ const EVENT_CASES: EventCase[] = [
     error: /event is \d+ bytes; the limit is 32768 bytes per event/,
   },
   {
+    // Each "" is 3 bytes with its comma: the size bound must count the comma too.
+    name: "array of empty strings over 32 KiB",
+    event: JSON.stringify({ event: "a", user_id: "u", properties: { a: Array(11_000).fill("") } }),
+    error: /event is 33\d{3} bytes; the limit is 32768 bytes per event/,
+  },
+  {
     name: "unpaired surrogate in a value",
     event: '{"event":"a","user_id":"u","properties":{"q":"\\ud800x"}}',
     error: /properties\.q: string contains an unpaired UTF-16 surrogate/,

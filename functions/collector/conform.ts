@@ -64,6 +64,8 @@ export interface SizeBound {
 const MAX_JSON_BYTES_PER_CHAR = 6;
 const MAX_JSON_BYTES_PER_SCALAR = 24;
 const JSON_BYTES_PER_MEMBER = 4;
+/** A string's quotes and the comma after it (in an array nothing else counts the comma). */
+const JSON_BYTES_PER_STRING = 3;
 
 /**
  * Conforms the keys of a JSON object tree. Every problem is pushed to `errors` with its path.
@@ -166,7 +168,7 @@ function conformValue(
   size: SizeBound,
 ): JsonValue {
   if (typeof value === "string") {
-    size.bytes += value.length * MAX_JSON_BYTES_PER_CHAR + 2;
+    size.bytes += value.length * MAX_JSON_BYTES_PER_CHAR + JSON_BYTES_PER_STRING;
     if (!isWellFormed(value))
       errors.push(
         `${join(parentPath, segment)}: string contains an unpaired UTF-16 surrogate (not valid Unicode)`,
