@@ -39,6 +39,15 @@ function capture(): { stream: Writable; lines: string[] } {
   return { stream, lines };
 }
 
+/** A JSON log line with its own time (`timestamp` as ISO text, or pino's `time` in epoch ms) set to `iso`. */
+function atDeliveryTime(line: string, iso: string): string {
+  const record = JSON.parse(line) as Record<string, unknown>;
+  if ("timestamp" in record) record.timestamp = iso;
+  else if ("time" in record) record.time = Date.parse(iso);
+  else throw new Error(`no time in ${line}`);
+  return JSON.stringify(record);
+}
+
 function delivery(
   logGroup: string,
   logStream: string,
@@ -203,9 +212,11 @@ describe("log consumer", () => {
     const longMessage = "x".repeat(200_000);
     const messages = [
       `START RequestId: ${requestId} Version: $LATEST`,
-      ours.lines[0]!,
-      pt.lines[0]!,
-      pn.lines[0]!,
+      // The three loggers stamp their lines with the real clock: set to the delivery's time, so that
+      // every line falls in the delivery's day (partitions are by day) whatever day the test runs.
+      atDeliveryTime(ours.lines[0]!, "2026-11-22T12:00:00.001Z"),
+      atDeliveryTime(pt.lines[0]!, "2026-11-22T12:00:00.002Z"),
+      atDeliveryTime(pn.lines[0]!, "2026-11-22T12:00:00.003Z"),
       `2026-11-22T12:00:00.004Z\t${requestId}\tINFO\tplain console line`,
       "just some text",
       '{"level":"INFO","message":"trunc',
