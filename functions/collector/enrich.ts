@@ -100,8 +100,8 @@ function jsonString(text: string | null): string {
 
 /**
  * `JSON.stringify(context)` without its braces. A context of one string member that needs no escaping
- * (a Tracker event's own, `{"correlation_id": ...}`, under its batch's layer) is written by hand:
- * JSON.stringify costs ~115 ns even for that.
+ * (a Tracker event's own `{"correlation_id": ...}`) is written by hand: JSON.stringify costs ~115 ns
+ * even for that.
  */
 function membersJson(context: Record<string, JsonValue>): string {
   let only: string | undefined;
@@ -184,18 +184,16 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
         request_id: facts.requestId,
       });
       afterProperties = `,"context":${merged},"schema_version":`;
-    } else if (layer) {
-      if (layerSeen !== layer) {
+    } else {
+      if (layer && layerSeen !== layer) {
         layerOpen = flat(`,"context":{${layer.innerJson},`);
         layerOnly = flat(`,"context":{${layer.innerJson}${afterOwnContext}`);
         layerSeen = layer;
       }
       // The layer's members first, then the event's own (none of them the layer's), as the merge orders them.
       const own = membersJson(context);
-      afterProperties = own === "" ? layerOnly : layerOpen + own + afterOwnContext;
-    } else {
-      const own = JSON.stringify(context);
-      afterProperties = own === "{}" ? enrichmentOnly : `,"context":${own.slice(0, -1)}${afterOwnContext}`;
+      if (own === "") afterProperties = layer ? layerOnly : enrichmentOnly;
+      else afterProperties = (layer ? layerOpen : `,"context":{`) + own + afterOwnContext;
     }
     const service = contextString(context, layer, "service");
     const stage = contextString(context, layer, "stage");
