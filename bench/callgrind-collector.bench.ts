@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { CONTEXT_SHAPES } from "./collector-batches.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Batches counted per run: enough to dwarf the warm-up's noise, few enough for valgrind (~50x slower). */
@@ -65,10 +66,7 @@ try {
   console.log(
     `callgrind, ${BATCHES} batches of 500 events per run, median of ${REPEATS} runs per mode, node ${process.version}`,
   );
-  for (const [shape, label] of [
-    ["per-event", "shared context in every event (DESIGN.md's body)"],
-    ["batch", "shared context once per batch (the Tracker's body)"],
-  ] as const) {
+  for (const { shape, label } of CONTEXT_SHAPES) {
     const runs: Record<string, number[]> = { none: [], collector: [], baseline: [] };
     for (let r = 0; r < REPEATS; r++)
       for (const mode of Object.keys(runs)) runs[mode]!.push(count(mode, shape));

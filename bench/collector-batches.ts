@@ -15,6 +15,12 @@ export const BATCHES = 12;
 /** Where a body carries the context its events share (library, service, stage). */
 export type ContextShape = "per-event" | "batch";
 
+/** Both shapes, with how the benchmarks name them. */
+export const CONTEXT_SHAPES: readonly { shape: ContextShape; label: string }[] = [
+  { shape: "per-event", label: "shared context in every event (DESIGN.md's body, any producer)" },
+  { shape: "batch", label: "shared context once per batch (the Tracker's body)" },
+];
+
 /**
  * Bodies of Tracker-like events (event_id, timestamp, a correlation ID in each event's own context).
  * The shared context goes either in every event ("per-event": DESIGN.md's body, as any producer

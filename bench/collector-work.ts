@@ -10,6 +10,7 @@ import { RAW_GZIP_LEVEL } from "../functions/collector/limits.js";
 import {
   BATCH_EVENTS,
   batchBodies,
+  CONTEXT_SHAPES,
   type ContextShape,
   httpApiEvent,
   inProcessSinkClient,
@@ -24,7 +25,7 @@ if (
   !["collector", "baseline", "none"].includes(mode) ||
   !Number.isInteger(batches) ||
   batches < 1 ||
-  !["per-event", "batch"].includes(shape)
+  !CONTEXT_SHAPES.some((known) => known.shape === shape)
 ) {
   console.error("usage: collector-work collector|baseline|none BATCHES [per-event|batch]");
   process.exit(2);

@@ -20,7 +20,7 @@ import {
   BATCH_EVENTS,
   BATCHES,
   batchBodies,
-  type ContextShape,
+  CONTEXT_SHAPES,
   httpApiEvent,
   inProcessSinkClient,
 } from "./collector-batches.js";
@@ -91,19 +91,15 @@ async function compare(sinkName: string, client: S3Client, bucket: string, bodie
   console.log(`  per-round ratio   : ${perRound.toFixed(2)}x (median of the ${ROUNDS} rounds' own ratios)`);
 }
 
-const SHAPES: { shape: ContextShape; label: string }[] = [
-  { shape: "per-event", label: "shared context in every event (DESIGN.md's body, any producer)" },
-  { shape: "batch", label: "shared context once per batch (the Tracker's body)" },
-];
-const bodiesOf = new Map(SHAPES.map(({ shape }) => [shape, batchBodies(shape)]));
+const bodiesOf = new Map(CONTEXT_SHAPES.map(({ shape }) => [shape, batchBodies(shape)]));
 const meanBytes = (bodies: string[]) =>
   Math.round(bodies.reduce((a, b) => a + Buffer.byteLength(b), 0) / bodies.length).toLocaleString("en-US");
 console.log(
-  `collector bench: ${BATCHES} distinct batches of ${BATCH_EVENTS} events, ${SHAPES.map(({ shape }) => `${meanBytes(bodiesOf.get(shape)!)} bytes each on average (${shape} context)`).join(", ")}; node ${process.version}`,
+  `collector bench: ${BATCHES} distinct batches of ${BATCH_EVENTS} events, ${CONTEXT_SHAPES.map(({ shape }) => `${meanBytes(bodiesOf.get(shape)!)} bytes each on average (${shape} context)`).join(", ")}; node ${process.version}`,
 );
 
 const sink = inProcessSinkClient();
-for (const { shape, label } of SHAPES)
+for (const { shape, label } of CONTEXT_SHAPES)
   await compare(
     `in-process (SDK PutObject answered in memory); bodies: ${label}`,
     sink.client,
@@ -114,7 +110,7 @@ for (const { shape, label } of SHAPES)
 const dir = await mkdtemp(join(tmpdir(), "obs-bench-collector-"));
 const s3 = await startLocalS3({ directory: join(dir, "s3"), port: 0 });
 try {
-  for (const { shape, label } of SHAPES)
+  for (const { shape, label } of CONTEXT_SHAPES)
     await compare(`s3rver at ${s3.endpoint}; bodies: ${label}`, s3.client, s3.bucket, bodiesOf.get(shape)!);
 } finally {
   await s3.close();
