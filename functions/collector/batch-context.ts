@@ -1,4 +1,5 @@
 import { conformKeys, type JsonValue } from "./conform.js";
+import { ENRICHMENT_KEYS } from "./enrich.js";
 
 /**
  * A batch's `context` (docs/collector.md, "Batch context") is merged under each event's own: the
@@ -24,9 +25,6 @@ export interface ContextLayer {
   sent: Record<string, unknown>;
 }
 
-/** Keys the collector writes into every stored context itself (enrich.ts): a layer never holds them. */
-const ENRICHMENT_KEYS = ["user_agent", "ip", "request_id"];
-
 /**
  * The batch context as a layer, or "merge" when it must be merged into each event instead: it has
  * a key conform refuses (every event then reports it), a key the collector's enrichment overwrites,
@@ -41,7 +39,9 @@ export function contextLayer(sent: Record<string, unknown>): ContextLayer | "mer
   const members = conformKeys(sent, "context", errors, size);
   if (errors.length > 0) return "merge";
   const names = Object.keys(members);
-  if (names.some((name) => startsWithDigit(name) || ENRICHMENT_KEYS.includes(name))) return "merge";
+  // A layer never holds a key the collector writes itself: the encoder composes its JSON beside them.
+  if (names.some((name) => startsWithDigit(name) || (ENRICHMENT_KEYS as readonly string[]).includes(name)))
+    return "merge";
   return { members, innerJson: JSON.stringify(members).slice(1, -1), boundBytes: size.bytes, sent };
 }
 

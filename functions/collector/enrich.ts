@@ -26,6 +26,14 @@ export interface RequestFacts {
   stage: string | null;
 }
 
+/** The context keys the collector writes itself (the facts it can vouch for), over a client's same-named ones. */
+export const ENRICHMENT_KEYS = ["user_agent", "ip", "request_id"] as const;
+
+function hasEnrichmentKey(context: Record<string, JsonValue>): boolean {
+  for (const key of ENRICHMENT_KEYS) if (Object.hasOwn(context, key)) return true;
+  return false;
+}
+
 /** A member of the event's context: its own, else the batch's layer under it (batch-context.ts). */
 function contextMember(
   context: Record<string, JsonValue>,
@@ -171,11 +179,7 @@ export function rawRecordEncoder(facts: RequestFacts): (event: ValidEvent) => st
   let layerOpen = "";
   let layerOnly = "";
   const fromContext = (context: Record<string, JsonValue>, layer: ContextLayer | null | undefined) => {
-    if (
-      Object.hasOwn(context, "user_agent") ||
-      Object.hasOwn(context, "ip") ||
-      Object.hasOwn(context, "request_id")
-    ) {
+    if (hasEnrichmentKey(context)) {
       const merged = JSON.stringify({
         ...layer?.members,
         ...context,
